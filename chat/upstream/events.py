@@ -1,0 +1,44 @@
+"""Typed events the upstream client yields, whatever gateway sent them.
+
+The generation runner consumes only these, so a gateway's wire quirks stop at
+`chat/upstream/`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Union
+
+
+@dataclass(frozen=True, slots=True)
+class ContentDelta:
+    """Visible answer text to append."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningDelta:
+    """Reasoning trace text to append (grok-3-mini, grok-code-fast-1 summaries)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """A usage object exactly as the gateway sent it; normalized later (usage.py).
+
+    `meta` carries AI/ML API's top-level `meta.usage` when present.
+    """
+
+    raw: dict[str, Any]
+    meta: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    """The choice finished: `stop`, `length`, `tool_calls` or `content_filter`."""
+
+    reason: str
+
+
+UpstreamEvent = Union[ContentDelta, ReasoningDelta, Usage, Finish]

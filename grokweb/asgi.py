@@ -1,0 +1,36 @@
+"""ASGI entry point: HTTP (Django), the chat websocket, and the built-in emulator.
+
+The emulator is mounted at /emulator/ so `make run` works with one process and
+no API key; it is an independent ASGI app that never touches our database.
+"""
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "grokweb.settings")
+django_asgi_app = get_asgi_application()
+
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
+
+from chat.routing import websocket_urlpatterns  # noqa: E402
+from chat.upstream.emulator import make_emulator  # noqa: E402
+
+_emulator = make_emulator(flavour="xai", delay_scale=settings.EMULATOR_DELAY_SCALE)
+
+
+async def http_app(scope, receive, send):  # type: ignore[no-untyped-def]
+    """Route /emulator/ to the emulator, everything else to Django."""
+    if scope["type"] == "http" and scope["path"].startswith("/emulator/"):
+        return await _emulator(scope, receive, send)
+    return await django_asgi_app(scope, receive, send)
+
+
+application = ProtocolTypeRouter(
+    {
+        "http": http_app,
+        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+    }
+)
