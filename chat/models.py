@@ -13,7 +13,7 @@ from . import crypto
 if TYPE_CHECKING:
     from .upstream.client import Endpoint
 
-PRICE = {"max_digits": 12, "decimal_places": 6, "default": Decimal("0")}
+PRICE = {"max_digits": 12, "decimal_places": 6, "default": Decimal(0)}
 
 
 class Provider(models.Model):
@@ -56,7 +56,7 @@ class Provider(models.Model):
     def set_api_key(self, plaintext: str) -> None:
         self.api_key_encrypted = crypto.encrypt(plaintext)
 
-    def endpoint(self) -> "Endpoint":
+    def endpoint(self) -> Endpoint:
         """What the upstream client needs; the only place the key is decrypted."""
         from .upstream.client import Endpoint
 

@@ -10,13 +10,13 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "grokweb.settings")
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
-from django.conf import settings  # noqa: E402
+from channels.auth import AuthMiddlewareStack
+from channels.routing import ProtocolTypeRouter, URLRouter
+from channels.security.websocket import AllowedHostsOriginValidator
+from django.conf import settings
 
-from chat.routing import websocket_urlpatterns  # noqa: E402
-from chat.upstream.emulator import make_emulator  # noqa: E402
+from chat.routing import websocket_urlpatterns
+from chat.upstream.emulator import make_emulator
 
 _emulator = make_emulator(flavour="xai", delay_scale=settings.EMULATOR_DELAY_SCALE)
 

@@ -1,0 +1,117 @@
+"""Start the real stack for benchmarks: the emulator and daphne as separate processes.
+
+Everything listens on 127.0.0.1 only, and everything is stopped on exit.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, deadline_s: float = 30.0) -> None:
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        try:
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+@dataclass
+class Stack:
+    web: str  # http://127.0.0.1:PORT
+    emulator: str  # http://127.0.0.1:PORT/v1
+    daphne_pid: int
+    env: dict[str, str]
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run([PY, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True, text=True)
+    return done.stdout
+
+
+@contextlib.contextmanager
+def running_stack(extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
+    tmp = tempfile.mkdtemp(prefix="grokweb-bench-")
+    emu_port, web_port = free_port(), free_port()
+    emulator = f"http://127.0.0.1:{emu_port}/v1"
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp}/bench.sqlite3",
+        "SECRET_KEY": "bench-only",
+        "EMULATOR_URL": emulator,
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "MAX_LIVE_GENERATIONS": "100000",
+        "LOG_LEVEL": "WARNING",
+        **(extra_env or {}),
+    }
+    for key in ("XAI_API_KEY", "AIMLAPI_API_KEY", "MAXTOKEN_API_KEY", "CRAZYROUTER_API_KEY", "REDIS_URL"):
+        env.pop(key, None)
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        procs.append(subprocess.Popen(
+            [PY, "-m", "chat.upstream.emulator", "--port", str(emu_port), "--flavour", "xai", "--delay-scale", "0"],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        manage(env, "migrate", "--noinput")
+        manage(env, "bootstrap")
+        manage(env, "shell", "-c",
+               "from accounts.models import User; User.objects.create_user('bench', '', 'bench-password-123')")
+        daphne = subprocess.Popen(
+            [str(Path(PY).parent / "daphne"), "-b", "127.0.0.1", "-p", str(web_port), "grokweb.asgi:application"],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs.append(daphne)
+        wait_http(f"{emulator}/models")
+        wait_http(f"http://127.0.0.1:{web_port}/healthz")
+        yield Stack(f"http://127.0.0.1:{web_port}", emulator, daphne.pid, env)
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(5)
+
+
+def session_cookie(web: str, username: str = "bench", password: str = "bench-password-123") -> str:
+    with httpx.Client(base_url=web) as client:
+        client.get("/accounts/login/")
+        token = client.cookies["csrftoken"]
+        answer = client.post("/accounts/login/", data={"username": username, "password": password,
+                                                        "csrfmiddlewaretoken": token})
+        if "sessionid" not in client.cookies:
+            raise RuntimeError(f"sign-in failed: {answer.status_code}")
+        return client.cookies["sessionid"]
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
+
+
+def rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0

@@ -1,0 +1,89 @@
+"""Django admin for the chat data. Provider keys are write-only: never rendered back."""
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+
+from .models import Conversation, Message, Model, Provider, UsageRecord
+from .pricing import format_usd
+
+
+class ProviderForm(forms.ModelForm):
+    api_key = forms.CharField(
+        required=False, strip=True, widget=forms.PasswordInput(render_value=False),
+        help_text="Write-only: leave empty to keep the stored key.",
+    )
+
+    class Meta:
+        model = Provider
+        fields = "__all__"
+
+    def save(self, commit: bool = True) -> Provider:
+        provider = super().save(commit=False)
+        if self.cleaned_data.get("api_key"):
+            provider.set_api_key(self.cleaned_data["api_key"])
+        if commit:
+            provider.save()
+        return provider
+
+
+@admin.register(Provider)
+class ProviderAdmin(admin.ModelAdmin):
+    form = ProviderForm
+    list_display = ("name", "kind", "base_url", "enabled", "has_key", "from_env")
+    list_filter = ("kind", "enabled")
+
+    @admin.display(boolean=True, description="key set")
+    def has_key(self, provider: Provider) -> bool:
+        return bool(provider.api_key_encrypted)
+
+
+@admin.register(Model)
+class ModelAdmin(admin.ModelAdmin):
+    list_display = ("slug", "name", "provider", "upstream_id", "reasoning", "vision", "price_input",
+                    "price_cached_input", "price_output", "enabled", "is_default")
+    list_filter = ("provider", "reasoning", "enabled")
+    list_editable = ("enabled",)
+    search_fields = ("slug", "name", "upstream_id")
+
+
+class MessageInline(admin.TabularInline):
+    model = Message
+    extra = 0
+    fields = ("role", "status", "model_slug", "content", "created_at")
+    readonly_fields = fields
+    show_change_link = True
+
+
+@admin.register(Conversation)
+class ConversationAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "owner", "model", "updated_at", "pinned", "archived")
+    list_filter = ("archived", "pinned")
+    search_fields = ("title", "owner__username")
+    raw_id_fields = ("owner", "current_leaf")
+    inlines = [MessageInline]
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    list_display = ("id", "conversation", "role", "status", "model_slug", "error_code", "created_at")
+    list_filter = ("role", "status", "error_code")
+    raw_id_fields = ("conversation", "parent", "model")
+
+
+@admin.register(UsageRecord)
+class UsageRecordAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "user", "purpose", "model_slug", "outcome", "prompt_tokens", "cached_tokens",
+                    "completion_tokens", "reasoning_tokens", "cost", "estimated", "reconciles")
+    list_filter = ("purpose", "outcome", "estimated", "reconciles", "model_slug")
+    date_hierarchy = "created_at"
+    raw_id_fields = ("user", "conversation", "message", "model", "provider")
+
+    @admin.display(description="cost (USD)")
+    def cost(self, record: UsageRecord) -> str:
+        return format_usd(record.cost_ticks)
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return False  # the ledger is append-only

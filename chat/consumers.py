@@ -1,0 +1,179 @@
+"""The websocket protocol (PROTOCOL.md): validate, authorize, dispatch. Nothing else.
+
+Replies are streamed by the process's hub, not here: a consumer handles one
+message at a time and dies with its tab, and a reply must outlive both.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+
+from . import frames, selectors, services
+from .errors import ChatError
+from .groups import conversation_group, user_group
+from .hub import Hub, get_hub
+
+log = logging.getLogger(__name__)
+db = database_sync_to_async
+
+
+class ChatConsumer(AsyncJsonWebsocketConsumer):
+    hub: Hub
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=4401)
+            return
+        if not user.is_active:
+            await self.close(code=4403)
+            return
+        self.user = user
+        self.conversations: set[str] = set()
+        self.seen_seq: dict[str, int] = {}
+        self.hub = await get_hub()
+        await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        if not hasattr(self, "user"):
+            return
+        await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
+        for conversation in self.conversations:
+            await self.channel_layer.group_discard(conversation_group(conversation), self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        raw = text_data if text_data is not None else (bytes_data or b"").decode("utf-8", "replace")
+        request_id = None
+        try:
+            if len(raw.encode()) > settings.GROKWEB["MAX_FRAME_BYTES"]:
+                raise ChatError("too_large", f"Frames are limited to {settings.GROKWEB['MAX_FRAME_BYTES']:,} bytes.")
+            try:
+                data = json.loads(raw)
+            except ValueError:
+                raise ChatError("bad_request", "The frame is not valid JSON.") from None
+            if isinstance(data, dict):
+                request_id = data.get("request_id") if isinstance(data.get("request_id"), str) else None
+            try:
+                frame = frames.parse_frame(data)
+            except frames.ValidationError as exc:
+                raise ChatError("bad_request", frames.describe(exc)) from None
+            await getattr(self, f"on_{frame.type}")(frame)
+        except ChatError as exc:
+            await self.send_error(exc.code, exc.detail, request_id, **exc.extra)
+        except Exception:
+            log.exception("websocket frame failed")
+            await self.send_error("internal", "Something went wrong; nothing was changed.", request_id)
+
+    async def send_error(self, code: str, detail: str, request_id: str | None = None, **extra: Any) -> None:
+        frame = {"type": "error", "code": code, "detail": detail, **extra}
+        if request_id:
+            frame["request_id"] = request_id
+        await self.send_json(frame)
+
+    # Client frames -------------------------------------------------------
+
+    async def on_ping(self, frame: frames.Ping) -> None:
+        await self.send_json({"type": "pong"})
+
+    async def on_subscribe(self, frame: frames.Subscribe) -> None:
+        conversation = await db(selectors.conversation_for)(self.user, frame.conversation)
+        if conversation is None:
+            raise ChatError("not_found", "That conversation does not exist.")
+        await self._join(str(conversation.id))
+        messages = await db(selectors.visible_branch)(conversation)
+        live = []
+        for message in messages:
+            if message.status == message.Status.STREAMING:
+                snap = await self.hub.snapshot(message.id, message.runner) or {
+                    "message": str(message.id), "content": message.content,
+                    "reasoning": message.reasoning, "seq": message.live_seq,
+                }
+                self.seen_seq[snap["message"]] = snap["seq"]
+                live.append(snap)
+        await self.send_json({
+            "type": "conversation.snapshot",
+            "conversation": selectors.conversation_dict(conversation),
+            "messages": [selectors.message_dict(m) for m in messages],
+            "live": live,
+        })
+
+    async def on_send(self, frame: frames.Send) -> None:
+        started = await db(services.send)(
+            self.user, request_id=frame.request_id, conversation_id=frame.conversation, content=frame.content,
+            model_slug=frame.model, params=frame.params.model_dump(exclude_none=True) if frame.params else None,
+            system_prompt=frame.system_prompt, runner=self.hub.channel,
+        )
+        await self._started(started, str(frame.request_id))
+
+    async def on_regenerate(self, frame: frames.Regenerate) -> None:
+        started = await db(services.regenerate)(self.user, request_id=frame.request_id, message_id=frame.message,
+                                                model_slug=frame.model, runner=self.hub.channel)
+        await self._started(started, str(frame.request_id))
+
+    async def on_edit(self, frame: frames.Edit) -> None:
+        started = await db(services.edit)(self.user, request_id=frame.request_id, message_id=frame.message,
+                                          content=frame.content, runner=self.hub.channel)
+        await self._started(started, str(frame.request_id))
+
+    async def on_stop(self, frame: frames.Stop) -> None:
+        message = await db(services.stoppable)(self.user, frame.message)
+        if message.status == message.Status.STREAMING:
+            await self.hub.stop(message.id, message.runner)
+
+    # Helpers -------------------------------------------------------------
+
+    async def _join(self, conversation_id: str) -> None:
+        if conversation_id not in self.conversations:
+            await self.channel_layer.group_add(conversation_group(conversation_id), self.channel_name)
+            self.conversations.add(conversation_id)
+
+    async def _started(self, started: services.Started, request_id: str) -> None:
+        conversation_id = str(started.conversation.id)
+        await self._join(conversation_id)
+        conversation_frame, created = await db(_started_frames)(started, request_id)
+        if conversation_frame is not None:
+            await self.channel_layer.group_send(user_group(self.user.pk), {"type": "chat.frame", "frame": conversation_frame})
+        if started.duplicate:  # answer the repeat, start nothing
+            await self.send_json(created)
+            return
+        await self.channel_layer.group_send(conversation_group(conversation_id), {"type": "chat.frame", "frame": created})
+        try:
+            plan = await db(services.prepare)(started.assistant_message.id)
+        except ChatError as exc:
+            await db(services.fail_to_start)(started.assistant_message.id, exc.code, exc.detail)
+            failed = {"type": "message.error", "message": str(started.assistant_message.id), "code": exc.code,
+                      "detail": exc.detail, "retryable": False, "content": ""}
+            await self.channel_layer.group_send(conversation_group(conversation_id), {"type": "chat.frame", "frame": failed})
+            return
+        self.hub.launch(plan)
+
+    # Layer events --------------------------------------------------------
+
+    async def chat_frame(self, event: dict[str, Any]) -> None:
+        """Forward a frame; drop deltas this socket already has from a snapshot."""
+        frame = event["frame"]
+        if frame["type"] == "message.delta":
+            if frame["seq"] <= self.seen_seq.get(frame["message"], 0):
+                return
+        elif frame["type"] in ("message.done", "message.error"):
+            self.seen_seq.pop(frame["message"], None)
+        await self.send_json(frame)
+
+
+def _started_frames(started: services.Started, request_id: str) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """`conversation.created` (for a new conversation) and `message.created`; reads the database."""
+    conversation = None
+    if started.new_conversation:
+        conversation = {"type": "conversation.created", "conversation": selectors.conversation_dict(started.conversation)}
+    created = {
+        "type": "message.created", "request_id": request_id, "conversation": str(started.conversation.id),
+        "user_message": selectors.message_dict(started.user_message) if started.user_message else None,
+        "assistant_message": selectors.message_dict(started.assistant_message),
+    }
+    return conversation, created

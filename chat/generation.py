@@ -1,0 +1,210 @@
+"""The generation runner: upstream events -> coalesced frames -> channel layer -> database.
+
+A generation belongs to the process, not to a socket: closing a tab leaves it
+running, `stop` cancels it. The runner takes its event stream, publisher,
+storage and clock as arguments so it is tested without a websocket.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+from uuid import UUID
+
+from .errors import is_retryable
+from .live import LiveText
+from .services import Ending
+from .upstream.errors import UpstreamError
+from .upstream.events import ContentDelta, Finish, ReasoningDelta, UpstreamEvent, Usage
+from .upstream.usage import estimate, normalize
+
+log = logging.getLogger(__name__)
+Publish = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class Store(Protocol):
+    async def checkpoint(self, message_id: UUID, content: str, reasoning: str, seq: int) -> None: ...
+
+    async def finish(self, message_id: UUID, ending: Ending) -> dict[str, Any] | None:
+        """Persist the ending; return the stored usage as a protocol dict."""
+
+
+@dataclass(frozen=True)
+class Pacing:
+    frame_interval: float = 0.03  # at most one delta frame per interval
+    checkpoint_first: float = 2.0  # first checkpoint after this many seconds,
+    checkpoint_max: float = 30.0  # then doubling up to this,
+    checkpoint_limit: int = 20  # and never more than this many per reply
+
+
+@dataclass(frozen=True)
+class Job:
+    message_id: UUID
+    prompt_chars: int
+    usage_convention: str = "auto"
+    hidden_reasoning_rate: float = 0.0
+
+
+class Runner:
+    """Runs one reply to its end, whatever that end is, and reports it exactly once."""
+
+    def __init__(
+        self,
+        job: Job,
+        events: AsyncIterator[UpstreamEvent],
+        publish: Publish,
+        store: Store,
+        *,
+        pacing: Pacing = Pacing(),
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.job = job
+        self.live = LiveText(str(job.message_id))
+        self._events = events
+        self._publish = publish
+        self._store = store
+        self._pacing = pacing
+        self._clock = clock
+        self._wake = asyncio.Event()
+        self._usage: Usage | None = None
+        self._finish_reason = ""
+        self._started = clock()
+        self._first_token: float | None = None
+        self._pump: asyncio.Task[tuple[str, str, str]] | None = None
+        self._closing = False
+        self._in_io = False
+
+    async def run(self) -> Ending:
+        self._pump = asyncio.create_task(self._consume())
+        flusher = asyncio.create_task(self._flush_loop())
+        try:
+            status, code, detail = await self._pump
+        finally:
+            self._closing = True
+            if self._in_io:
+                self._wake.set()
+                await flusher  # let a frame or checkpoint in flight complete
+            else:
+                flusher.cancel()
+        return await self._end(status, code, detail)
+
+    def stop(self) -> None:
+        """Cancel the upstream read; the runner still stores and announces the ending."""
+        if self._pump is not None:
+            self._pump.cancel()
+
+    async def _consume(self) -> tuple[str, str, str]:
+        try:
+            async for event in self._events:
+                self._apply(event)
+            return "complete", "", ""
+        except asyncio.CancelledError:
+            return "cancelled", "", ""
+        except UpstreamError as exc:
+            return "error", exc.code, exc.detail
+        except Exception:  # never leave a reply streaming, whatever broke
+            log.exception("generation %s failed", self.job.message_id)
+            return "error", "internal", "Something went wrong while writing this reply."
+        finally:
+            await _close(self._events)
+
+    def _apply(self, event: UpstreamEvent) -> None:
+        if isinstance(event, ContentDelta | ReasoningDelta):
+            if self._first_token is None:
+                self._first_token = self._clock()
+            if isinstance(event, ContentDelta):
+                self.live.add_content(event.text)
+            else:
+                self.live.add_reasoning(event.text)
+            self._wake.set()
+        elif isinstance(event, Usage):
+            self._usage = event  # some gateways send a running total: the last one wins
+        elif isinstance(event, Finish):
+            self._finish_reason = event.reason
+
+    async def _flush_loop(self) -> None:
+        """Publish pending text at most once per frame interval; checkpoint now and then."""
+        pacing = self._pacing
+        next_checkpoint = self._started + pacing.checkpoint_first
+        gap, saved_seq, checkpoints = pacing.checkpoint_first, 0, 0
+        while not self._closing:
+            await self._wake.wait()
+            self._wake.clear()
+            self._in_io = True
+            frame = self.live.take_delta()
+            if frame is not None:
+                await self._publish(frame)
+            now = self._clock()
+            if now >= next_checkpoint and self.live.seq != saved_seq and checkpoints < pacing.checkpoint_limit:
+                snap = self.live.snapshot()
+                await self._store.checkpoint(self.job.message_id, snap["content"], snap["reasoning"], snap["seq"])
+                saved_seq, checkpoints = snap["seq"], checkpoints + 1
+                gap = min(gap * 2, pacing.checkpoint_max)
+                next_checkpoint = now + gap
+            self._in_io = False
+            if not self._closing:
+                await asyncio.sleep(pacing.frame_interval)
+
+    def _usage_for(self, status: str) -> tuple[Any, dict[str, Any] | None]:
+        if self._usage is not None and status == "complete":
+            raw = self._usage.raw
+            usage = normalize(raw, self._usage.meta, self.job.usage_convention)
+            stored = {"usage": raw, "meta": self._usage.meta} if self._usage.meta else raw
+            return usage, stored
+        # Stopped, dropped or no usage sent: estimate, flagged, never zero.
+        thinking_until = self._first_token if self._first_token is not None else self._clock()
+        hidden = int((thinking_until - self._started) * self.job.hidden_reasoning_rate)
+        usage = estimate(self.job.prompt_chars, self.live.content, self.live.reasoning, hidden)
+        return usage, (self._usage.raw if self._usage is not None else None)
+
+    async def _end(self, status: str, code: str, detail: str) -> Ending:
+        frame = self.live.take_delta()
+        if frame is not None:
+            await self._publish(frame)
+        now = self._clock()
+        usage, raw = self._usage_for(status)
+        ending = Ending(
+            status=status,
+            content=self.live.content,
+            reasoning=self.live.reasoning,
+            finish_reason=self._finish_reason if status == "complete" else "",
+            usage=usage,
+            raw_usage=raw,
+            error_code=code,
+            error_detail=detail,
+            ttft_ms=_ms(self._first_token - self._started) if self._first_token is not None else None,
+            duration_ms=_ms(now - self._started),
+        )
+        stored_usage = await self._store.finish(self.job.message_id, ending)
+        await self._publish(self._final_frame(ending, stored_usage))
+        return ending
+
+    def _final_frame(self, ending: Ending, usage: dict[str, Any] | None) -> dict[str, Any]:
+        message = str(self.job.message_id)
+        if ending.status == "error":
+            return {"type": "message.error", "message": message, "code": ending.error_code,
+                    "detail": ending.error_detail, "retryable": is_retryable(ending.error_code),
+                    "content": ending.content, "usage": usage}
+        return {
+            "type": "message.done", "message": message, "status": ending.status,
+            "finish_reason": ending.finish_reason or None, "content": ending.content,
+            "reasoning": ending.reasoning, "usage": usage,
+            "timing": {"ttft_ms": ending.ttft_ms, "duration_ms": ending.duration_ms},
+        }
+
+
+def _ms(seconds: float) -> int:
+    return max(0, round(seconds * 1000))
+
+
+async def _close(events: AsyncIterator[UpstreamEvent]) -> None:
+    """Close the upstream stream so a stopped reply frees its connection at once."""
+    aclose = getattr(events, "aclose", None)
+    if aclose is not None:
+        try:
+            await asyncio.shield(aclose())
+        except Exception:  # closing a broken stream may raise; the ending matters more
+            log.debug("closing the upstream stream failed", exc_info=True)

@@ -1,0 +1,157 @@
+"""The process's generations: start, stop and snapshot them, from any web process.
+
+Each process owns a channel on the layer. A stop or snapshot request for a
+reply running elsewhere is sent to the channel recorded on the message, so
+every tab of a user sees the same stream whichever process serves it.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+from uuid import UUID
+
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.core.cache import cache
+
+from . import services, tasks
+from .generation import Job, Pacing, Runner
+from .groups import FRAME, conversation_group
+from .store import DjangoStore
+from .upstream.client import get_client
+
+log = logging.getLogger(__name__)
+HEARTBEAT_S = 10.0
+RUNNER_TTL_S = 30
+
+
+def _alive(runner: str) -> bool:
+    return bool(runner) and cache.get(f"grokweb:runner:{runner}") is not None
+
+
+class Hub:
+    def __init__(self) -> None:
+        self.layer = get_channel_layer()
+        self.channel = ""
+        self.runners: dict[UUID, Runner] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    async def start(self) -> None:
+        self.channel = await self.layer.new_channel("runner.")
+        await self._beat()
+        await database_sync_to_async(services.end_orphans)(_alive)
+        self._spawn(self._listen())
+        self._spawn(self._heartbeat())
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _beat(self) -> None:
+        await cache.aset(f"grokweb:runner:{self.channel}", 1, RUNNER_TTL_S)
+
+    async def _heartbeat(self) -> None:
+        """Mark this process alive; end replies whose process has died."""
+        while True:
+            await asyncio.sleep(HEARTBEAT_S)
+            try:
+                await self._beat()
+                await database_sync_to_async(services.end_orphans)(_alive)
+            except Exception:  # a missed beat must not kill the loop
+                log.exception("runner heartbeat failed")
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                request = await self.layer.receive(self.channel)
+                await self._answer(request)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("runner request failed")
+
+    async def _answer(self, request: dict[str, Any]) -> None:
+        runner = self.runners.get(UUID(request["message"]))
+        if request["type"] == "runner.stop" and runner is not None:
+            runner.stop()
+        elif request["type"] == "runner.snapshot":
+            snap = runner.live.snapshot() if runner is not None else None
+            await self.layer.send(request["reply_to"], {"type": "runner.snapshot_reply", "live": snap})
+
+    def launch(self, plan: services.Plan) -> None:
+        """Start a reply in this process; it outlives the socket that asked for it."""
+        group = conversation_group(plan.conversation_id)
+
+        async def publish(frame: dict[str, Any]) -> None:
+            await self.layer.group_send(group, {"type": FRAME, "frame": frame})
+
+        job = Job(plan.message_id, plan.prompt_chars, plan.endpoint.usage_convention, plan.hidden_reasoning_rate)
+        events = get_client().stream(plan.endpoint, plan.request)
+        g = settings.GROKWEB
+        pacing = Pacing(frame_interval=g["DELTA_INTERVAL_S"], checkpoint_first=g["CHECKPOINT_INTERVAL_S"])
+        runner = Runner(job, events, publish, DjangoStore(), pacing=pacing)
+        self.runners[plan.message_id] = runner
+        self._spawn(self._run(runner, plan))
+
+    async def _run(self, runner: Runner, plan: services.Plan) -> None:
+        try:
+            ending = await runner.run()
+            if ending.status == "complete":
+                await database_sync_to_async(tasks.request_title, thread_sensitive=False)(plan.conversation_id)
+        except Exception:
+            log.exception("reply %s could not be finished", plan.message_id)
+        finally:
+            self.runners.pop(plan.message_id, None)
+
+    async def stop(self, message_id: UUID, runner_channel: str) -> None:
+        if message_id in self.runners:
+            self.runners[message_id].stop()
+        elif runner_channel:
+            await self.layer.send(runner_channel, {"type": "runner.stop", "message": str(message_id)})
+
+    async def snapshot(self, message_id: UUID, runner_channel: str) -> dict[str, Any] | None:
+        """Live text and seq of a running reply, asking its process if it is elsewhere."""
+        if message_id in self.runners:
+            return self.runners[message_id].live.snapshot()
+        if not runner_channel or runner_channel == self.channel:
+            return None
+        reply_to = await self.layer.new_channel("snap.")
+        await self.layer.send(runner_channel, {"type": "runner.snapshot", "message": str(message_id),
+                                               "reply_to": reply_to})
+        try:
+            answer = await asyncio.wait_for(self.layer.receive(reply_to), timeout=2.0)
+        except TimeoutError:
+            return None
+        return answer.get("live")
+
+
+_hub: Hub | None = None
+_hub_lock: asyncio.Lock | None = None
+
+
+async def get_hub() -> Hub:
+    """The process's hub, started on first use inside the server's event loop."""
+    global _hub, _hub_lock
+    if _hub is not None:
+        return _hub
+    if _hub_lock is None:
+        _hub_lock = asyncio.Lock()
+    async with _hub_lock:
+        if _hub is None:
+            hub = Hub()
+            await hub.start()
+            _hub = hub
+    return _hub
+
+
+def reset_hub() -> None:
+    """Forget the hub (tests run each case in a fresh event loop)."""
+    global _hub, _hub_lock
+    if _hub is not None:
+        for task in list(_hub._tasks):
+            task.cancel()
+    _hub, _hub_lock = None, None

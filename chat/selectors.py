@@ -1,0 +1,145 @@
+"""Read paths shared by the websocket and the JSON API, and their wire shapes."""
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from django.db.models import Q, QuerySet
+
+from .errors import as_uuid, is_retryable
+from .models import Conversation, Message, Model, UsageRecord
+from .pricing import format_usd
+
+
+def usage_dict(record: UsageRecord | None) -> dict[str, Any] | None:
+    if record is None:
+        return None
+    return {
+        "prompt_tokens": record.prompt_tokens,
+        "cached_tokens": record.cached_tokens,
+        "completion_tokens": record.completion_tokens,
+        "reasoning_tokens": record.reasoning_tokens,
+        "total_tokens": record.total_tokens,
+        "cost_usd": format_usd(record.cost_ticks),
+        "estimated": record.estimated,
+    }
+
+
+def _usage_of(message: Message) -> UsageRecord | None:
+    try:
+        return message.usage_record
+    except UsageRecord.DoesNotExist:
+        return None
+
+
+def message_dict(message: Message) -> dict[str, Any]:
+    """PROTOCOL.md's message object, plus `error` and `timing` (additions)."""
+    error = None
+    if message.status == Message.Status.ERROR:
+        error = {"code": message.error_code, "detail": message.error_detail,
+                 "retryable": is_retryable(message.error_code)}
+    timing = None
+    if message.ttft_ms is not None or message.duration_ms is not None:
+        timing = {"ttft_ms": message.ttft_ms, "duration_ms": message.duration_ms}
+    return {
+        "id": str(message.id),
+        "role": message.role,
+        "content": message.content,
+        "reasoning": message.reasoning,
+        "status": message.status,
+        "model": message.model_slug,
+        "parent": str(message.parent_id) if message.parent_id else None,
+        "created_at": message.created_at.isoformat(),
+        "finish_reason": message.finish_reason or None,
+        "usage": usage_dict(_usage_of(message)),
+        "error": error,
+        "timing": timing,
+    }
+
+
+def conversation_dict(conversation: Conversation) -> dict[str, Any]:
+    return {
+        "id": str(conversation.id),
+        "title": conversation.title,
+        "model": conversation.model.slug if conversation.model_id and conversation.model else None,
+        "created_at": conversation.created_at.isoformat(),
+        "updated_at": conversation.updated_at.isoformat(),
+        "pinned": conversation.pinned,
+        "archived": conversation.archived,
+    }
+
+
+def conversation_for(user: Any, conversation_id: UUID | str | None) -> Conversation | None:
+    """The user's own conversation, or None — also for someone else's (never reveal it)."""
+    key = as_uuid(conversation_id)
+    if key is None:
+        return None
+    return Conversation.objects.select_related("model").filter(id=key, owner=user).first()
+
+
+def message_for(user: Any, message_id: UUID | str | None) -> Message | None:
+    key = as_uuid(message_id)
+    if key is None:
+        return None
+    return Message.objects.select_related("conversation").filter(id=key, conversation__owner=user).first()
+
+
+def visible_branch(conversation: Conversation) -> list[Message]:
+    """The messages on the path from the root to the current leaf, oldest first.
+
+    One query: all of the conversation's messages, walked in memory.
+    """
+    messages = {
+        m.id: m
+        for m in Message.objects.filter(conversation=conversation).select_related("usage_record")
+    }
+    if not messages:
+        return []
+    leaf_id = conversation.current_leaf_id
+    if leaf_id not in messages:
+        leaf_id = max(messages.values(), key=lambda m: m.created_at).id
+    branch: list[Message] = []
+    node = messages.get(leaf_id)
+    while node is not None:
+        branch.append(node)
+        node = messages.get(node.parent_id) if node.parent_id else None
+    branch.reverse()
+    return branch
+
+
+def conversations_of(user: Any, q: str = "") -> QuerySet[Conversation]:
+    qs = Conversation.objects.filter(owner=user).select_related("model")
+    if q:
+        qs = qs.filter(Q(title__icontains=q) | Q(messages__content__icontains=q)).distinct()
+    return qs.order_by("-updated_at", "-id")
+
+
+def models_for(user: Any) -> QuerySet[Model]:
+    """Enabled models on enabled providers (per-group access arrives with accounts)."""
+    return Model.objects.filter(enabled=True, provider__enabled=True).select_related("provider")
+
+
+def model_for(user: Any, slug: str | None) -> Model | None:
+    qs = models_for(user)
+    if slug:
+        return qs.filter(slug=slug).first()
+    return qs.filter(is_default=True).first() or qs.first()
+
+
+def model_dict(model: Model) -> dict[str, Any]:
+    return {
+        "slug": model.slug,
+        "name": model.name,
+        "provider": model.provider.name,
+        "reasoning": model.reasons,
+        "reasoning_style": model.reasoning,
+        "vision": model.vision,
+        "context_window": model.context_window,
+        "price": {
+            "input": str(model.price_input),
+            "cached_input": str(model.price_cached_input),
+            "output": str(model.price_output),
+        },
+        "simulated": model.provider.simulated,
+        "default": model.is_default,
+    }

@@ -1,0 +1,327 @@
+"""Write paths shared by the websocket and HTTP: sync, one transaction each.
+
+The async side calls these through `database_sync_to_async`; none of them
+talks to the upstream.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from .errors import ChatError
+from .models import Conversation, Message, Model, UsageRecord
+from .pricing import Price, cost_ticks
+from .selectors import conversation_for, message_for, model_for
+from .upstream.usage import NormalizedUsage
+
+log = logging.getLogger(__name__)
+ALLOWED_PARAMS = {"temperature", "top_p", "max_tokens", "reasoning_effort"}
+
+
+@dataclass(frozen=True)
+class Started:
+    """What `send` created (or found, for a repeated request_id)."""
+
+    conversation: Conversation
+    user_message: Message | None
+    assistant_message: Message
+    new_conversation: bool
+    duplicate: bool
+
+
+def _limits() -> dict[str, Any]:
+    return settings.GROKWEB
+
+
+def _check_live_limit(user: Any) -> None:
+    live = Message.objects.filter(
+        conversation__owner=user, role=Message.Role.ASSISTANT, status=Message.Status.STREAMING
+    ).count()
+    if live >= _limits()["MAX_LIVE_GENERATIONS"]:
+        raise ChatError("rate_limited", f"You already have {live} replies being written; wait for one to finish.")
+
+
+def _clean_params(params: dict[str, Any] | None) -> dict[str, Any]:
+    return {k: v for k, v in (params or {}).items() if k in ALLOWED_PARAMS and v is not None}
+
+
+def _existing(user: Any, request_id: UUID) -> Started | None:
+    """A repeated request_id returns what the first one started, never a second reply."""
+    first = Message.objects.select_related("conversation").filter(request_id=request_id).first()
+    if first is None:
+        return None
+    if first.conversation.owner_id != user.pk:
+        raise ChatError("bad_request", "request_id is already used.")
+    if first.role == Message.Role.ASSISTANT:
+        return Started(first.conversation, None, first, False, True)
+    reply = first.children.filter(role=Message.Role.ASSISTANT).order_by("created_at").first()
+    if reply is None:  # cannot happen: both rows are written in one transaction
+        raise ChatError("internal", "The earlier request left no reply.")
+    return Started(first.conversation, first, reply, False, True)
+
+
+def _new_reply(
+    conversation: Conversation, parent: Message, model: Model, runner: str, request_id: UUID | None = None
+) -> Message:
+    reply = Message.objects.create(
+        conversation=conversation, parent=parent, role=Message.Role.ASSISTANT, status=Message.Status.STREAMING,
+        model=model, model_slug=model.slug, request_id=request_id, runner=runner,
+    )
+    conversation.current_leaf = reply
+    conversation.model = model
+    conversation.save(update_fields=["current_leaf", "model", "updated_at"])
+    return reply
+
+
+def send(
+    user: Any,
+    *,
+    request_id: UUID,
+    conversation_id: UUID | None,
+    content: str,
+    model_slug: str | None = None,
+    params: dict[str, Any] | None = None,
+    system_prompt: str | None = None,
+    runner: str = "",
+) -> Started:
+    """Store the user's message and an empty streaming reply, in one transaction."""
+    if found := _existing(user, request_id):
+        return found
+    content = content.strip()
+    if not content:
+        raise ChatError("bad_request", "The message is empty.")
+    if len(content) > _limits()["MAX_MESSAGE_CHARS"]:
+        raise ChatError("too_large", f"Messages are limited to {_limits()['MAX_MESSAGE_CHARS']:,} characters.")
+    conversation = None
+    if conversation_id is not None:
+        conversation = conversation_for(user, conversation_id)
+        if conversation is None:
+            raise ChatError("not_found", "That conversation does not exist.")
+    model = model_for(user, model_slug or (conversation.model.slug if conversation and conversation.model else None))
+    if model is None:
+        raise ChatError("model_unavailable", f"The model {model_slug!r} is not available.")
+    _check_live_limit(user)
+    try:
+        with transaction.atomic():
+            new = conversation is None
+            if conversation is None:
+                conversation = Conversation.objects.create(
+                    owner=user, model=model, system_prompt=(system_prompt or "").strip(),
+                    params=_clean_params(params),
+                )
+            elif params:
+                conversation.params = {**conversation.params, **_clean_params(params)}
+                conversation.save(update_fields=["params", "updated_at"])
+            user_message = Message.objects.create(
+                conversation=conversation, parent=conversation.current_leaf, role=Message.Role.USER,
+                content=content, request_id=request_id,
+            )
+            reply = _new_reply(conversation, user_message, model, runner)
+    except IntegrityError:
+        # The same request_id raced in from another tab: answer with the winner.
+        if found := _existing(user, request_id):
+            return found
+        raise
+    return Started(conversation, user_message, reply, new, False)
+
+
+def regenerate(user: Any, *, request_id: UUID, message_id: UUID, model_slug: str | None, runner: str) -> Started:
+    """A new reply to the same user message, as a sibling of the old one."""
+    if found := _existing(user, request_id):
+        return found
+    old = message_for(user, message_id)
+    if old is None or old.role != Message.Role.ASSISTANT or old.parent_id is None:
+        raise ChatError("not_found", "That reply does not exist.")
+    if old.status == Message.Status.STREAMING:
+        raise ChatError("bad_request", "That reply is still being written; stop it first.")
+    conversation = old.conversation
+    model = model_for(user, model_slug or old.model_slug)
+    if model is None:
+        raise ChatError("model_unavailable", f"The model {model_slug or old.model_slug!r} is not available.")
+    _check_live_limit(user)
+    with transaction.atomic():
+        reply = _new_reply(conversation, old.parent, model, runner, request_id=request_id)
+    return Started(conversation, None, reply, False, False)
+
+
+def edit(user: Any, *, request_id: UUID, message_id: UUID, content: str, runner: str) -> Started:
+    """A changed user message as a sibling of the old one, then a new reply."""
+    if found := _existing(user, request_id):
+        return found
+    old = message_for(user, message_id)
+    if old is None or old.role != Message.Role.USER:
+        raise ChatError("not_found", "That message does not exist.")
+    content = content.strip()
+    if not content:
+        raise ChatError("bad_request", "The message is empty.")
+    if len(content) > _limits()["MAX_MESSAGE_CHARS"]:
+        raise ChatError("too_large", f"Messages are limited to {_limits()['MAX_MESSAGE_CHARS']:,} characters.")
+    conversation = old.conversation
+    model = model_for(user, conversation.model.slug if conversation.model else None)
+    if model is None:
+        raise ChatError("model_unavailable", "The conversation's model is not available.")
+    _check_live_limit(user)
+    with transaction.atomic():
+        user_message = Message.objects.create(conversation=conversation, parent=old.parent, role=Message.Role.USER,
+                                              content=content, parts=old.parts, request_id=request_id)
+        reply = _new_reply(conversation, user_message, model, runner)
+    return Started(conversation, user_message, reply, False, False)
+
+
+def fail_to_start(message_id: UUID, code: str, detail: str) -> None:
+    """A reply that could not even be sent upstream: end it, never leave it streaming."""
+    from .upstream.usage import estimate
+
+    finish(message_id, Ending(status=Message.Status.ERROR, content="", reasoning="", finish_reason="",
+                              usage=estimate(0, ""), raw_usage=None, error_code=code, error_detail=detail))
+
+
+def stoppable(user: Any, message_id: Any) -> Message:
+    message = message_for(user, message_id)
+    if message is None or message.role != Message.Role.ASSISTANT:
+        raise ChatError("not_found", "That message does not exist.")
+    return message
+
+
+def checkpoint(message_id: UUID, content: str, reasoning: str, seq: int) -> None:
+    """Save partial text so a crash loses at most a few seconds of a reply."""
+    Message.objects.filter(id=message_id, status=Message.Status.STREAMING).update(
+        content=content, reasoning=reasoning, live_seq=seq, updated_at=timezone.now()
+    )
+
+
+@dataclass(frozen=True)
+class Ending:
+    """How a generation ended, as the runner saw it."""
+
+    status: str
+    content: str
+    reasoning: str
+    finish_reason: str
+    usage: NormalizedUsage
+    raw_usage: dict[str, Any] | None
+    upstream_model: str = ""
+    error_code: str = ""
+    error_detail: str = ""
+    ttft_ms: int | None = None
+    duration_ms: int | None = None
+
+
+def _price(model: Model) -> Price:
+    return Price(model.price_input, model.price_cached_input, model.price_output)
+
+
+def ledger_row(user_id: int, model: Model, usage: NormalizedUsage, **fields: Any) -> UsageRecord:
+    """One row per upstream call, its cost fixed now from the model's current prices."""
+    return UsageRecord.objects.create(
+        user_id=user_id, model=model, model_slug=model.slug, provider_id=model.provider_id,
+        prompt_tokens=usage.prompt, cached_tokens=usage.cached, image_tokens=usage.image,
+        completion_tokens=usage.visible_output, reasoning_tokens=usage.reasoning,
+        billable_output_tokens=usage.billable_output, total_tokens=usage.total,
+        estimated=usage.estimated, reconciles=usage.reconciles, convention=usage.convention,
+        price_input=model.price_input, price_cached_input=model.price_cached_input,
+        price_output=model.price_output, cost_ticks=cost_ticks(usage, _price(model)),
+        stated_cost_ticks=usage.stated_cost_ticks, **fields,
+    )
+
+
+def finish(message_id: UUID, ending: Ending) -> tuple[Message, UsageRecord]:
+    """Store the final text and the ledger row together; idempotent per message."""
+    with transaction.atomic():
+        message = Message.objects.select_for_update().select_related("conversation", "model").get(id=message_id)
+        existing = UsageRecord.objects.filter(message=message).first()
+        if message.status != Message.Status.STREAMING and existing is not None:
+            return message, existing
+        message.status = ending.status
+        message.content = ending.content
+        message.reasoning = ending.reasoning
+        message.finish_reason = ending.finish_reason
+        message.error_code = ending.error_code
+        message.error_detail = ending.error_detail
+        message.ttft_ms = ending.ttft_ms
+        message.duration_ms = ending.duration_ms
+        message.save()
+        record = existing or ledger_row(
+            message.conversation.owner_id, message.model, ending.usage,
+            conversation=message.conversation, message=message, purpose=UsageRecord.Purpose.CHAT,
+            upstream_model=ending.upstream_model, outcome=ending.status, raw_usage=ending.raw_usage,
+        )
+        Conversation.objects.filter(id=message.conversation_id).update(updated_at=timezone.now())
+    return message, record
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything the runner needs for one reply, read once before streaming."""
+
+    message_id: UUID
+    conversation_id: UUID
+    user_id: int
+    endpoint: Any  # upstream.client.Endpoint (holds the decrypted key: never log it)
+    request: Any  # upstream.client.ChatRequest
+    prompt_chars: int
+    hidden_reasoning_rate: float  # tokens/s of silent thinking, for estimates
+
+
+def prepare(message_id: UUID) -> Plan:
+    """Build the upstream request from the branch that leads to this reply."""
+    from . import catalog
+    from .prompting import prompt_chars, upstream_messages
+    from .selectors import visible_branch
+    from .upstream.client import ChatRequest
+
+    reply = Message.objects.select_related("conversation", "model__provider").get(id=message_id)
+    conversation = reply.conversation
+    conversation.current_leaf_id = reply.parent_id
+    history = visible_branch(conversation)
+    messages = upstream_messages(conversation.system_prompt, history)
+    model = reply.model
+    if model is None:
+        raise ChatError("model_unavailable", "The model of this reply was removed.")
+    entry = catalog.lookup(model.upstream_id) or catalog.lookup(model.slug)
+    rate = entry.timing.tokens_per_s if entry and model.reasoning == Model.Reasoning.HIDDEN else 0.0
+    request = ChatRequest(
+        model=model.upstream_id,
+        messages=messages,
+        params=_clean_params(conversation.params),
+        accepts_reasoning_effort=model.accepts_reasoning_effort,
+        accepts_penalties=not model.reasons,
+    )
+    return Plan(reply.id, conversation.id, conversation.owner_id, model.provider.endpoint(), request,
+                prompt_chars(messages), rate)
+
+
+def end_orphans(is_alive: Any, grace_s: float = 30.0) -> int:
+    """End replies left `streaming` by a process that died; their text is kept.
+
+    A reply whose runner is not alive is ended at once; one with no runner
+    recorded only after a grace period (it may be starting right now).
+    """
+    from .upstream.usage import estimate
+
+    cutoff = timezone.now() - timezone.timedelta(seconds=grace_s)
+    ended = 0
+    for message in Message.objects.filter(status=Message.Status.STREAMING).select_related("model"):
+        if is_alive(message.runner) or (not message.runner and message.updated_at > cutoff):
+            continue
+        usage = estimate(0, message.content, message.reasoning)
+        ending = Ending(
+            status=Message.Status.ERROR, content=message.content, reasoning=message.reasoning,
+            finish_reason="", usage=usage, raw_usage=None, error_code="internal",
+            error_detail="The server restarted while this reply was being written; the text so far is kept.",
+        )
+        if message.model is not None:
+            finish(message.id, ending)
+        else:
+            Message.objects.filter(id=message.id).update(status=Message.Status.ERROR, error_code="internal",
+                                                         error_detail=ending.error_detail)
+        ended += 1
+    if ended:
+        log.warning("ended %d replies left streaming by a stopped process", ended)
+    return ended

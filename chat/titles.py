@@ -1,0 +1,82 @@
+"""Conversation titles, written by a cheap model after the first reply."""
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+from uuid import UUID
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+from . import catalog
+from .groups import FRAME, user_group
+from .models import Conversation, Message, Model, UsageRecord
+from .selectors import model_for, visible_branch
+from .services import ledger_row
+from .upstream.client import ChatRequest, UpstreamClient
+from .upstream.errors import UpstreamError
+from .upstream.events import ContentDelta, Usage
+from .upstream.usage import estimate, normalize
+
+log = logging.getLogger(__name__)
+INSTRUCTION = (
+    "Write a title of at most six words for the conversation below. "
+    "Answer with the title only: no quotes, no punctuation at the end."
+)
+MAX_TITLE = 60
+
+
+def clean_title(text: str, fallback: str) -> str:
+    """First line, no markdown or quotes, cut at a word boundary."""
+    line = next((part for part in text.strip().splitlines() if part.strip()), "")
+    line = re.sub(r"[#*_`\"“”]+", "", line).strip().rstrip(".:;,!")
+    if not line:
+        line = " ".join(fallback.split())
+    if len(line) > MAX_TITLE:
+        line = line[:MAX_TITLE].rsplit(" ", 1)[0].rstrip(".,;:") + "…"
+    return line or "New chat"
+
+
+def _title_model(conversation: Conversation) -> Model | None:
+    return model_for(conversation.owner, catalog.TITLE_MODEL) or conversation.model
+
+
+async def _ask(model: Model, messages: list[dict[str, Any]]) -> tuple[str, Usage | None]:
+    request = ChatRequest(model=model.upstream_id, messages=messages, params={"max_tokens": 24},
+                          accepts_reasoning_effort=False, accepts_penalties=not model.reasons)
+    async with UpstreamClient() as client:  # a short-lived client: this may run in a Celery worker
+        events = await client.complete(model.provider.endpoint(), request)
+    text = "".join(e.text for e in events if isinstance(e, ContentDelta))
+    usage = next((e for e in reversed(events) if isinstance(e, Usage)), None)
+    return text, usage
+
+
+def write_title(conversation_id: UUID) -> str | None:
+    """Title an untitled conversation, record the call in the ledger, tell the user's tabs."""
+    conversation = Conversation.objects.select_related("owner", "model").filter(id=conversation_id).first()
+    if conversation is None or conversation.title:
+        return None
+    branch = [m for m in visible_branch(conversation) if m.content]
+    first_user = next((m.content for m in branch if m.role == Message.Role.USER), "")
+    model = _title_model(conversation)
+    if model is None or not first_user:
+        return None
+    excerpt = "\n\n".join(f"{m.role}: {m.content[:1000]}" for m in branch[:2])
+    messages = [{"role": "system", "content": INSTRUCTION}, {"role": "user", "content": excerpt}]
+    try:
+        text, usage_event = async_to_sync(_ask)(model, messages)
+        usage = normalize(usage_event.raw, usage_event.meta) if usage_event else estimate(len(excerpt), text)
+        raw = usage_event.raw if usage_event else None
+        outcome = "complete"
+    except UpstreamError as exc:
+        log.warning("title for %s failed: %s", conversation_id, exc.code)
+        text, usage, raw, outcome = "", estimate(len(excerpt) + len(INSTRUCTION), ""), None, "error"
+    ledger_row(conversation.owner_id, model, usage, conversation=conversation,
+               purpose=UsageRecord.Purpose.TITLE, upstream_model=model.upstream_id, outcome=outcome, raw_usage=raw)
+    title = clean_title(text, first_user)
+    updated = Conversation.objects.filter(id=conversation.id, title="").update(title=title)
+    if updated:
+        frame = {"type": "conversation.updated", "conversation": {"id": str(conversation.id), "title": title}}
+        async_to_sync(get_channel_layer().group_send)(user_group(conversation.owner_id), {"type": FRAME, "frame": frame})
+    return title

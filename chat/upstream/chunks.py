@@ -1,0 +1,85 @@
+"""Gateway JSON (stream chunks and whole completions) -> typed events. Pure.
+
+Accepts every shape UPSTREAM.md lists: role on the first content chunk or on
+a role-only chunk, `finish_reason` absent or null, usage on the finishing
+chunk, on a final `choices: []` chunk or as a running total, AI/ML API's
+top-level `meta`, and `error` events inside a 200 stream.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from .errors import classify_stream_error
+from .events import ContentDelta, Finish, ReasoningDelta, UpstreamEvent, Usage
+
+log = logging.getLogger(__name__)
+DONE = "[DONE]"
+
+
+def parse_data(data: str) -> list[UpstreamEvent]:
+    """One SSE `data` payload as events; raises UpstreamError for an in-stream error."""
+    if data.strip() == DONE:
+        return []
+    try:
+        chunk = json.loads(data)
+    except ValueError:
+        log.warning("ignored a stream event that is not JSON (%d chars)", len(data))
+        return []
+    if not isinstance(chunk, dict):
+        return []
+    if chunk.get("error"):
+        raise classify_stream_error(chunk)
+    events: list[UpstreamEvent] = []
+    for choice in _first_choice(chunk):
+        delta = choice.get("delta") or {}
+        events.extend(_texts(delta))
+        if choice.get("finish_reason"):
+            events.append(Finish(str(choice["finish_reason"])))
+    usage = _usage(chunk)
+    if usage is not None:
+        events.append(usage)
+    return events
+
+
+def parse_completion(body: dict[str, Any]) -> list[UpstreamEvent]:
+    """A non-streaming `chat.completion` as the same events a stream would give."""
+    if body.get("error"):
+        raise classify_stream_error(body)
+    events: list[UpstreamEvent] = []
+    for choice in _first_choice(body):
+        events.extend(_texts(choice.get("message") or {}))
+        if choice.get("finish_reason"):
+            events.append(Finish(str(choice["finish_reason"])))
+    usage = _usage(body)
+    if usage is not None:
+        events.append(usage)
+    return events
+
+
+def _first_choice(chunk: dict[str, Any]) -> list[dict[str, Any]]:
+    """We ask for one choice (n=1); ignore any others a gateway might add."""
+    choices = chunk.get("choices")
+    if not isinstance(choices, list):
+        return []
+    return [c for c in choices if isinstance(c, dict) and c.get("index", 0) == 0][:1]
+
+
+def _texts(part: dict[str, Any]) -> list[UpstreamEvent]:
+    out: list[UpstreamEvent] = []
+    reasoning = part.get("reasoning_content") or part.get("reasoning")
+    if isinstance(reasoning, str) and reasoning:
+        out.append(ReasoningDelta(reasoning))
+    content = part.get("content")
+    if isinstance(content, str) and content:
+        out.append(ContentDelta(content))
+    return out
+
+
+def _usage(chunk: dict[str, Any]) -> Usage | None:
+    usage = chunk.get("usage")
+    if not isinstance(usage, dict) or not usage:
+        return None
+    meta = chunk.get("meta") if isinstance(chunk.get("meta"), dict) else None
+    return Usage(usage, meta)

@@ -1,0 +1,273 @@
+"""The one way we talk to a gateway: pooled httpx, SSE, timeouts, retries before the first token.
+
+I/O lives here; parsing (sse, chunks), classification (errors), normalization
+(usage) and backoff (retry) are pure modules this file wires together.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from .chunks import DONE, parse_completion, parse_data
+from .errors import UpstreamError, classify_http, connection_error, dropped_error, timeout_error
+from .events import ContentDelta, Finish, ReasoningDelta, UpstreamEvent
+from .retry import RETRY_AFTER_CAP_S, backoff_delay
+from .sse import SSEDecoder
+
+log = logging.getLogger(__name__)
+USER_AGENT = "Grokweb/0.1 (+https://github.com/grokweb)"
+# Parameters every Grok model accepts; the others only where the model says so.
+_COMMON_PARAMS = ("temperature", "top_p", "max_tokens", "seed")
+_PENALTY_PARAMS = ("presence_penalty", "frequency_penalty", "stop")
+_MAX_ERROR_BODY = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A provider as the client sees it. Holds the decrypted key: never log or repr it."""
+
+    base_url: str
+    api_key: str = field(repr=False)
+    include_usage: bool = True
+    connect_timeout: float = 10.0
+    first_token_timeout: float = 120.0
+    idle_timeout: float = 60.0
+    max_retries: int = 2
+    headers: dict[str, str] = field(default_factory=dict)
+    usage_convention: str = "auto"
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    model: str
+    messages: list[dict[str, Any]]
+    params: dict[str, Any] = field(default_factory=dict)
+    accepts_reasoning_effort: bool = False
+    accepts_penalties: bool = True
+
+
+def build_payload(request: ChatRequest, *, stream: bool, include_usage: bool = True) -> dict[str, Any]:
+    """The JSON body: only parameters this model accepts (others answer 400)."""
+    payload: dict[str, Any] = {"model": request.model, "messages": request.messages}
+    allowed = list(_COMMON_PARAMS)
+    if request.accepts_reasoning_effort:
+        allowed.append("reasoning_effort")
+    if request.accepts_penalties:
+        allowed.extend(_PENALTY_PARAMS)
+    payload.update({k: request.params[k] for k in allowed if request.params.get(k) is not None})
+    payload["stream"] = stream
+    if stream and include_usage:
+        payload["stream_options"] = {"include_usage": True}
+    return payload
+
+
+class UpstreamClient:
+    """One pooled AsyncClient; `stream` yields typed events and raises UpstreamError."""
+
+    def __init__(
+        self,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._http = httpx.AsyncClient(
+            transport=transport,
+            limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200, keepalive_expiry=60),
+            headers={"User-Agent": USER_AGENT},
+            follow_redirects=False,
+        )
+        self._sleep = sleep
+
+    async def __aenter__(self) -> UpstreamClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # Streaming -------------------------------------------------------------
+
+    async def stream(self, endpoint: Endpoint, request: ChatRequest) -> AsyncIterator[UpstreamEvent]:
+        """Events of one reply. Retries only while nothing has been shown to the user."""
+        attempt = 0
+        while True:
+            shown = False
+            try:
+                async for event in self._stream_once(endpoint, request):
+                    if isinstance(event, ContentDelta | ReasoningDelta):
+                        shown = True
+                    yield event
+                return
+            except UpstreamError as exc:
+                if shown or not _worth_retrying(exc, attempt, endpoint.max_retries):
+                    raise
+                delay = backoff_delay(attempt, exc.retry_after)
+                log.info("upstream %s (attempt %d); retrying in %.2fs", exc.code, attempt + 1, delay)
+                await self._sleep(delay)
+                attempt += 1
+
+    async def _stream_once(self, endpoint: Endpoint, request: ChatRequest) -> AsyncIterator[UpstreamEvent]:
+        payload = build_payload(request, stream=True, include_usage=endpoint.include_usage)
+        response = await self._send(endpoint, "POST", "/chat/completions", payload, stream=True)
+        try:
+            if response.status_code >= 400:
+                raise classify_http(response.status_code, await _error_body(response), response.headers)
+            async for event in _events(response, endpoint):
+                yield event
+        finally:
+            await response.aclose()
+
+    async def _send(
+        self, endpoint: Endpoint, method: str, path: str, payload: dict[str, Any] | None, *, stream: bool
+    ) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {endpoint.api_key}", **endpoint.headers}
+        if stream:
+            headers["Accept"] = "text/event-stream"
+        timeout = httpx.Timeout(connect=endpoint.connect_timeout, read=None, write=30.0, pool=endpoint.connect_timeout)
+        content = json.dumps(payload).encode() if payload is not None else None
+        if content is not None:
+            headers["Content-Type"] = "application/json"
+        req = self._http.build_request(method, endpoint.base_url + path, content=content, headers=headers,
+                                       timeout=timeout)
+        try:
+            # The status line is the first thing a stalled gateway withholds.
+            async with asyncio.timeout(endpoint.first_token_timeout):
+                return await self._http.send(req, stream=stream)
+        except TimeoutError:
+            raise timeout_error("answer", endpoint.first_token_timeout) from None
+        except httpx.TimeoutException:
+            raise timeout_error("connection", endpoint.connect_timeout) from None
+        except httpx.HTTPError as exc:
+            raise connection_error(exc) from None
+
+    # Whole answers ---------------------------------------------------------
+
+    async def complete(self, endpoint: Endpoint, request: ChatRequest) -> list[UpstreamEvent]:
+        """A non-streaming call (titles); retried as a whole on retryable failures."""
+        attempt = 0
+        while True:
+            try:
+                return await self._complete_once(endpoint, request)
+            except UpstreamError as exc:
+                if not _worth_retrying(exc, attempt, endpoint.max_retries):
+                    raise
+                await self._sleep(backoff_delay(attempt, exc.retry_after))
+                attempt += 1
+
+    async def _complete_once(self, endpoint: Endpoint, request: ChatRequest) -> list[UpstreamEvent]:
+        payload = build_payload(request, stream=False)
+        response = await self._send(endpoint, "POST", "/chat/completions", payload, stream=True)
+        try:
+            body = await _read(response, endpoint.first_token_timeout)
+        finally:
+            await response.aclose()
+        if response.status_code >= 400:
+            raise classify_http(response.status_code, body, response.headers)
+        try:
+            data = json.loads(body)
+        except ValueError:
+            raise dropped_error() from None
+        return parse_completion(data) if isinstance(data, dict) else []
+
+    async def list_models(self, endpoint: Endpoint) -> list[str]:
+        """Model ids this key may use (`GET /models`)."""
+        response = await self._send(endpoint, "GET", "/models", None, stream=True)
+        try:
+            body = await _read(response, endpoint.first_token_timeout)
+        finally:
+            await response.aclose()
+        if response.status_code >= 400:
+            raise classify_http(response.status_code, body, response.headers)
+        try:
+            data = json.loads(body)
+        except ValueError:
+            raise dropped_error() from None
+        items = data.get("data", data.get("models", [])) if isinstance(data, dict) else []
+        return [str(item["id"]) for item in items if isinstance(item, dict) and item.get("id")]
+
+
+def _worth_retrying(exc: UpstreamError, attempt: int, max_retries: int) -> bool:
+    if not exc.retryable or attempt >= max_retries:
+        return False
+    return exc.retry_after is None or exc.retry_after <= RETRY_AFTER_CAP_S
+
+
+async def _events(response: httpx.Response, endpoint: Endpoint) -> AsyncIterator[UpstreamEvent]:
+    """SSE bytes -> events, with the first-token and idle timeouts and drop detection."""
+    decoder = SSEDecoder()
+    raw = response.aiter_bytes()
+    waited, limit, what = False, endpoint.first_token_timeout, "first token"
+    finished = False
+    try:
+        while True:
+            try:
+                async with asyncio.timeout(limit):
+                    chunk = await anext(raw)
+            except StopAsyncIteration:
+                break
+            except TimeoutError:
+                raise timeout_error(what, limit) from None
+            except httpx.HTTPError:
+                raise dropped_error() from None
+            for sse in decoder.feed(chunk):
+                if sse.data.strip() == DONE:
+                    return
+                for event in parse_data(sse.data):
+                    if isinstance(event, Finish):
+                        finished = True
+                    elif not waited and isinstance(event, ContentDelta | ReasoningDelta):
+                        waited, limit, what = True, endpoint.idle_timeout, "new text"
+                    yield event
+    finally:
+        await raw.aclose()
+    decoder.flush()
+    if not finished:
+        raise dropped_error()  # closed without [DONE] or a finish_reason: the reply is cut short
+
+
+async def _read(response: httpx.Response, limit: float) -> bytes:
+    try:
+        async with asyncio.timeout(limit):
+            return await response.aread()
+    except TimeoutError:
+        raise timeout_error("answer", limit) from None
+    except httpx.HTTPError:
+        raise dropped_error() from None
+
+
+async def _error_body(response: httpx.Response) -> bytes:
+    """At most 64 KiB of an error body: enough to classify, never a memory hazard."""
+    body = b""
+    try:
+        async with asyncio.timeout(10):
+            async for chunk in response.aiter_raw():
+                body += chunk
+                if len(body) >= _MAX_ERROR_BODY:
+                    break
+    except (TimeoutError, httpx.HTTPError):
+        pass
+    return body[:_MAX_ERROR_BODY]
+
+
+_client: UpstreamClient | None = None
+
+
+def get_client() -> UpstreamClient:
+    """The process's pooled client (one event loop per server process)."""
+    global _client
+    if _client is None:
+        _client = UpstreamClient()
+    return _client
+
+
+def reset_client() -> None:
+    """Forget the pooled client (tests run each case in a fresh event loop)."""
+    global _client
+    _client = None

@@ -1,0 +1,94 @@
+"""Server-sent events, decoded per the WHATWG rules from raw bytes.
+
+Gateways differ in the details (CRLF, comments, `data:` with or without a
+space, several `data:` lines), so we follow the spec rather than xAI's habits.
+Incremental and pure: bytes in, events out, nothing else.
+"""
+from __future__ import annotations
+
+import codecs
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class SSEEvent:
+    data: str
+    event: str = "message"
+    id: str | None = None
+
+
+class SSEDecoder:
+    """Feed bytes as they arrive; get the events completed so far."""
+
+    def __init__(self) -> None:
+        self._text = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._buffer = ""
+        self._pending_cr = False
+        self._data: list[str] = []
+        self._event = ""
+        self._last_id: str | None = None
+        self._first = True
+
+    def feed(self, chunk: bytes) -> list[SSEEvent]:
+        return self._take(self._text.decode(chunk))
+
+    def flush(self) -> list[SSEEvent]:
+        """End of stream: an unterminated last event is dropped, as the spec says."""
+        self._take(self._text.decode(b"", final=True))
+        self._data, self._event = [], ""
+        return []
+
+    def _take(self, text: str) -> list[SSEEvent]:
+        if self._first and text:
+            text = text.removeprefix("\ufeff")
+            self._first = False
+        if self._pending_cr and text.startswith("\n"):
+            text = text[1:]  # the \n of a \r\n split across two chunks
+        self._pending_cr = False
+        events: list[SSEEvent] = []
+        self._buffer += text
+        while True:
+            cut = _line_end(self._buffer)
+            if cut is None:
+                break
+            end, width = cut
+            if width == 1 and self._buffer[end] == "\r" and end + 1 == len(self._buffer):
+                self._pending_cr = True  # maybe the first half of \r\n
+            line, self._buffer = self._buffer[:end], self._buffer[end + width:]
+            event = self._line(line)
+            if event is not None:
+                events.append(event)
+        return events
+
+    def _line(self, line: str) -> SSEEvent | None:
+        if line == "":
+            return self._dispatch()
+        if line.startswith(":"):
+            return None  # a comment (keep-alive)
+        name, sep, value = line.partition(":")
+        if sep and value.startswith(" "):
+            value = value[1:]
+        if name == "data":
+            self._data.append(value)
+        elif name == "event":
+            self._event = value
+        elif name == "id" and "\0" not in value:
+            self._last_id = value
+        return None  # `retry` and unknown fields are ignored
+
+    def _dispatch(self) -> SSEEvent | None:
+        data, event = self._data, self._event
+        self._data, self._event = [], ""
+        if not data:
+            return None
+        return SSEEvent("\n".join(data), event or "message", self._last_id)
+
+
+_EOL = re.compile(r"\r\n|\r|\n")
+
+
+def _line_end(buffer: str) -> tuple[int, int] | None:
+    """Index and width of the first line terminator (\\r\\n, \\n or \\r)."""
+    match = _EOL.search(buffer)
+    return None if match is None else (match.start(), match.end() - match.start())

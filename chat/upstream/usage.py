@@ -1,0 +1,133 @@
+"""Usage objects from any gateway, normalized to one shape (UPSTREAM.md, three conventions).
+
+Pure functions. `normalize` never raises on odd numbers: it flags them
+(`reconciles=False`) and keeps what the gateway said it charged.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+TICKS_PER_USD = 10_000_000_000
+CREDITS_PER_USD = 2_000_000  # AI/ML API credits
+CHARS_PER_TOKEN = 4  # the usual rule of thumb for English text
+
+
+@dataclass(frozen=True, slots=True)
+class NormalizedUsage:
+    prompt: int  # all prompt tokens, cached included
+    cached: int  # the cached part of `prompt`
+    image: int  # the image part of `prompt`
+    visible_output: int  # answer tokens the user sees
+    reasoning: int  # reasoning tokens, billed as output
+    billable_output: int  # visible + reasoning
+    total: int
+    reconciles: bool  # False when the gateway's numbers contradict each other
+    convention: str  # "A", "B", "C" (does not reconcile) or "estimate"
+    estimated: bool = False
+    stated_cost_ticks: int | None = None  # what the gateway says it charged, USD x 1e10
+
+
+def _int(value: Any) -> int:
+    try:
+        return max(0, int(value))
+    except (TypeError, ValueError):
+        return 0
+
+
+def _details(raw: dict[str, Any], key: str) -> dict[str, Any]:
+    value = raw.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def stated_cost_ticks(raw: dict[str, Any], meta: dict[str, Any] | None = None) -> int | None:
+    """The charge a gateway states: xAI's cost_in_usd_ticks, AI/ML API's meta, or a USD `cost`."""
+    if raw.get("cost_in_usd_ticks") is not None:
+        return _int(raw["cost_in_usd_ticks"])
+    meta_usage = _details(meta or {}, "usage")
+    for key, per_usd in (("usd_spent", 1), ("credits_used", CREDITS_PER_USD)):
+        if meta_usage.get(key) is not None:
+            return _usd_to_ticks(meta_usage[key], per_usd)
+    if raw.get("cost") is not None:
+        return _usd_to_ticks(raw["cost"], 1)
+    return None
+
+
+def _usd_to_ticks(value: Any, units_per_usd: int) -> int | None:
+    try:
+        return int((Decimal(str(value)) * TICKS_PER_USD / units_per_usd).to_integral_value())
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def _convention(prompt: int, completion: int, reasoning: int, total: int | None, wanted: str) -> str:
+    if wanted in ("A", "B"):
+        return wanted
+    if total is None or total == prompt + completion + reasoning:
+        return "A"  # xAI's own rule; with no reasoning A and B agree
+    if total == prompt + completion and reasoning <= completion:
+        return "B"
+    return "C"
+
+
+def normalize(raw: dict[str, Any], meta: dict[str, Any] | None = None, convention: str = "auto") -> NormalizedUsage:
+    """One usage object as prompt / cached / visible / reasoning / billable / total."""
+    prompt_details = _details(raw, "prompt_tokens_details")
+    completion_details = _details(raw, "completion_tokens_details")
+    prompt = _int(raw.get("prompt_tokens"))
+    completion = _int(raw.get("completion_tokens"))
+    reasoning = _int(completion_details.get("reasoning_tokens", raw.get("reasoning_tokens")))
+    cached = _int(prompt_details.get("cached_tokens", raw.get("cached_tokens")))
+    image = _int(prompt_details.get("image_tokens"))
+    text = prompt_details.get("text_tokens")
+    total = _int(raw["total_tokens"]) if raw.get("total_tokens") is not None else None
+
+    kind = _convention(prompt, completion, reasoning, total, convention)
+    if kind == "B":
+        visible, billable = max(completion - reasoning, 0), completion
+        expected_total = prompt + completion
+        sane = reasoning <= completion
+    else:  # A, and C read as A: reasoning is billed on top of what is shown
+        visible, billable = completion, completion + reasoning
+        expected_total = prompt + completion + reasoning
+        sane = kind == "A"
+    reconciles = (
+        sane
+        and (total is None or total == expected_total)
+        and cached <= prompt
+        and image <= prompt
+        and (text is None or _int(text) <= prompt)
+    )
+    return NormalizedUsage(
+        prompt=prompt,
+        cached=min(cached, prompt),
+        image=min(image, prompt),
+        visible_output=visible,
+        reasoning=reasoning,
+        billable_output=billable,
+        total=prompt + visible + reasoning,
+        reconciles=reconciles,
+        convention=kind,
+        stated_cost_ticks=stated_cost_ticks(raw, meta),
+    )
+
+
+def tokens_for(text: str) -> int:
+    """A rough token count for text we saw but were not billed for yet."""
+    return math.ceil(len(text) / CHARS_PER_TOKEN) if text else 0
+
+
+def estimate(
+    prompt_chars: int, output_text: str, reasoning_text: str = "", hidden_reasoning_tokens: int = 0
+) -> NormalizedUsage:
+    """Usage for a call that ended without a usage object: flagged, and never zero."""
+    prompt = max(1, math.ceil(prompt_chars / CHARS_PER_TOKEN))
+    visible = tokens_for(output_text)
+    reasoning = tokens_for(reasoning_text) + max(0, hidden_reasoning_tokens)
+    return NormalizedUsage(
+        prompt=prompt, cached=0, image=0, visible_output=visible, reasoning=reasoning,
+        billable_output=visible + reasoning, total=prompt + visible + reasoning,
+        reconciles=True, convention="estimate", estimated=True,
+    )

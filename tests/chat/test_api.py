@@ -1,0 +1,105 @@
+"""The JSON API: PROTOCOL.md's shapes, ownership, pagination, CSRF."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from django.test import Client
+
+from chat.models import Conversation, Message
+
+pytestmark = pytest.mark.django_db
+
+
+def _conversation(owner, title: str, text: str = "hello") -> Conversation:  # type: ignore[no-untyped-def]
+    conversation = Conversation.objects.create(owner=owner, title=title)
+    question = Message.objects.create(conversation=conversation, role="user", content=text)
+    answer = Message.objects.create(conversation=conversation, role="assistant", parent=question,
+                                    content="an answer", status="complete", model_slug="grok-4")
+    conversation.current_leaf = answer
+    conversation.save()
+    return conversation
+
+
+def test_anonymous_calls_are_refused() -> None:
+    assert Client().get("/api/conversations/").status_code == 401
+    assert Client().get("/api/models/").status_code == 401
+
+
+def test_models_list_has_the_protocol_shape(logged_in, emulator_provider) -> None:
+    models = logged_in.get("/api/models/").json()
+    by_slug = {m["slug"]: m for m in models}
+    fast = by_slug["grok-4-fast-reasoning"]
+    assert fast["price"] == {"input": "0.200000", "cached_input": "0.050000", "output": "0.500000"}
+    assert fast["reasoning"] is True and fast["vision"] is True and fast["simulated"] is True
+    assert {"slug", "name", "provider", "reasoning", "vision", "context_window", "price"} <= set(fast)
+    assert sum(m["default"] for m in models) == 1
+
+
+def test_conversations_are_the_users_own_newest_first_and_paged(logged_in, user, make_user) -> None:
+    other = make_user("bob")
+    _conversation(other, "bob's secret")
+    made = [_conversation(user, f"chat {i}") for i in range(35)]
+    first = logged_in.get("/api/conversations/").json()
+    assert len(first["results"]) == 30 and first["next"]
+    assert first["results"][0]["id"] == str(made[-1].id)
+    second = logged_in.get("/api/conversations/", {"cursor": first["next"]}).json()
+    ids = [r["id"] for r in first["results"] + second["results"]]
+    assert len(ids) == len(set(ids)) == 35 and second["next"] is None
+    assert "bob's secret" not in str(first) + str(second)
+    assert logged_in.get("/api/conversations/", {"cursor": "garbage"}).status_code == 400
+
+
+def test_search_matches_titles_and_message_text(logged_in, user) -> None:
+    _conversation(user, "Lisbon trip")
+    _conversation(user, "Untitled", text="what about quaternions?")
+    _conversation(user, "Other")
+    titles = lambda q: {r["title"] for r in logged_in.get("/api/conversations/", {"q": q}).json()["results"]}
+    assert titles("lisbon") == {"Lisbon trip"}
+    assert titles("QUATERNION") == {"Untitled"}
+
+
+def test_detail_shows_the_visible_branch(logged_in, user) -> None:
+    conversation = _conversation(user, "branches")
+    question = conversation.messages.get(role="user")
+    Message.objects.create(conversation=conversation, role="assistant", parent=question, content="old answer",
+                           status="complete")
+    body = logged_in.get(f"/api/conversations/{conversation.id}/").json()
+    assert [m["content"] for m in body["messages"]] == ["hello", "an answer"]
+    assert {"id", "role", "content", "reasoning", "status", "model", "parent", "created_at", "finish_reason",
+            "usage"} <= set(body["messages"][1])
+
+
+def test_another_users_conversation_is_404_like_a_missing_one(logged_in, make_user) -> None:
+    theirs = _conversation(make_user("bob"), "secret")
+    for path in (f"/api/conversations/{theirs.id}/", f"/api/conversations/{uuid.uuid4()}/"):
+        response = logged_in.get(path)
+        assert response.status_code == 404 and "secret" not in response.content.decode()
+    assert logged_in.delete(f"/api/conversations/{theirs.id}/").status_code == 404
+    assert Conversation.objects.filter(id=theirs.id).exists()
+
+
+def test_writes_need_a_csrf_token(user) -> None:
+    conversation = _conversation(user, "keep")
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    response = client.patch(f"/api/conversations/{conversation.id}/", {"title": "x"}, content_type="application/json")
+    assert response.status_code == 403
+    client.get("/")  # sets the csrftoken cookie
+    token = client.cookies["csrftoken"].value
+    response = client.patch(f"/api/conversations/{conversation.id}/", {"title": "Renamed", "pinned": True},
+                            content_type="application/json", HTTP_X_CSRFTOKEN=token)
+    assert response.status_code == 200 and response.json()["pinned"] is True
+    conversation.refresh_from_db()
+    assert conversation.title == "Renamed"
+
+
+def test_openapi_schema_is_served(logged_in) -> None:
+    schema = Client().get("/api/openapi.json").json()
+    assert "/api/conversations/{conversation_id}/" in schema["paths"]
+
+
+def test_health_endpoints() -> None:
+    assert Client().get("/healthz").status_code == 200
+    ready = Client().get("/readyz")
+    assert ready.status_code == 200 and ready.json()["checks"]["database"] == "ok"

@@ -1,0 +1,188 @@
+"""The websocket protocol, end to end through the ASGI app, the hub and the emulator."""
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from channels.db import database_sync_to_async
+
+from chat.models import Conversation, Message, UsageRecord
+from tests.chat.wsclient import Socket, connect, open_socket
+
+pytestmark = pytest.mark.django_db(transaction=True)
+db = database_sync_to_async
+
+
+async def test_an_anonymous_socket_is_closed_with_4401(emulator_provider) -> None:
+    communicator, connected, code = await connect(None)
+    assert not connected and code == 4401
+
+
+async def test_a_socket_without_an_allowed_origin_is_refused(user, emulator_provider) -> None:
+    communicator, connected, _ = await connect(user, origin=b"http://evil.example")
+    assert not connected
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        ("not json", "bad_request"),
+        ("[1, 2]", "bad_request"),
+        ('{"content": "no type"}', "bad_request"),
+        ('{"type": "dance"}', "bad_request"),
+        ('{"type": "send", "request_id": "nope", "content": "hi"}', "bad_request"),
+        ('{"type": "send", "request_id": "%s", "content": 5}' % uuid.uuid4(), "bad_request"),
+        ('{"type": "send", "request_id": "%s", "content": "   "}' % uuid.uuid4(), "bad_request"),
+        (json.dumps({"type": "send", "request_id": str(uuid.uuid4()), "content": "x" * 300_000}), "too_large"),
+        (json.dumps({"type": "send", "request_id": str(uuid.uuid4()), "content": "x" * 150_000}), "too_large"),
+        (json.dumps({"type": "send", "request_id": str(uuid.uuid4()), "content": "hi", "model": "gpt-9"}),
+         "model_unavailable"),
+    ],
+)
+async def test_bad_frames_get_an_error_and_store_nothing(user, emulator_provider, raw, code) -> None:
+    socket = await open_socket(user)
+    await socket.ws.send_to(text_data=raw)
+    frame = await socket.recv()
+    assert frame["type"] == "error" and frame["code"] == code and frame["detail"]
+    await socket.send({"type": "ping"})
+    assert (await socket.recv())["type"] == "pong"  # the socket stays open
+    assert await db(Message.objects.count)() == 0 and await db(Conversation.objects.count)() == 0
+    await socket.close()
+
+
+async def test_another_users_conversation_is_not_found(user, make_user, emulator_provider) -> None:
+    owner = await db(make_user)("bob")
+    theirs = await db(Conversation.objects.create)(owner=owner, title="secret plans")
+    socket = await open_socket(user)
+    for frame in (
+        {"type": "subscribe", "conversation": str(theirs.id)},
+        {"type": "send", "request_id": str(uuid.uuid4()), "conversation": str(theirs.id), "content": "hi"},
+        {"type": "subscribe", "conversation": str(uuid.uuid4())},
+    ):
+        await socket.send(frame)
+        answer = await socket.until("error")
+        assert answer["code"] == "not_found" and "secret" not in answer["detail"]
+    assert await db(Message.objects.count)() == 0
+    await socket.close()
+
+
+async def test_send_streams_a_reply_and_stores_it(user, emulator_provider) -> None:
+    socket = await open_socket(user)
+    created = await socket.chat("Hello Grok [[tokens=50]]")
+    reply = created["assistant_message"]
+    assert reply["status"] == "streaming" and created["user_message"]["content"] == "Hello Grok [[tokens=50]]"
+    done = await socket.until("message.done", message=reply["id"])
+    deltas = [f for f in socket.seen if f["type"] == "message.delta"]
+    assert [f["seq"] for f in deltas] == list(range(1, len(deltas) + 1))
+    assert "".join(f["content"] for f in deltas) == done["content"]
+    stored = await db(Message.objects.get)(id=reply["id"])
+    assert stored.status == "complete" and stored.content == done["content"]
+    assert done["usage"]["completion_tokens"] == 50 and done["usage"]["cost_usd"].startswith("0.")
+    assert any(f["type"] == "conversation.created" for f in socket.seen)
+    await socket.close()
+
+
+async def test_repeating_a_request_id_never_starts_a_second_reply(user, emulator_provider) -> None:
+    socket = await open_socket(user)
+    request_id = str(uuid.uuid4())
+    frame = {"type": "send", "request_id": request_id, "conversation": None, "content": "once"}
+    await socket.send(frame)
+    first = await socket.until("message.created", request_id=request_id)
+    await socket.send(frame)
+    second = await socket.until("message.created", request_id=request_id)
+    assert first["assistant_message"]["id"] == second["assistant_message"]["id"]
+    await socket.until("message.done")
+    assert await db(Message.objects.filter(role="assistant").count)() == 1
+    assert await db(UsageRecord.objects.filter(purpose="chat").count)() == 1
+    await socket.close()
+
+
+async def test_stop_ends_the_reply_as_cancelled_with_its_text(user, emulator_provider) -> None:
+    socket = await open_socket(user)
+    created = await socket.chat("Long please [[tokens=100000]]")
+    reply_id = created["assistant_message"]["id"]
+    await socket.until("message.delta", message=reply_id)
+    await socket.send({"type": "stop", "message": reply_id})
+    done = await socket.until("message.done", message=reply_id)
+    stored = await db(Message.objects.get)(id=reply_id)
+    assert done["status"] == "cancelled" == stored.status
+    assert stored.content and stored.content == done["content"]
+    assert done["usage"]["estimated"] is True
+    await socket.close()
+
+
+async def test_closing_the_tab_does_not_stop_the_reply_and_a_new_tab_resyncs(user, emulator_provider) -> None:
+    """Snapshot + later frames add up to exactly the stored text."""
+    socket = await open_socket(user)
+    created = await socket.chat("Keep going [[tokens=3000]]")
+    reply_id, conversation = created["assistant_message"]["id"], created["conversation"]
+    await socket.until("message.delta", message=reply_id)
+    await socket.close()
+
+    second = await open_socket(user)
+    await second.send({"type": "subscribe", "conversation": conversation})
+    snapshot = await second.until("conversation.snapshot")
+    done = await second.until("message.done", message=reply_id)
+    live = {item["message"]: item for item in snapshot["live"]}
+    text = live[reply_id]["content"] if reply_id in live else None
+    if text is None:  # finished before the snapshot was taken
+        text = next(m["content"] for m in snapshot["messages"] if m["id"] == reply_id)
+    later = [f for f in second.seen if f["type"] == "message.delta" and f["message"] == reply_id]
+    if later:
+        assert later[0]["seq"] == live[reply_id]["seq"] + 1
+    text += "".join(f["content"] for f in later)
+    stored = await db(Message.objects.get)(id=reply_id)
+    assert stored.status == "complete" and text == stored.content == done["content"]
+    await second.close()
+
+
+async def test_a_failed_reply_keeps_its_partial_text(user, emulator_provider) -> None:
+    socket = await open_socket(user)
+    created = await socket.chat("Hello [[fault:drop:4]]")
+    error = await socket.until("message.error", message=created["assistant_message"]["id"])
+    stored = await db(Message.objects.get)(id=created["assistant_message"]["id"])
+    assert error["code"] == "upstream_unavailable" and error["retryable"] is True
+    assert stored.status == "error" and stored.content and error["content"] == stored.content
+    await socket.close()
+
+
+async def test_at_most_three_live_replies_per_user(user, emulator_provider) -> None:
+    socket = await open_socket(user)
+    for _ in range(3):
+        await socket.chat("Long [[tokens=100000]]")
+    await socket.send({"type": "send", "request_id": str(uuid.uuid4()), "conversation": None, "content": "4th"})
+    refused = await socket.until("error")
+    assert refused["code"] == "rate_limited"
+    for frame in [f for f in socket.seen if f["type"] == "message.created"]:
+        await socket.send({"type": "stop", "message": frame["assistant_message"]["id"]})
+        await socket.until("message.done", message=frame["assistant_message"]["id"])
+    assert await db(Message.objects.filter(status="streaming").count)() == 0
+    await socket.close()
+
+
+async def test_a_first_reply_gets_a_title_pushed_to_the_users_tabs(user, emulator_provider) -> None:
+    socket = await open_socket(user)
+    created = await socket.chat("Plan a trip to Lisbon")
+    updated = await socket.until("conversation.updated")
+    assert updated["conversation"]["id"] == created["conversation"] and updated["conversation"]["title"]
+    conversation = await db(Conversation.objects.get)(id=created["conversation"])
+    assert conversation.title == updated["conversation"]["title"]
+    assert await db(UsageRecord.objects.filter(purpose="title", conversation=conversation).count)() == 1
+    await socket.close()
+
+
+async def test_regenerate_makes_a_sibling_reply(user, emulator_provider) -> None:
+    socket: Socket = await open_socket(user)
+    created = await socket.chat("Pick a colour")
+    first = created["assistant_message"]["id"]
+    await socket.until("message.done", message=first)
+    request_id = str(uuid.uuid4())
+    await socket.send({"type": "regenerate", "request_id": request_id, "message": first})
+    again = await socket.until("message.created", request_id=request_id)
+    await socket.until("message.done", message=again["assistant_message"]["id"])
+    assert again["assistant_message"]["parent"] == created["user_message"]["id"]
+    await socket.send({"type": "subscribe", "conversation": created["conversation"]})
+    snapshot = await socket.until("conversation.snapshot")
+    assert [m["id"] for m in snapshot["messages"]] == [created["user_message"]["id"], again["assistant_message"]["id"]]
+    await socket.close()

@@ -1,0 +1,163 @@
+"""The runner against the emulator on a loopback port, storing through the real services."""
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import pytest
+from channels.db import database_sync_to_async
+
+from chat import services
+from chat.generation import Job, Pacing, Runner
+from chat.models import Message, UsageRecord
+from chat.store import DjangoStore
+from chat.upstream.client import get_client
+from chat.upstream.events import ContentDelta
+
+pytestmark = pytest.mark.django_db(transaction=True)
+db = database_sync_to_async
+
+
+class Frames:
+    """Collects published frames; lets a test await the n-th content token."""
+
+    def __init__(self) -> None:
+        self.items: list[dict[str, Any]] = []
+        self.changed = asyncio.Event()
+
+    async def publish(self, frame: dict[str, Any]) -> None:
+        self.items.append(frame)
+        self.changed.set()
+
+    async def wait_for_text(self, chars: int) -> None:
+        while len("".join(f.get("content", "") for f in self.deltas)) < chars:
+            self.changed.clear()
+            await self.changed.wait()
+
+    @property
+    def deltas(self) -> list[dict[str, Any]]:
+        return [f for f in self.items if f["type"] == "message.delta"]
+
+
+async def _start(user: Any, text: str, model: str = "grok-4-1-fast-non-reasoning") -> tuple[Runner, Frames]:
+    started = await db(services.send)(user, request_id=uuid.uuid4(), conversation_id=None, content=text,
+                                      model_slug=model)
+    plan = await db(services.prepare)(started.assistant_message.id)
+    frames = Frames()
+    job = Job(plan.message_id, plan.prompt_chars, hidden_reasoning_rate=plan.hidden_reasoning_rate)
+    runner = Runner(job, get_client().stream(plan.endpoint, plan.request), frames.publish, DjangoStore(),
+                    pacing=Pacing(frame_interval=0.005, checkpoint_first=0.0))
+    return runner, frames
+
+
+async def _stored(message_id: Any) -> tuple[Message, UsageRecord]:
+    message = await db(Message.objects.get)(id=message_id)
+    record = await db(UsageRecord.objects.get)(message_id=message_id)
+    return message, record
+
+
+async def test_a_complete_reply_is_stored_with_its_usage_and_cost(user, emulator_provider) -> None:
+    runner, frames = await _start(user, "Tell me about Mars [[tokens=120]]")
+    ending = await runner.run()
+    message, record = await _stored(runner.job.message_id)
+    assert message.status == "complete" and message.finish_reason == "stop"
+    assert [f["seq"] for f in frames.deltas] == list(range(1, len(frames.deltas) + 1))
+    assert "".join(f["content"] for f in frames.deltas) == message.content == ending.content
+    assert record.completion_tokens == 120 and not record.estimated and record.cost_ticks > 0
+    assert record.stated_cost_ticks == record.cost_ticks  # our price math agrees with the gateway's
+    done = frames.items[-1]
+    assert done["type"] == "message.done" and done["content"] == message.content
+    assert done["usage"]["completion_tokens"] == 120 and done["timing"]["duration_ms"] >= 0
+
+
+async def test_hidden_reasoning_is_billed_and_reported(user, emulator_provider) -> None:
+    runner, frames = await _start(user, "Why is the sky blue?", model="grok-4-1-fast-reasoning")
+    await runner.run()
+    message, record = await _stored(runner.job.message_id)
+    assert message.reasoning == "" and record.reasoning_tokens > 0
+    assert record.billable_output_tokens == record.completion_tokens + record.reasoning_tokens
+
+
+async def test_a_reasoning_trace_is_streamed_and_kept(user, emulator_provider) -> None:
+    runner, frames = await _start(user, "What is 17 * 23?", model="grok-3-mini")
+    await runner.run()
+    message, _ = await _stored(runner.job.message_id)
+    assert message.reasoning and "".join(f["reasoning"] for f in frames.deltas) == message.reasoning
+
+
+async def test_stop_keeps_the_partial_text_and_records_an_estimate(user, emulator_provider) -> None:
+    runner, frames = await _start(user, "Write a long essay [[tokens=100000]]")
+    task = asyncio.create_task(runner.run())
+    await frames.wait_for_text(40)
+    runner.stop()
+    ending = await task
+    message, record = await _stored(runner.job.message_id)
+    assert ending.status == message.status == "cancelled"
+    assert len(message.content) >= 40 and len(message.content) < 100000
+    assert "".join(f["content"] for f in frames.deltas) == message.content
+    assert record.estimated and record.outcome == "cancelled" and record.completion_tokens > 0
+    assert frames.items[-1]["type"] == "message.done" and frames.items[-1]["status"] == "cancelled"
+
+
+FAULTS = [
+    ("bad_key", "upstream_auth", False),
+    ("401", "upstream_auth", False),
+    ("403_policy", "content_blocked", False),
+    ("403_credits", "upstream_forbidden", False),
+    ("404", "model_unavailable", False),
+    ("429:0", "upstream_rate_limited", False),
+    ("500", "upstream_unavailable", False),
+    ("503", "upstream_unavailable", False),
+    ("stream_error:5", None, True),
+    ("drop:5", "upstream_unavailable", True),
+    ("stall:5", "timeout", True),
+]
+
+
+@pytest.mark.parametrize(("fault", "code", "partial"), FAULTS)
+async def test_every_fault_ends_the_reply_with_its_code(user, emulator_provider, fault, code, partial) -> None:
+    emulator_provider.max_retries = 0
+    emulator_provider.idle_timeout = 0.5
+    await db(emulator_provider.save)()
+    runner, frames = await _start(user, f"Hello [[fault:{fault}]]")
+    await runner.run()
+    message, record = await _stored(runner.job.message_id)
+    assert message.status == "error"
+    if code:
+        assert message.error_code == code
+    assert bool(message.content) is partial
+    assert record.estimated and record.outcome == "error"
+    error = frames.items[-1]
+    assert error["type"] == "message.error" and error["code"] == message.error_code and error["detail"]
+    assert await db(Message.objects.filter(status="streaming").count)() == 0
+
+
+async def test_a_retryable_failure_before_the_first_token_is_retried(user, emulator_provider) -> None:
+    runner, frames = await _start(user, f"Hello [[fault:fail_first:1:503:{uuid.uuid4().hex}]]")
+    await runner.run()
+    message, _ = await _stored(runner.job.message_id)
+    assert message.status == "complete" and message.content
+
+
+async def test_runner_never_retries_after_the_first_token(user, emulator_provider) -> None:
+    runner, _ = await _start(user, f"Hello [[fault:fail_first:1:drop:3:{uuid.uuid4().hex}]]")
+    await runner.run()
+    message, _ = await _stored(runner.job.message_id)
+    assert message.status == "error" and message.error_code == "upstream_unavailable"
+
+
+async def test_scripted_stream_without_usage_gets_a_flagged_estimate(user, emulator_provider) -> None:
+    """A gateway that sends no usage at all: the ledger row is estimated, never zero."""
+    started = await db(services.send)(user, request_id=uuid.uuid4(), conversation_id=None, content="hi there")
+
+    async def events():  # type: ignore[no-untyped-def]
+        for token in ["Hello", " again", "!"]:
+            yield ContentDelta(token)
+
+    frames = Frames()
+    runner = Runner(Job(started.assistant_message.id, 8), events(), frames.publish, DjangoStore())
+    await runner.run()
+    message, record = await _stored(started.assistant_message.id)
+    assert message.content == "Hello again!" and message.status == "complete"
+    assert record.estimated and record.prompt_tokens >= 1 and record.completion_tokens >= 1 and record.cost_ticks > 0
