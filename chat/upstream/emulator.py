@@ -99,15 +99,26 @@ class Emulator:
         cut = fault.arg if fault is not None and fault.kind in ("stream_error", "drop", "stall") else None
         if reply.reasoning_style == catalog.HIDDEN or not reply.reasoning_tokens:
             await asyncio.sleep(reply.think_s)  # silent thinking: nothing on the wire
+        gone = asyncio.ensure_future(_disconnected(receive))
+        try:
+            if await self._pieces(reply, frame, cut, fault, gone, send):
+                await self._finish(reply, frame, include_usage, send)
+        finally:
+            gone.cancel()
+
+    async def _pieces(self, reply: em.Reply, frame: _Framer, cut: int | None, fault: em.Fault | None,
+                      gone: asyncio.Future[None], send: Send) -> bool:
+        """Stream reasoning and answer tokens; False when a fault or the client ended the stream."""
         sent = 0
         pieces = [("reasoning_content", t) for t in reply.reasoning_tokens] + [("content", t) for t in reply.tokens]
         gap = reply.token_interval_s
-        if reply.reasoning_style == catalog.SUMMARY:
-            gap_summary = reply.think_s / max(len(reply.reasoning_tokens), 1)
-        for field, token in pieces:
+        gap_summary = reply.think_s / max(len(reply.reasoning_tokens), 1)
+        for index, (field, token) in enumerate(pieces):
+            if gone.done():
+                return False  # the client went away: stop writing, as a real gateway does
             if cut is not None and sent >= cut:
-                await self._fault_midway(fault, send, receive)  # type: ignore[arg-type]
-                return
+                await self._fault_midway(fault, send, gone)  # type: ignore[arg-type]
+                return False
             delta: dict[str, Any] = {field: token}
             if frame.first:
                 delta["role"] = "assistant"
@@ -117,6 +128,11 @@ class Emulator:
             delay = gap_summary if field == "reasoning_content" and reply.reasoning_style == catalog.SUMMARY else gap
             if delay > 0:
                 await asyncio.sleep(delay)
+            elif index % 64 == 63:
+                await asyncio.sleep(0)  # zero delay: still let the loop breathe
+        return True
+
+    async def _finish(self, reply: em.Reply, frame: _Framer, include_usage: bool, send: Send) -> None:
         completion = len(reply.tokens)
         usage = em.usage(reply, self.flavour, completion)
         if self.flavour == "aimlapi":  # usage rides on the finishing chunk, with meta
@@ -130,14 +146,13 @@ class Emulator:
                 await _event(send, {**frame.base(), "choices": [], "usage": usage})
         await _last(send, b"data: [DONE]\n\n")
 
-    async def _fault_midway(self, fault: em.Fault, send: Send, receive: Receive) -> None:
+    async def _fault_midway(self, fault: em.Fault, send: Send, gone: asyncio.Future[None]) -> None:
         if fault.kind == "stream_error":
             await _last(send, b"data: " + json.dumps(em.stream_error_body(self.flavour)).encode() + b"\n\n")
         elif fault.kind == "drop":
             await _last(send, b"")  # the connection ends with no finish and no [DONE]
         else:  # stall: say nothing until the client gives up
-            while (await receive())["type"] != "http.disconnect":
-                pass
+            await gone
 
     def _completion(self, reply: em.Reply, model_id: str) -> dict[str, Any]:
         completion = len(reply.tokens)
@@ -179,6 +194,11 @@ class _Framer:
 def _has_key(headers: dict[str, str]) -> bool:
     value = headers.get("authorization", "")
     return value.startswith("Bearer ") and len(value) > len("Bearer ")
+
+
+async def _disconnected(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 async def _body(receive: Receive) -> bytes:

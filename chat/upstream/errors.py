@@ -107,6 +107,8 @@ def _status_in(body: Any) -> int | None:
 def _code_for(status: int | None, message: str) -> str:
     if status == 401:
         return "upstream_auth"
+    if status == 402:
+        return "upstream_forbidden"  # payment required: no balance left
     if status == 403:
         return "content_blocked" if _POLICY.search(message) else "upstream_forbidden"
     if status == 404:
