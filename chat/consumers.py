@@ -138,20 +138,23 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         await self._join(conversation_id)
         conversation_frame, created = await db(_started_frames)(started, request_id)
         if conversation_frame is not None:
-            await self.channel_layer.group_send(user_group(self.user.pk), {"type": "chat.frame", "frame": conversation_frame})
+            await self._broadcast(user_group(self.user.pk), conversation_frame)
         if started.duplicate:  # answer the repeat, start nothing
             await self.send_json(created)
             return
-        await self.channel_layer.group_send(conversation_group(conversation_id), {"type": "chat.frame", "frame": created})
+        await self._broadcast(conversation_group(conversation_id), created)
         try:
             plan = await db(services.prepare)(started.assistant_message.id)
         except ChatError as exc:
             await db(services.fail_to_start)(started.assistant_message.id, exc.code, exc.detail)
             failed = {"type": "message.error", "message": str(started.assistant_message.id), "code": exc.code,
                       "detail": exc.detail, "retryable": False, "content": ""}
-            await self.channel_layer.group_send(conversation_group(conversation_id), {"type": "chat.frame", "frame": failed})
+            await self._broadcast(conversation_group(conversation_id), failed)
             return
         self.hub.launch(plan)
+
+    async def _broadcast(self, group: str, frame: dict[str, Any]) -> None:
+        await self.channel_layer.group_send(group, {"type": "chat.frame", "frame": frame})
 
     # Layer events --------------------------------------------------------
 
@@ -170,7 +173,8 @@ def _started_frames(started: services.Started, request_id: str) -> tuple[dict[st
     """`conversation.created` (for a new conversation) and `message.created`; reads the database."""
     conversation = None
     if started.new_conversation:
-        conversation = {"type": "conversation.created", "conversation": selectors.conversation_dict(started.conversation)}
+        conversation = {"type": "conversation.created",
+                        "conversation": selectors.conversation_dict(started.conversation)}
     created = {
         "type": "message.created", "request_id": request_id, "conversation": str(started.conversation.id),
         "user_message": selectors.message_dict(started.user_message) if started.user_message else None,

@@ -78,5 +78,6 @@ def write_title(conversation_id: UUID) -> str | None:
     updated = Conversation.objects.filter(id=conversation.id, title="").update(title=title)
     if updated:
         frame = {"type": "conversation.updated", "conversation": {"id": str(conversation.id), "title": title}}
-        async_to_sync(get_channel_layer().group_send)(user_group(conversation.owner_id), {"type": FRAME, "frame": frame})
+        group = user_group(conversation.owner_id)
+        async_to_sync(get_channel_layer().group_send)(group, {"type": FRAME, "frame": frame})
     return title

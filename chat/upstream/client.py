@@ -189,7 +189,7 @@ class UpstreamClient:
             data = json.loads(body)
         except ValueError:
             raise dropped_error() from None
-        items = data.get("data", data.get("models", [])) if isinstance(data, dict) else []
+        items = (data.get("data") or data.get("models") or []) if isinstance(data, dict) else []
         return [str(item["id"]) for item in items if isinstance(item, dict) and item.get("id")]
 
 
@@ -226,7 +226,7 @@ async def _events(response: httpx.Response, endpoint: Endpoint) -> AsyncIterator
                         waited, limit, what = True, endpoint.idle_timeout, "new text"
                     yield event
     finally:
-        await raw.aclose()
+        await raw.aclose()  # type: ignore[attr-defined]  # an async generator
     decoder.flush()
     if not finished:
         raise dropped_error()  # closed without [DONE] or a finish_reason: the reply is cut short

@@ -24,7 +24,11 @@ TOKENS_MARKER = re.compile(r"\[\[tokens=(\d{1,6})\]\]")
 FAULT_MARKER = re.compile(r"\[\[fault:([A-Za-z0-9_:.\-]+)\]\]")
 MAX_TOKENS = 200_000
 
-_WORDS = ["Grok", "orbit", "signal", "model", "answer", "token", "stream", "latency", "context", "window", "cache", "reasoning", "gateway", "usage", "ledger", "cost", "team", "chat", "prompt", "reply", "mars", "rocket", "galaxy", "photon", "vector", "matrix", "lattice", "river", "harbor", "lantern", "compass", "meadow", "canyon", "glacier", "ember", "prism"]
+_WORDS = """
+Grok orbit signal model answer token stream latency context window cache reasoning gateway usage
+ledger cost team chat prompt reply mars rocket galaxy photon vector matrix lattice river harbor
+lantern compass meadow canyon glacier ember prism
+""".split()
 _CODE = ["\n\n```python\n", "def", " answer", "(question", ":", " str", ")", " ->", " str", ":\n",
          "    ", "return", " \"", "42", "\"", "\n```\n\n"]
 _SUMMARY = ["Plan", "ning", " a", " concise", " answer", " for", " the", " user", " request", " now", ".", ""]

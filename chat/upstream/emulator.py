@@ -53,7 +53,8 @@ class Emulator:
             await self._error(send, 401, "Unauthenticated", "This request requires a valid API key.", path)
             return
         created = 1_735_689_600
-        data = [{"id": i, "object": "model", "created": created, "owned_by": "xai"} for i in em.listed_ids(self.flavour)]
+        ids = em.listed_ids(self.flavour)
+        data = [{"id": i, "object": "model", "created": created, "owned_by": "xai"} for i in ids]
         await _json(send, 200, {"object": "list", "data": data})
 
     async def _completions(self, path: str, headers: dict[str, str], receive: Receive, send: Send) -> None:

@@ -6,7 +6,7 @@ The generation runner consumes only these, so a gateway's wire quirks stop at
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,4 +41,4 @@ class Finish:
     reason: str
 
 
-UpstreamEvent = Union[ContentDelta, ReasoningDelta, Usage, Finish]
+UpstreamEvent = ContentDelta | ReasoningDelta | Usage | Finish

@@ -17,7 +17,8 @@ XAI_POLICY = {"code": "The caller does not have permission to execute the specif
 AIML_CREDITS = {"message": "You have run out of credits. Top up your balance.", "statusCode": "403"}
 XAI_404 = {"code": "Some requested entity was not found",
            "error": "The model grok-beta does not exist or your team t does not have access to it."}
-OPENAI_429 = {"error": {"message": "Rate limit reached for requests", "type": "rate_limit_exceeded", "code": "rate_limit"}}
+OPENAI_429 = {"error": {"message": "Rate limit reached for requests", "type": "rate_limit_exceeded",
+                        "code": "rate_limit"}}
 XAI_429_CREDITS = {"code": "Too many requests",
                    "error": "Your team has either used all available credits or reached its monthly spending limit."}
 XAI_503 = {"code": "The service is currently unavailable", "error": "Timed out waiting for first token"}

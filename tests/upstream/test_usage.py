@@ -75,6 +75,8 @@ def test_an_estimate_is_flagged_and_never_zero() -> None:
     assert (partial.prompt, partial.visible_output, partial.reasoning) == (100, 10, 32)
 
 
-@pytest.mark.parametrize(("ticks", "text"), [(0, "0"), (739000, "0.0000739"), (10**10, "1"), (15 * 10**9, "1.5"), (1, "0.0000000001")])
+@pytest.mark.parametrize(("ticks", "text"), [
+    (0, "0"), (739000, "0.0000739"), (10**10, "1"), (15 * 10**9, "1.5"), (1, "0.0000000001"),
+])
 def test_usd_is_formatted_as_a_plain_decimal_string(ticks: int, text: str) -> None:
     assert format_usd(ticks) == text
