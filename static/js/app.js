@@ -1,0 +1,363 @@
+// Wire-up: the socket feeds the store, the store drives the thread, the composer and
+// the sidebar; navigation between conversations uses history.pushState (/c/<uuid>/).
+
+import { ChatSocket } from "grokweb/socket";
+import { Store } from "grokweb/store";
+import { ThreadView } from "grokweb/render";
+import { Composer } from "grokweb/composer";
+import { Sidebar } from "grokweb/sidebar";
+import { createApi } from "grokweb/api";
+import { errorText, uuid } from "grokweb/format";
+
+const $ = (id) => document.getElementById(id);
+const root = $("app");
+const config = root.dataset;
+const api = createApi(config.api || "/api/", config.loginUrl || "/accounts/login/");
+const store = new Store();
+const models = new Map(); // slug -> model from /api/models/
+const MODEL_KEY = "grokweb.model";
+const UUID_PATH = /^\/c\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\/?$/i;
+
+// Toasts: short notices for errors that belong to no message.
+let toastTimer = 0;
+function toast(text, isError = false) {
+  let node = document.querySelector(".toast");
+  if (!node) {
+    node = document.createElement("div");
+    node.className = "toast";
+    node.setAttribute("role", isError ? "alert" : "status");
+    document.body.append(node);
+  }
+  node.textContent = text;
+  node.classList.toggle("error", isError);
+  node.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => {
+    node.hidden = true;
+  }, isError ? 6000 : 3000);
+}
+
+// The socket ------------------------------------------------------------------
+
+const wsUrl = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${config.wsPath || "/ws/chat/"}`;
+let bannerTimer = 0;
+const socket = new ChatSocket(wsUrl, {
+  onFrame,
+  onOpen() {
+    if (store.conversationId) socket.send({ type: "subscribe", conversation: store.conversationId });
+  },
+  onStatus(status) {
+    clearTimeout(bannerTimer);
+    if (status === "open") {
+      $("conn-banner").hidden = true;
+    } else if (status === "reconnecting") {
+      // Only show it when the outage is noticeable.
+      bannerTimer = setTimeout(() => {
+        $("conn-banner").hidden = false;
+      }, 1200);
+    }
+  },
+  onAuthLost() {
+    location.assign(`${config.loginUrl}?next=${encodeURIComponent(location.pathname)}`);
+  },
+});
+
+// Views -----------------------------------------------------------------------
+
+const thread = new ThreadView({
+  thread: $("thread"),
+  scroller: $("messages"),
+  empty: $("empty-state"),
+  store,
+  models,
+  actions: { regenerate },
+});
+
+const composer = new Composer({
+  form: $("composer"),
+  input: $("input"),
+  button: $("send"),
+  onSend: send,
+  onStop: stop,
+});
+
+const sidebar = new Sidebar({
+  api,
+  list: $("conv-list"),
+  empty: $("conv-empty"),
+  more: $("conv-more"),
+  search: $("search"),
+  toast,
+  onOpen: (id) => navigate(id),
+  onDeleted: (id) => {
+    if (id === store.conversationId) navigate(null, { replace: true });
+  },
+});
+
+const picker = $("model");
+const simBadge = $("model-sim");
+
+// Sending ---------------------------------------------------------------------
+
+const requests = new Map(); // request_id -> {kind, content}
+
+function selectedModel() {
+  return picker.value && models.has(picker.value) ? picker.value : undefined;
+}
+
+function send(content) {
+  if (store.conversationId && !store.loaded) return false; // still loading
+  if (store.streaming()) return false;
+  const requestId = uuid();
+  const frame = { type: "send", request_id: requestId, conversation: store.conversationId, content };
+  const model = selectedModel();
+  if (model) frame.model = model;
+  requests.set(requestId, { kind: "send", content });
+  store.addPending(requestId, content);
+  thread.scrollToBottom();
+  composer.setBusy(true);
+  socket.send(frame);
+  return true;
+}
+
+function stop() {
+  const reply = store.streaming();
+  if (reply) socket.send({ type: "stop", message: reply.id });
+}
+
+function regenerate(messageId) {
+  if (store.streaming()) {
+    toast("Wait for the current reply to finish, or stop it.");
+    return;
+  }
+  const requestId = uuid();
+  const frame = { type: "regenerate", request_id: requestId, message: messageId };
+  const model = selectedModel();
+  if (model) frame.model = model;
+  requests.set(requestId, { kind: "regenerate" });
+  composer.setBusy(true);
+  socket.send(frame);
+}
+
+// A gap in a reply's seq: ask for a fresh snapshot (at most one every 500 ms).
+let lastResync = 0;
+let resyncTimer = 0;
+function resync() {
+  if (!store.conversationId || resyncTimer) return;
+  const wait = Math.max(0, lastResync + 500 - Date.now());
+  resyncTimer = setTimeout(() => {
+    resyncTimer = 0;
+    lastResync = Date.now();
+    if (store.conversationId) socket.send({ type: "subscribe", conversation: store.conversationId });
+  }, wait);
+}
+
+// Frames from the server ------------------------------------------------------
+
+function onFrame(frame) {
+  switch (frame.type) {
+    case "conversation.snapshot":
+      if (store.applySnapshot(frame)) {
+        setTitle(frame.conversation.title);
+        if (frame.conversation.model && models.has(frame.conversation.model)) setModel(frame.conversation.model, false);
+      }
+      break;
+    case "conversation.created":
+      sidebar.created(frame.conversation);
+      break;
+    case "conversation.updated":
+      sidebar.updated(frame.conversation);
+      if (store.applyConversation(frame.conversation)) setTitle(store.conversation.title);
+      break;
+    case "message.created": {
+      const ours = requests.delete(frame.request_id);
+      if (ours) composer.setBusy(false);
+      const result = store.applyCreated(frame);
+      if (result === "adopted") {
+        history.replaceState({ id: frame.conversation }, "", `/c/${frame.conversation}/`);
+        sidebar.setActive(frame.conversation);
+        setTitle(sidebar.title(frame.conversation));
+      }
+      sidebar.touched(frame.conversation);
+      if (result !== "ignored" && ours) thread.scrollToBottom();
+      break;
+    }
+    case "message.delta":
+      if (store.applyDelta(frame) === "gap") resync();
+      break;
+    case "message.done":
+      store.applyDone(frame);
+      break;
+    case "message.error":
+      store.applyError(frame);
+      break;
+    case "error":
+      onError(frame);
+      break;
+    default:
+      break; // newer servers may send more
+  }
+  composer.setStreaming(!!store.streaming());
+}
+
+function onError(frame) {
+  const text = errorText(frame.code, frame.detail);
+  const request = frame.request_id ? requests.get(frame.request_id) : null;
+  if (request) {
+    requests.delete(frame.request_id);
+    composer.setBusy(false);
+    if (request.kind === "send") {
+      store.failPending(frame.request_id);
+      // Give the text back so nothing typed is lost.
+      const input = $("input");
+      if (!input.value.trim()) {
+        input.value = request.content;
+        input.dispatchEvent(new Event("input"));
+      }
+    }
+    toast(text, true);
+    return;
+  }
+  if (frame.code === "not_found" && store.conversationId && !store.loaded) {
+    toast("That conversation could not be found.", true);
+    navigate(null, { replace: true });
+    return;
+  }
+  toast(text, true);
+}
+
+// Navigation ------------------------------------------------------------------
+
+function idFromPath(pathname) {
+  const m = UUID_PATH.exec(pathname);
+  return m ? m[1].toLowerCase() : null;
+}
+
+function setTitle(title) {
+  const text = title || "New chat";
+  $("conv-title").textContent = text;
+  document.title = store.conversationId && title ? `${title} · Grokweb` : "Grokweb";
+}
+
+function open(id) {
+  requests.clear();
+  composer.setBusy(false);
+  store.reset(id);
+  sidebar.setActive(id);
+  setTitle(id ? sidebar.title(id) : "");
+  if (id && socket.open) socket.send({ type: "subscribe", conversation: id });
+  composer.setStreaming(false);
+  thread.scrollToBottom();
+}
+
+function navigate(id, { replace = false } = {}) {
+  const url = id ? `/c/${id}/` : "/";
+  if (location.pathname !== url) {
+    if (replace) history.replaceState({ id }, "", url);
+    else history.pushState({ id }, "", url);
+  }
+  open(id);
+  closeSidebar();
+  if (!id || window.matchMedia("(min-width: 801px)").matches) composer.focus();
+}
+
+window.addEventListener("popstate", () => open(idFromPath(location.pathname)));
+
+$("new-chat").addEventListener("click", () => navigate(null));
+$("brand").addEventListener("click", (event) => {
+  if (event.metaKey || event.ctrlKey || event.shiftKey) return;
+  event.preventDefault();
+  navigate(null);
+});
+
+// Sidebar drawer on narrow screens ----------------------------------------------
+
+function openSidebar() {
+  root.classList.add("sidebar-open");
+  $("scrim").hidden = false;
+  $("sidebar-toggle").setAttribute("aria-expanded", "true");
+  $("search").focus({ preventScroll: true });
+}
+function closeSidebar() {
+  root.classList.remove("sidebar-open");
+  $("scrim").hidden = true;
+  $("sidebar-toggle").setAttribute("aria-expanded", "false");
+}
+$("sidebar-toggle").addEventListener("click", openSidebar);
+$("sidebar-close").addEventListener("click", closeSidebar);
+$("scrim").addEventListener("click", closeSidebar);
+document.addEventListener("keydown", (event) => {
+  if (event.key === "Escape" && root.classList.contains("sidebar-open")) closeSidebar();
+});
+document.addEventListener("click", (event) => {
+  const menu = $("user-menu");
+  if (menu.open && !menu.contains(event.target)) menu.open = false;
+});
+
+// Models ----------------------------------------------------------------------
+
+function setModel(slug, remember = true) {
+  if (!models.has(slug)) return;
+  picker.value = slug;
+  simBadge.hidden = !models.get(slug).simulated;
+  if (remember) {
+    try {
+      localStorage.setItem(MODEL_KEY, slug);
+    } catch {
+      /* private mode */
+    }
+  }
+}
+
+async function loadModels() {
+  let list;
+  try {
+    list = await api.models();
+  } catch {
+    picker.replaceChildren(new Option("Models unavailable", ""));
+    toast("Could not load the list of models.", true);
+    return;
+  }
+  models.clear();
+  picker.replaceChildren();
+  // With a mix of real and emulated models, label the emulated ones in the list too;
+  // the badge beside the picker always tells about the chosen one.
+  const mixed = list.some((m) => m.simulated) && list.some((m) => !m.simulated);
+  for (const m of list) {
+    models.set(m.slug, m);
+    const label = m.simulated && mixed ? `${m.name} (simulated)` : m.name;
+    const option = new Option(label, m.slug);
+    option.title = `${m.slug} · ${m.context_window.toLocaleString("en-US")} token context`;
+    picker.append(option);
+  }
+  if (!list.length) {
+    picker.append(new Option("No models available", ""));
+    picker.disabled = true;
+    composer.setEnabled(false);
+    toast("No models are available. Ask an admin to configure a provider.", true);
+    return;
+  }
+  picker.disabled = false;
+  let saved = null;
+  try {
+    saved = localStorage.getItem(MODEL_KEY);
+  } catch {
+    /* private mode */
+  }
+  const current = store.conversation?.model;
+  const fallback = list.find((m) => m.default) || list[0];
+  setModel(models.has(current) ? current : models.has(saved) ? saved : fallback.slug, false);
+  thread.refreshAll(); // model names and reasoning flags in the thread
+}
+
+picker.addEventListener("change", () => setModel(picker.value));
+
+// Start -----------------------------------------------------------------------
+
+const initial = (config.conversation || "").toLowerCase() || idFromPath(location.pathname);
+history.replaceState({ id: initial }, "", location.pathname + location.search);
+open(initial);
+socket.connect();
+loadModels();
+sidebar.load("");
+if (!initial) composer.focus();

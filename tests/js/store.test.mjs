@@ -1,0 +1,116 @@
+// Unit tests for the browser's pure modules: `node --test tests/js/`
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Store } from "../../static/js/store.js";
+import { errorText, formatUsd, formatSeconds, usageParts, uuid } from "../../static/js/format.js";
+
+const C = "11111111-1111-4111-8111-111111111111";
+const U1 = "22222222-2222-4222-8222-222222222222";
+const A1 = "33333333-3333-4333-8333-333333333333";
+const A2 = "44444444-4444-4444-8444-444444444444";
+const now = new Date().toISOString();
+const msg = (id, role, extra = {}) => ({
+  id, role, content: "", reasoning: "", status: "complete", model: "m", parent: null,
+  created_at: now, finish_reason: null, usage: null, ...extra,
+});
+
+function streamingStore() {
+  const store = new Store();
+  store.reset(C);
+  store.applySnapshot({
+    type: "conversation.snapshot",
+    conversation: { id: C, title: "T" },
+    messages: [msg(U1, "user", { content: "hi" }), msg(A1, "assistant", { status: "streaming", parent: U1 })],
+    live: [{ message: A1, content: "Hel", reasoning: "", seq: 3 }],
+  });
+  return store;
+}
+
+test("snapshot gives live text and seq; later deltas apply in order", () => {
+  const store = streamingStore();
+  assert.equal(store.get(A1).content, "Hel");
+  assert.equal(store.get(A1).seq, 3);
+  assert.equal(store.applyDelta({ message: A1, seq: 3, content: "XX" }), "duplicate");
+  assert.equal(store.applyDelta({ message: A1, seq: 2, content: "XX" }), "duplicate");
+  assert.equal(store.applyDelta({ message: A1, seq: 4, content: "lo" }), "applied");
+  assert.equal(store.applyDelta({ message: A1, seq: 4, content: "lo" }), "duplicate");
+  assert.equal(store.get(A1).content, "Hello");
+  assert.equal(store.applyDelta({ message: A1, seq: 6, content: "!" }), "gap");
+  assert.equal(store.get(A1).content, "Hello");
+  assert.equal(store.applyDelta({ message: "nope", seq: 1, content: "!" }), "unknown");
+  assert.equal(store.streaming().id, A1);
+});
+
+test("a resubscribe snapshot resets text and seq", () => {
+  const store = streamingStore();
+  store.applySnapshot({
+    type: "conversation.snapshot", conversation: { id: C, title: "T" },
+    messages: [msg(U1, "user", { content: "hi" }), msg(A1, "assistant", { status: "streaming", parent: U1 })],
+    live: [{ message: A1, content: "Hello wor", reasoning: "", seq: 9 }],
+  });
+  assert.equal(store.get(A1).content, "Hello wor");
+  assert.equal(store.applyDelta({ message: A1, seq: 10, content: "ld" }), "applied");
+  assert.equal(store.get(A1).content, "Hello world");
+});
+
+test("snapshots of another conversation are ignored", () => {
+  const store = streamingStore();
+  assert.equal(store.applySnapshot({ conversation: { id: "other" }, messages: [], live: [] }), false);
+  assert.equal(store.messages.length, 2);
+});
+
+test("done and error keep the final text; deltas after them are ignored", () => {
+  const store = streamingStore();
+  store.applyDone({ message: A1, status: "cancelled", content: "Hel", usage: { prompt_tokens: 1 } });
+  assert.equal(store.get(A1).status, "cancelled");
+  assert.equal(store.applyDelta({ message: A1, seq: 4, content: "lo" }), "duplicate");
+  assert.equal(store.streaming(), null);
+  const other = streamingStore();
+  other.applyError({ message: A1, code: "timeout", detail: "Too slow.", retryable: true, content: "Hel" });
+  assert.deepEqual(other.get(A1).error, { code: "timeout", detail: "Too slow.", retryable: true });
+});
+
+test("a new chat adopts the conversation its message.created names", () => {
+  const store = new Store();
+  store.reset(null);
+  store.addPending("r1", "hello");
+  assert.equal(store.messages.length, 1);
+  const result = store.applyCreated({
+    request_id: "r1", conversation: C,
+    user_message: msg(U1, "user", { content: "hello" }),
+    assistant_message: msg(A1, "assistant", { status: "streaming", parent: U1 }),
+  });
+  assert.equal(result, "adopted");
+  assert.equal(store.conversationId, C);
+  assert.deepEqual(store.order, [U1, A1]);
+  // A repeat (a re-sent request) changes nothing.
+  store.applyCreated({
+    request_id: "r1", conversation: C, user_message: msg(U1, "user"),
+    assistant_message: msg(A1, "assistant", { status: "streaming", parent: U1 }),
+  });
+  assert.deepEqual(store.order, [U1, A1]);
+  assert.equal(store.applyCreated({ request_id: "x", conversation: "elsewhere", user_message: null,
+    assistant_message: msg(A2, "assistant") }), "ignored");
+});
+
+test("a regeneration replaces the old reply (a sibling)", () => {
+  const store = streamingStore();
+  store.applyDone({ message: A1, status: "complete", content: "Hello" });
+  store.applyCreated({
+    request_id: "r2", conversation: C, user_message: null,
+    assistant_message: msg(A2, "assistant", { status: "streaming", parent: U1 }),
+  });
+  assert.deepEqual(store.order, [U1, A2]);
+});
+
+test("formatting", () => {
+  assert.equal(formatUsd("0.0001230"), "$0.000123");
+  assert.equal(formatUsd("1.5"), "$1.50");
+  assert.equal(formatSeconds(3210), "3.2s");
+  assert.deepEqual(usageParts({ prompt_tokens: 1234, completion_tokens: 567, reasoning_tokens: 89, cost_usd: "0.000123" }),
+    ["1,234 in", "567 out", "89 reasoning", "$0.000123"]);
+  assert.equal(errorText("internal", 'Traceback (most recent call last):\n  File "x.py"'), "Something went wrong on our side.");
+  assert.equal(errorText("nope", '{"error": "raw"}'), "Something went wrong. Please try again.");
+  assert.equal(errorText("timeout", "The model did not answer in 60 s."), "The model did not answer in 60 s.");
+  assert.match(uuid(), /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+});
