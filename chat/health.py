@@ -16,7 +16,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 async def _layer_roundtrip() -> None:
     layer = get_channel_layer()
-    name = await layer.new_channel("readyz.")
+    name = await layer.new_channel()
     await layer.send(name, {"type": "readyz"})
     await asyncio.wait_for(layer.receive(name), timeout=2)
 

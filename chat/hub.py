@@ -39,7 +39,9 @@ class Hub:
         self._tasks: set[asyncio.Task[Any]] = set()
 
     async def start(self) -> None:
-        self.channel = await self.layer.new_channel("runner.")
+        # The default prefix on purpose: channels_redis serves one process-local
+        # prefix per receive loop, and another prefix would wait out its 5 s poll.
+        self.channel = await self.layer.new_channel()
         await self._beat()
         await database_sync_to_async(services.end_orphans)(_alive)
         self._spawn(self._listen())
@@ -119,7 +121,7 @@ class Hub:
             return self.runners[message_id].live.snapshot()
         if not runner_channel or runner_channel == self.channel:
             return None
-        reply_to = await self.layer.new_channel("snap.")
+        reply_to = await self.layer.new_channel()
         await self.layer.send(runner_channel, {"type": "runner.snapshot", "message": str(message_id),
                                                "reply_to": reply_to})
         try:

@@ -24,7 +24,7 @@ db = database_sync_to_async
 async def _frame_in_group(group: str, type_: str, action) -> dict:  # type: ignore[no-untyped-def]
     """Listen on a group as a tab would, do `action`, and await the first frame of `type_`."""
     layer = get_channel_layer()
-    channel = await layer.new_channel("test.")
+    channel = await layer.new_channel()
     await layer.group_add(group, channel)
     await action
     while True:
