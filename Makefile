@@ -1,0 +1,146 @@
+# Grokweb: the two commands a newcomer needs are `make run` and `make test`.
+# Everything else is here for maintainers. GNU make; needs python3.11 and node/npm.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+# One step at a time: the test stages share var/test.sqlite3 and the ports they pick.
+.NOTPARALLEL:
+
+HOST ?= 127.0.0.1
+PORT ?= 8000
+EMULATOR_PORT ?= 8100
+# Where the browser (and the printed sign-in URL) reaches the server: 0.0.0.0 / :: are bind-all addresses.
+URL_HOST := $(if $(filter 0.0.0.0 ::,$(HOST)),127.0.0.1,$(HOST))
+BASE_URL := http://$(URL_HOST):$(PORT)/
+
+# python3.11 if it is on PATH, else python3 (which must then be 3.11: see pyproject.toml).
+ifeq ($(origin PYTHON),undefined)
+PYTHON := $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null)
+endif
+NPM ?= npm
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTEST := $(VENV)/bin/pytest
+# Debian's Chromium drives the browser tests (tests/e2e/conftest.py reads E2E_CHROMIUM).
+export E2E_CHROMIUM ?= /usr/bin/chromium
+
+# Stamps: reinstall only when the manifests change.
+PY_STAMP := $(VENV)/.grokweb-installed
+NODE_STAMP := node_modules/.grokweb-installed
+VENDOR_STAMP := static/vendor/.grokweb-vendored
+
+# The integration set needs real PostgreSQL and Redis (see tests/integration/conftest.py).
+# pytest-django creates and drops its own database, test_<NAME>, next to NAME.
+INTEGRATION_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/grokweb
+INTEGRATION_REDIS_URL ?= redis://127.0.0.1:6379/15
+
+BENCH_ARGS ?=
+
+.PHONY: help setup run test test-unit test-e2e test-integration lint bench emulator collectstatic clean distclean
+
+help:
+	@echo "Grokweb"
+	@echo "  make run               install what is missing, migrate, then serve on $(BASE_URL)"
+	@echo "  make test              unit/functional tests, then browser tests (Chromium)"
+	@echo "  make test-integration  tests against real PostgreSQL + Redis"
+	@echo "  make lint              ruff + mypy"
+	@echo "  make bench             relay and database-write benchmarks (BENCH_ARGS=--quick)"
+	@echo "  make emulator          the Grok gateway emulator alone on port $(EMULATOR_PORT)"
+	@echo "  make clean / distclean remove build and test leftovers / also .venv and node_modules"
+
+# --- setup -------------------------------------------------------------------
+
+setup: $(PY_STAMP) $(VENDOR_STAMP)
+
+$(PY_STAMP): pyproject.toml
+	@if [ ! -x $(PY) ]; then \
+	  if [ -z "$(PYTHON)" ]; then echo "error: python3.11 not found on PATH" >&2; exit 1; fi; \
+	  $(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' \
+	    || { echo "error: $(PYTHON) is not Python 3.11 (set PYTHON=/path/to/python3.11)" >&2; exit 1; }; \
+	  echo "Creating $(VENV) with $(PYTHON)"; \
+	  $(PYTHON) -m venv $(VENV); \
+	fi
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+$(NODE_STAMP): package.json $(wildcard package-lock.json)
+	@command -v $(NPM) >/dev/null || { echo "error: npm not found on PATH (Node.js is needed for the front-end libraries)" >&2; exit 1; }
+	$(NPM) install --no-audit --no-fund
+	@mkdir -p $(@D) && touch $@
+
+# npm's postinstall already copies the vendor files; this re-copies them when
+# static/vendor/ was removed (make clean) or the copy script changed.
+$(VENDOR_STAMP): $(NODE_STAMP) $(wildcard scripts/vendor.mjs)
+	$(NPM) run --silent vendor
+	@mkdir -p $(@D) && touch $@
+
+collectstatic: setup
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+
+# --- run ---------------------------------------------------------------------
+
+# The built-in emulator is mounted in the same daphne process at /emulator/v1;
+# it is the provider unless an API key (XAI_API_KEY, ...) is configured.
+run: export EMULATOR_URL ?= http://$(URL_HOST):$(PORT)/emulator/v1
+run: collectstatic
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py bootstrap --url $(BASE_URL)
+	@echo
+	@echo "Grokweb is starting: open $(BASE_URL)accounts/login/   (Ctrl-C stops it)"
+	@echo
+	exec $(VENV)/bin/daphne -b $(HOST) -p $(PORT) grokweb.asgi:application
+
+# --- tests -------------------------------------------------------------------
+# pytest exits 5 when it collects nothing; make treats that like any failure.
+
+test: test-unit test-e2e
+
+test-unit: collectstatic
+	$(PYTEST) -m "not integration and not e2e"
+
+# Browser tests run in their own pytest process (Playwright's sync API and
+# pytest-asyncio do not share an event loop; the tests start their own server,
+# so pytest-django stays out too), against Debian's Chromium.
+test-e2e: collectstatic
+	@if [ ! -x $(E2E_CHROMIUM) ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "Installing Chromium for the browser tests (apt-get)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	fi
+	@if [ ! -x $(E2E_CHROMIUM) ]; then \
+	  if [ "$${CI:-}" = true ]; then \
+	    echo "error: $(E2E_CHROMIUM) is missing and CI=true: browser tests cannot be skipped" >&2; exit 1; \
+	  fi; \
+	  echo "warning: $(E2E_CHROMIUM) not found: browser tests SKIPPED (install Debian's chromium package)" >&2; \
+	else \
+	  $(PYTEST) tests/e2e -m e2e -p no:asyncio -p no:django; \
+	fi
+
+test-integration: export DATABASE_URL = $(INTEGRATION_DATABASE_URL)
+test-integration: export REDIS_URL = $(INTEGRATION_REDIS_URL)
+test-integration: export CELERY_BROKER_URL = $(INTEGRATION_REDIS_URL)
+test-integration: collectstatic
+	$(PYTEST) -m integration
+
+# --- maintenance -------------------------------------------------------------
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy chat accounts grokweb
+
+bench: setup
+	$(PY) bench/writes.py
+	$(PY) bench/relay.py $(BENCH_ARGS)
+
+emulator: setup
+	$(PY) manage.py run_emulator --host $(HOST) --port $(EMULATOR_PORT)
+
+# Keeps var/ (the SQLite database, the generated secret key) and .env.
+clean:
+	rm -rf staticfiles static/vendor .pytest_cache .mypy_cache .ruff_cache tests/e2e/screenshots
+	rm -f var/test.sqlite3 var/test.sqlite3-wal var/test.sqlite3-shm
+	find . \( -path ./.venv -o -path ./node_modules -o -path ./.git \) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV) node_modules
