@@ -97,8 +97,10 @@ run: collectstatic
 
 test: test-unit test-e2e
 
+# The integration and browser directories are not even collected here: under
+# CI=true, tests/integration/conftest.py refuses to run without PostgreSQL + Redis.
 test-unit: collectstatic
-	$(PYTEST) -m "not integration and not e2e"
+	$(PYTEST) -m "not integration and not e2e" --ignore=tests/integration --ignore=tests/e2e
 
 # Browser tests run in their own pytest process (Playwright's sync API and
 # pytest-asyncio do not share an event loop; the tests start their own server,

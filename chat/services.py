@@ -234,7 +234,8 @@ def ledger_row(user_id: int, model: Model, usage: NormalizedUsage, **fields: Any
 def finish(message_id: UUID, ending: Ending) -> tuple[Message, UsageRecord]:
     """Store the final text and the ledger row together; idempotent per message."""
     with transaction.atomic():
-        message = Message.objects.select_for_update(of=("self",)).select_related("conversation", "model").get(id=message_id)
+        locked = Message.objects.select_for_update(of=("self",))  # PostgreSQL: not the nullable model join
+        message = locked.select_related("conversation", "model").get(id=message_id)
         existing = UsageRecord.objects.filter(message=message).first()
         if message.status != Message.Status.STREAMING and existing is not None:
             return message, existing

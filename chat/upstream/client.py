@@ -19,6 +19,7 @@ from .errors import UpstreamError, classify_http, connection_error, dropped_erro
 from .events import ContentDelta, Finish, ReasoningDelta, UpstreamEvent
 from .retry import RETRY_AFTER_CAP_S, backoff_delay
 from .sse import SSEDecoder
+from .watchdog import Watchdog
 
 log = logging.getLogger(__name__)
 USER_AGENT = "Grokweb/0.1 (+https://github.com/grokweb)"
@@ -203,29 +204,38 @@ async def _events(response: httpx.Response, endpoint: Endpoint) -> AsyncIterator
     """SSE bytes -> events, with the first-token and idle timeouts and drop detection."""
     decoder = SSEDecoder()
     raw = response.aiter_bytes()
-    waited, limit, what = False, endpoint.first_token_timeout, "first token"
+    waited, what = False, "first token"
     finished = False
+    watchdog = Watchdog(endpoint.first_token_timeout)
     try:
         while True:
+            watchdog.waiting = True
             try:
-                async with asyncio.timeout(limit):
-                    chunk = await anext(raw)
+                chunk = await anext(raw)
             except StopAsyncIteration:
                 break
-            except TimeoutError:
-                raise timeout_error(what, limit) from None
+            except asyncio.CancelledError:
+                if watchdog.expired:  # our own timeout, not a stop from outside
+                    watchdog.absorb()
+                    raise timeout_error(what, watchdog.limit) from None
+                raise
             except httpx.HTTPError:
                 raise dropped_error() from None
+            finally:
+                watchdog.waiting = False
+            watchdog.feed()
             for sse in decoder.feed(chunk):
-                if sse.data.strip() == DONE:
+                if sse.data == DONE:
                     return
                 for event in parse_data(sse.data):
                     if isinstance(event, Finish):
                         finished = True
                     elif not waited and isinstance(event, ContentDelta | ReasoningDelta):
-                        waited, limit, what = True, endpoint.idle_timeout, "new text"
+                        waited, what = True, "new text"
+                        watchdog.set_limit(endpoint.idle_timeout)
                     yield event
     finally:
+        watchdog.close()
         await raw.aclose()  # type: ignore[attr-defined]  # an async generator
     decoder.flush()
     if not finished:

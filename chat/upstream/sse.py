@@ -47,7 +47,15 @@ class SSEDecoder:
             text = text[1:]  # the \n of a \r\n split across two chunks
         self._pending_cr = False
         events: list[SSEEvent] = []
-        self._buffer += text
+        buffer = self._buffer + text
+        if "\r" not in buffer:  # the common case (LF only): split without a regex
+            *lines, self._buffer = buffer.split("\n")
+            for line in lines:
+                event = self._line(line)
+                if event is not None:
+                    events.append(event)
+            return events
+        self._buffer = buffer
         while True:
             cut = _line_end(self._buffer)
             if cut is None:
