@@ -5,8 +5,12 @@ message at a time and dies with its tab, and a reply must outlive both.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -104,22 +108,21 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         })
 
     async def on_send(self, frame: frames.Send) -> None:
-        started = await db(services.send)(
-            self.user, request_id=frame.request_id, conversation_id=frame.conversation, content=frame.content,
-            model_slug=frame.model, params=frame.params.model_dump(exclude_none=True) if frame.params else None,
-            system_prompt=frame.system_prompt, runner=self.hub.channel,
-        )
-        await self._started(started, str(frame.request_id))
+        params = frame.params.model_dump(exclude_none=True) if frame.params else None
+        start = partial(services.send, self.user, request_id=frame.request_id, conversation_id=frame.conversation,
+                        content=frame.content, model_slug=frame.model, params=params,
+                        system_prompt=frame.system_prompt, runner=self.hub.channel)
+        await self._start(start, str(frame.request_id))
 
     async def on_regenerate(self, frame: frames.Regenerate) -> None:
-        started = await db(services.regenerate)(self.user, request_id=frame.request_id, message_id=frame.message,
-                                                model_slug=frame.model, runner=self.hub.channel)
-        await self._started(started, str(frame.request_id))
+        start = partial(services.regenerate, self.user, request_id=frame.request_id, message_id=frame.message,
+                        model_slug=frame.model, runner=self.hub.channel)
+        await self._start(start, str(frame.request_id))
 
     async def on_edit(self, frame: frames.Edit) -> None:
-        started = await db(services.edit)(self.user, request_id=frame.request_id, message_id=frame.message,
-                                          content=frame.content, runner=self.hub.channel)
-        await self._started(started, str(frame.request_id))
+        start = partial(services.edit, self.user, request_id=frame.request_id, message_id=frame.message,
+                        content=frame.content, runner=self.hub.channel)
+        await self._start(start, str(frame.request_id))
 
     async def on_stop(self, frame: frames.Stop) -> None:
         message = await db(services.stoppable)(self.user, frame.message)
@@ -133,25 +136,29 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_add(conversation_group(conversation_id), self.channel_name)
             self.conversations.add(conversation_id)
 
-    async def _started(self, started: services.Started, request_id: str) -> None:
-        conversation_id = str(started.conversation.id)
+    async def _start(self, start: Callable[[], services.Started], request_id: str) -> None:
+        """Store, plan and launch in one database hop; the upstream call starts before the frames go out.
+
+        The runner holds its first frame until `message.created` is out, so a
+        tab never sees a delta for a message it has not been told about.
+        """
+        prepared = await db(_store_and_plan)(start, request_id)
+        conversation_id = str(prepared.started.conversation.id)
         await self._join(conversation_id)
-        conversation_frame, created = await db(_started_frames)(started, request_id)
-        if conversation_frame is not None:
-            await self._broadcast(user_group(self.user.pk), conversation_frame)
-        if started.duplicate:  # answer the repeat, start nothing
-            await self.send_json(created)
+        if prepared.started.duplicate:  # answer the repeat, start nothing
+            await self.send_json(prepared.created)
             return
-        await self._broadcast(conversation_group(conversation_id), created)
+        announced = asyncio.Event()
+        if prepared.plan is not None:
+            self.hub.launch(prepared.plan, announced)
         try:
-            plan = await db(services.prepare)(started.assistant_message.id)
-        except ChatError as exc:
-            await db(services.fail_to_start)(started.assistant_message.id, exc.code, exc.detail)
-            failed = {"type": "message.error", "message": str(started.assistant_message.id), "code": exc.code,
-                      "detail": exc.detail, "retryable": False, "content": ""}
-            await self._broadcast(conversation_group(conversation_id), failed)
-            return
-        self.hub.launch(plan)
+            if prepared.conversation_frame is not None:
+                await self._broadcast(user_group(self.user.pk), prepared.conversation_frame)
+            await self._broadcast(conversation_group(conversation_id), prepared.created)
+            if prepared.failed is not None:
+                await self._broadcast(conversation_group(conversation_id), prepared.failed)
+        finally:
+            announced.set()
 
     async def _broadcast(self, group: str, frame: dict[str, Any]) -> None:
         await self.channel_layer.group_send(group, {"type": "chat.frame", "frame": frame})
@@ -169,8 +176,18 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(frame)
 
 
-def _started_frames(started: services.Started, request_id: str) -> tuple[dict[str, Any] | None, dict[str, Any]]:
-    """`conversation.created` (for a new conversation) and `message.created`; reads the database."""
+@dataclass
+class _Prepared:
+    started: services.Started
+    conversation_frame: dict[str, Any] | None
+    created: dict[str, Any]
+    plan: services.Plan | None = None
+    failed: dict[str, Any] | None = None
+
+
+def _store_and_plan(start: Callable[[], services.Started], request_id: str) -> _Prepared:
+    """Sync: store the messages, build the frames, plan the upstream call (or end the reply if it cannot start)."""
+    started = start()
     conversation = None
     if started.new_conversation:
         conversation = {"type": "conversation.created",
@@ -180,4 +197,14 @@ def _started_frames(started: services.Started, request_id: str) -> tuple[dict[st
         "user_message": selectors.message_dict(started.user_message) if started.user_message else None,
         "assistant_message": selectors.message_dict(started.assistant_message),
     }
-    return conversation, created
+    prepared = _Prepared(started, conversation, created)
+    if started.duplicate:
+        return prepared
+    reply_id = started.assistant_message.id
+    try:
+        prepared.plan = services.prepare(reply_id)
+    except ChatError as exc:
+        services.fail_to_start(reply_id, exc.code, exc.detail)
+        prepared.failed = {"type": "message.error", "message": str(reply_id), "code": exc.code,
+                           "detail": exc.detail, "retryable": False, "content": ""}
+    return prepared

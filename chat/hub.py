@@ -84,11 +84,17 @@ class Hub:
             snap = runner.live.snapshot() if runner is not None else None
             await self.layer.send(request["reply_to"], {"type": "runner.snapshot_reply", "live": snap})
 
-    def launch(self, plan: services.Plan) -> None:
-        """Start a reply in this process; it outlives the socket that asked for it."""
+    def launch(self, plan: services.Plan, announced: asyncio.Event | None = None) -> None:
+        """Start a reply in this process; it outlives the socket that asked for it.
+
+        Frames wait for `announced` (set once `message.created` is out), so the
+        upstream call can start before the announcement without reordering.
+        """
         group = conversation_group(plan.conversation_id)
 
         async def publish(frame: dict[str, Any]) -> None:
+            if announced is not None and not announced.is_set():
+                await announced.wait()
             await self.layer.group_send(group, {"type": FRAME, "frame": frame})
 
         job = Job(plan.message_id, plan.prompt_chars, plan.endpoint.usage_convention, plan.hidden_reasoning_rate)
