@@ -84,15 +84,19 @@ def message_for(user: Any, message_id: UUID | str | None) -> Message | None:
     return Message.objects.select_related("conversation").filter(id=key, conversation__owner=user).first()
 
 
-def visible_branch(conversation: Conversation) -> list[Message]:
+PROMPT_FIELDS = ("id", "parent_id", "role", "content", "parts", "status", "created_at")
+
+
+def visible_branch(conversation: Conversation, *, for_prompt: bool = False) -> list[Message]:
     """The messages on the path from the root to the current leaf, oldest first.
 
-    One query: all of the conversation's messages, walked in memory.
+    One query: all of the conversation's messages, walked in memory. A prompt
+    needs only a few columns and no usage: `for_prompt` loads just those, as
+    this runs before every reply's first token.
     """
-    messages = {
-        m.id: m
-        for m in Message.objects.filter(conversation=conversation).select_related("usage_record")
-    }
+    query = Message.objects.filter(conversation=conversation)
+    query = query.only(*PROMPT_FIELDS) if for_prompt else query.select_related("usage_record")
+    messages = {m.id: m for m in query}
     if not messages:
         return []
     leaf_id = conversation.current_leaf_id

@@ -280,7 +280,7 @@ def prepare(message_id: UUID) -> Plan:
     reply = Message.objects.select_related("conversation", "model__provider").get(id=message_id)
     conversation = reply.conversation
     conversation.current_leaf_id = reply.parent_id
-    history = visible_branch(conversation)
+    history = visible_branch(conversation, for_prompt=True)
     messages = upstream_messages(conversation.system_prompt, history)
     model = reply.model
     if model is None:
