@@ -29,27 +29,21 @@ def parse_data(data: str) -> list[UpstreamEvent]:
         return []
     if not isinstance(chunk, dict):
         return []
-    if chunk.get("error"):
-        raise classify_stream_error(chunk)
-    events: list[UpstreamEvent] = []
-    for choice in _first_choice(chunk):
-        delta = choice.get("delta") or {}
-        events.extend(_texts(delta))
-        if choice.get("finish_reason"):
-            events.append(Finish(str(choice["finish_reason"])))
-    usage = _usage(chunk)
-    if usage is not None:
-        events.append(usage)
-    return events
+    return _events(chunk, "delta")
 
 
 def parse_completion(body: dict[str, Any]) -> list[UpstreamEvent]:
     """A non-streaming `chat.completion` as the same events a stream would give."""
+    return _events(body, "message")
+
+
+def _events(body: dict[str, Any], text_key: str) -> list[UpstreamEvent]:
+    """Texts (under `delta` in a chunk, `message` in a completion), finish and usage."""
     if body.get("error"):
         raise classify_stream_error(body)
     events: list[UpstreamEvent] = []
     for choice in _first_choice(body):
-        events.extend(_texts(choice.get("message") or {}))
+        events.extend(_texts(choice.get(text_key) or {}))
         if choice.get("finish_reason"):
             events.append(Finish(str(choice["finish_reason"])))
     usage = _usage(body)

@@ -164,22 +164,18 @@ class UpstreamClient:
 
     async def _complete_once(self, endpoint: Endpoint, request: ChatRequest) -> list[UpstreamEvent]:
         payload = build_payload(request, stream=False)
-        response = await self._send(endpoint, "POST", "/chat/completions", payload, stream=True)
-        try:
-            body = await _read(response, endpoint.first_token_timeout)
-        finally:
-            await response.aclose()
-        if response.status_code >= 400:
-            raise classify_http(response.status_code, body, response.headers)
-        try:
-            data = json.loads(body)
-        except ValueError:
-            raise dropped_error() from None
+        data = await self._json(endpoint, "POST", "/chat/completions", payload)
         return parse_completion(data) if isinstance(data, dict) else []
 
     async def list_models(self, endpoint: Endpoint) -> list[str]:
         """Model ids this key may use (`GET /models`)."""
-        response = await self._send(endpoint, "GET", "/models", None, stream=True)
+        data = await self._json(endpoint, "GET", "/models", None)
+        items = (data.get("data") or data.get("models") or []) if isinstance(data, dict) else []
+        return [str(item["id"]) for item in items if isinstance(item, dict) and item.get("id")]
+
+    async def _json(self, endpoint: Endpoint, method: str, path: str, payload: dict[str, Any] | None) -> Any:
+        """A whole JSON answer; error statuses and unreadable bodies become UpstreamError."""
+        response = await self._send(endpoint, method, path, payload, stream=True)
         try:
             body = await _read(response, endpoint.first_token_timeout)
         finally:
@@ -187,11 +183,9 @@ class UpstreamClient:
         if response.status_code >= 400:
             raise classify_http(response.status_code, body, response.headers)
         try:
-            data = json.loads(body)
+            return json.loads(body)
         except ValueError:
             raise dropped_error() from None
-        items = (data.get("data") or data.get("models") or []) if isinstance(data, dict) else []
-        return [str(item["id"]) for item in items if isinstance(item, dict) and item.get("id")]
 
 
 def _worth_retrying(exc: UpstreamError, attempt: int, max_retries: int) -> bool:
