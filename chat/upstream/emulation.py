@@ -131,18 +131,33 @@ def plan_reply(body: dict[str, Any], entry: catalog.CatalogEntry, delay_scale: f
         reasoning_count = rng.randint(150, 260)
     elif entry.reasoning == catalog.HIDDEN:
         reasoning_count = rng.randint(100, 400)
+    tokens = _title(text) if _asks_for_title(messages) else _answer(rng, count)
     return Reply(
         model=entry.slug,
         reasoning_style=entry.reasoning,
         think_s=think * delay_scale,
         token_interval_s=delay_scale / entry.timing.tokens_per_s,
         reasoning_tokens=reasoning_tokens,
-        tokens=_answer(rng, count),
+        tokens=tokens,
         prompt_tokens=prompt,
         cached_tokens=cached,
         reasoning_count=reasoning_count,
         price=(entry.price_input, entry.price_cached, entry.price_output),
     )
+
+
+def _asks_for_title(messages: list[dict[str, Any]]) -> bool:
+    """Title requests (a system prompt asking for a title) get a title, so the sidebar reads well."""
+    return any(isinstance(m, dict) and m.get("role") == "system" and "title" in content_text(m.get("content")).lower()
+               for m in messages)
+
+
+def _title(text: str) -> list[str]:
+    """The first words of the user's message, as one token per word."""
+    text = FAULT_MARKER.sub("", TOKENS_MARKER.sub("", text)).replace("user:", " ")
+    words = re.findall(r"[A-Za-z0-9][A-Za-z0-9'\-]*", text)[:5] or ["New", "chat"]
+    words[0] = words[0][:1].upper() + words[0][1:]
+    return [words[0], *(" " + w for w in words[1:])]
 
 
 def _prose(rng: random.Random, count: int, capital: str = "") -> list[str]:

@@ -159,3 +159,11 @@ async def test_every_flavours_error_shape_is_classified(flavour_url, fault, code
         with pytest.raises(UpstreamError) as caught:
             await collect(client, endpoint, request)
     assert caught.value.code == code
+
+
+async def test_the_emulator_answers_a_title_request_with_a_title(emulator_url) -> None:
+    messages = [{"role": "system", "content": "Write a title of at most six words."},
+                {"role": "user", "content": "user: plan a trip to Lisbon in May [[tokens=50]]"}]
+    async with UpstreamClient() as client:
+        events = await client.complete(Endpoint(emulator_url, "k"), ChatRequest("grok-4-1-fast-non-reasoning", messages))
+    assert "".join(e.text for e in events if isinstance(e, ContentDelta)) == "Plan a trip to Lisbon"
