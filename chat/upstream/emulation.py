@@ -178,7 +178,9 @@ def _answer(rng: random.Random, count: int) -> list[str]:
         return tokens
     head = ["**", "Answer", "**", "\n\n"]
     body = _prose(rng, count - len(head) - len(_CODE))
-    cut = len(body) // 2
+    middle = len(body) // 2
+    ends = [i + 1 for i, token in enumerate(body) if token == "."]  # cut after a sentence, never before a "."
+    cut = min(ends, key=lambda i: abs(i - middle)) if ends else middle
     return head + body[:cut] + _CODE + body[cut:]
 
 
