@@ -18,7 +18,7 @@ from .errors import is_retryable
 from .live import LiveText
 from .services import Ending
 from .upstream.errors import UpstreamError
-from .upstream.events import ContentDelta, Finish, ReasoningDelta, UpstreamEvent, Usage
+from .upstream.events import TEXT_EVENTS, ContentDelta, Finish, UpstreamEvent, Usage
 from .upstream.usage import estimate, normalize
 
 log = logging.getLogger(__name__)
@@ -112,7 +112,7 @@ class Runner:
             await _close(self._events)
 
     def _apply(self, event: UpstreamEvent) -> None:
-        if isinstance(event, ContentDelta | ReasoningDelta):
+        if isinstance(event, TEXT_EVENTS):
             if self._first_token is None:
                 self._first_token = self._clock()
             if isinstance(event, ContentDelta):

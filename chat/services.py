@@ -14,11 +14,14 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from . import catalog
 from .errors import ChatError
 from .models import Conversation, Message, Model, UsageRecord
 from .pricing import Price, cost_ticks
-from .selectors import conversation_for, message_for, model_for
-from .upstream.usage import NormalizedUsage
+from .prompting import prompt_chars, upstream_messages
+from .selectors import conversation_for, message_for, model_for, visible_branch
+from .upstream.client import ChatRequest
+from .upstream.usage import NormalizedUsage, estimate
 
 log = logging.getLogger(__name__)
 ALLOWED_PARAMS = {"temperature", "top_p", "max_tokens", "reasoning_effort"}
@@ -176,8 +179,6 @@ def edit(user: Any, *, request_id: UUID, message_id: UUID, content: str, runner:
 
 def fail_to_start(message_id: UUID, code: str, detail: str) -> None:
     """A reply that could not even be sent upstream: end it, never leave it streaming."""
-    from .upstream.usage import estimate
-
     finish(message_id, Ending(status=Message.Status.ERROR, content="", reasoning="", finish_reason="",
                               usage=estimate(0, ""), raw_usage=None, error_code=code, error_detail=detail))
 
@@ -272,10 +273,6 @@ class Plan:
 
 def prepare(message_id: UUID) -> Plan:
     """Build the upstream request from the branch that leads to this reply."""
-    from . import catalog
-    from .prompting import prompt_chars, upstream_messages
-    from .selectors import visible_branch
-    from .upstream.client import ChatRequest
 
     reply = Message.objects.select_related("conversation", "model__provider").get(id=message_id)
     conversation = reply.conversation
@@ -304,8 +301,6 @@ def end_orphans(is_alive: Any, grace_s: float = 30.0) -> int:
     A reply whose runner is not alive is ended at once; one with no runner
     recorded only after a grace period (it may be starting right now).
     """
-    from .upstream.usage import estimate
-
     cutoff = timezone.now() - timezone.timedelta(seconds=grace_s)
     ended = 0
     for message in Message.objects.filter(status=Message.Status.STREAMING).select_related("model"):

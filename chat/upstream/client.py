@@ -16,7 +16,7 @@ import httpx
 
 from .chunks import DONE, parse_completion, parse_data
 from .errors import UpstreamError, classify_http, connection_error, dropped_error, timeout_error
-from .events import ContentDelta, Finish, ReasoningDelta, UpstreamEvent
+from .events import TEXT_EVENTS, Finish, UpstreamEvent
 from .retry import RETRY_AFTER_CAP_S, backoff_delay
 from .sse import SSEDecoder
 from .watchdog import Watchdog
@@ -102,7 +102,7 @@ class UpstreamClient:
             shown = False
             try:
                 async for event in self._stream_once(endpoint, request):
-                    if isinstance(event, ContentDelta | ReasoningDelta):
+                    if not shown and isinstance(event, TEXT_EVENTS):
                         shown = True
                     yield event
                 return
@@ -224,7 +224,7 @@ async def _events(response: httpx.Response, endpoint: Endpoint) -> AsyncIterator
                 for event in parse_data(sse.data):
                     if isinstance(event, Finish):
                         finished = True
-                    elif not waited and isinstance(event, ContentDelta | ReasoningDelta):
+                    elif not waited and isinstance(event, TEXT_EVENTS):
                         waited, what = True, "new text"
                         watchdog.set_limit(endpoint.idle_timeout)
                     yield event

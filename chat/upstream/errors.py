@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from ..errors import is_retryable
+
 
 class UpstreamError(Exception):
     """A failure talking to a gateway, already classified.
@@ -60,7 +62,6 @@ _SUMMARY = {
     "bad_request": "The gateway rejected the request.",
     "timeout": "The gateway took too long to answer.",
 }
-_RETRYABLE = {"upstream_rate_limited", "upstream_unavailable", "timeout"}
 
 
 def mask_secrets(text: str) -> str:
@@ -141,7 +142,7 @@ def _make(code: str, message: str, status: int | None, retry_after: float | None
     message = mask_secrets(" ".join(message.split()))[:_MAX_DETAIL]
     summary = _SUMMARY.get(code, "The gateway failed.")
     detail = f"{summary} The gateway said: {message}" if message else summary
-    return UpstreamError(code, detail, retryable=code in _RETRYABLE, status=status, retry_after=retry_after)
+    return UpstreamError(code, detail, retryable=is_retryable(code), status=status, retry_after=retry_after)
 
 
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:

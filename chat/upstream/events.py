@@ -42,3 +42,6 @@ class Finish:
 
 
 UpstreamEvent = ContentDelta | ReasoningDelta | Usage | Finish
+
+# The events that put text in front of the user (a tuple: isinstance checks it per token).
+TEXT_EVENTS = (ContentDelta, ReasoningDelta)
