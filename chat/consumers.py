@@ -86,26 +86,21 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "pong"})
 
     async def on_subscribe(self, frame: frames.Subscribe) -> None:
-        conversation = await db(selectors.conversation_for)(self.user, frame.conversation)
-        if conversation is None:
+        found = await db(_stored_state)(self.user, frame.conversation)
+        if found is None:
             raise ChatError("not_found", "That conversation does not exist.")
-        await self._join(str(conversation.id))
-        messages = await db(selectors.visible_branch)(conversation)
+        conversation, messages, streaming = found
+        await self._join(conversation["id"])
         live = []
-        for message in messages:
-            if message.status == message.Status.STREAMING:
-                snap = await self.hub.snapshot(message.id, message.runner) or {
-                    "message": str(message.id), "content": message.content,
-                    "reasoning": message.reasoning, "seq": message.live_seq,
-                }
-                self.seen_seq[snap["message"]] = snap["seq"]
-                live.append(snap)
-        await self.send_json({
-            "type": "conversation.snapshot",
-            "conversation": selectors.conversation_dict(conversation),
-            "messages": [selectors.message_dict(m) for m in messages],
-            "live": live,
-        })
+        for message in streaming:  # the running process knows more than the last checkpoint
+            snap = await self.hub.snapshot(message.id, message.runner) or {
+                "message": str(message.id), "content": message.content,
+                "reasoning": message.reasoning, "seq": message.live_seq,
+            }
+            self.seen_seq[snap["message"]] = snap["seq"]
+            live.append(snap)
+        await self.send_json({"type": "conversation.snapshot", "conversation": conversation,
+                              "messages": messages, "live": live})
 
     async def on_send(self, frame: frames.Send) -> None:
         params = frame.params.model_dump(exclude_none=True) if frame.params else None
@@ -174,6 +169,16 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         elif frame["type"] in ("message.done", "message.error"):
             self.seen_seq.pop(frame["message"], None)
         await self.send_json(frame)
+
+
+def _stored_state(user: Any, conversation_id: Any) -> tuple[dict[str, Any], list[dict[str, Any]], list[Any]] | None:
+    """Sync, one hop: the conversation, its visible branch as frames, and the replies still streaming."""
+    conversation = selectors.conversation_for(user, conversation_id)
+    if conversation is None:
+        return None
+    branch = selectors.visible_branch(conversation)
+    streaming = [m for m in branch if m.status == m.Status.STREAMING]
+    return selectors.conversation_dict(conversation), [selectors.message_dict(m) for m in branch], streaming
 
 
 @dataclass
