@@ -108,7 +108,7 @@ class Hub:
     async def _run(self, runner: Runner, plan: services.Plan) -> None:
         try:
             ending = await runner.run()
-            if ending.status == "complete":
+            if ending.status != "error" and ending.content:  # a stopped first reply still names the chat
                 await database_sync_to_async(tasks.request_title, thread_sensitive=False)(plan.conversation_id)
         except Exception:
             log.exception("reply %s could not be finished", plan.message_id)

@@ -188,3 +188,15 @@ async def test_regenerate_makes_a_sibling_reply(user, emulator_provider) -> None
     snapshot = await socket.until("conversation.snapshot")
     assert [m["id"] for m in snapshot["messages"]] == [created["user_message"]["id"], again["assistant_message"]["id"]]
     await socket.close()
+
+
+async def test_a_stopped_first_reply_still_names_the_conversation(user, emulator_provider) -> None:
+    socket = await open_socket(user)
+    created = await socket.chat("Plan a week in Kyoto [[tokens=100000]]")
+    reply_id = created["assistant_message"]["id"]
+    await socket.until("message.delta", message=reply_id)
+    await socket.send({"type": "stop", "message": reply_id})
+    await socket.until("message.done", message=reply_id)
+    updated = await socket.until("conversation.updated")
+    assert updated["conversation"]["id"] == created["conversation"] and updated["conversation"]["title"]
+    await socket.close()
