@@ -162,12 +162,17 @@ def _title(text: str) -> list[str]:
 
 def _prose(rng: random.Random, count: int, capital: str = "") -> list[str]:
     tokens = [capital] if capital else []
+    tokens_at_break = 0
     while len(tokens) < count:
         word = rng.choice(_WORDS)
-        starts = not tokens or tokens[-1].endswith(".")
-        tokens.append((" " if tokens else "") + (word.capitalize() if starts else word))
+        starts = not tokens or tokens[-1].rstrip("\n").endswith(".")
+        space = "" if not tokens or tokens[-1].endswith("\n") else " "
+        tokens.append(space + (word.capitalize() if starts else word))
         if rng.random() < 0.12 and len(tokens) < count:
-            tokens.append(".")
+            words_since_break = len(tokens) - tokens_at_break
+            tokens.append(".\n\n" if words_since_break > 60 else ".")  # paragraphs, as real answers have
+            if words_since_break > 60:
+                tokens_at_break = len(tokens)
     return tokens[:count]
 
 
@@ -179,7 +184,7 @@ def _answer(rng: random.Random, count: int) -> list[str]:
     head = ["**", "Answer", "**", "\n\n"]
     body = _prose(rng, count - len(head) - len(_CODE))
     middle = len(body) // 2
-    ends = [i + 1 for i, token in enumerate(body) if token == "."]  # cut after a sentence, never before a "."
+    ends = [i + 1 for i, token in enumerate(body) if token.startswith(".")]  # cut after a sentence, never before a "."
     cut = min(ends, key=lambda i: abs(i - middle)) if ends else middle
     return head + body[:cut] + _CODE + body[cut:]
 
