@@ -77,6 +77,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "grokweb.nav.nav",
             ],
         },
     },
@@ -94,7 +95,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # Tests use a file too: in-memory SQLite's shared cache fails ("table is locked")
     # instead of waiting when a title is written in a worker thread mid-stream.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+    # TEST_SQLITE_NAME lets several test runs share a checkout without sharing a file.
+    DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_SQLITE_NAME", default=str(VAR_DIR / "test.sqlite3"))}
 # Persistent connections for both engines: every database_sync_to_async hop runs
 # close_old_connections, and reconnecting (plus SQLite's PRAGMAs) per hop cost
 # milliseconds on every streamed reply.
