@@ -3,50 +3,46 @@ from __future__ import annotations
 
 from typing import Any
 
-from django import forms
 from django.contrib import admin
 
-from .models import Conversation, Message, Model, Provider, UsageRecord
+from gateways.discovery import refresh_availability
+from gateways.forms import ProviderForm
+
+from .models import Conversation, Message, Model, Provider, Route, UsageRecord
 from .pricing import format_usd
-
-
-class ProviderForm(forms.ModelForm):
-    api_key = forms.CharField(
-        required=False, strip=True, widget=forms.PasswordInput(render_value=False),
-        help_text="Write-only: leave empty to keep the stored key.",
-    )
-
-    class Meta:
-        model = Provider
-        fields = "__all__"
-
-    def save(self, commit: bool = True) -> Provider:
-        provider = super().save(commit=False)
-        if self.cleaned_data.get("api_key"):
-            provider.set_api_key(self.cleaned_data["api_key"])
-        if commit:
-            provider.save()
-        return provider
 
 
 @admin.register(Provider)
 class ProviderAdmin(admin.ModelAdmin):
+    """The same write-only key form as the Providers page; saves are audited there too."""
+
     form = ProviderForm
-    list_display = ("name", "kind", "base_url", "enabled", "has_key", "from_env")
+    list_display = ("name", "kind", "base_url", "enabled", "has_key", "from_env", "edited_by_hand")
     list_filter = ("kind", "enabled")
 
     @admin.display(boolean=True, description="key set")
     def has_key(self, provider: Provider) -> bool:
         return bool(provider.api_key_encrypted)
 
+    def save_model(self, request: Any, obj: Provider, form: Any, change: bool) -> None:
+        form.save_by(request.user)
+        refresh_availability()
+
+
+class RouteInline(admin.TabularInline):
+    model = Route
+    extra = 0
+    fields = ("provider", "upstream_id", "priority", "enabled", "available")
+
 
 @admin.register(Model)
 class ModelAdmin(admin.ModelAdmin):
     list_display = ("slug", "name", "provider", "upstream_id", "reasoning", "vision", "price_input",
-                    "price_cached_input", "price_output", "enabled", "is_default")
+                    "price_cached_input", "price_output", "enabled", "available", "is_default")
     list_filter = ("provider", "reasoning", "enabled")
     list_editable = ("enabled",)
     search_fields = ("slug", "name", "upstream_id")
+    inlines = [RouteInline]
 
 
 class MessageInline(admin.TabularInline):

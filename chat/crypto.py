@@ -46,3 +46,22 @@ def decrypt(token: str) -> str:
         return _current().decrypt(token.encode()).decode()
     except InvalidToken as exc:
         raise ValueError("API key cannot be decrypted with the configured key") from exc
+
+
+def materials(configured: str) -> list[str]:
+    return [m.strip() for m in configured.split(",") if m.strip()]
+
+
+def rekey(token: str, new: list[str], old: list[str]) -> str:
+    """Decrypt with any of `new` + `old`, encrypt with `new[0]` (MultiFernet.rotate). Raises ValueError."""
+    if not token:
+        return ""
+    if not new:
+        raise ValueError("no new key given")
+    box = MultiFernet([Fernet(_fernet_key(m)) for m in dict.fromkeys([*new, *old])])
+    try:
+        rotated = box.rotate(token.encode())
+    except InvalidToken as exc:
+        raise ValueError("API key cannot be decrypted with the old keys given") from exc
+    # MultiFernet.rotate encrypts with its first key: `new[0]`.
+    return rotated.decode()

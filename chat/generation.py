@@ -19,7 +19,7 @@ from .live import LiveText
 from .services import Ending
 from .upstream.errors import UpstreamError
 from .upstream.events import TEXT_EVENTS, ContentDelta, Finish, UpstreamEvent, Usage
-from .upstream.usage import estimate, normalize
+from .upstream.usage import estimate, normalize, refused
 
 log = logging.getLogger(__name__)
 Publish = Callable[[dict[str, Any]], Awaitable[None]]
@@ -46,6 +46,19 @@ class Job:
     prompt_chars: int
     usage_convention: str = "auto"
     hidden_reasoning_rate: float = 0.0
+    show_route: bool = False  # add the serving route to the final frame (staff only)
+
+
+class Served(Protocol):
+    """The route that answered (gateways.failover.RouteChoice)."""
+
+    route_id: int | None
+    provider_id: int
+    provider_name: str
+    upstream_id: str
+
+    @property
+    def endpoint(self) -> Any: ...
 
 
 class Runner:
@@ -60,8 +73,10 @@ class Runner:
         *,
         pacing: Pacing = Pacing(),
         clock: Callable[[], float] = time.monotonic,
+        served: Callable[[], Served | None] | None = None,
     ) -> None:
         self.job = job
+        self._served = served or (lambda: None)
         self.live = LiveText(str(job.message_id))
         self._events = events
         self._publish = publish
@@ -71,6 +86,7 @@ class Runner:
         self._wake = asyncio.Event()
         self._usage: Usage | None = None
         self._finish_reason = ""
+        self._refused = False  # the gateway answered with an error status before anything billable
         self._started = clock()
         self._first_token: float | None = None
         self._pump: asyncio.Task[tuple[str, str, str]] | None = None
@@ -104,6 +120,7 @@ class Runner:
         except asyncio.CancelledError:
             return "cancelled", "", ""
         except UpstreamError as exc:
+            self._refused = exc.status is not None and self._first_token is None and self._usage is None
             return "error", exc.code, exc.detail
         except Exception:  # never leave a reply streaming, whatever broke
             log.exception("generation %s failed", self.job.message_id)
@@ -148,12 +165,17 @@ class Runner:
             if not self._closing:
                 await asyncio.sleep(pacing.frame_interval)
 
-    def _usage_for(self, status: str) -> tuple[Any, dict[str, Any] | None]:
+    def _usage_for(self, status: str, served: Served | None) -> tuple[Any, dict[str, Any] | None]:
         if self._usage is not None and status == "complete":
             raw = self._usage.raw
-            usage = normalize(raw, self._usage.meta, self.job.usage_convention)
+            convention = served.endpoint.usage_convention if served is not None else self.job.usage_convention
+            usage = normalize(raw, self._usage.meta, convention)
             stored = {"usage": raw, "meta": self._usage.meta} if self._usage.meta else raw
             return usage, stored
+        if status == "error" and self._refused:
+            # Refused with an HTTP error before any token: the gateway billed nothing. The ledger
+            # still gets its row (outcome "error"), with zero tokens and no cost, not an estimate.
+            return refused(), None
         # Stopped, dropped or no usage sent: estimate, flagged, never zero.
         thinking_until = self._first_token if self._first_token is not None else self._clock()
         hidden = int((thinking_until - self._started) * self.job.hidden_reasoning_rate)
@@ -165,7 +187,8 @@ class Runner:
         if frame is not None:
             await self._publish(frame)
         now = self._clock()
-        usage, raw = self._usage_for(status)
+        served = self._served()
+        usage, raw = self._usage_for(status, served)
         ending = Ending(
             status=status,
             content=self.live.content,
@@ -177,9 +200,15 @@ class Runner:
             error_detail=detail,
             ttft_ms=_ms(self._first_token - self._started) if self._first_token is not None else None,
             duration_ms=_ms(now - self._started),
+            upstream_model=served.upstream_id if served is not None else "",
+            route_id=served.route_id if served is not None else None,
+            provider_id=served.provider_id if served is not None else None,
         )
         stored_usage = await self._store.finish(self.job.message_id, ending)
-        await self._publish(self._final_frame(ending, stored_usage))
+        frame = self._final_frame(ending, stored_usage)
+        if self.job.show_route and served is not None:
+            frame["route"] = {"provider": served.provider_name, "upstream_id": served.upstream_id}
+        await self._publish(frame)
         return ending
 
     def _final_frame(self, ending: Ending, usage: dict[str, Any] | None) -> dict[str, Any]:

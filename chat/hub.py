@@ -16,6 +16,9 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.cache import cache
 
+from gateways.attempts import recorder
+from gateways.failover import FailoverStream
+
 from . import services, tasks
 from .generation import Job, Pacing, Runner
 from .groups import FRAME, conversation_group
@@ -97,11 +100,12 @@ class Hub:
                 await announced.wait()
             await self.layer.group_send(group, {"type": FRAME, "frame": frame})
 
-        job = Job(plan.message_id, plan.prompt_chars, plan.endpoint.usage_convention, plan.hidden_reasoning_rate)
-        events = get_client().stream(plan.endpoint, plan.request)
+        job = Job(plan.message_id, plan.prompt_chars, plan.endpoint.usage_convention, plan.hidden_reasoning_rate,
+                  plan.show_route)
+        events = FailoverStream(get_client(), list(plan.routes), plan.request, record=recorder(plan.model_slug))
         g = settings.GROKWEB
         pacing = Pacing(frame_interval=g["DELTA_INTERVAL_S"], checkpoint_first=g["CHECKPOINT_INTERVAL_S"])
-        runner = Runner(job, events, publish, DjangoStore(), pacing=pacing)
+        runner = Runner(job, events, publish, DjangoStore(), pacing=pacing, served=lambda: events.served)
         self.runners[plan.message_id] = runner
         self._spawn(self._run(runner, plan))
 

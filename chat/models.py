@@ -41,8 +41,13 @@ class Provider(models.Model):
     first_token_timeout = models.FloatField(default=120.0)
     idle_timeout = models.FloatField(default=60.0)
     max_retries = models.PositiveSmallIntegerField(default=2)
+    headers = models.JSONField(default=dict, blank=True, help_text="Extra HTTP headers sent with every request.")
     enabled = models.BooleanField(default=True)
     from_env = models.BooleanField(default=False, editable=False)
+    # An admin changed this provider by hand: start-up no longer overwrites it from
+    # the environment (unless `bootstrap --env-wins`).
+    edited_by_hand = models.BooleanField(default=False, editable=False)
+    discovered_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -56,6 +61,13 @@ class Provider(models.Model):
     def set_api_key(self, plaintext: str) -> None:
         self.api_key_encrypted = crypto.encrypt(plaintext)
 
+    def has_key(self, plaintext: str) -> bool:
+        """Whether `plaintext` is the stored key (False when it cannot be decrypted)."""
+        try:
+            return bool(self.api_key_encrypted) and crypto.decrypt(self.api_key_encrypted) == plaintext
+        except ValueError:
+            return False
+
     def endpoint(self) -> Endpoint:
         """What the upstream client needs; the only place the key is decrypted."""
         from .upstream.client import Endpoint
@@ -68,6 +80,7 @@ class Provider(models.Model):
             first_token_timeout=self.first_token_timeout,
             idle_timeout=self.idle_timeout,
             max_retries=self.max_retries,
+            headers={str(k): str(v) for k, v in (self.headers or {}).items()},
             usage_convention=self.usage_convention,
         )
 
@@ -93,6 +106,8 @@ class Model(models.Model):
     price_cached_input = models.DecimalField(**PRICE, help_text="USD per million cached prompt tokens")
     price_output = models.DecimalField(**PRICE, help_text="USD per million output tokens")
     enabled = models.BooleanField(default=True)
+    # False when no provider lists it any more (model discovery): shown as unavailable, never offered.
+    available = models.BooleanField(default=True)
     is_default = models.BooleanField(default=False)
     sort_order = models.PositiveSmallIntegerField(default=100)
 
@@ -105,6 +120,30 @@ class Model(models.Model):
     @property
     def reasons(self) -> bool:
         return self.reasoning != self.Reasoning.NONE
+
+
+class Route(models.Model):
+    """One way to reach a model: a provider and the id it knows the model by.
+
+    A model's enabled routes are tried in `priority` order; the next one takes
+    over when one fails before the first token (gateways.failover).
+    """
+
+    model = models.ForeignKey(Model, on_delete=models.CASCADE, related_name="routes")
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="routes")
+    upstream_id = models.CharField(max_length=120)
+    priority = models.PositiveSmallIntegerField(default=100, help_text="Lower is tried first.")
+    enabled = models.BooleanField(default=True)
+    # Listed by the provider at its last model discovery.
+    available = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["priority", "id"]
+        constraints = [models.UniqueConstraint(fields=["model", "provider", "upstream_id"], name="route_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.model.slug} via {self.provider.name} ({self.upstream_id})"
 
 
 class Conversation(models.Model):
@@ -192,6 +231,7 @@ class UsageRecord(models.Model):
     )
     purpose = models.CharField(max_length=10, choices=Purpose.choices, default=Purpose.CHAT)
     provider = models.ForeignKey(Provider, on_delete=models.SET_NULL, null=True, blank=True)
+    route = models.ForeignKey(Route, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     model = models.ForeignKey(Model, on_delete=models.SET_NULL, null=True, blank=True)
     model_slug = models.CharField(max_length=80)
     upstream_model = models.CharField(max_length=120, blank=True)

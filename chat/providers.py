@@ -4,39 +4,14 @@ from __future__ import annotations
 import logging
 import os
 
-from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db import transaction
 
 from . import catalog
-from .models import Model, Provider
-from .upstream.client import UpstreamClient
-from .upstream.errors import UpstreamError
+from .models import Model, Provider, Route
 
 log = logging.getLogger(__name__)
 EMULATOR_NAME = "Built-in emulator"
-
-
-async def _discover(provider: Provider) -> list[str]:
-    async with UpstreamClient() as client:
-        return await client.list_models(provider.endpoint())
-
-
-def discover(provider: Provider) -> list[catalog.CatalogEntry]:
-    """The catalog entries a provider serves; the whole catalog if it cannot be asked."""
-    if provider.simulated:
-        return list(catalog.CATALOG)
-    try:
-        ids = async_to_sync(_discover)(provider)
-    except (UpstreamError, OSError) as exc:
-        log.warning("model list of %s unavailable (%s); offering the whole catalog", provider.name,
-                    getattr(exc, "code", type(exc).__name__))
-        return list(catalog.CATALOG)
-    found = {entry.slug: entry for entry in filter(None, map(catalog.lookup, ids))}
-    unmapped = [i for i in ids if catalog.lookup(i) is None]
-    if unmapped:
-        log.info("%s lists models outside the catalog: %s", provider.name, ", ".join(sorted(unmapped)[:20]))
-    return [entry for entry in catalog.CATALOG if entry.slug in found]
 
 
 def _upstream_ids(provider: Provider, entries: list[catalog.CatalogEntry]) -> dict[str, str]:
@@ -44,7 +19,7 @@ def _upstream_ids(provider: Provider, entries: list[catalog.CatalogEntry]) -> di
     return {entry.slug: entry.upstream_id(kind) for entry in entries}
 
 
-def offer(provider: Provider, entries: list[catalog.CatalogEntry]) -> int:
+def offer(provider: Provider, entries: list[catalog.CatalogEntry], ids: dict[str, str] | None = None) -> int:
     """Offer these catalog models through `provider`.
 
     A model already served by another enabled provider stays there; one left
@@ -52,7 +27,7 @@ def offer(provider: Provider, entries: list[catalog.CatalogEntry]) -> int:
     history keeps pointing at the same model.
     """
     created = 0
-    ids = _upstream_ids(provider, entries)
+    ids = {**_upstream_ids(provider, entries), **(ids or {})}
     for order, entry in enumerate(entries):
         model = Model.objects.select_related("provider").filter(slug=entry.slug).first()
         if model is not None and model.provider_id != provider.id and model.provider.enabled:
@@ -68,7 +43,21 @@ def offer(provider: Provider, entries: list[catalog.CatalogEntry]) -> int:
             created += 1
         model.provider, model.upstream_id = provider, ids[entry.slug]
         model.save()
+    for entry in entries:
+        ensure_route(Model.objects.get(slug=entry.slug), provider, ids[entry.slug])
     return created
+
+
+def ensure_route(model: Model, provider: Provider, upstream_id: str) -> Route:
+    """The route to `model` through `provider` by `upstream_id`, marked listed; new ones go last."""
+    route = Route.objects.filter(model=model, provider=provider, upstream_id=upstream_id).first()
+    if route is None:
+        count = Route.objects.filter(model=model).count()
+        return Route.objects.create(model=model, provider=provider, upstream_id=upstream_id, priority=10 + 10 * count)
+    if not route.available:
+        route.available = True
+        route.save(update_fields=["available"])
+    return route
 
 
 def _configured() -> list[tuple[str, str, str]]:
@@ -81,19 +70,40 @@ def _configured() -> list[tuple[str, str, str]]:
 
 
 @transaction.atomic
-def sync_from_environment() -> list[Provider]:
-    """Create or update providers named by the environment; fall back to the emulator."""
+def sync_from_environment(*, env_wins: bool = False) -> list[Provider]:
+    """Create or update providers named by the environment; fall back to the emulator.
+
+    A provider an admin has changed by hand keeps the admin's settings and key
+    (it is still used) unless `env_wins`.
+    """
+    from gateways.audit import record_system
+
     providers = []
-    for kind, key, base_url in _configured():
-        provider, _ = Provider.objects.get_or_create(
+    configured = _configured()
+    for kind, key, base_url in configured:
+        provider, created = Provider.objects.get_or_create(
             name=Provider.Kind(kind).label, defaults={"kind": kind, "base_url": base_url}
         )
+        if provider.edited_by_hand and not env_wins:
+            log.info("%s was changed by an admin; the environment does not overwrite it", provider.name)
+            if provider.enabled:
+                providers.append(provider)
+            continue
+        changed = [name for name, value in (("kind", kind), ("base_url", base_url), ("enabled", True))
+                   if getattr(provider, name) != value]
         provider.kind, provider.base_url, provider.from_env, provider.enabled = kind, base_url, True, True
-        provider.set_api_key(key)
+        provider.edited_by_hand = False
+        if not provider.has_key(key):
+            provider.set_api_key(key)
+            changed.append("api_key")
         provider.save()
+        if created or changed:
+            record_system(provider, "created" if created else "from environment", [] if created else changed)
         providers.append(provider)
     emulator = Provider.objects.filter(kind=Provider.Kind.EMULATOR).first()
-    if not providers:
+    if emulator is not None and emulator.edited_by_hand and not env_wins:
+        pass  # an admin decided about the emulator
+    elif not configured:
         if emulator is None:
             emulator = Provider(name=EMULATOR_NAME, kind=Provider.Kind.EMULATOR, from_env=True)
         emulator.base_url, emulator.enabled = settings.EMULATOR_URL, True
@@ -103,6 +113,12 @@ def sync_from_environment() -> list[Provider]:
     elif emulator is not None and emulator.enabled:
         emulator.enabled = False  # a real key is configured: stop offering simulated answers
         emulator.save(update_fields=["enabled"])
+    from gateways.discovery import discover, refresh_availability
+
     for provider in providers:
-        offer(provider, discover(provider))
+        if provider.simulated:
+            offer(provider, list(catalog.CATALOG))
+        elif discover(provider).error and not provider.routes.exists():
+            offer(provider, list(catalog.CATALOG))  # cannot ask yet: offer the catalog rather than nothing
+    refresh_availability()
     return providers

@@ -54,11 +54,14 @@ def logged_in(user) -> Client:  # type: ignore[no-untyped-def]
 @pytest.fixture(autouse=True)
 def _fresh_process_state() -> Iterator[None]:
     """Each test runs in its own event loop: forget loop-bound singletons around it."""
+    from django.core.cache import cache
+
     from chat.hub import reset_hub
     from chat.upstream.client import reset_client
 
     reset_hub()
     reset_client()
+    cache.clear()  # circuit breakers (gateways.breaker) must not carry over between tests
     yield
     reset_hub()
     reset_client()

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 import uvicorn
 
-from chat.upstream.emulator import make_emulator
+from chat.upstream.emulator import Emulator, make_emulator
 
 
 def free_port() -> int:
@@ -22,10 +22,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_emulator(flavour: str = "xai", delay_scale: float = 0.0) -> Iterator[str]:
-    """Serve an emulator in a background thread; yield its base URL (ending in /v1)."""
+def running_emulator(flavour: str = "xai", delay_scale: float = 0.0, app: Emulator | None = None) -> Iterator[str]:
+    """Serve an emulator (or `app`) in a background thread; yield its base URL (ending in /v1)."""
     port = free_port()
-    config = uvicorn.Config(make_emulator(flavour, delay_scale), host="127.0.0.1", port=port,
+    config = uvicorn.Config(app or make_emulator(flavour, delay_scale), host="127.0.0.1", port=port,
                             log_level="warning", lifespan="off", access_log=False)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"emulator-{flavour}", daemon=True)

@@ -298,6 +298,30 @@ def request_problem(body: Any, entry: catalog.CatalogEntry | None, model_id: str
     return None
 
 
+# How each gateway lists models (UPSTREAM.md, Model lists), with some of the other
+# vendors' models a reseller's list carries (they stay unmapped in Grokweb).
+LISTINGS = ("xai", "aimlapi", "maxtoken", "crazyrouter")
+_OTHER_VENDORS = {
+    "aimlapi": ["openai/gpt-4o", "anthropic/claude-sonnet-4", "x-ai/grok-imagine-image"],
+    "maxtoken": ["gpt-4.1-mini", "deepseek-v3.2"],
+    "crazyrouter": ["gpt-4o-mini", "claude-sonnet-4-5", "grok-imagine-video"],
+}
+
+
+def gateway_ids(listing: str) -> list[str]:
+    """The ids a gateway of this kind lists: its own spelling of the catalog, plus other vendors' models."""
+    if listing == "maxtoken":  # beta names for 4.20, plain ids otherwise
+        ids = [entry.upstream_id("maxtoken") for entry in catalog.CATALOG]
+    elif listing == "crazyrouter":  # short names, and aliases such as grok-4.1-thinking
+        ids = []
+        for entry in catalog.CATALOG:
+            ids.append(entry.upstream_id("crazyrouter"))
+            ids.extend(alias for alias in entry.aliases if alias in ("grok-4.1-thinking", "grok-4-fast"))
+    else:
+        ids = listed_ids(listing)
+    return list(dict.fromkeys(ids + _OTHER_VENDORS.get(listing, [])))
+
+
 def listed_ids(flavour: str) -> list[str]:
     """What `GET /models` lists for a flavour's key."""
     if flavour == "aimlapi":

@@ -24,14 +24,23 @@ MAX_BODY = 25 * 1024 * 1024
 
 
 class Emulator:
-    """One emulated gateway. The only state is the fail_first counters."""
+    """One emulated gateway. State: the fail_first counters, and what `GET /models` lists.
 
-    def __init__(self, flavour: str = "xai", delay_scale: float = 1.0) -> None:
+    `listing` names a gateway whose model list to imitate (xai, aimlapi, maxtoken,
+    crazyrouter); `listed` replaces the list outright (a gateway dropping a model).
+    """
+
+    def __init__(self, flavour: str = "xai", delay_scale: float = 1.0, listing: str | None = None,
+                 api_key: str | None = None) -> None:
         if flavour not in em.FLAVOURS:
             raise ValueError(f"unknown flavour {flavour!r}; choose one of {', '.join(em.FLAVOURS)}")
+        if listing is not None and listing not in em.LISTINGS:
+            raise ValueError(f"unknown listing {listing!r}; choose one of {', '.join(em.LISTINGS)}")
         self.flavour = flavour
         self.delay_scale = max(0.0, delay_scale)
         self.counters: dict[str, int] = {}
+        self.listed: list[str] = em.gateway_ids(listing) if listing else em.listed_ids(flavour)
+        self.api_key = api_key  # when set, only this key is accepted (like a real gateway)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -48,12 +57,17 @@ class Emulator:
         else:
             await self._error(send, 404, "Not found", f"No route for {scope['method']} {scope['path']}.", path)
 
+    def _key_ok(self, headers: dict[str, str]) -> bool:
+        if self.api_key is None:
+            return _has_key(headers)
+        return headers.get("authorization", "") == f"Bearer {self.api_key}"
+
     async def _models(self, path: str, headers: dict[str, str], send: Send) -> None:
-        if not _has_key(headers):
+        if not self._key_ok(headers):
             await self._error(send, 401, "Unauthenticated", "This request requires a valid API key.", path)
             return
         created = 1_735_689_600
-        ids = em.listed_ids(self.flavour)
+        ids = self.listed
         data = [{"id": i, "object": "model", "created": created, "owned_by": "xai"} for i in ids]
         await _json(send, 200, {"object": "list", "data": data})
 
@@ -63,7 +77,7 @@ class Emulator:
             body = json.loads(raw) if raw else None
         except ValueError:
             body = None
-        if not _has_key(headers):
+        if not self._key_ok(headers):
             await self._error(send, 401, "Unauthenticated", "This request requires a valid API key.", path)
             return
         model_id = str(body.get("model", "")) if isinstance(body, dict) else ""
@@ -243,8 +257,8 @@ async def _lifespan(receive: Receive, send: Send) -> None:
             return
 
 
-def make_emulator(flavour: str = "xai", delay_scale: float = 1.0) -> Emulator:
-    return Emulator(flavour, delay_scale)
+def make_emulator(flavour: str = "xai", delay_scale: float = 1.0, listing: str | None = None) -> Emulator:
+    return Emulator(flavour, delay_scale, listing)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -127,7 +127,11 @@ async def test_every_fault_ends_the_reply_with_its_code(user, emulator_provider,
     if code:
         assert message.error_code == code
     assert bool(message.content) is partial
-    assert record.estimated and record.outcome == "error"
+    assert record.outcome == "error"
+    if partial:  # broke mid-stream: the usage is estimated, flagged, never zero
+        assert record.estimated and record.cost_ticks > 0
+    else:  # refused with an HTTP error before any token: billed nothing, recorded as exactly nothing
+        assert not record.estimated and record.convention == "refused" and record.cost_ticks == 0
     error = frames.items[-1]
     assert error["type"] == "message.error" and error["code"] == message.error_code and error["detail"]
     assert await db(Message.objects.filter(status="streaming").count)() == 0

@@ -165,5 +165,6 @@ async def test_the_emulator_answers_a_title_request_with_a_title(emulator_url) -
     messages = [{"role": "system", "content": "Write a title of at most six words."},
                 {"role": "user", "content": "user: plan a trip to Lisbon in May [[tokens=50]]"}]
     async with UpstreamClient() as client:
-        events = await client.complete(Endpoint(emulator_url, "k"), ChatRequest("grok-4-1-fast-non-reasoning", messages))
+        request = ChatRequest("grok-4-1-fast-non-reasoning", messages)
+        events = await client.complete(Endpoint(emulator_url, "k"), request)
     assert "".join(e.text for e in events if isinstance(e, ContentDelta)) == "Plan a trip to Lisbon"

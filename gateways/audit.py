@@ -1,0 +1,41 @@
+"""The provider audit log: who changed what, when. Field names only; a key change is just "key changed"."""
+from __future__ import annotations
+
+from typing import Any
+
+from chat.models import Provider
+
+from .models import AuditEntry
+
+# Fields whose values never go into the log, only the fact they changed.
+SECRET_FIELDS = frozenset({"api_key", "api_key_encrypted"})
+
+
+def record(provider: Provider, actor: Any, action: str, fields: list[str] | None = None) -> AuditEntry:
+    names = sorted({"api_key" if f in SECRET_FIELDS else f for f in (fields or [])})
+    return AuditEntry.objects.create(
+        provider=provider, provider_name=provider.name, actor=actor if getattr(actor, "pk", None) else None,
+        actor_name=getattr(actor, "username", "") or "", action=action, fields=names,
+    )
+
+
+def record_system(provider: Provider, action: str, fields: list[str] | None = None) -> AuditEntry:
+    """A change made by start-up or a management command rather than a person."""
+    return record(provider, None, action, fields)
+
+
+def record_form_save(provider: Provider, actor: Any, created: bool, changed: list[str], key_changed: bool) -> None:
+    """The entries one save of the provider form makes: created/edited, enabled/disabled, key changed."""
+    if created:
+        record(provider, actor, AuditEntry.Action.CREATED, [f for f in changed if f not in SECRET_FIELDS])
+        if key_changed:
+            record(provider, actor, AuditEntry.Action.KEY_CHANGED, ["api_key"])
+        return
+    plain = [f for f in changed if f not in SECRET_FIELDS and f != "enabled"]
+    if "enabled" in changed:
+        record(provider, actor, AuditEntry.Action.ENABLED if provider.enabled else AuditEntry.Action.DISABLED,
+               ["enabled"])
+    if plain:
+        record(provider, actor, AuditEntry.Action.EDITED, plain)
+    if key_changed:
+        record(provider, actor, AuditEntry.Action.KEY_CHANGED, ["api_key"])

@@ -1,0 +1,93 @@
+"""A circuit breaker per route, kept in Django's cache.
+
+With REDIS_URL the cache is Redis, so every web process and worker sees the
+same open circuit; without it the cache is in-process memory. A route opens
+after `threshold` failures within `window_s` (or at once when a 429 names a
+Retry-After), stays open for the cool-down, and closes on the next success.
+After the cool-down one call is let through again (half-open): a failure then
+reopens it at once, because the failure count is still over the threshold.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.cache import cache as default_cache
+
+PREFIX = "grokweb:breaker:"
+
+
+@dataclass(frozen=True)
+class Policy:
+    threshold: int = 3
+    window_s: float = 120.0
+    cooldown_s: float = 60.0
+    max_cooldown_s: float = 600.0
+
+
+def cooldown_for(policy: Policy, failures: int, retry_after: float | None) -> float | None:
+    """Seconds to keep a route closed after its `failures`-th failure; None while still closed. Pure."""
+    if retry_after is not None and retry_after > 0:
+        return min(max(retry_after, 1.0), policy.max_cooldown_s)
+    if failures >= policy.threshold:
+        return policy.cooldown_s
+    return None
+
+
+class Breaker:
+    def __init__(self, cache: Any = None, policy: Policy = Policy(), clock: Callable[[], float] = time.time) -> None:
+        self.cache = cache if cache is not None else default_cache
+        self.policy = policy
+        self.clock = clock
+
+    @staticmethod
+    def _keys(route_key: str) -> tuple[str, str]:
+        return PREFIX + route_key + ":fails", PREFIX + route_key + ":open"
+
+    # Sync (services, pages) -------------------------------------------------
+
+    def open_until(self, route_key: str) -> float | None:
+        """When the route may be tried again (epoch seconds), or None when it is closed."""
+        until = self.cache.get(self._keys(route_key)[1])
+        return float(until) if until is not None and float(until) > self.clock() else None
+
+    def is_open(self, route_key: str) -> bool:
+        return self.open_until(route_key) is not None
+
+    def failure(self, route_key: str, retry_after: float | None = None) -> float | None:
+        """Count a failure; return the cool-down when this opened the circuit."""
+        fails_key, open_key = self._keys(route_key)
+        self.cache.add(fails_key, 0, self.policy.window_s)
+        try:
+            failures = int(self.cache.incr(fails_key))
+        except ValueError:  # expired between add and incr
+            self.cache.set(fails_key, 1, self.policy.window_s)
+            failures = 1
+        seconds = cooldown_for(self.policy, failures, retry_after)
+        if seconds is not None:
+            self.cache.set(open_key, self.clock() + seconds, int(seconds) + 1)
+        return seconds
+
+    def success(self, route_key: str) -> None:
+        self.cache.delete_many(list(self._keys(route_key)))
+
+    # Async (the failover stream) ------------------------------------------------
+
+    async def ais_open(self, route_key: str) -> bool:
+        until = await self.cache.aget(self._keys(route_key)[1])
+        return until is not None and float(until) > self.clock()
+
+    async def afailure(self, route_key: str, retry_after: float | None = None) -> float | None:
+        from asgiref.sync import sync_to_async
+
+        return await sync_to_async(self.failure, thread_sensitive=False)(route_key, retry_after)
+
+    async def asuccess(self, route_key: str) -> None:
+        await self.cache.adelete_many(list(self._keys(route_key)))
+
+
+def route_key(route_id: int | None, provider_id: int, upstream_id: str) -> str:
+    """A stable key: the route's id, or provider and id for a model served without Route rows."""
+    return f"r{route_id}" if route_id is not None else f"p{provider_id}:{upstream_id}"

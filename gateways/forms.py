@@ -1,0 +1,88 @@
+"""The provider form: the key is write-only (never rendered back), headers are JSON without secrets."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+
+from chat.models import Model, Provider
+
+from . import audit
+
+# Headers that carry credentials belong in the (encrypted, write-only) key field.
+SECRET_HEADERS = frozenset({"authorization", "x-api-key", "api-key", "proxy-authorization", "cookie"})
+
+
+class HeadersField(forms.CharField):
+    """A JSON object of header names to values, edited as text."""
+
+    widget = forms.Textarea(attrs={"rows": 3, "placeholder": '{"X-Title": "Grokweb"}'})
+
+    def prepare_value(self, value: Any) -> str:
+        if isinstance(value, dict):
+            return json.dumps(value, indent=1) if value else ""
+        return super().prepare_value(value)
+
+    def to_python(self, value: Any) -> dict[str, str]:
+        text = (value or "").strip()
+        if not text:
+            return {}
+        try:
+            data = json.loads(text)
+        except ValueError:
+            raise forms.ValidationError('Write the headers as a JSON object, e.g. {"X-Title": "Grokweb"}.') from None
+        if not isinstance(data, dict) or not all(isinstance(v, (str, int, float)) for v in data.values()):
+            raise forms.ValidationError("Headers must be a JSON object of names to text values.")
+        secret = sorted(k for k in data if str(k).lower() in SECRET_HEADERS)
+        if secret:
+            raise forms.ValidationError(f"{', '.join(secret)} would be shown on this page: put the key in the "
+                                        "API key field, which is stored encrypted and never shown.")
+        return {str(k): str(v) for k, v in data.items()}
+
+
+class ProviderForm(forms.ModelForm):
+    api_key = forms.CharField(
+        label="API key", required=False, strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Write-only: stored encrypted, never shown again. Leave empty to keep the stored key.",
+    )
+    headers = HeadersField(required=False, help_text="Extra HTTP headers as JSON (no credentials).")
+
+    class Meta:
+        model = Provider
+        fields = ["name", "kind", "base_url", "api_key", "enabled", "include_usage", "usage_convention",
+                  "connect_timeout", "first_token_timeout", "idle_timeout", "max_retries", "headers"]
+        labels = {"include_usage": "Accepts stream_options", "base_url": "Base URL"}
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        creating = self.instance.pk is None
+        if creating and not data.get("api_key") and data.get("kind") != Provider.Kind.EMULATOR:
+            self.add_error("api_key", "A new provider needs its API key.")
+        for name in ("connect_timeout", "first_token_timeout", "idle_timeout"):
+            value = data.get(name)
+            if value is not None and not 0 < value <= 3600:
+                self.add_error(name, "Between 0 and 3600 seconds.")
+        return data
+
+    def save_by(self, actor: Any) -> Provider:
+        """Save, mark the provider as changed by hand (start-up leaves it alone) and audit the change."""
+        created = self.instance.pk is None
+        provider = super().save(commit=False)
+        key = self.cleaned_data.get("api_key") or ""
+        key_changed = bool(key) and not provider.has_key(key)
+        if key_changed:
+            provider.set_api_key(key)
+        changed = [f for f in self.changed_data if f != "api_key"]
+        provider.edited_by_hand = provider.edited_by_hand or created or bool(changed) or key_changed
+        provider.save()
+        audit.record_form_save(provider, actor, created, changed, key_changed)
+        return provider
+
+
+class MapForm(forms.Form):
+    """Map an unlisted id to a model, or ignore it."""
+
+    model = forms.ModelChoiceField(queryset=Model.objects.order_by("sort_order", "name"), to_field_name="slug",
+                                   empty_label="Choose a model")

@@ -1,0 +1,165 @@
+"""Failover between gateways, seen by a websocket client: one uninterrupted reply, the ledger names the route."""
+from __future__ import annotations
+
+import time
+
+import pytest
+from channels.db import database_sync_to_async
+
+from chat.models import Message, Route, UsageRecord
+from gateways.breaker import Breaker, route_key
+from gateways.discovery import discover
+from gateways.models import Attempt
+from tests.chat.wsclient import open_socket
+
+pytestmark = pytest.mark.django_db(transaction=True)
+db = database_sync_to_async
+MODEL = "grok-4-1-fast-non-reasoning"
+
+
+def _two_routes(make_provider, fault: str | None, *, second_fault: str | None = None):  # type: ignore[no-untyped-def]
+    """xAI first (answering with `fault`), AI/ML API second; both serve the catalog."""
+    first = make_provider("xai", headers={"X-Emulator-Fault": fault} if fault else {})
+    second = make_provider("aimlapi", headers={"X-Emulator-Fault": second_fault} if second_fault else {})
+    discover(first)
+    discover(second)
+    routes = list(Route.objects.filter(model__slug=MODEL).order_by("priority"))
+    assert [r.provider_id for r in routes] == [first.id, second.id]
+    return routes
+
+
+async def _reply(socket, text: str) -> tuple[dict, dict]:  # type: ignore[no-untyped-def]
+    """Send, and return (message.created, the final frame) for the reply."""
+    created = await socket.chat(text, model=MODEL)
+    reply = created["assistant_message"]["id"]
+    while True:
+        frame = await socket.recv()
+        if frame["type"] in ("message.done", "message.error") and frame["message"] == reply:
+            return created, frame
+
+
+def _deltas(socket, message_id: str) -> list[dict]:  # type: ignore[no-untyped-def]
+    return [f for f in socket.seen if f["type"] == "message.delta" and f["message"] == message_id]
+
+
+def _attempts() -> list[tuple[int, str]]:
+    return list(Attempt.objects.order_by("id").values_list("route_id", "outcome"))
+
+
+@pytest.mark.parametrize(("fault", "code"), [
+    ("503", "upstream_unavailable"),
+    ("429:7", "upstream_rate_limited"),
+    ("drop:0", "upstream_unavailable"),  # the connection drops before the first token
+    ("500", "upstream_unavailable"),
+])
+async def test_a_failing_gateway_hands_the_reply_to_the_next_one(user, make_provider, fault, code) -> None:
+    bad, good = await db(_two_routes)(make_provider, fault)
+    socket = await open_socket(user)
+    created, end = await _reply(socket, "Tell me about orbits [[tokens=60]]")
+    reply_id = created["assistant_message"]["id"]
+    assert end["type"] == "message.done" and end["status"] == "complete"
+    deltas = _deltas(socket, reply_id)
+    assert [d["seq"] for d in deltas] == list(range(1, len(deltas) + 1))
+    assert "".join(d["content"] for d in deltas) == end["content"] and len(end["content"]) > 100
+    assert not [f for f in socket.seen if f["type"] in ("message.error", "error")]
+    stored = await db(Message.objects.get)(id=reply_id)
+    assert stored.status == "complete" and stored.content == end["content"]
+    records = await db(list)(UsageRecord.objects.filter(message_id=reply_id))
+    assert len(records) == 1 and records[0].route_id == good.id and records[0].provider_id == good.provider_id
+    assert records[0].upstream_model == "x-ai/grok-4-1-fast-non-reasoning"
+    assert await db(_attempts)() == [(bad.id, code), (good.id, "ok")]
+    await socket.close()
+
+
+async def test_the_same_reply_as_a_healthy_gateway_would_have_written(user, make_provider) -> None:
+    """Nothing from the failed attempt leaks in: the text equals a direct answer to the same prompt."""
+    await db(_two_routes)(make_provider, "drop:0")
+    socket = await open_socket(user)
+    _, failed_over = await _reply(socket, "Same words [[tokens=80]]")
+    await socket.close()
+    await db(Route.objects.filter(provider__kind="xai").update)(enabled=False)
+    socket = await open_socket(user)
+    _, direct = await _reply(socket, "Same words [[tokens=80]]")
+    assert failed_over["content"] == direct["content"]
+    await socket.close()
+
+
+async def test_retry_after_on_429_sets_the_cool_down(user, make_provider) -> None:
+    bad, good = await db(_two_routes)(make_provider, "429:7")
+    socket = await open_socket(user)
+    await _reply(socket, "first")
+    until = Breaker().open_until(route_key(bad.id, bad.provider_id, bad.upstream_id))
+    assert until is not None and 5 < until - time.time() <= 8
+    _, end = await _reply(socket, "second")
+    assert end["type"] == "message.done"
+    assert await db(_attempts)() == [(bad.id, "upstream_rate_limited"), (good.id, "ok"), (good.id, "ok")]
+    await socket.close()
+
+
+async def test_a_route_that_keeps_failing_is_skipped(user, make_provider) -> None:
+    bad, good = await db(_two_routes)(make_provider, "503")
+    socket = await open_socket(user)
+    for n in range(4):
+        _, end = await _reply(socket, f"message {n}")
+        assert end["type"] == "message.done"
+    attempts = await db(_attempts)()
+    assert [a for a in attempts if a[0] == bad.id] == [(bad.id, "upstream_unavailable")] * 3  # then the circuit opened
+    assert [a for a in attempts if a[0] == good.id] == [(good.id, "ok")] * 4
+    assert Breaker().is_open(route_key(bad.id, bad.provider_id, bad.upstream_id))
+    await socket.close()
+
+
+async def test_content_policy_is_not_retried_elsewhere(user, make_provider) -> None:
+    bad, good = await db(_two_routes)(make_provider, "403_policy")
+    socket = await open_socket(user)
+    created, end = await _reply(socket, "something forbidden")
+    assert end["type"] == "message.error" and end["code"] == "content_blocked" and not end["retryable"]
+    assert await db(_attempts)() == [(bad.id, "content_blocked")]
+    record = await db(UsageRecord.objects.get)(message_id=created["assistant_message"]["id"])
+    assert record.route_id == bad.id and record.outcome == "error"
+    assert not Breaker().is_open(route_key(bad.id, bad.provider_id, bad.upstream_id))
+    await socket.close()
+
+
+async def test_after_the_first_token_there_is_no_failover(user, make_provider) -> None:
+    bad, good = await db(_two_routes)(make_provider, "stream_error:5")
+    socket = await open_socket(user)
+    created, end = await _reply(socket, "cut short [[tokens=60]]")
+    assert end["type"] == "message.error" and end["code"] == "upstream_unavailable"
+    assert end["content"] and end["content"] == "".join(
+        d["content"] for d in _deltas(socket, created["assistant_message"]["id"]))
+    assert await db(_attempts)() == [(bad.id, "upstream_unavailable")]
+    await socket.close()
+
+
+async def test_when_every_route_fails_the_reply_ends_as_an_error(user, make_provider) -> None:
+    bad, other = await db(_two_routes)(make_provider, "503", second_fault="503")
+    socket = await open_socket(user)
+    created, end = await _reply(socket, "nobody home")
+    assert end["type"] == "message.error" and end["code"] == "upstream_unavailable" and end["retryable"]
+    assert await db(_attempts)() == [(bad.id, "upstream_unavailable"), (other.id, "upstream_unavailable")]
+    await socket.close()
+
+
+async def test_when_every_route_is_cooling_down_the_reply_is_refused_at_once(user, make_provider) -> None:
+    bad, other = await db(_two_routes)(make_provider, "429:30", second_fault="429:30")
+    socket = await open_socket(user)
+    await _reply(socket, "first")
+    created, end = await _reply(socket, "second")
+    assert end["type"] == "message.error" and end["code"] == "upstream_unavailable"
+    assert "Try again in" in end["detail"]
+    assert len(await db(_attempts)()) == 2  # the second reply never reached a gateway
+    await socket.close()
+
+
+async def test_staff_see_the_serving_route_members_do_not(make_user, make_provider) -> None:
+    await db(_two_routes)(make_provider, "503")
+    admin = await db(make_user)("boss", is_staff=True)
+    member = await db(make_user)("worker")
+    for person, sees in ((admin, True), (member, False)):
+        socket = await open_socket(person)
+        _, end = await _reply(socket, "who answered?")
+        assert ("route" in end) is sees
+        if sees:
+            assert end["route"] == {"provider": "AI/ML API", "upstream_id": "x-ai/grok-4-1-fast-non-reasoning"}
+        await socket.close()
