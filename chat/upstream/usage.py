@@ -131,3 +131,9 @@ def estimate(
         billable_output=visible + reasoning, total=prompt + visible + reasoning,
         reconciles=True, convention="estimate", estimated=True,
     )
+
+
+def refused() -> NormalizedUsage:
+    """Usage of a call the gateway refused outright (an HTTP error, no token): nothing, and exactly so."""
+    return NormalizedUsage(prompt=0, cached=0, image=0, visible_output=0, reasoning=0, billable_output=0, total=0,
+                           reconciles=True, convention="refused")

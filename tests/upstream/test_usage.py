@@ -80,3 +80,26 @@ def test_an_estimate_is_flagged_and_never_zero() -> None:
 ])
 def test_usd_is_formatted_as_a_plain_decimal_string(ticks: int, text: str) -> None:
     assert format_usd(ticks) == text
+
+
+# (sample, cost in ticks at the built-in catalog's price for the sample's model)
+COSTS = [
+    ("aimlapi_grok-4-1-fast-non-reasoning", 642_500),  # 16 x 0.20 + 161 x 0.05 + 106 x 0.50
+    ("aimlapi_grok-4-1-fast-reasoning", 2_143_500),  # 14 x 0.20 + 151 x 0.05 + (140 + 268) x 0.50
+    ("aimlapi_grok-code-fast-1", 4_412_200),  # cached capped at P: 86 x 0.02 + (79 + 214) x 1.50
+    ("maxtoken_grok-4.20-beta-0309-non-reasoning", 13_298_000),  # 9 x 2 + 679 x 0.20 + 196 x 6
+]
+
+
+@pytest.mark.parametrize(("sample", "ticks"), COSTS)
+def test_every_seed_sample_costs_what_the_formula_says(sample: str, ticks: int) -> None:
+    from chat import catalog
+
+    body = SEEDS[sample]
+    # Priced as the model we asked for: maxtoken echoes "grok-4" for grok-4.20, which would cost 2.6x more.
+    entry = catalog.lookup(sample.split("_", 1)[1])
+    assert entry is not None
+    usage_event = next(e for e in parse_completion(body) if isinstance(e, Usage))
+    usage = normalize(usage_event.raw, usage_event.meta)
+    assert cost_ticks(usage, Price(entry.price_input, entry.price_cached, entry.price_output)) == ticks
+    assert usage.stated_cost_ticks is None  # none of these gateways stated a cost in USD

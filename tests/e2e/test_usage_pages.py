@@ -1,0 +1,114 @@
+"""The usage pages in a browser: the staff report with data in it, "My usage", and the chat header's totals.
+
+Usage comes from chatting through the emulator and from ledger rows written
+with `manage.py shell` in the server's own environment (same database).
+"""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from .conftest import ROOT, LiveServer, sign_in
+
+pytestmark = pytest.mark.e2e
+
+SEED = r"""
+import datetime as dt, random
+from django.utils import timezone
+from accounts.models import User
+from chat.models import Model, UsageRecord
+from chat.services import ledger_row
+from chat.upstream.usage import NormalizedUsage
+from usage import rollups
+from usage.aggregates import day_start
+
+rng = random.Random(5)
+people = [User.objects.get_or_create(username=name, defaults={"email": f"{name}@example.com"})[0]
+          for name in ("ada", "grace", "linus", "margaret", "ken", "barbara")]
+models = list(Model.objects.filter(slug__in=["grok-4-1-fast-reasoning", "grok-4-0709", "grok-code-fast-1",
+                                             "grok-3-mini", "grok-4.20-0309-reasoning"]))
+today = timezone.localdate()
+weights = [6, 4, 3, 2, 1, 1]
+for n in range(400):
+    who = rng.choices(people, weights)[0]
+    model = rng.choice(models)
+    prompt = rng.randint(200, 9000)
+    cached = rng.randint(0, prompt) if rng.random() < 0.6 else 0
+    visible, reasoning = rng.randint(50, 1500), rng.choice([0, rng.randint(100, 3000)])
+    estimated = rng.random() < 0.05
+    usage = NormalizedUsage(prompt, cached, 0, visible, reasoning, visible + reasoning, prompt + visible + reasoning,
+                            True, "estimate" if estimated else "A", estimated)
+    row = ledger_row(who.pk, model, usage, purpose="title" if n % 9 == 0 else "chat",
+                     outcome="cancelled" if estimated else "complete")
+    if rng.random() < 0.5:
+        UsageRecord.objects.filter(pk=row.pk).update(stated_cost_ticks=row.cost_ticks + rng.choice([0, 0, 0, 1]))
+    day = today - dt.timedelta(days=min(rng.randint(0, 21), today.day - 1))
+    UsageRecord.objects.filter(pk=row.pk).update(created_at=day_start(day) + dt.timedelta(hours=rng.randint(8, 20)))
+rollups.backfill(today.replace(day=1), today)
+print("seeded", UsageRecord.objects.count())
+"""
+
+
+def _shell(server: LiveServer, code: str) -> str:
+    tmp = server.log.parent
+    env = {
+        **os.environ, "DJANGO_SETTINGS_MODULE": "grokweb.settings", "DATABASE_URL": f"sqlite:///{tmp / 'db.sqlite3'}",
+        "SECRET_KEY": "e2e-not-secret-" + "x" * 40, "STATIC_ROOT": str(tmp / "static"), "LOG_LEVEL": "WARNING",
+    }
+    env.pop("REDIS_URL", None)
+    result = subprocess.run([sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_chat_header_shows_the_conversations_usage(page: Page, grokweb_server: LiveServer, screenshots) -> None:  # type: ignore[no-untyped-def]
+    sign_in(page, grokweb_server)
+    page.locator("#input").fill("How much does this cost? [[tokens=60]]")
+    page.locator("#input").press("Enter")
+    reply = page.locator("#thread article.msg-assistant").last
+    expect(reply).to_have_attribute("data-status", "complete", timeout=30_000)
+    usage = page.locator("#conv-usage")
+    expect(usage).to_be_visible()
+    expect(usage).to_have_text(re.compile(r"^[\d,]+ tokens · \$\d+\.\d+$"))
+    page.locator(".topbar").screenshot(path=str(screenshots / "usage-chat-header.png"))
+
+
+def test_the_report_with_data_and_my_usage(page: Page, grokweb_server: LiveServer, screenshots) -> None:  # type: ignore[no-untyped-def]
+    assert "seeded" in _shell(grokweb_server, SEED)
+    sign_in(page, grokweb_server)
+    page.goto("/usage/report/?preset=month")
+    expect(page.locator("h1")).to_have_text("Usage report")
+    calls = page.locator('[data-stat="requests"] .value')
+    assert int(calls.inner_text().replace(",", "")) >= 400
+    expect(page.locator("#by-user tbody tr")).to_have_count(7)  # six people and the e2e user
+    expect(page.locator(".usage-chart svg")).to_have_count(2)
+    assert page.locator(".usage-chart svg rect").count() > 20
+    page.screenshot(path=str(screenshots / "usage-report.png"), full_page=True)
+
+    # The CSV of the user table has the page's numbers.
+    href = page.locator("#by-user .usage-csv a").get_attribute("href")
+    csv_text = page.request.get(href).text()
+    first_row = csv_text.splitlines()[1].split(",")
+    shown_first = page.locator("#by-user tbody tr").first
+    assert first_row[1] == shown_first.locator("th a").inner_text().strip()
+    assert first_row[8] == shown_first.locator('[data-col="cost_usd"]').get_attribute("data-usd")
+
+    # Drill down into one user; then the dark theme.
+    shown_first.locator("th a").click()
+    expect(page.locator("#drill h2")).to_contain_text("by model")
+    page.emulate_media(color_scheme="dark")
+    page.goto("/usage/report/?preset=7d")
+    page.screenshot(path=str(screenshots / "usage-report-dark.png"), full_page=True)
+    page.emulate_media(color_scheme="light")
+
+    page.goto("/usage/me/")
+    expect(page.locator("h1")).to_have_text("My usage")
+    expect(page.locator("#by-model tbody tr").first).not_to_have_class("empty")
+    page.screenshot(path=str(screenshots / "usage-me.png"), full_page=True)
+    assert not [e for e in page.js_errors if "favicon" not in e]  # type: ignore[attr-defined]

@@ -1,0 +1,108 @@
+"""Rollups equal the ledger: randomized inserts, late rows, recomputed days; reports equal raw aggregation."""
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from chat.models import UsageRecord
+from usage import reports, rollups
+from usage.aggregates import COLUMNS, as_ints, ledger_sums
+from usage.models import UsageDaily
+
+pytestmark = pytest.mark.django_db
+
+SLUGS = ["grok-4-fast-reasoning", "grok-code-fast-1", "grok-4-0709", "grok-3-mini"]
+
+
+def _insert_random(rng: random.Random, users, record, today: dt.date, count: int) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(count):
+        prompt = rng.randint(1, 5000)
+        record(rng.choice(users), rng.choice(SLUGS), today - dt.timedelta(days=rng.randint(0, 12)),
+               hour=rng.randint(0, 23), prompt=prompt, cached=rng.randint(0, prompt), visible=rng.randint(0, 900),
+               reasoning=rng.choice([0, 0, rng.randint(1, 3000)]), estimated=rng.random() < 0.1,
+               reconciles=rng.random() > 0.05, stated=rng.choice([None, rng.randint(1, 10**7)]),
+               purpose=rng.choice(["chat", "chat", "title"]), outcome=rng.choice(["complete", "complete", "error"]))
+
+
+def _rollup_by_day_key() -> dict[tuple, dict[str, int]]:
+    return {(r.day, r.user_id, r.provider_id, r.model_slug, r.purpose): {c: getattr(r, c) for c in COLUMNS}
+            for r in UsageDaily.objects.all()}
+
+
+def _ledger_by_day_key() -> dict[tuple, dict[str, int]]:
+    from django.db.models.functions import TruncDate
+
+    rows = (UsageRecord.objects.annotate(day=TruncDate("created_at")).order_by()
+            .values("day", "user_id", "provider_id", "model_slug", "purpose").annotate(**ledger_sums()))
+    return {(r["day"], r["user_id"], r["provider_id"], r["model_slug"], r["purpose"]): as_ints(r) for r in rows}
+
+
+def test_rollups_equal_ledger_sums_after_random_and_late_inserts(make_user, record, today) -> None:
+    rng = random.Random(5)
+    users = [make_user(f"user{i}") for i in range(4)]
+    _insert_random(rng, users, record, today, 150)
+    rollups.backfill(today - dt.timedelta(days=12), today)
+    assert _rollup_by_day_key() == _ledger_by_day_key()
+
+    # Late rows: written now, dated days that are already rolled up; then more random ones.
+    late_day = today - dt.timedelta(days=9)
+    late = record(users[0], "grok-4-0709", late_day, prompt=777, visible=33)
+    _insert_random(rng, users, record, today, 40)
+    rebuilt = rollups.refresh()
+    assert late_day in rebuilt
+    assert _rollup_by_day_key() == _ledger_by_day_key()
+    day_rows = UsageDaily.objects.get(day=late_day, user=users[0], model_slug="grok-4-0709", purpose="chat")
+    assert day_rows.prompt_tokens >= 777 and late.pk <= rollups.watermark()
+
+
+def test_recomputing_a_day_gives_the_same_rows(make_user, record, today) -> None:
+    users = [make_user("ann"), make_user("ben")]
+    _insert_random(random.Random(7), users, record, today, 80)
+    rollups.refresh()
+    day = today - dt.timedelta(days=3)
+    rollups.backfill(today - dt.timedelta(days=12), today)
+    before = _rollup_by_day_key()
+    rollups.recompute_days([day, day])
+    call_command("backfill_usage", "--from", str(day), "--to", str(today), stdout=open("/dev/null", "w"))
+    assert _rollup_by_day_key() == before
+    assert UsageDaily.objects.filter(day=day).count() == len([k for k in before if k[0] == day])
+
+
+@pytest.mark.parametrize("group_by", [None, "user", "model", "provider", "day", "user_model", "day_model", "purpose"])
+def test_reports_equal_raw_ledger_aggregation_including_today(make_user, record, today, group_by) -> None:
+    rng = random.Random(11)
+    users = [make_user(f"u{i}") for i in range(3)]
+    _insert_random(rng, users, record, today, 90)
+    rollups.refresh()
+    _insert_random(rng, users, record, today, 30)  # past the watermark: not rolled up yet
+    rollups.refresh()
+    record(users[1], "grok-3-mini", today - dt.timedelta(days=2), prompt=4321)  # late, not rolled up
+    first = today - dt.timedelta(days=10)
+    exact = reports.report(first, today, group_by)
+    raw = reports.raw_rows(first, today, group_by)
+    assert [(r.key, r.sums) for r in exact.rows] == [(r.key, r.sums) for r in raw.rows]
+    assert exact.totals.sums == raw.totals.sums and exact.totals.calls > 0
+
+
+def test_a_report_costs_a_constant_number_of_queries(make_user, record, today) -> None:
+    users = [make_user(f"q{i}") for i in range(3)]
+    _insert_random(random.Random(3), users, record, today, 60)
+    rollups.refresh()
+    counts = []
+    for days in (1, 5, 12):
+        with CaptureQueriesContext(connection) as queries:
+            reports.report(today - dt.timedelta(days=days), today, "user")
+        counts.append(len(queries))
+    assert counts[0] == counts[1] == counts[2] <= 3
+
+
+def test_a_bad_range_is_refused(today) -> None:
+    with pytest.raises(ValueError, match="after"):
+        reports.report(today, today - dt.timedelta(days=1))
+    with pytest.raises(ValueError, match="at most"):
+        reports.report(today - dt.timedelta(days=400), today)

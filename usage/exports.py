@@ -1,0 +1,81 @@
+"""CSV exports, streamed: report tables (the same rows the page and the API show) and raw ledger rows."""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from django.http import StreamingHttpResponse
+from django.utils import timezone
+
+from chat.models import UsageRecord
+from chat.pricing import format_usd
+
+from .aggregates import day_span
+from .reports import Report
+
+REPORT_COLUMNS = (
+    "key", "label", "requests", "prompt_tokens", "cached_tokens", "completion_tokens", "reasoning_tokens",
+    "total_tokens", "cost_usd", "estimated_requests", "unreconciled_requests", "failed_requests", "saved_usd",
+    "stated_cost_usd", "stated_difference_usd",
+)
+LEDGER_COLUMNS = (
+    "id", "created_at", "user", "purpose", "provider", "model", "upstream_model", "outcome", "prompt_tokens",
+    "cached_tokens", "image_tokens", "completion_tokens", "reasoning_tokens", "billable_output_tokens",
+    "total_tokens", "estimated", "reconciles", "convention", "price_input", "price_cached_input", "price_output",
+    "cost_usd", "stated_cost_usd", "conversation",
+)
+
+
+class _Echo:
+    """A file-like object whose write returns the line: csv.writer output, one row at a time."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def _lines(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    yield writer.writerow(header)
+    for row in rows:
+        yield writer.writerow(row)
+
+
+def _response(lines: Iterator[str], filename: str) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def report_csv(report: Report, name: str) -> StreamingHttpResponse:
+    rows = ([row.api()[c] if row.api()[c] is not None else "" for c in REPORT_COLUMNS] for row in report.rows)
+    filename = f"usage-{name}-{report.first}-{report.last}.csv"
+    return _response(_lines(REPORT_COLUMNS, rows), filename)
+
+
+def ledger_csv(first: dt.date, last: dt.date, *, user_id: int | None = None, model_slug: str = "") -> \
+        StreamingHttpResponse:
+    """Every ledger row of the range (optionally one user / model), read in chunks: any size streams."""
+    start, end = day_span(first, last)
+    qs = UsageRecord.objects.filter(created_at__gte=start, created_at__lt=end)
+    if user_id is not None:
+        qs = qs.filter(user_id=user_id)
+    if model_slug:
+        qs = qs.filter(model_slug=model_slug)
+    qs = qs.select_related("user", "provider").order_by("created_at", "id")
+
+    def rows() -> Iterator[list[Any]]:
+        for r in qs.iterator(chunk_size=2000):
+            yield [
+                r.pk, timezone.localtime(r.created_at).isoformat(), r.user.get_username(), r.purpose,
+                r.provider.name if r.provider else "", r.model_slug, r.upstream_model, r.outcome, r.prompt_tokens,
+                r.cached_tokens, r.image_tokens, r.completion_tokens, r.reasoning_tokens, r.billable_output_tokens,
+                r.total_tokens, r.estimated, r.reconciles, r.convention, r.price_input, r.price_cached_input,
+                r.price_output, format_usd(r.cost_ticks),
+                format_usd(r.stated_cost_ticks) if r.stated_cost_ticks is not None else "",
+                r.conversation_id or "",
+            ]
+
+    return _response(_lines(LEDGER_COLUMNS, rows()), f"usage-ledger-{first}-{last}.csv")

@@ -1,0 +1,17 @@
+"""A model offered through a provider gets a dated price for that pair (seeded from the catalog)."""
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models.signals import post_save
+from django.dispatch import receiver
+
+from chat.models import Model
+
+from .prices import ensure_price
+
+
+@receiver(post_save, sender=Model, dispatch_uid="usage.ensure_price")
+def _offered(sender: type[Model], instance: Model, raw: bool = False, **kwargs: Any) -> None:
+    if not raw:
+        ensure_price(instance)
