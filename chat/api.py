@@ -59,6 +59,7 @@ class ConversationOut(Schema):
     system_prompt: str
     params: dict[str, Any]
     messages: list[dict[str, Any]]
+    usage: dict[str, Any] | None = None  # totals of every ledger row of the conversation (usage app)
 
 
 class ConversationPatch(Schema):
@@ -116,6 +117,7 @@ def get_conversation(request: HttpRequest, conversation_id: UUID) -> dict[str, A
         "system_prompt": conversation.system_prompt,
         "params": conversation.params,
         "messages": [selectors.message_dict(m) for m in selectors.visible_branch(conversation)],
+        "usage": selectors.conversation_usage(conversation),
     }
 
 
@@ -142,3 +144,12 @@ def delete_conversation(request: HttpRequest, conversation_id: UUID) -> tuple[in
     return 204, None
 
 
+# Usage reporting (the usage app): GET /api/usage/me and /api/usage/report.
+from usage.api import router as usage_router  # noqa: E402
+
+api.add_router("/usage/", usage_router)
+
+# Accounts (the accounts app): GET /api/me/budget/ and the staff-only /api/team/people/.
+from accounts.api import router as accounts_router  # noqa: E402
+
+api.add_router("/", accounts_router)

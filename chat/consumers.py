@@ -17,6 +17,8 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
+from accounts import status as account_status
+
 from . import frames, selectors, services
 from .errors import ChatError
 from .groups import conversation_group, user_group
@@ -31,11 +33,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     async def connect(self) -> None:
         user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            await self.close(code=4401)
-            return
-        if not user.is_active:
-            await self.close(code=4403)
+        # 4401 not signed in, 4403 disabled, 4423 pending approval (accounts.status).
+        refused = account_status.close_code(user)
+        if refused is not None:
+            await self.close(code=refused)
             return
         self.user = user
         self.conversations: set[str] = set()
@@ -178,7 +179,8 @@ def _stored_state(user: Any, conversation_id: Any) -> tuple[dict[str, Any], list
         return None
     branch = selectors.visible_branch(conversation)
     streaming = [m for m in branch if m.status == m.Status.STREAMING]
-    return selectors.conversation_dict(conversation), [selectors.message_dict(m) for m in branch], streaming
+    messages = [selectors.message_dict(m, staff=user.is_staff) for m in branch]
+    return selectors.conversation_dict(conversation), messages, streaming
 
 
 @dataclass

@@ -4,7 +4,9 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet, Sum
+
+from accounts import access
 
 from .errors import as_uuid, is_retryable
 from .models import Conversation, Message, Model, UsageRecord
@@ -32,8 +34,8 @@ def _usage_of(message: Message) -> UsageRecord | None:
         return None
 
 
-def message_dict(message: Message) -> dict[str, Any]:
-    """PROTOCOL.md's message object, plus `error` and `timing` (additions)."""
+def message_dict(message: Message, *, staff: bool = False) -> dict[str, Any]:
+    """PROTOCOL.md's message object, plus `error` and `timing` (additions); for staff, the serving `route`."""
     error = None
     if message.status == Message.Status.ERROR:
         error = {"code": message.error_code, "detail": message.error_detail,
@@ -41,7 +43,7 @@ def message_dict(message: Message) -> dict[str, Any]:
     timing = None
     if message.ttft_ms is not None or message.duration_ms is not None:
         timing = {"ttft_ms": message.ttft_ms, "duration_ms": message.duration_ms}
-    return {
+    out = {
         "id": str(message.id),
         "role": message.role,
         "content": message.content,
@@ -55,6 +57,9 @@ def message_dict(message: Message) -> dict[str, Any]:
         "error": error,
         "timing": timing,
     }
+    if staff and (record := _usage_of(message)) is not None and record.provider is not None:
+        out["route"] = {"provider": record.provider.name, "upstream_id": record.upstream_model}
+    return out
 
 
 def conversation_dict(conversation: Conversation) -> dict[str, Any]:
@@ -67,6 +72,13 @@ def conversation_dict(conversation: Conversation) -> dict[str, Any]:
         "pinned": conversation.pinned,
         "archived": conversation.archived,
     }
+
+
+def conversation_usage(conversation: Conversation) -> dict[str, Any]:
+    """Totals of every ledger row of the conversation (all branches, titles included)."""
+    sums = UsageRecord.objects.filter(conversation=conversation).aggregate(
+        tokens=Sum("total_tokens"), cost=Sum("cost_ticks"), calls=Count("id"))
+    return {"calls": sums["calls"], "tokens": int(sums["tokens"] or 0), "cost_usd": format_usd(int(sums["cost"] or 0))}
 
 
 def conversation_for(user: Any, conversation_id: UUID | str | None) -> Conversation | None:
@@ -95,7 +107,7 @@ def visible_branch(conversation: Conversation, *, for_prompt: bool = False) -> l
     this runs before every reply's first token.
     """
     query = Message.objects.filter(conversation=conversation)
-    query = query.only(*PROMPT_FIELDS) if for_prompt else query.select_related("usage_record")
+    query = query.only(*PROMPT_FIELDS) if for_prompt else query.select_related("usage_record__provider")
     messages = {m.id: m for m in query}
     if not messages:
         return []
@@ -119,8 +131,12 @@ def conversations_of(user: Any, q: str = "") -> QuerySet[Conversation]:
 
 
 def models_for(user: Any) -> QuerySet[Model]:
-    """Enabled models on enabled providers (per-group access arrives with accounts)."""
-    return Model.objects.filter(enabled=True, provider__enabled=True).select_related("provider")
+    """Enabled models on enabled providers that this user may use (accounts.access: group limits; staff see all).
+
+    A model no provider lists any more (gateways.discovery) is left out.
+    """
+    return access.allowed(user, Model.objects.filter(enabled=True, available=True, provider__enabled=True)
+                          .select_related("provider"))
 
 
 def model_for(user: Any, slug: str | None) -> Model | None:

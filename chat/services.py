@@ -6,13 +6,16 @@ talks to the upstream.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from uuid import UUID
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+
+from accounts import gate
+from gateways.routes import usable_routes
 
 from . import catalog
 from .errors import ChatError
@@ -40,14 +43,6 @@ class Started:
 
 def _limits() -> dict[str, Any]:
     return settings.GROKWEB
-
-
-def _check_live_limit(user: Any) -> None:
-    live = Message.objects.filter(
-        conversation__owner=user, role=Message.Role.ASSISTANT, status=Message.Status.STREAMING
-    ).count()
-    if live >= _limits()["MAX_LIVE_GENERATIONS"]:
-        raise ChatError("rate_limited", f"You already have {live} replies being written; wait for one to finish.")
 
 
 def _clean_params(params: dict[str, Any] | None) -> dict[str, Any]:
@@ -109,9 +104,12 @@ def send(
     model = model_for(user, model_slug or (conversation.model.slug if conversation and conversation.model else None))
     if model is None:
         raise ChatError("model_unavailable", f"The model {model_slug!r} is not available.")
-    _check_live_limit(user)
+    gate.before(user)
+    leaf_id = conversation.current_leaf_id if conversation is not None else None
     try:
         with transaction.atomic():
+            held = gate.admit(user, model,
+                              lambda: gate.prompt_size(conversation, leaf_id, content, system_prompt or ""))
             new = conversation is None
             if conversation is None:
                 conversation = Conversation.objects.create(
@@ -126,6 +124,7 @@ def send(
                 content=content, request_id=request_id,
             )
             reply = _new_reply(conversation, user_message, model, runner)
+            gate.hold(user, held, reply)
     except IntegrityError:
         # The same request_id raced in from another tab: answer with the winner.
         if found := _existing(user, request_id):
@@ -147,9 +146,11 @@ def regenerate(user: Any, *, request_id: UUID, message_id: UUID, model_slug: str
     model = model_for(user, model_slug or old.model_slug)
     if model is None:
         raise ChatError("model_unavailable", f"The model {model_slug or old.model_slug!r} is not available.")
-    _check_live_limit(user)
+    gate.before(user)
     with transaction.atomic():
+        held = gate.admit(user, model, lambda: gate.prompt_size(conversation, old.parent_id))
         reply = _new_reply(conversation, old.parent, model, runner, request_id=request_id)
+        gate.hold(user, held, reply)
     return Started(conversation, None, reply, False, False)
 
 
@@ -169,18 +170,28 @@ def edit(user: Any, *, request_id: UUID, message_id: UUID, content: str, runner:
     model = model_for(user, conversation.model.slug if conversation.model else None)
     if model is None:
         raise ChatError("model_unavailable", "The conversation's model is not available.")
-    _check_live_limit(user)
+    gate.before(user)
     with transaction.atomic():
+        held = gate.admit(user, model, lambda: gate.prompt_size(conversation, old.parent_id, content))
         user_message = Message.objects.create(conversation=conversation, parent=old.parent, role=Message.Role.USER,
                                               content=content, parts=old.parts, request_id=request_id)
         reply = _new_reply(conversation, user_message, model, runner)
+        gate.hold(user, held, reply)
     return Started(conversation, user_message, reply, False, False)
 
 
 def fail_to_start(message_id: UUID, code: str, detail: str) -> None:
-    """A reply that could not even be sent upstream: end it, never leave it streaming."""
-    finish(message_id, Ending(status=Message.Status.ERROR, content="", reasoning="", finish_reason="",
-                              usage=estimate(0, ""), raw_usage=None, error_code=code, error_detail=detail))
+    """A reply that could not even be sent upstream: end it, never leave it streaming.
+
+    No upstream call was made, so it gets no ledger row (one row per upstream call;
+    a call the gateway refused does get one, with zero usage: see generation.Runner).
+    """
+    with transaction.atomic():
+        now = timezone.now()
+        ended = Message.objects.filter(id=message_id, status=Message.Status.STREAMING).update(
+            status=Message.Status.ERROR, content="", reasoning="", error_code=code, error_detail=detail, updated_at=now)
+        if ended:
+            Conversation.objects.filter(messages__id=message_id).update(updated_at=now)
 
 
 def stoppable(user: Any, message_id: Any) -> Message:
@@ -212,22 +223,36 @@ class Ending:
     error_detail: str = ""
     ttft_ms: int | None = None
     duration_ms: int | None = None
+    route_id: int | None = None  # the route that served the reply (None: the model's own provider)
+    provider_id: int | None = None
 
 
 def _price(model: Model) -> Price:
     return Price(model.price_input, model.price_cached_input, model.price_output)
 
 
-def ledger_row(user_id: int, model: Model, usage: NormalizedUsage, **fields: Any) -> UsageRecord:
-    """One row per upstream call, its cost fixed now from the model's current prices."""
+def ledger_row(
+    user_id: int, model: Model, usage: NormalizedUsage, *, provider_id: int | None = None, **fields: Any
+) -> UsageRecord:
+    """One row per upstream call, its cost fixed now.
+
+    The price is the dated `usage.Price` of the provider that actually served
+    the call (`provider_id`, default the model's) for this model, in effect
+    today; the model's own price fields when there is none. The applied
+    prices are stored on the row, so it can always be re-derived.
+    """
+    from usage.prices import rate_on  # usage depends on chat, not the other way round at import time
+
+    provider_id = model.provider_id if provider_id is None else provider_id
+    rate = rate_on(provider_id, model)
     return UsageRecord.objects.create(
-        user_id=user_id, model=model, model_slug=model.slug, provider_id=model.provider_id,
+        user_id=user_id, model=model, model_slug=model.slug, provider_id=provider_id,
         prompt_tokens=usage.prompt, cached_tokens=usage.cached, image_tokens=usage.image,
         completion_tokens=usage.visible_output, reasoning_tokens=usage.reasoning,
         billable_output_tokens=usage.billable_output, total_tokens=usage.total,
         estimated=usage.estimated, reconciles=usage.reconciles, convention=usage.convention,
-        price_input=model.price_input, price_cached_input=model.price_cached_input,
-        price_output=model.price_output, cost_ticks=cost_ticks(usage, _price(model)),
+        price_input=rate.input, price_cached_input=rate.cached_input,
+        price_output=rate.output, cost_ticks=cost_ticks(usage, rate),
         stated_cost_ticks=usage.stated_cost_ticks, **fields,
     )
 
@@ -253,6 +278,7 @@ def finish(message_id: UUID, ending: Ending) -> tuple[Message, UsageRecord]:
             message.conversation.owner_id, message.model, ending.usage,
             conversation=message.conversation, message=message, purpose=UsageRecord.Purpose.CHAT,
             upstream_model=ending.upstream_model, outcome=ending.status, raw_usage=ending.raw_usage,
+            provider_id=ending.provider_id or message.model.provider_id, route_id=ending.route_id,
         )
         Conversation.objects.filter(id=message.conversation_id).update(updated_at=timezone.now())
     return message, record
@@ -269,12 +295,15 @@ class Plan:
     request: Any  # upstream.client.ChatRequest
     prompt_chars: int
     hidden_reasoning_rate: float  # tokens/s of silent thinking, for estimates
+    routes: tuple[Any, ...] = ()  # gateways.failover.RouteChoice, in the order to try (cooled-down ones left out)
+    model_slug: str = ""
+    show_route: bool = False  # staff see which route served a reply
 
 
 def prepare(message_id: UUID) -> Plan:
     """Build the upstream request from the branch that leads to this reply."""
 
-    reply = Message.objects.select_related("conversation", "model__provider").get(id=message_id)
+    reply = Message.objects.select_related("conversation__owner", "model__provider").get(id=message_id)
     conversation = reply.conversation
     conversation.current_leaf_id = reply.parent_id
     history = visible_branch(conversation, for_prompt=True)
@@ -291,8 +320,11 @@ def prepare(message_id: UUID) -> Plan:
         accepts_reasoning_effort=model.accepts_reasoning_effort,
         accepts_penalties=not model.reasons,
     )
-    return Plan(reply.id, conversation.id, conversation.owner_id, model.provider.endpoint(), request,
-                prompt_chars(messages), rate)
+    routes = usable_routes(model)
+    first = routes[0]
+    request = replace(request, model=first.upstream_id)
+    return Plan(reply.id, conversation.id, conversation.owner_id, first.endpoint, request,
+                prompt_chars(messages), rate, tuple(routes), model.slug, conversation.owner.is_staff)
 
 
 def end_orphans(is_alive: Any, grace_s: float = 30.0) -> int:

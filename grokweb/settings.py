@@ -48,8 +48,11 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "channels",
+    "axes",
     "accounts",
     "chat",
+    "usage",
+    "gateways",
 ]
 
 MIDDLEWARE = [
@@ -60,7 +63,10 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "accounts.middleware.AccountStatusMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: it turns a locked-out login into its lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "grokweb.urls"
@@ -114,6 +120,32 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# django-axes first (login throttling), then ours: inactive (pending/disabled) users still
+# resolve from their session, so pages, the API and the websocket can say why they are refused.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "accounts.backends.AccountBackend",
+]
+AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
+
+# Sign-up (accounts.signup): closed (invite only), approval or open; admins override it
+# on the People page. An optional comma-separated e-mail domain allow-list.
+SIGNUP_MODE = env.str("SIGNUP_MODE", default="closed")
+SIGNUP_DOMAINS = env.list("SIGNUP_DOMAINS", default=[])
+INVITE_DAYS = env.int("INVITE_DAYS", default=7)
+
+# E-mail (password reset): the console by default, SMTP etc. from EMAIL_URL
+# (e.g. smtp+tls://user:password@smtp.example.com:587).
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Grokweb <grokweb@localhost>")
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3 * 24 * 3600)
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "chat:index"
 LOGOUT_REDIRECT_URL = "login"
@@ -139,6 +171,13 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG and env.bool("HTTPS", default=False))
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SAMESITE = "Lax"  # the page's JS reads the CSRF cookie, so it is not HttpOnly
+if not DEBUG:
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+    SECURE_REFERRER_POLICY = "same-origin"
+    if env.bool("HTTPS", default=False):
+        SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
 X_FRAME_OPTIONS = "DENY"
 
 # Redis: channel layer and Celery broker in the team deployment.
@@ -168,6 +207,19 @@ CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULE: dict = {}
+# Usage rollups (usage.rollups): every few minutes, only the days new ledger rows touched.
+CELERY_BEAT_SCHEDULE["usage-rollups"] = {
+    "task": "usage.tasks.refresh_rollups",
+    "schedule": env.float("USAGE_ROLLUP_INTERVAL_S", default=300.0),
+}
+# Model discovery (gateways.tasks): each enabled provider's GET /models, mapped to the catalog.
+CELERY_BEAT_SCHEDULE["gateways-discover-models"] = {
+    "task": "gateways.tasks.discover_models",
+    "schedule": env.float("MODEL_DISCOVERY_INTERVAL_S", default=6 * 3600.0),
+}
+CELERY_BEAT_SCHEDULE["gateways-prune-attempts"] = {"task": "gateways.tasks.prune_attempts", "schedule": 24 * 3600.0}
+# "Test connection" calls a gateway slow above this many milliseconds.
+GATEWAY_SLOW_MS = env.int("GATEWAY_SLOW_MS", default=5000)
 
 # Upstream gateways (PROTOCOL.md, Configuration). Keys are read once at
 # start-up into encrypted Provider rows; they are never logged.
@@ -189,6 +241,8 @@ GROKWEB = {
     "MAX_FRAME_BYTES": env.int("MAX_FRAME_BYTES", default=256 * 1024),
     "MAX_MESSAGE_CHARS": env.int("MAX_MESSAGE_CHARS", default=100_000),
     "MAX_LIVE_GENERATIONS": env.int("MAX_LIVE_GENERATIONS", default=3),
+    # Messages (send, regenerate, edit) one user may start per minute; groups may override.
+    "MESSAGES_PER_MINUTE": env.int("MESSAGES_PER_MINUTE", default=20),
     "DELTA_INTERVAL_S": env.float("DELTA_INTERVAL_S", default=0.03),
     "CHECKPOINT_INTERVAL_S": env.float("CHECKPOINT_INTERVAL_S", default=2.0),
 }

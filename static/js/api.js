@@ -50,5 +50,7 @@ export function createApi(base, loginUrl) {
     conversation: (id) => request("GET", `conversations/${id}/`),
     patchConversation: (id, patch) => request("PATCH", `conversations/${id}/`, patch),
     deleteConversation: (id) => request("DELETE", `conversations/${id}/`),
+    conversationUsage: (id) => request("GET", `usage/conversations/${id}`),
+    myBudget: () => request("GET", "me/budget/"),
   };
 }

@@ -8,6 +8,7 @@ import { Composer } from "grokweb/composer";
 import { Sidebar } from "grokweb/sidebar";
 import { createApi } from "grokweb/api";
 import { errorText, uuid } from "grokweb/format";
+import { BudgetLine, ComposerNotice } from "grokweb/budget";
 
 const $ = (id) => document.getElementById(id);
 const root = $("app");
@@ -94,6 +95,9 @@ const sidebar = new Sidebar({
   },
 });
 
+const budget = new BudgetLine($("budget-left"), api);
+const notice = new ComposerNotice($("composer-notice"));
+
 const picker = $("model");
 const simBadge = $("model-sim");
 
@@ -116,6 +120,7 @@ function send(content) {
   store.addPending(requestId, content);
   thread.scrollToBottom();
   composer.setBusy(true);
+  notice.hide();
   socket.send(frame);
   return true;
 }
@@ -159,6 +164,7 @@ function onFrame(frame) {
     case "conversation.snapshot":
       if (store.applySnapshot(frame)) {
         setTitle(frame.conversation.title);
+        refreshUsage();
         if (frame.conversation.model && models.has(frame.conversation.model)) setModel(frame.conversation.model, false);
       }
       break;
@@ -168,6 +174,7 @@ function onFrame(frame) {
     case "conversation.updated":
       sidebar.updated(frame.conversation);
       if (store.applyConversation(frame.conversation)) setTitle(store.conversation.title);
+      if (frame.conversation.id === store.conversationId) refreshUsage();
       break;
     case "message.created": {
       const ours = requests.delete(frame.request_id);
@@ -187,9 +194,13 @@ function onFrame(frame) {
       break;
     case "message.done":
       store.applyDone(frame);
+      refreshUsage();
+      budget.refresh();
       break;
     case "message.error":
       store.applyError(frame);
+      refreshUsage();
+      budget.refresh();
       break;
     case "error":
       onError(frame);
@@ -215,7 +226,11 @@ function onError(frame) {
         input.dispatchEvent(new Event("input"));
       }
     }
-    toast(text, true);
+    if (notice.show(frame, text)) {
+      if (frame.code === "budget_exceeded") budget.refresh();
+    } else {
+      toast(text, true);
+    }
     return;
   }
   if (frame.code === "not_found" && store.conversationId && !store.loaded) {
@@ -233,6 +248,33 @@ function idFromPath(pathname) {
   return m ? m[1].toLowerCase() : null;
 }
 
+// Usage totals of the open conversation, subtle in the top bar: fetched when it loads, when a
+// reply ends and when its title is written (title calls are in the ledger too).
+let usageSeq = 0;
+function usdText(text) {
+  const value = Number(text);
+  if (value >= 1) return value.toFixed(2);
+  return value >= 0.01 ? value.toFixed(4) : value.toFixed(6);
+}
+async function refreshUsage() {
+  const node = $("conv-usage");
+  const id = store.conversationId;
+  const seq = ++usageSeq;
+  if (!node) return;
+  if (!id) {
+    node.hidden = true;
+    return;
+  }
+  try {
+    const usage = await api.conversationUsage(id);
+    if (seq !== usageSeq || id !== store.conversationId) return;
+    node.textContent = `${usage.tokens.toLocaleString()} tokens · $${usdText(usage.cost_usd)}`;
+    node.hidden = !usage.calls;
+  } catch {
+    node.hidden = true;
+  }
+}
+
 function setTitle(title) {
   const text = title || "New chat";
   $("conv-title").textContent = text;
@@ -245,6 +287,7 @@ function open(id) {
   store.reset(id);
   sidebar.setActive(id);
   setTitle(id ? sidebar.title(id) : "");
+  refreshUsage();
   if (id && socket.open) socket.send({ type: "subscribe", conversation: id });
   composer.setStreaming(false);
   thread.scrollToBottom();
@@ -359,5 +402,6 @@ history.replaceState({ id: initial }, "", location.pathname + location.search);
 open(initial);
 socket.connect();
 loadModels();
+budget.refresh();
 sidebar.load("");
 if (!initial) composer.focus();

@@ -171,6 +171,8 @@ class MessageView {
     this.stopped = el("span", "badge badge-stopped", "Stopped");
     this.stopped.hidden = true;
     this.usage = el("span", "usage");
+    this.route = el("span", "route"); // staff only: the gateway that served the reply
+    this.route.hidden = true;
     this.actions = el("span", "msg-actions");
     const copy = el("button", "msg-action", "Copy");
     copy.type = "button";
@@ -179,7 +181,7 @@ class MessageView {
     this.regen.type = "button";
     this.regen.dataset.action = "regenerate";
     this.actions.append(copy, this.regen);
-    this.foot.append(this.stopped, this.usage, this.actions);
+    this.foot.append(this.stopped, this.usage, this.route, this.actions);
     root.append(this.metaTop, this.reasoning, this.content, this.notice, this.error, this.foot);
     this.last = {};
   }
@@ -244,6 +246,10 @@ class MessageView {
       this.usage.textContent = "";
       this.usage.hidden = true;
     }
+    const route = !streaming && msg.route ? `via ${msg.route.provider}` : "";
+    this.route.textContent = route;
+    this.route.title = route ? `Served by ${msg.route.provider} as ${msg.route.upstream_id}` : "";
+    this.route.hidden = !route;
     this.actions.hidden = streaming;
     this.regen.hidden = !isLast || streaming;
     this.foot.hidden = streaming && !parts;

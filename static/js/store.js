@@ -176,6 +176,7 @@ export class Store {
     msg.finish_reason = frame.finish_reason || null;
     msg.usage = frame.usage || msg.usage;
     msg.timing = frame.timing || msg.timing;
+    if (frame.route) msg.route = frame.route; // staff only: which gateway served it
     msg.error = null;
     msg.endedAt = Date.now();
     this.emit({ kind: "message", id: msg.id });
@@ -190,6 +191,7 @@ export class Store {
     if (typeof frame.content === "string" && frame.content.length >= msg.content.length) msg.content = frame.content;
     msg.usage = frame.usage || msg.usage;
     msg.error = { code: frame.code, detail: frame.detail, retryable: !!frame.retryable };
+    if (frame.route) msg.route = frame.route;
     msg.endedAt = Date.now();
     this.emit({ kind: "message", id: msg.id });
     return true;

@@ -26,7 +26,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -62,6 +62,11 @@ class LiveServer:
     username: str
     password: str
     log: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    def manage(self, *args: str) -> str:
+        """Run a management command against this server's database (e.g. `shell -c` to seed data)."""
+        return _manage(self.env, *args)
 
 
 def _free_port() -> int:
@@ -132,7 +137,7 @@ def grokweb_server() -> Iterator[LiveServer]:
         )
     try:
         _wait_for(f"http://127.0.0.1:{port}/healthz", proc, log)
-        yield LiveServer(f"http://127.0.0.1:{port}", USERNAME, PASSWORD, log)
+        yield LiveServer(f"http://127.0.0.1:{port}", USERNAME, PASSWORD, log, env)
     finally:
         proc.terminate()
         try:

@@ -1,0 +1,212 @@
+"""Monthly budgets, in USD and/or tokens, per user and per group.
+
+Rules (documented in docs/operations.md, "Budgets"):
+- A month is a calendar month in settings.TIME_ZONE.
+- Spend is the ledger (chat.UsageRecord: cost_ticks, total_tokens) of the
+  month; a staff "reset" moves a user's counting start to that moment.
+- A per-user override (User.budget_usd / budget_tokens) wins: when set, the
+  user's group budgets do not apply to them.
+- Otherwise every group budget of the user's groups applies; a group budget is
+  a pool shared by the group's members, and a send needs room in *all* of
+  them (the strictest wins). `budget_status` reports the one closest to its limit.
+- Before each upstream call the estimated prompt cost must fit in what is
+  left after replies still streaming (their reservations); a reply that crosses
+  the limit is finished, the next send is refused.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db.models import F, Q, Sum
+from django.utils import timezone
+
+from chat.models import Message, UsageRecord
+from chat.pricing import format_usd, ticks_to_usd
+from chat.upstream.usage import CHARS_PER_TOKEN, TICKS_PER_USD
+
+from .models import GroupPolicy, Reservation, User
+
+WARNING_FRACTION = 0.8
+
+
+@dataclass(frozen=True)
+class Budget:
+    """One limit that applies to a user: whose spend counts, and how much is allowed."""
+
+    source: str  # "user" or "group:<name>"
+    limit_ticks: int | None
+    limit_tokens: int | None
+    user_id: int | None = None  # a per-user budget
+    group_id: int | None = None  # a pooled group budget
+
+
+@dataclass(frozen=True)
+class BudgetStatus:
+    limit_ticks: int | None
+    spent_ticks: int
+    limit_tokens: int | None
+    spent_tokens: int
+    remaining_ticks: int | None
+    remaining_tokens: int | None
+    fraction: float  # the highest of the used fractions (USD, tokens)
+    warning: bool  # fraction >= 0.8
+    exceeded: bool
+    source: str
+    reserved_ticks: int = 0
+    reserved_tokens: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        """The wire shape (GET /api/me/budget/): USD as decimal strings."""
+        return {
+            "source": self.source,
+            "limit_usd": format_usd(self.limit_ticks) if self.limit_ticks is not None else None,
+            "spent_usd": format_usd(self.spent_ticks),
+            "remaining_usd": format_usd(self.remaining_ticks) if self.remaining_ticks is not None else None,
+            "limit_tokens": self.limit_tokens,
+            "spent_tokens": self.spent_tokens,
+            "remaining_tokens": self.remaining_tokens,
+            "fraction": round(self.fraction, 4),
+            "warning": self.warning,
+            "exceeded": self.exceeded,
+        }
+
+
+def money(ticks: int | None) -> str:
+    """For people, not ledgers: "$9.00", "$0.30", and tiny amounts with their digits ("$0.000012")."""
+    usd = ticks_to_usd(ticks or 0)
+    if usd == 0 or usd >= Decimal("0.01"):
+        return f"${usd.quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):,}"
+    return f"${format_usd(ticks)}"
+
+
+def usd_to_ticks(usd: Decimal | None) -> int | None:
+    return None if usd is None else int(Decimal(usd) * TICKS_PER_USD)
+
+
+def month_start(now: datetime | None = None) -> datetime:
+    local = (now or timezone.now()).astimezone(ZoneInfo(settings.TIME_ZONE))
+    return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def budgets_for(user: Any) -> list[Budget]:
+    """The budgets that apply to this user (see the module's rules)."""
+    if user.budget_usd is not None or user.budget_tokens is not None:
+        return [Budget("user", usd_to_ticks(user.budget_usd), user.budget_tokens, user_id=user.pk)]
+    policies = GroupPolicy.objects.filter(group__user=user).select_related("group").order_by("group_id")
+    return [
+        Budget(f"group:{p.group.name}", usd_to_ticks(p.budget_usd), p.budget_tokens, group_id=p.group_id)
+        for p in policies if p.has_budget
+    ]
+
+
+def _members(budget: Budget) -> Q:
+    if budget.group_id is not None:
+        return Q(user__groups=budget.group_id)
+    return Q(user_id=budget.user_id)
+
+
+def spent(budget: Budget, now: datetime | None = None) -> tuple[int, int]:
+    """(ticks, tokens) spent this month by the budget's user or group members, after their resets."""
+    counted = UsageRecord.objects.filter(_members(budget), created_at__gte=month_start(now)).filter(
+        Q(user__budget_reset_at__isnull=True) | Q(created_at__gte=F("user__budget_reset_at"))
+    )
+    totals = counted.aggregate(ticks=Sum("cost_ticks"), tokens=Sum("total_tokens"))
+    return int(totals["ticks"] or 0), int(totals["tokens"] or 0)
+
+
+def reserved(budget: Budget) -> tuple[int, int]:
+    """(ticks, tokens) held by replies still streaming."""
+    streaming = Message.objects.filter(status=Message.Status.STREAMING, role=Message.Role.ASSISTANT)
+    held = Reservation.objects.filter(_members(budget), message_id__in=streaming.values("id"))
+    totals = held.aggregate(ticks=Sum("ticks"), tokens=Sum("tokens"))
+    return int(totals["ticks"] or 0), int(totals["tokens"] or 0)
+
+
+def _fraction(used: int, limit: int | None) -> float:
+    if limit is None:
+        return 0.0
+    if limit <= 0:
+        return 1.0
+    return used / limit
+
+
+def measure(budget: Budget, *, with_reserved: bool = False, now: datetime | None = None) -> BudgetStatus:
+    ticks, tokens = spent(budget, now)
+    held_ticks, held_tokens = reserved(budget) if with_reserved else (0, 0)
+    used_ticks, used_tokens = ticks + held_ticks, tokens + held_tokens
+    fraction = max(_fraction(ticks, budget.limit_ticks), _fraction(tokens, budget.limit_tokens))
+    exceeded = (budget.limit_ticks is not None and ticks >= budget.limit_ticks) or (
+        budget.limit_tokens is not None and tokens >= budget.limit_tokens)
+    return BudgetStatus(
+        limit_ticks=budget.limit_ticks, spent_ticks=ticks, limit_tokens=budget.limit_tokens, spent_tokens=tokens,
+        remaining_ticks=None if budget.limit_ticks is None else max(budget.limit_ticks - used_ticks, 0),
+        remaining_tokens=None if budget.limit_tokens is None else max(budget.limit_tokens - used_tokens, 0),
+        fraction=fraction, warning=fraction >= WARNING_FRACTION, exceeded=exceeded, source=budget.source,
+        reserved_ticks=held_ticks, reserved_tokens=held_tokens,
+    )
+
+
+def budget_status(user: Any) -> BudgetStatus | None:
+    """The budget closest to its limit for this user this month; None when no budget applies."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    statuses = [measure(b) for b in budgets_for(user)]
+    if not statuses:
+        return None
+    return max(statuses, key=lambda s: (s.exceeded, s.fraction))
+
+
+# Admission (called by accounts.gate inside the transaction that creates the reply) ----------
+
+
+def prompt_estimate(prompt_chars: int, price_input: Decimal) -> tuple[int, int]:
+    """(ticks, tokens) a prompt of this many characters is expected to cost."""
+    tokens = max(1, math.ceil(prompt_chars / CHARS_PER_TOKEN))
+    ticks = int((Decimal(tokens) * Decimal(price_input) * TICKS_PER_USD / Decimal(1_000_000)).to_integral_value())
+    return ticks, tokens
+
+
+def refusal(budgets: list[Budget], need_ticks: int, need_tokens: int) -> tuple[BudgetStatus, str] | None:
+    """The first budget without room for this call (counting streaming replies), with a sentence for the user."""
+    for budget in budgets:
+        status = measure(budget, with_reserved=True)
+        short_usd = status.remaining_ticks is not None and (
+            status.remaining_ticks <= 0 or status.remaining_ticks < need_ticks)
+        short_tokens = status.remaining_tokens is not None and (
+            status.remaining_tokens <= 0 or status.remaining_tokens < need_tokens)
+        if not (short_usd or short_tokens):
+            continue
+        whose = "Your" if budget.source == "user" else f"The {budget.source.split(':', 1)[1]!r} group's"
+        parts = []
+        if status.remaining_ticks is not None:
+            parts.append(f"{money(status.remaining_ticks)} of {money(status.limit_ticks)}")
+        if status.remaining_tokens is not None:
+            parts.append(f"{status.remaining_tokens:,} of {status.limit_tokens:,} tokens")
+        detail = f"{whose} monthly budget is used up: {' and '.join(parts)} left this month."
+        return status, detail
+    return None
+
+
+def lock(user: Any, budgets: list[Budget]) -> None:
+    """Serialize admissions: the user's row, then the budgeted groups' policy rows, in a fixed order.
+
+    On PostgreSQL this is SELECT ... FOR UPDATE inside the caller's transaction;
+    SQLite's IMMEDIATE transactions already serialize writers.
+    """
+    list(User.objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True))
+    groups = sorted(b.group_id for b in budgets if b.group_id is not None)
+    if groups:
+        list(GroupPolicy.objects.select_for_update().filter(group_id__in=groups).order_by("group_id")
+             .values_list("pk", flat=True))
+
+
+def forget_finished(user: Any) -> None:
+    """Drop the user's reservations whose replies ended (their ledger rows count now)."""
+    streaming = Message.objects.filter(status=Message.Status.STREAMING, conversation__owner=user)
+    Reservation.objects.filter(user=user).exclude(message_id__in=streaming.values("id")).delete()

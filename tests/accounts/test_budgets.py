@@ -1,0 +1,151 @@
+"""Monthly budgets: what counts, which budget applies, and refusals over the websocket."""
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from channels.db import database_sync_to_async
+from django.utils import timezone
+
+from accounts.budgets import budget_status, month_start
+from accounts.models import User
+from chat.models import Message, UsageRecord
+from tests.chat.wsclient import open_socket
+
+db = database_sync_to_async
+USD = 10_000_000_000  # ticks
+
+
+def spend(user, *, ticks: int = 0, tokens: int = 0, when=None) -> UsageRecord:  # type: ignore[no-untyped-def]
+    record = UsageRecord.objects.create(user=user, model_slug="grok-4", price_input=0, price_cached_input=0,
+                                        price_output=0, cost_ticks=ticks, total_tokens=tokens)
+    if when is not None:
+        UsageRecord.objects.filter(pk=record.pk).update(created_at=when)
+    return record
+
+
+@pytest.mark.django_db
+def test_no_budget_means_none(user) -> None:
+    spend(user, ticks=USD)
+    assert budget_status(user) is None
+
+
+@pytest.mark.django_db
+def test_only_this_months_spend_after_a_reset_counts(user) -> None:
+    User.objects.filter(pk=user.pk).update(budget_usd=Decimal("10"), budget_tokens=1000)
+    user.refresh_from_db()
+    spend(user, ticks=5 * USD, tokens=100, when=month_start() - timedelta(seconds=1))  # last month
+    spend(user, ticks=8 * USD, tokens=100)
+    status = budget_status(user)
+    assert status is not None and status.source == "user"
+    assert (status.spent_ticks, status.spent_tokens) == (8 * USD, 100)
+    assert status.remaining_ticks == 2 * USD and status.remaining_tokens == 900
+    assert status.fraction == pytest.approx(0.8) and status.warning and not status.exceeded
+    spend(user, ticks=2 * USD)
+    assert budget_status(user).exceeded  # type: ignore[union-attr]
+    User.objects.filter(pk=user.pk).update(budget_reset_at=timezone.now())
+    user.refresh_from_db()
+    spend(user, ticks=USD)
+    after = budget_status(user)
+    assert after is not None and after.spent_ticks == USD and not after.warning
+
+
+@pytest.mark.django_db
+def test_a_group_budget_is_shared_by_its_members(user, make_user, make_group) -> None:
+    bob = make_user("bob")
+    make_group("writers", tokens=1000, members=(user, bob))
+    spend(bob, tokens=600)
+    spend(user, tokens=300)
+    status = budget_status(user)
+    assert status is not None and status.source == "group:writers" and status.spent_tokens == 900
+    assert status.remaining_tokens == 100 and status.warning
+
+
+@pytest.mark.django_db
+def test_a_per_user_override_beats_the_group(user, make_group) -> None:
+    make_group("writers", tokens=100, members=(user,))
+    spend(user, tokens=500)
+    assert budget_status(user).exceeded  # type: ignore[union-attr]
+    User.objects.filter(pk=user.pk).update(budget_tokens=10_000)
+    user.refresh_from_db()
+    status = budget_status(user)
+    assert status is not None and status.source == "user" and not status.exceeded
+    assert status.remaining_tokens == 9_500
+
+
+@pytest.mark.django_db
+def test_in_several_groups_the_strictest_budget_is_reported(user, make_group) -> None:
+    make_group("generous", usd="100", members=(user,))
+    make_group("strict", usd="1", members=(user,))
+    make_group("no-budget", per_minute=50, members=(user,))
+    spend(user, ticks=USD // 2)
+    status = budget_status(user)
+    assert status is not None and status.source == "group:strict" and status.fraction == pytest.approx(0.5)
+
+
+@pytest.mark.django_db
+def test_the_budget_endpoint_shows_the_warning_at_80_percent(logged_in, user) -> None:
+    assert logged_in.get("/api/me/budget/").json() == {"budget": None}
+    User.objects.filter(pk=user.pk).update(budget_usd=Decimal("5"))
+    spend(user, ticks=4 * USD - 1)
+    body = logged_in.get("/api/me/budget/").json()["budget"]
+    assert body["warning"] is False and body["remaining_usd"] == "1.0000000001"
+    spend(user, ticks=1)
+    body = logged_in.get("/api/me/budget/").json()["budget"]
+    assert body["warning"] is True and body["exceeded"] is False and body["remaining_usd"] == "1"
+    assert body["limit_usd"] == "5" and body["spent_usd"] == "4" and body["source"] == "user"
+
+
+# Over the websocket ---------------------------------------------------------
+
+
+async def _refused(socket, **frame):  # type: ignore[no-untyped-def]
+    request_id = str(uuid.uuid4())
+    await socket.send({"request_id": request_id, **frame})
+    return await socket.until("error", request_id=request_id)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_reply_that_crosses_the_limit_is_finished_and_the_next_send_is_refused(user, emulator_provider) -> None:
+    await db(User.objects.filter(pk=user.pk).update)(budget_tokens=40)
+    socket = await open_socket(user)
+    created = await socket.chat("Write a lot [[tokens=60]]")
+    done = await socket.until("message.done", message=created["assistant_message"]["id"])
+    assert done["status"] == "complete" and done["usage"]["completion_tokens"] == 60  # not cut at the limit
+
+    error = await _refused(socket, type="send", conversation=created["conversation"], content="more")
+    assert error["code"] == "budget_exceeded" and error["remaining_tokens"] == 0
+    assert "monthly budget is used up" in error["detail"]
+    error = await _refused(socket, type="regenerate", message=created["assistant_message"]["id"])
+    assert error["code"] == "budget_exceeded"
+    error = await _refused(socket, type="edit", message=created["user_message"]["id"], content="other")
+    assert error["code"] == "budget_exceeded"
+    assert await db(Message.objects.count)() == 2  # nothing stored for the refused ones
+    await socket.close()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_usd_refusal_says_how_much_is_left(user, make_group, emulator_provider) -> None:
+    await db(make_group)("writers", usd="0.01", members=(user,))
+    await db(spend)(user, ticks=USD // 100 - 5)  # 5 ticks left: less than any prompt costs
+    socket = await open_socket(user)
+    error = await _refused(socket, type="send", conversation=None, content="hello " * 50)
+    assert error["code"] == "budget_exceeded" and error["remaining_usd"] == "0.0000000005"
+    assert error["remaining_tokens"] is None and "'writers' group's monthly budget" in error["detail"]
+    await socket.close()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_streaming_reply_reserves_its_prompt_cost(user, emulator_provider) -> None:
+    """Room for one prompt: the second send is refused while the first reply is still streaming."""
+    prompt = "x" * 400  # about 100 tokens
+    await db(User.objects.filter(pk=user.pk).update)(budget_tokens=150)
+    socket = await open_socket(user)
+    created = await socket.chat(prompt + " [[tokens=100000]]")
+    error = await _refused(socket, type="send", conversation=None, content=prompt)
+    assert error["code"] == "budget_exceeded" and 0 < error["remaining_tokens"] < 100
+    await socket.send({"type": "stop", "message": created["assistant_message"]["id"]})
+    await socket.until("message.done", message=created["assistant_message"]["id"])
+    await socket.close()

@@ -1,0 +1,76 @@
+"""Staff pages and APIs: 403 for members, sign-in for anonymous users; People page actions."""
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from accounts.models import User
+
+pytestmark = pytest.mark.django_db
+
+STAFF_PAGES = ["/team/people/", "/team/invites/"]
+STAFF_POSTS = ["/team/people/{id}/disable/", "/team/people/{id}/approve/", "/team/people/{id}/reset_budget/",
+               "/team/people/signup/", "/team/invites/"]
+
+
+@pytest.mark.parametrize("url", STAFF_PAGES)
+def test_members_get_403_and_anonymous_users_are_sent_to_sign_in(logged_in, url) -> None:
+    refused = logged_in.get(url)
+    assert refused.status_code == 403 and b"Administrators only" in refused.content
+    anonymous = Client().get(url)
+    assert anonymous.status_code == 302 and anonymous["Location"].startswith("/accounts/login/?next=")
+
+
+@pytest.mark.parametrize("url", STAFF_POSTS)
+def test_members_cannot_change_anything(logged_in, user, make_user, url) -> None:
+    other = make_user("bob")
+    assert logged_in.post(url.format(id=other.pk), {"signup_mode": "open", "days": 3, "max_uses": 1}).status_code == 403
+    other.refresh_from_db()
+    assert other.status == "active"
+
+
+def test_the_staff_people_api_is_403_for_members_and_401_for_anonymous(logged_in, staff_client, user) -> None:
+    assert logged_in.get("/api/team/people/").status_code == 403
+    assert Client().get("/api/team/people/").status_code == 401
+    rows = staff_client.get("/api/team/people/").json()
+    assert {r["username"] for r in rows} == {"alice", "root"}
+
+
+def test_the_people_page_lists_everyone_with_status_and_spend(staff_client, user, make_user, make_group) -> None:
+    pending = make_user("penny", status=User.Status.PENDING)
+    make_group("writers", usd="10", members=(user,))
+    page = staff_client.get("/team/people/").content.decode()
+    assert page.index("penny") < page.index("alice")  # pending people first
+    assert "writers (group)" in page and "$10" in page
+    assert f"/team/people/{pending.pk}/approve/" in page
+
+
+def test_staff_disable_enable_group_and_budget(staff_client, staff, user, make_group) -> None:
+    group = make_group("writers")
+    staff_client.post(f"/team/people/{user.pk}/disable/")
+    user.refresh_from_db()
+    assert user.status == "disabled" and not user.is_active
+    staff_client.post(f"/team/people/{user.pk}/enable/")
+    staff_client.post(f"/team/people/{user.pk}/group/", {"group": group.pk})
+    staff_client.post(f"/team/people/{user.pk}/budget/", {"budget_usd": "3.5", "budget_tokens": ""})
+    staff_client.post(f"/team/people/{user.pk}/reset_budget/")
+    user.refresh_from_db()
+    assert user.status == "active" and list(user.groups.all()) == [group]
+    assert str(user.budget_usd) == "3.5000" and user.budget_tokens is None and user.budget_reset_at is not None
+    bad = staff_client.post(f"/team/people/{user.pk}/budget/", {"budget_usd": "-1"}, follow=True)
+    assert b"positive number" in bad.content
+    mine = staff_client.post(f"/team/people/{staff.pk}/disable/", follow=True)
+    assert b"cannot disable your own account" in mine.content
+    staff.refresh_from_db()
+    assert staff.status == "active"
+
+
+def test_staff_choose_the_sign_up_mode_and_domains(staff_client) -> None:
+    from accounts.models import SiteSettings
+
+    staff_client.post("/team/people/signup/", {"signup_mode": "approval", "allowed_domains": "Example.org\n@x.io"})
+    site = SiteSettings.load()
+    assert site.mode == "approval" and site.domains == ["example.org", "x.io"]
+    bad = staff_client.post("/team/people/signup/", {"signup_mode": "open", "allowed_domains": "not a domain"},
+                            follow=True)
+    assert b"Not a domain" in bad.content and SiteSettings.load().mode == "approval"
