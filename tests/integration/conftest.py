@@ -38,3 +38,20 @@ def _flush_redis_layer():  # type: ignore[no-untyped-def]
     layer = get_channel_layer()
     if hasattr(layer, "flush"):
         async_to_sync(layer.flush)()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):  # type: ignore[no-untyped-def]
+    """Close the sessions that worker threads (database_sync_to_async) left open.
+
+    Those threads' connections are theirs alone, so the main thread cannot close them;
+    without this, dropping the test database warns that another session still uses it.
+    """
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                       "WHERE datname = current_database() AND pid <> pg_backend_pid()")
