@@ -5,8 +5,10 @@ from typing import Any
 
 from django.contrib import admin
 
+from gateways import audit
 from gateways.discovery import refresh_availability
 from gateways.forms import ProviderForm
+from gateways.models import AuditEntry
 
 from .models import Conversation, Message, Model, Provider, Route, UsageRecord
 from .pricing import format_usd
@@ -28,6 +30,17 @@ class ProviderAdmin(admin.ModelAdmin):
         form.save_by(request.user)
         refresh_availability()
 
+    def delete_model(self, request: Any, obj: Provider) -> None:
+        audit.record(obj, request.user, AuditEntry.Action.DELETED)
+        super().delete_model(request, obj)
+        refresh_availability()
+
+    def delete_queryset(self, request: Any, queryset: Any) -> None:
+        for provider in queryset:
+            audit.record(provider, request.user, AuditEntry.Action.DELETED)
+        super().delete_queryset(request, queryset)
+        refresh_availability()
+
 
 class RouteInline(admin.TabularInline):
     model = Route
@@ -43,6 +56,21 @@ class ModelAdmin(admin.ModelAdmin):
     list_editable = ("enabled",)
     search_fields = ("slug", "name", "upstream_id")
     inlines = [RouteInline]
+
+    def save_formset(self, request: Any, form: Any, formset: Any, change: bool) -> None:
+        """Route edits here are audited like those on the Routes page, and availability follows them."""
+        super().save_formset(request, form, formset, change)
+        if formset.model is not Route:
+            return
+        for route, fields in formset.changed_objects:
+            audit.record(route.provider, request.user, AuditEntry.Action.EDITED,
+                         [f"route {route.upstream_id}: {name}" for name in fields])
+        for route in formset.new_objects:
+            audit.record(route.provider, request.user, AuditEntry.Action.EDITED, [f"route {route.upstream_id} added"])
+        for route in formset.deleted_objects:
+            audit.record(route.provider, request.user, AuditEntry.Action.EDITED,
+                         [f"route {route.upstream_id} removed"])
+        refresh_availability()
 
 
 class MessageInline(admin.TabularInline):

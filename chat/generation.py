@@ -50,12 +50,19 @@ class Job:
 
 
 class Served(Protocol):
-    """The route that answered (gateways.failover.RouteChoice)."""
+    """The route that answered (gateways.failover.RouteChoice, a frozen dataclass: read-only)."""
 
-    route_id: int | None
-    provider_id: int
-    provider_name: str
-    upstream_id: str
+    @property
+    def route_id(self) -> int | None: ...
+
+    @property
+    def provider_id(self) -> int: ...
+
+    @property
+    def provider_name(self) -> str: ...
+
+    @property
+    def upstream_id(self) -> str: ...
 
     @property
     def endpoint(self) -> Any: ...

@@ -81,9 +81,13 @@ def sync_from_environment(*, env_wins: bool = False) -> list[Provider]:
     providers = []
     configured = _configured()
     for kind, key, base_url in configured:
-        provider, created = Provider.objects.get_or_create(
-            name=Provider.Kind(kind).label, defaults={"kind": kind, "base_url": base_url}
-        )
+        # The provider this variable made before, even if an admin renamed it since; else one by that name.
+        label = Provider.Kind(kind).label
+        provider = (Provider.objects.filter(from_env=True, kind=kind).order_by("pk").first()
+                    or Provider.objects.filter(name=label).first())
+        created = provider is None
+        if provider is None:
+            provider = Provider.objects.create(name=label, kind=kind, base_url=base_url)
         if provider.edited_by_hand and not env_wins:
             log.info("%s was changed by an admin; the environment does not overwrite it", provider.name)
             if provider.enabled:

@@ -9,7 +9,11 @@ from uuid import UUID
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
+from gateways.failover import RouteChoice
+from gateways.routes import usable_routes
+
 from . import catalog
+from .errors import ChatError
 from .groups import FRAME, user_group
 from .models import Conversation, Message, Model, UsageRecord
 from .selectors import model_for, visible_branch
@@ -42,11 +46,11 @@ def _title_model(conversation: Conversation) -> Model | None:
     return model_for(conversation.owner, catalog.TITLE_MODEL) or conversation.model
 
 
-async def _ask(model: Model, messages: list[dict[str, Any]]) -> tuple[str, Usage | None]:
-    request = ChatRequest(model=model.upstream_id, messages=messages, params={"max_tokens": 24},
+async def _ask(model: Model, route: RouteChoice, messages: list[dict[str, Any]]) -> tuple[str, Usage | None]:
+    request = ChatRequest(model=route.upstream_id, messages=messages, params={"max_tokens": 24},
                           accepts_reasoning_effort=False, accepts_penalties=not model.reasons)
     async with UpstreamClient() as client:  # a short-lived client: this may run in a Celery worker
-        events = await client.complete(model.provider.endpoint(), request)
+        events = await client.complete(route.endpoint, request)
     text = "".join(e.text for e in events if isinstance(e, ContentDelta))
     usage = next((e for e in reversed(events) if isinstance(e, Usage)), None)
     return text, usage
@@ -65,15 +69,22 @@ def write_title(conversation_id: UUID) -> str | None:
     excerpt = "\n\n".join(f"{m.role}: {m.content[:1000]}" for m in branch[:2])
     messages = [{"role": "system", "content": INSTRUCTION}, {"role": "user", "content": excerpt}]
     try:
-        text, usage_event = async_to_sync(_ask)(model, messages)
+        # The model's first usable route (resting ones skipped); a title is not worth a failover.
+        route = usable_routes(model)[0]
+    except ChatError as exc:  # every route resting, or no key that decrypts: try again with the next reply
+        log.warning("no route for the title of %s: %s", conversation_id, exc.code)
+        return None
+    try:
+        text, usage_event = async_to_sync(_ask)(model, route, messages)
         usage = normalize(usage_event.raw, usage_event.meta) if usage_event else estimate(len(excerpt), text)
         raw = usage_event.raw if usage_event else None
         outcome = "complete"
     except UpstreamError as exc:
         log.warning("title for %s failed: %s", conversation_id, exc.code)
         text, usage, raw, outcome = "", estimate(len(excerpt) + len(INSTRUCTION), ""), None, "error"
-    ledger_row(conversation.owner_id, model, usage, conversation=conversation,
-               purpose=UsageRecord.Purpose.TITLE, upstream_model=model.upstream_id, outcome=outcome, raw_usage=raw)
+    ledger_row(conversation.owner_id, model, usage, conversation=conversation, purpose=UsageRecord.Purpose.TITLE,
+               provider_id=route.provider_id, route_id=route.route_id, upstream_model=route.upstream_id,
+               outcome=outcome, raw_usage=raw)
     title = clean_title(text, first_user)
     updated = Conversation.objects.filter(id=conversation.id, title="").update(title=title)
     if updated:

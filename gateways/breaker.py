@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache as default_cache
 
 PREFIX = "grokweb:breaker:"
@@ -36,10 +37,20 @@ def cooldown_for(policy: Policy, failures: int, retry_after: float | None) -> fl
     return None
 
 
+def configured_policy() -> Policy:
+    """The policy from settings.GATEWAY_BREAKER (BREAKER_* environment variables)."""
+    conf = getattr(settings, "GATEWAY_BREAKER", {})
+    default = Policy()
+    return Policy(threshold=max(1, int(conf.get("THRESHOLD", default.threshold))),
+                  window_s=float(conf.get("WINDOW_S", default.window_s)),
+                  cooldown_s=float(conf.get("COOLDOWN_S", default.cooldown_s)))
+
+
 class Breaker:
-    def __init__(self, cache: Any = None, policy: Policy = Policy(), clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, cache: Any = None, policy: Policy | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         self.cache = cache if cache is not None else default_cache
-        self.policy = policy
+        self.policy = policy or configured_policy()
         self.clock = clock
 
     @staticmethod

@@ -83,11 +83,11 @@ def apply_listing(provider: Provider, ids: list[str]) -> Result:
     models = {m.slug: m for m in Model.objects.filter(slug__in=[*mapping.routes, *mapping.aliases.values()])}
     route_slug = {upstream_id: slug for slug, upstream_id in mapping.routes.items()}
     for upstream_id in dict.fromkeys(ids):
-        slug = route_slug.get(upstream_id) or mapping.aliases.get(upstream_id)
+        meant = route_slug.get(upstream_id) or mapping.aliases.get(upstream_id)
         row = known.get(upstream_id) or ListedModel(provider=provider, upstream_id=upstream_id)
         if row.status != ListedModel.Status.IGNORED:
-            row.status = ListedModel.Status.MAPPED if slug else ListedModel.Status.UNMAPPED
-            row.model = models.get(slug) if slug else None
+            row.status = ListedModel.Status.MAPPED if meant else ListedModel.Status.UNMAPPED
+            row.model = models.get(meant) if meant else None
         row.listed = True
         row.save()
     ListedModel.objects.filter(provider=provider).exclude(upstream_id__in=ids).update(listed=False)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 
 from chat.upstream.client import ChatRequest, Endpoint, UpstreamClient
@@ -77,7 +77,7 @@ class FailoverStream:
     async def aclose(self) -> None:
         await self._gen.aclose()
 
-    async def _run(self) -> AsyncIterator[UpstreamEvent]:
+    async def _run(self) -> AsyncGenerator[UpstreamEvent, None]:
         if not self.choices:
             raise UpstreamError("model_unavailable", "No provider serves this model right now; every route is "
                                 "disabled or cooling down after repeated failures.", retryable=True)
@@ -126,7 +126,6 @@ class FailoverStream:
                     await self.record(choice, outcome, ttft)
             await self.breaker.asuccess(choice.key)
             return
-        assert last is not None or True
         raise last or UpstreamError("model_unavailable", "Every route of this model is cooling down after "
                                     "repeated failures; try again shortly.", retryable=True)
 

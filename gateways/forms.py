@@ -5,6 +5,7 @@ import json
 from typing import Any
 
 from django import forms
+from django.conf import settings
 
 from chat.models import Model, Provider
 
@@ -54,6 +55,20 @@ class ProviderForm(forms.ModelForm):
         fields = ["name", "kind", "base_url", "api_key", "enabled", "include_usage", "usage_convention",
                   "connect_timeout", "first_token_timeout", "idle_timeout", "max_retries", "headers"]
         labels = {"include_usage": "Accepts stream_options", "base_url": "Base URL"}
+        help_texts = {
+            "kind": "How its model ids are spelled; “OpenAI-compatible” for any other gateway.",
+            "usage_convention": "How it counts reasoning tokens: A outside the completion count (xAI), "
+                                "B inside it (OpenAI style), or detect from the numbers.",
+            "first_token_timeout": "Seconds to wait for the first token before trying the next route "
+                                   "(reasoning models may think silently for 10 s or more).",
+            "max_retries": "Retries on this provider before an error; none when another route can take over.",
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        defaults = " · ".join(f"{Provider.Kind(kind).label}: {url}"
+                              for kind, (_, _, url) in settings.PROVIDER_ENV.items())
+        self.fields["base_url"].help_text = f"The root of its OpenAI-compatible API, ending in /v1 ({defaults})."
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

@@ -18,6 +18,7 @@ class AuditEntry(models.Model):
         KEY_CHANGED = "key changed"
         KEYS_ROTATED = "keys rotated"
         FROM_ENVIRONMENT = "from environment"
+        DELETED = "deleted"
 
     provider = models.ForeignKey(Provider, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     provider_name = models.CharField(max_length=80)

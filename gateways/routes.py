@@ -1,6 +1,7 @@
 """Which routes a reply may take, in order: enabled, listed, on an enabled provider, not cooling down."""
 from __future__ import annotations
 
+import logging
 import math
 import time
 
@@ -10,11 +11,25 @@ from chat.models import Model, Route
 from .breaker import Breaker, route_key
 from .failover import RouteChoice
 
+log = logging.getLogger(__name__)
+
 
 def choice_for(route: Route) -> RouteChoice:
     provider = route.provider
     return RouteChoice(route.id, provider.id, provider.name, route.upstream_id, provider.endpoint(),
                        route_key(route.id, provider.id, route.upstream_id))
+
+
+def _warn_unreadable(providers: list[str]) -> None:
+    log.error("the stored API key of %s cannot be decrypted with FIELD_ENCRYPTION_KEY; its routes are skipped "
+              "until the key is entered again or rotated (manage.py rotate_provider_keys)",
+              ", ".join(sorted(set(providers))))
+
+
+def _unreadable_key(model: Model, providers: list[str]) -> ChatError:
+    _warn_unreadable(providers)
+    return ChatError("upstream_auth", f"The API key stored for {model.name}'s gateway cannot be read; "
+                                      "an admin needs to enter it again.")
 
 
 def candidate_routes(model: Model) -> list[Route]:
@@ -35,18 +50,50 @@ def usable_routes(model: Model, breaker: Breaker | None = None) -> list[RouteCho
         if Route.objects.filter(model=model).exists() or not model.provider.enabled:
             raise ChatError("model_unavailable", f"No provider offers {model.name} right now.")
         provider = model.provider
-        return [RouteChoice(None, provider.id, provider.name, model.upstream_id, provider.endpoint(),
+        try:
+            endpoint = provider.endpoint()
+        except ValueError:
+            raise _unreadable_key(model, [provider.name]) from None
+        return [RouteChoice(None, provider.id, provider.name, model.upstream_id, endpoint,
                             route_key(None, provider.id, model.upstream_id))]
-    choices, waits = [], []
+    choices, waits, unreadable = [], [], []
     for route in routes:
         key = route_key(route.id, route.provider_id, route.upstream_id)
         until = breaker.open_until(key)
-        if until is None:
-            choices.append(choice_for(route))
-        else:
+        if until is not None:
             waits.append(until - time.time())
+            continue
+        try:
+            choices.append(choice_for(route))
+        except ValueError:  # the stored key does not decrypt: FIELD_ENCRYPTION_KEY changed without rotation
+            unreadable.append(route.provider.name)
+    if not choices and not waits:
+        raise _unreadable_key(model, unreadable)
+    if unreadable:
+        _warn_unreadable(unreadable)
     if not choices:
         seconds = max(1, math.ceil(min(waits)))
         raise ChatError("upstream_unavailable", f"Every gateway serving {model.name} failed repeatedly; "
                         f"it is given a rest. Try again in {seconds} s.")
     return choices
+
+
+def ordered(model: Model) -> list[Route]:
+    return list(Route.objects.filter(model=model).select_related("provider").order_by("priority", "id"))
+
+
+def move_up(route: Route) -> bool:
+    """Try `route` one place earlier for its model; the model's routes are renumbered 10, 20, 30...
+
+    Returns False when it is already first.
+    """
+    routes = ordered(route.model)
+    index = next(i for i, r in enumerate(routes) if r.pk == route.pk)
+    if index == 0:
+        return False
+    routes[index - 1], routes[index] = routes[index], routes[index - 1]
+    for position, row in enumerate(routes, start=1):
+        if row.priority != 10 * position:
+            row.priority = 10 * position
+            row.save(update_fields=["priority"])
+    return True

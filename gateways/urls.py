@@ -14,5 +14,8 @@ urlpatterns = [
     path("providers/<int:pk>/discover/", views.provider_discover, name="provider_discover"),
     path("providers/listed/<int:pk>/map/", views.listed_map, name="listed_map"),
     path("providers/listed/<int:pk>/ignore/", views.listed_ignore, name="listed_ignore"),
+    path("routes/", views.routes, name="routes"),
+    path("routes/<int:pk>/up/", views.route_up, name="route_up"),
+    path("routes/<int:pk>/toggle/", views.route_toggle, name="route_toggle"),
     path("health/", views.health, name="health"),
 ]

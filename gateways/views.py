@@ -7,11 +7,13 @@ from django.core.cache import cache
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from chat.models import Provider, Route
+from chat.models import Model, Provider, Route
 from chat.providers import ensure_route
+from usage.prices import rate_on
 
 from . import audit
 from .access import staff_required
@@ -20,6 +22,7 @@ from .forms import MapForm, ProviderForm
 from .health import WINDOWS, route_states, window_rows
 from .models import AuditEntry, ListedModel
 from .probe import probe
+from .routes import move_up, ordered
 
 PROBE_KEPT_S = 7 * 24 * 3600
 
@@ -156,8 +159,11 @@ def listed_map(request: HttpRequest, pk: int) -> HttpResponse:
 def listed_ignore(request: HttpRequest, pk: int) -> HttpResponse:
     listed = get_object_or_404(ListedModel.objects.select_related("provider"), pk=pk)
     ignore = request.POST.get("undo") != "1"
-    listed.status = ListedModel.Status.IGNORED if ignore else ListedModel.Status.UNMAPPED
-    listed.save(update_fields=["status", "last_seen"])
+    with transaction.atomic():
+        listed.status = ListedModel.Status.IGNORED if ignore else ListedModel.Status.UNMAPPED
+        listed.save(update_fields=["status", "last_seen"])
+        audit.record(listed.provider, request.user, AuditEntry.Action.EDITED,
+                     [f"{'ignored' if ignore else 'unignored'} {listed.upstream_id}"])
     messages.success(request, f"{listed.upstream_id} is {'ignored' if ignore else 'back in the unmapped list'}.")
     return redirect("gateways:providers")
 
@@ -166,3 +172,40 @@ def listed_ignore(request: HttpRequest, pk: int) -> HttpResponse:
 def health(request: HttpRequest) -> HttpResponse:
     windows = [(key, label, window_rows(span)) for key, label, span in WINDOWS]
     return render(request, "gateways/health.html", {"windows": windows, "routes": route_states()})
+
+
+@staff_required
+def routes(request: HttpRequest) -> HttpResponse:
+    """Each model's routes in the order replies try them, with the price each provider charges."""
+    models = Model.objects.filter(routes__isnull=False).distinct().order_by("sort_order", "name")
+    rows = [(model, [(route, rate_on(route.provider_id, model)) for route in ordered(model)]) for model in models]
+    return render(request, "gateways/routes.html", {"models": rows, "states": {
+        state.route.pk: state.open_for_s for state in route_states()}})
+
+
+@staff_required
+@require_POST
+def route_up(request: HttpRequest, pk: int) -> HttpResponse:
+    route = get_object_or_404(Route.objects.select_related("model", "provider"), pk=pk)
+    with transaction.atomic():
+        if move_up(route):
+            audit.record(route.provider, request.user, AuditEntry.Action.EDITED,
+                         [f"route order of {route.model.slug}"])
+            refresh_availability()
+    messages.success(request, f"{route.model.name}: {route.provider.name} is now tried "
+                              f"{'first' if ordered(route.model)[0].pk == route.pk else 'earlier'}.")
+    return redirect(f"{reverse('gateways:routes')}#model-{route.model.slug}")
+
+
+@staff_required
+@require_POST
+def route_toggle(request: HttpRequest, pk: int) -> HttpResponse:
+    route = get_object_or_404(Route.objects.select_related("model", "provider"), pk=pk)
+    with transaction.atomic():
+        route.enabled = not route.enabled
+        route.save(update_fields=["enabled"])
+        state = "enabled" if route.enabled else "disabled"
+        audit.record(route.provider, request.user, AuditEntry.Action.EDITED, [f"route {route.upstream_id} {state}"])
+        refresh_availability()
+    messages.success(request, f"{route.model.name} via {route.provider.name} is {state}.")
+    return redirect(f"{reverse('gateways:routes')}#model-{route.model.slug}")

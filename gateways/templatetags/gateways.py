@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
 from django import template
 from django.utils import timezone
@@ -18,3 +20,18 @@ def ago(when: datetime | None) -> str:
     if (timezone.now() - when).total_seconds() < 60:
         return "just now"
     return f"{timesince(when, depth=1)} ago"
+
+
+@register.filter
+def per_million(price: Decimal | None) -> str:
+    """`0.2` -> `$0.20`, `0.075` -> `$0.075`: a price per million tokens as people write it."""
+    if price is None:
+        return ""
+    text = format(Decimal(price).normalize(), "f")
+    whole, _, cents = text.partition(".")
+    return f"${whole}.{cents.ljust(2, '0')}"
+
+
+@register.filter
+def get_item(mapping: dict[Any, Any], key: Any) -> Any:
+    return mapping.get(key)

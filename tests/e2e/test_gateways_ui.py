@@ -46,9 +46,29 @@ def test_providers_page_test_connection_and_health(page: Page, grokweb_server: L
     page.screenshot(path=str(screenshots / "gateways-providers-dark.png"), full_page=True)
     page.emulate_media(color_scheme="light")
 
+    # The backup (out of credits) goes first for the default model: the reply still arrives, in one piece,
+    # from the emulator; the failed attempt shows on the health page.
+    page.goto("/gateways/routes/")
+    card = page.locator("#model-grok-4-1-fast-reasoning")
+    card.locator("tr", has_text="Backup gateway").get_by_role("button", name="Move up").click()
+    expect(page.locator(".flash-success")).to_contain_text("Backup gateway is now tried first")
+    expect(card.locator("tbody tr").first).to_contain_text("Backup gateway")
+    page.screenshot(path=str(screenshots / "gateways-routes.png"), full_page=True)
+
+    page.goto("/")
+    box = page.locator("#input")
+    box.fill("Failover, please [[tokens=40]]")
+    box.press("Enter")
+    reply = page.locator("#thread article.msg-assistant").last
+    expect(reply).to_have_attribute("data-status", "complete", timeout=30_000)
+    expect(reply.locator(".route")).to_have_text("via Built-in emulator")
+    expect(page.locator("#thread article.msg-assistant")).to_have_count(1)
+    expect(reply.locator(".msg-error")).to_be_hidden()
+
     page.goto("/gateways/health/")
     hour = page.locator("#health-hour")
-    expect(hour.locator("tbody tr").first).to_contain_text("Built-in emulator")
+    expect(hour.locator("tbody tr", has_text="Built-in emulator").first).to_contain_text("0%")
+    expect(hour.locator("tbody tr", has_text="Backup gateway")).to_contain_text("upstream_forbidden × 1")
     expect(page.locator("#routes")).to_contain_text("closed (healthy)")
     page.screenshot(path=str(screenshots / "gateways-health.png"), full_page=True)
     page.emulate_media(color_scheme="dark")

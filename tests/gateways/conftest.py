@@ -69,6 +69,14 @@ def make_provider(db, gateways):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
+def free_port() -> int:
+    """A loopback port nobody listens on (connections to it are refused)."""
+    from tests.emulator_server import free_port as pick
+
+    return pick()
+
+
+@pytest.fixture
 def staff(make_user):  # type: ignore[no-untyped-def]
     return make_user("root", is_staff=True, is_superuser=True)
 

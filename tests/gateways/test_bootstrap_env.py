@@ -63,3 +63,25 @@ def test_a_provider_disabled_by_hand_stays_disabled_and_the_emulator_stays_off(e
     xai.refresh_from_db()
     assert not xai.enabled
     assert not Provider.objects.filter(kind="emulator", enabled=True).exists()
+
+
+def test_providers_env_wins_in_the_settings_does_what_the_flag_does(env, staff_client, settings) -> None:
+    _bootstrap()
+    xai = Provider.objects.get(kind="xai")
+    staff_client.post(reverse("gateways:provider_toggle", args=[xai.pk]))
+    settings.PROVIDERS_ENV_WINS = True  # PROVIDERS_ENV_WINS=true in the environment (docker compose)
+    _bootstrap()
+    xai.refresh_from_db()
+    assert xai.enabled and not xai.edited_by_hand
+
+
+def test_renaming_a_provider_from_the_environment_does_not_make_a_second_one(env, staff_client, gateways) -> None:
+    _bootstrap()
+    xai = Provider.objects.get(kind="xai")
+    staff_client.post(reverse("gateways:provider_edit", args=[xai.pk]), {
+        "name": "xAI (team account)", "kind": "xai", "base_url": gateways["xai"].url, "api_key": "", "enabled": "on",
+        "include_usage": "on", "usage_convention": "auto", "connect_timeout": 10, "first_token_timeout": 120,
+        "idle_timeout": 60, "max_retries": 2, "headers": ""})
+    _bootstrap()
+    _bootstrap("--env-wins")
+    assert list(Provider.objects.filter(kind="xai").values_list("name", flat=True)) == ["xAI (team account)"]

@@ -72,3 +72,23 @@ def test_percentiles_and_summaries() -> None:
                       ("B", "m", "upstream_unavailable", None)])
     assert [(r.provider, r.calls, r.error_count, r.p50) for r in rows] == [("A", 3, 1, 100), ("B", 1, 1, None)]
     assert rows[0].errors_by_code == [("timeout", 1)] and rows[1].error_rate == 1.0
+
+
+def test_the_policy_comes_from_the_settings(settings) -> None:
+    settings.GATEWAY_BREAKER = {"THRESHOLD": 1, "WINDOW_S": 30, "COOLDOWN_S": 5}
+    breaker = Breaker()
+    assert breaker.policy == Policy(threshold=1, window_s=30.0, cooldown_s=5.0)
+    caches["default"].clear()
+    assert breaker.failure("r1") == 5.0 and breaker.is_open("r1")
+
+
+@pytest.mark.parametrize(("code", "elsewhere"), [
+    ("upstream_unavailable", True), ("upstream_rate_limited", True), ("timeout", True), ("upstream_auth", True),
+    ("upstream_forbidden", True), ("model_unavailable", True),
+    ("content_blocked", False), ("context_too_long", False), ("bad_request", False),
+])
+def test_only_the_gateways_own_failures_go_elsewhere(code: str, elsewhere: bool) -> None:
+    from chat.upstream.errors import UpstreamError
+    from gateways.failover import fails_over
+
+    assert fails_over(UpstreamError(code, "detail")) is elsewhere

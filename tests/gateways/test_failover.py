@@ -6,7 +6,7 @@ import time
 import pytest
 from channels.db import database_sync_to_async
 
-from chat.models import Message, Route, UsageRecord
+from chat.models import Message, Provider, Route, UsageRecord
 from gateways.breaker import Breaker, route_key
 from gateways.discovery import discover
 from gateways.models import Attempt
@@ -68,6 +68,32 @@ async def test_a_failing_gateway_hands_the_reply_to_the_next_one(user, make_prov
     assert len(records) == 1 and records[0].route_id == good.id and records[0].provider_id == good.provider_id
     assert records[0].upstream_model == "x-ai/grok-4-1-fast-non-reasoning"
     assert await db(_attempts)() == [(bad.id, code), (good.id, "ok")]
+    await socket.close()
+
+
+async def test_a_gateway_that_refuses_connections_hands_the_reply_over(user, make_provider, free_port) -> None:
+    """Nothing listens at the first gateway's address any more (the host is down): the next one answers."""
+    bad, good = await db(_two_routes)(make_provider, None)
+    await db(Provider.objects.filter(pk=bad.provider_id).update)(
+        base_url=f"http://127.0.0.1:{free_port}/v1")
+    socket = await open_socket(user)
+    created, end = await _reply(socket, "Anyone there? [[tokens=40]]")
+    assert end["type"] == "message.done" and end["content"]
+    assert "".join(d["content"] for d in _deltas(socket, created["assistant_message"]["id"])) == end["content"]
+    assert await db(_attempts)() == [(bad.id, "upstream_unavailable"), (good.id, "ok")]
+    await socket.close()
+
+
+async def test_a_gateway_silent_past_its_first_token_timeout_hands_the_reply_over(user, make_provider) -> None:
+    """A gateway that accepts the request and then says nothing: after its first-token timeout, the next one."""
+    bad, good = await db(_two_routes)(make_provider, "stall:0")
+    await db(Provider.objects.filter(pk=bad.provider_id).update)(first_token_timeout=0.3)
+    socket = await open_socket(user)
+    created, end = await _reply(socket, "Hello? [[tokens=40]]")
+    assert end["type"] == "message.done" and end["content"]
+    assert await db(_attempts)() == [(bad.id, "timeout"), (good.id, "ok")]
+    stored = await db(Message.objects.get)(id=created["assistant_message"]["id"])
+    assert stored.ttft_ms is not None and stored.ttft_ms >= 300  # the wait is part of what the user saw
     await socket.close()
 
 
@@ -163,3 +189,18 @@ async def test_staff_see_the_serving_route_members_do_not(make_user, make_provid
         if sees:
             assert end["route"] == {"provider": "AI/ML API", "upstream_id": "x-ai/grok-4-1-fast-non-reasoning"}
         await socket.close()
+
+
+async def test_a_provider_whose_stored_key_no_longer_decrypts_is_skipped(user, make_provider, caplog) -> None:
+    """FIELD_ENCRYPTION_KEY changed without a rotation: that gateway is passed over, with a log line saying why."""
+    bad, good = await db(_two_routes)(make_provider, None)
+    await db(Provider.objects.filter(pk=bad.provider_id).update)(api_key_encrypted="gAAAAABnot-a-valid-token")
+    socket = await open_socket(user)
+    _, end = await _reply(socket, "Still there? [[tokens=20]]")
+    assert end["type"] == "message.done" and end["content"]
+    assert await db(_attempts)() == [(good.id, "ok")]
+    assert "cannot be decrypted" in caplog.text and "xAI" in caplog.text
+    await db(Provider.objects.filter(pk=good.provider_id).update)(api_key_encrypted="gAAAAABnot-valid-either")
+    _, end = await _reply(socket, "And now?")
+    assert end["type"] == "message.error" and end["code"] == "upstream_auth" and "enter it again" in end["detail"]
+    await socket.close()

@@ -13,7 +13,7 @@ from gateways.models import Attempt, AuditEntry
 
 pytestmark = pytest.mark.django_db
 
-PAGES = ["gateways:providers", "gateways:health", "gateways:provider_add"]
+PAGES = ["gateways:providers", "gateways:health", "gateways:provider_add", "gateways:routes"]
 
 
 @pytest.mark.parametrize("name", PAGES)
@@ -135,3 +135,24 @@ def test_health_shows_calls_error_rates_and_ttft_percentiles(staff_client, make_
     assert "300 ms" in hour and "1000 ms" in hour  # p50, p95
     day = page.split('id="health-day"')[1]
     assert ">7<" in day and "200 ms" in day
+
+
+def test_deleting_a_provider_in_the_django_admin_is_audited(staff_client, make_provider) -> None:
+    provider = make_provider("maxtoken", name="Old maxtoken")
+    response = staff_client.post(f"/admin/chat/provider/{provider.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302 and not Provider.objects.filter(pk=provider.pk).exists()
+    entry = AuditEntry.objects.get(action="deleted")
+    assert (entry.provider_name, entry.actor_name, entry.provider) == ("Old maxtoken", "root", None)
+    assert "Old maxtoken" in staff_client.get(reverse("gateways:providers")).content.decode()  # in Recent changes
+
+
+def test_ignoring_an_id_is_audited(staff_client, make_provider) -> None:
+    from gateways.models import ListedModel
+
+    provider = make_provider("aimlapi")
+    discover(provider)
+    listed = ListedModel.objects.get(provider=provider, upstream_id="openai/gpt-4o")
+    staff_client.post(reverse("gateways:listed_ignore", args=[listed.pk]))
+    staff_client.post(reverse("gateways:listed_ignore", args=[listed.pk]), {"undo": "1"})
+    assert list(AuditEntry.objects.filter(provider=provider).order_by("id").values_list("fields", flat=True)) == [
+        ["ignored openai/gpt-4o"], ["unignored openai/gpt-4o"]]

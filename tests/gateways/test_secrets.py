@@ -50,16 +50,19 @@ def test_keys_appear_in_no_page_answer_or_log_line(everything, staff_client, log
     caplog.set_level(logging.DEBUG)
     crazy = Provider.objects.get(name="Crazy")
     pages = [reverse("gateways:providers"), reverse("gateways:health"), reverse("gateways:provider_add"),
+             reverse("gateways:routes"),
              "/admin/", "/admin/chat/provider/", "/admin/chat/model/", "/admin/chat/usagerecord/",
              "/admin/gateways/auditentry/", "/admin/gateways/attempt/", "/admin/gateways/listedmodel/",
              "/admin/chat/model/%d/change/" % Model.objects.first().pk]
     for provider in everything:
         pages += [reverse("gateways:provider_edit", args=[provider.pk]),
                   f"/admin/chat/provider/{provider.pk}/change/"]
+    ciphertexts = [p.api_key_encrypted for p in everything if p.api_key_encrypted]
     for url in pages:
         response = staff_client.get(url)
         assert response.status_code == 200, url
         _assert_clean(response.content.decode(), url)
+        assert not [c for c in ciphertexts if c in response.content.decode()], f"a stored key's ciphertext in {url}"
     for provider in everything:  # every action, and the pages they lead to
         for name in ("gateways:provider_test", "gateways:provider_discover"):
             response = staff_client.post(reverse(name, args=[provider.pk]), follow=True)

@@ -17,10 +17,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:  # type: ignore[no-untyped-def]
         parser.add_argument("--url", default="http://127.0.0.1:8000/", help="Where the app is served (printed).")
         parser.add_argument("--env-wins", action="store_true",
-                            help="Let the environment overwrite providers an admin changed by hand.")
+                            help="Let the environment overwrite providers an admin changed by hand "
+                                 "(also PROVIDERS_ENV_WINS=true).")
 
     def handle(self, *args, **options) -> None:  # type: ignore[no-untyped-def]
-        for provider in providers.sync_from_environment(env_wins=options["env_wins"]):
+        env_wins = options["env_wins"] or settings.PROVIDERS_ENV_WINS
+        for provider in providers.sync_from_environment(env_wins=env_wins):
             label = "simulated answers" if provider.simulated else provider.base_url
             count = provider.models.filter(enabled=True).count()
             self.stdout.write(f"Provider {provider.name}: {count} models ({label})")
