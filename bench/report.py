@@ -2,7 +2,7 @@
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/grokweb_bench .venv/bin/python bench/report.py
     ... bench/report.py --rows 200000      # a quick run
-    ... bench/report.py --reuse            # keep the loaded ledger if it has the right size
+    ... bench/report.py --reuse            # keep the ledger loaded by an earlier run of the same size
 
 Creates the database if needed, migrates it, loads `--rows` ledger rows (200
 users, 15 models, 90 days) with one INSERT ... SELECT generate_series, builds
@@ -134,6 +134,28 @@ def _timed(fn, runs: int) -> tuple[float, int, object]:  # type: ignore[no-untyp
     return statistics.median(times), queries, result
 
 
+def _http(first: dt.date, last: dt.date, runs: int) -> None:
+    """Server time of GET /api/usage/report (JSON and CSV) and of the staff report page, in-process."""
+    from django.test import Client
+
+    from accounts.models import User
+
+    staff, _ = User.objects.get_or_create(username="bench-staff", defaults={"is_staff": True})
+    client = Client()
+    client.force_login(staff)
+    query = f"from={first}&to={last}"
+    urls = [f"/api/usage/report?{query}&group_by={g}" for g in ("user", "model", "day")]
+    urls += [f"/api/usage/report?{query}&group_by=user&format=csv", f"/usage/report/?{query}"]
+    print("\n| request (last month) | server time (ms) | queries |\n|---|---:|---:|")
+    for url in urls:
+        def get(url: str = url) -> object:
+            answer = client.get(url)
+            assert answer.status_code == 200, (url, answer.status_code)
+            return b"".join(answer.streaming_content) if answer.streaming else answer.content
+        took, queries, _ = _timed(get, runs)
+        print(f"| `GET {url.replace(query, 'from=..&to=..')}` | {took * 1000:.1f} | {queries} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=2_000_000)
@@ -166,6 +188,11 @@ def main() -> None:
           f"{len(users)} users, {len(models)} models, {DAYS} days")
 
     have = UsageRecord.objects.count()
+    if args.reuse and have > args.rows:  # the "new day" rows of the previous run: drop them, redo the rollups
+        UsageRecord.objects.filter(id__gt=args.rows).delete()
+        RollupState.objects.update(last_record_id=args.rows)
+        rollups.recompute_days([today, today - dt.timedelta(days=1)])
+        have = UsageRecord.objects.count()
     if not (args.reuse and have == args.rows):
         with connection.cursor() as cur:
             cur.execute("TRUNCATE chat_usagerecord, usage_usagedaily RESTART IDENTITY CASCADE")
@@ -182,6 +209,9 @@ def main() -> None:
         print(f"reusing {have:,} ledger rows and {UsageDaily.objects.count():,} rollup rows")
         rollups.refresh()
 
+    with connection.cursor() as cur:  # what autovacuum does after a bulk load anyway; timings are steadier
+        cur.execute("VACUUM (ANALYZE) chat_usagerecord, usage_usagedaily, usage_usagedailyuser, "
+                    "usage_usagedailymodel")
     first, last = preset_range("last_month")
     month_rows = UsageRecord.objects.filter(created_at__gte=day_start(first),
                                             created_at__lt=day_start(last + dt.timedelta(days=1))).count()
@@ -194,6 +224,14 @@ def main() -> None:
         same = [(r.key, r.sums) for r in rolled.rows] == [(r.key, r.sums) for r in raw.rows]  # type: ignore[attr-defined]
         print(f"| {group} | {fast * 1000:.1f} | {fast_q} | {slow * 1000:.0f} | {slow_q} | {slow / fast:.0f}x | "
               f"{'yes' if same else 'NO'} |")
+
+    # A constant number of queries whatever the range, and the time of the HTTP answers themselves.
+    spans = {"7 days": 6, "last month": (last - first).days, "90 days": DAYS - 1}
+    counts = {name: _timed(lambda n=n: reports.report(last - dt.timedelta(days=n), last, "user"), 1)[1]
+              for name, n in spans.items()}
+    print("\nqueries per report by user through rollups: "
+          + ", ".join(f"{name} {count}" for name, count in counts.items()))
+    _http(first, last, args.runs)
 
     # One day's new rows (written "today"), rolled up by the beat task's refresh().
     per_day = args.rows // DAYS

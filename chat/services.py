@@ -20,7 +20,7 @@ from gateways.routes import usable_routes
 from . import catalog
 from .errors import ChatError
 from .models import Conversation, Message, Model, UsageRecord
-from .pricing import Price, cost_ticks
+from .pricing import Price
 from .prompting import prompt_chars, upstream_messages
 from .selectors import conversation_for, message_for, model_for, visible_branch
 from .upstream.client import ChatRequest
@@ -234,14 +234,14 @@ def _price(model: Model) -> Price:
 def ledger_row(
     user_id: int, model: Model, usage: NormalizedUsage, *, provider_id: int | None = None, **fields: Any
 ) -> UsageRecord:
-    """One row per upstream call, its cost fixed now.
+    """One row per upstream call, its cost fixed now (usage.prices.row_cost).
 
     The price is the dated `usage.Price` of the provider that actually served
     the call (`provider_id`, default the model's) for this model, in effect
     today; the model's own price fields when there is none. The applied
     prices are stored on the row, so it can always be re-derived.
     """
-    from usage.prices import rate_on  # usage depends on chat, not the other way round at import time
+    from usage.prices import rate_on, row_cost  # usage depends on chat, not the other way round at import time
 
     provider_id = model.provider_id if provider_id is None else provider_id
     rate = rate_on(provider_id, model)
@@ -252,7 +252,7 @@ def ledger_row(
         billable_output_tokens=usage.billable_output, total_tokens=usage.total,
         estimated=usage.estimated, reconciles=usage.reconciles, convention=usage.convention,
         price_input=rate.input, price_cached_input=rate.cached_input,
-        price_output=rate.output, cost_ticks=cost_ticks(usage, rate),
+        price_output=rate.output, cost_ticks=row_cost(usage, rate),
         stated_cost_ticks=usage.stated_cost_ticks, **fields,
     )
 

@@ -36,31 +36,25 @@ class UsageRowOut(Schema):
     stated_difference_usd: str | None
 
 
-class ReportOut(Schema):
-    from_: dt.date = Field(..., alias="from")
-    to: dt.date
-    group_by: str
-    rows: list[UsageRowOut]
-    totals: UsageRowOut
-
-
 class BudgetOut(Schema):
+    source: str
     limit_usd: str | None
     spent_usd: str
+    remaining_usd: str | None
     limit_tokens: int | None
     spent_tokens: int
+    remaining_tokens: int | None
     fraction: float | None
     warning: bool
     exceeded: bool
-    source: str
 
 
 class MeOut(Schema):
     from_: dt.date = Field(..., alias="from")
     to: dt.date
     totals: UsageRowOut
-    days: list[UsageRowOut]
-    models: list[UsageRowOut]
+    rows: list[UsageRowOut]  # per day (PROTOCOL.md: "totals and per-day rows")
+    models: list[UsageRowOut]  # addition: per model
     budget: BudgetOut | None
 
 
@@ -82,13 +76,16 @@ def usage_me(
     return {
         "from": first, "to": last,
         "totals": reports.report(first, last, None, user_id=user_id).totals.api(),
-        "days": [r.api() for r in reports.report(first, last, "day", user_id=user_id).rows],
+        "rows": [r.api() for r in reports.report(first, last, "day", user_id=user_id).rows],
         "models": [r.api() for r in reports.report(first, last, "model", user_id=user_id).rows],
         "budget": budgets.as_api(budgets.status_of(request.user)),
     }
 
 
-@router.get("/report", response=ReportOut, by_alias=True, summary="Staff: usage of everyone, grouped")
+@router.get("/report", response=list[UsageRowOut], summary="Staff: usage of everyone, grouped",
+            description="Rows of {key, requests, prompt_tokens, ...} (PROTOCOL.md), most expensive first (days in "
+                        "order); the key is a username, a model slug, a YYYY-MM-DD day or a provider name. "
+                        "`format=csv` answers the same rows as CSV.")
 def usage_report(
     request: HttpRequest, start: str | None = Query(None, alias="from"), end: str | None = Query(None, alias="to"),
     group_by: str = "user", format: str = "json",
@@ -102,10 +99,9 @@ def usage_report(
     first, last = _range(start, end)
     result = reports.report(first, last, group_by)
     if format == "csv":
-        response: HttpResponse = exports.report_csv(result, f"by-{group_by}")  # type: ignore[assignment]
+        response: HttpResponse = exports.report_csv(request, result, f"by-{group_by}")  # type: ignore[assignment]
         return response
-    return {"from": first, "to": last, "group_by": group_by, "rows": [r.api() for r in result.rows],
-            "totals": result.totals.api()}
+    return [r.api() for r in result.rows]
 
 
 class ConversationUsageOut(Schema):

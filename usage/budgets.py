@@ -22,18 +22,24 @@ def status_of(user: Any) -> Any | None:
         return None
 
 
+def _usd(ticks: int | None) -> str | None:
+    return format_usd(ticks) if ticks is not None else None
+
+
 def as_api(status: Any | None) -> dict[str, Any] | None:
+    """The budget as GET /api/me/budget/ shows it (accounts.budgets.BudgetStatus.as_dict's fields)."""
     if status is None:
         return None
-    limit_ticks = getattr(status, "limit_ticks", None)
     fraction = getattr(status, "fraction", None)
     return {
-        "limit_usd": format_usd(limit_ticks) if limit_ticks is not None else None,
+        "source": str(getattr(status, "source", "")),
+        "limit_usd": _usd(getattr(status, "limit_ticks", None)),
         "spent_usd": format_usd(getattr(status, "spent_ticks", 0) or 0),
+        "remaining_usd": _usd(getattr(status, "remaining_ticks", None)),
         "limit_tokens": getattr(status, "limit_tokens", None),
         "spent_tokens": getattr(status, "spent_tokens", 0) or 0,
+        "remaining_tokens": getattr(status, "remaining_tokens", None),
         "fraction": round(float(fraction), 4) if fraction is not None else None,
         "warning": bool(getattr(status, "warning", False)),
         "exceeded": bool(getattr(status, "exceeded", False)),
-        "source": str(getattr(status, "source", "")),
     }

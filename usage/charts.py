@@ -14,6 +14,7 @@ from django.utils.safestring import SafeString, mark_safe
 from chat.pricing import format_usd
 
 from .reports import Row
+from .templatetags.usage_format import usd
 
 COLOURS = 8
 W, H = 760, 240
@@ -99,6 +100,6 @@ def top_users(rows: list[Row], limit: int = 10) -> SafeString:
         parts.append(f'<rect class="chart-c0" x="{name_w}" y="{y + 3}" width="{width:.1f}" height="{line - 8}" rx="3">'
                      f'<title>{escape(row.label)}: ${format_usd(row.sums["cost_ticks"])}</title></rect>')
         parts.append(f'<text class="chart-value" x="{name_w + width + 6:.1f}" y="{y + 16}">'
-                     f'${escape(format_usd(row.sums["cost_ticks"]))}</text>')
+                     f'{escape(usd(row.sums["cost_ticks"]))}</text>')
     parts.append("</svg>")
     return mark_safe("".join(parts))

@@ -3,10 +3,14 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-from collections.abc import Iterable, Iterator
+import json
+from collections.abc import AsyncIterator, Iterable, Iterator
+from itertools import islice
 from typing import Any
 
-from django.http import StreamingHttpResponse
+from asgiref.sync import sync_to_async
+from django.core.handlers.asgi import ASGIRequest
+from django.http import HttpRequest, StreamingHttpResponse
 from django.utils import timezone
 
 from chat.models import UsageRecord
@@ -24,7 +28,7 @@ LEDGER_COLUMNS = (
     "id", "created_at", "user", "purpose", "provider", "model", "upstream_model", "outcome", "prompt_tokens",
     "cached_tokens", "image_tokens", "completion_tokens", "reasoning_tokens", "billable_output_tokens",
     "total_tokens", "estimated", "reconciles", "convention", "price_input", "price_cached_input", "price_output",
-    "cost_usd", "stated_cost_usd", "conversation",
+    "cost_usd", "stated_cost_usd", "conversation", "raw_usage",
 )
 
 
@@ -42,21 +46,37 @@ def _lines(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> Iterator[str
         yield writer.writerow(row)
 
 
-def _response(lines: Iterator[str], filename: str) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+def _take(lines: Iterator[str], count: int) -> str:
+    return "".join(islice(lines, count))
+
+
+async def _async_lines(lines: Iterator[str], batch: int = 1000) -> AsyncIterator[str]:
+    """The lines in batches, each read in the sync thread (the database cursor lives there).
+
+    Under ASGI Django reads a sync iterator whole before sending a byte; an
+    async one is sent as it is produced, so a large export streams.
+    """
+    while chunk := await sync_to_async(_take)(lines, batch):
+        yield chunk
+
+
+def _response(request: HttpRequest, lines: Iterator[str], filename: str) -> StreamingHttpResponse:
+    content = _async_lines(lines) if isinstance(request, ASGIRequest) else lines
+    response = StreamingHttpResponse(content, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["Cache-Control"] = "no-store"
     return response
 
 
-def report_csv(report: Report, name: str) -> StreamingHttpResponse:
-    rows = ([row.api()[c] if row.api()[c] is not None else "" for c in REPORT_COLUMNS] for row in report.rows)
+def report_csv(request: HttpRequest, report: Report, name: str) -> StreamingHttpResponse:
+    rows = ([("" if value is None else value) for value in map(row.api().get, REPORT_COLUMNS)]
+            for row in report.rows)
     filename = f"usage-{name}-{report.first}-{report.last}.csv"
-    return _response(_lines(REPORT_COLUMNS, rows), filename)
+    return _response(request, _lines(REPORT_COLUMNS, rows), filename)
 
 
-def ledger_csv(first: dt.date, last: dt.date, *, user_id: int | None = None, model_slug: str = "") -> \
-        StreamingHttpResponse:
+def ledger_csv(request: HttpRequest, first: dt.date, last: dt.date, *, user_id: int | None = None,
+               model_slug: str = "") -> StreamingHttpResponse:
     """Every ledger row of the range (optionally one user / model), read in chunks: any size streams."""
     start, end = day_span(first, last)
     qs = UsageRecord.objects.filter(created_at__gte=start, created_at__lt=end)
@@ -75,7 +95,7 @@ def ledger_csv(first: dt.date, last: dt.date, *, user_id: int | None = None, mod
                 r.total_tokens, r.estimated, r.reconciles, r.convention, r.price_input, r.price_cached_input,
                 r.price_output, format_usd(r.cost_ticks),
                 format_usd(r.stated_cost_ticks) if r.stated_cost_ticks is not None else "",
-                r.conversation_id or "",
+                r.conversation_id or "", json.dumps(r.raw_usage, separators=(",", ":")) if r.raw_usage else "",
             ]
 
-    return _response(_lines(LEDGER_COLUMNS, rows()), f"usage-ledger-{first}-{last}.csv")
+    return _response(request, _lines(LEDGER_COLUMNS, rows()), f"usage-ledger-{first}-{last}.csv")

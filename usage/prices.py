@@ -13,6 +13,8 @@ from django.utils import timezone
 from chat import catalog
 from chat.models import Model
 from chat.pricing import Price as Rate
+from chat.pricing import cost_ticks
+from chat.upstream.usage import NormalizedUsage
 
 from .models import SINCE_ALWAYS, Price
 
@@ -30,6 +32,17 @@ def rate_on(provider_id: int | None, model: Model, day: dt.date | None = None) -
         if row is not None:
             return Rate(row.input, row.cached_input, row.output)
     return model_rate(model)
+
+
+def row_cost(usage: NormalizedUsage, rate: Rate) -> int:
+    """The cost a ledger row carries: ours from the price, except when the gateway's numbers
+    do not reconcile and it stated what it charged; then its figure is the better one (UPSTREAM.md).
+
+    Such a row keeps `reconciles=False` and its `stated_cost_ticks`, so reports can say so.
+    """
+    if not usage.reconciles and usage.stated_cost_ticks is not None:
+        return usage.stated_cost_ticks
+    return cost_ticks(usage, rate)
 
 
 def rates_for(pairs: set[tuple[int, int]]) -> dict[tuple[int, int], list[tuple[dt.date, Rate]]]:

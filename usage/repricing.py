@@ -17,12 +17,12 @@ from django.utils import timezone
 
 from chat.models import UsageRecord
 from chat.pricing import Price as Rate
-from chat.pricing import cost_ticks, format_usd
+from chat.pricing import format_usd
 from chat.upstream.usage import NormalizedUsage
 
 from .aggregates import day_span
 from .models import RepriceRun
-from .prices import pick, rates_for
+from .prices import pick, rates_for, row_cost
 from .rollups import recompute_days
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,7 @@ def _usage_of(row: UsageRecord) -> NormalizedUsage:
         visible_output=row.completion_tokens, reasoning=row.reasoning_tokens,
         billable_output=row.billable_output_tokens, total=row.total_tokens,
         reconciles=row.reconciles, convention=row.convention, estimated=row.estimated,
+        stated_cost_ticks=row.stated_cost_ticks,
     )
 
 
@@ -71,7 +72,7 @@ def reprice(
             rate = pick(dated.get((record.provider_id, record.model_id), []), day)  # type: ignore[arg-type]
             if rate is None:
                 continue  # no dated price for this pair: the row keeps what it was written with
-            new_cost = cost_ticks(_usage_of(record), rate)
+            new_cost = row_cost(_usage_of(record), rate)
             old = (record.price_input, record.price_cached_input, record.price_output, record.cost_ticks)
             if old == (rate.input, rate.cached_input, rate.output, new_cost):
                 continue

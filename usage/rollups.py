@@ -4,8 +4,9 @@ Invariant: for every day, the UsageDaily rows are the sums of that day's
 ledger rows whose id is at most the watermark (RollupState.last_record_id).
 `refresh` moves the watermark to the newest ledger row and rebuilds exactly
 the days that rows past the old watermark fall on (late rows included), plus
-today and yesterday (a row whose transaction committed after a newer one was
-already rolled up can only be a few moments old). A day is always rebuilt
+today, and yesterday for an hour after midnight (a row whose transaction
+committed after a newer one was already rolled up can only be a few moments
+old; reports read today from the ledger anyway). A day is always rebuilt
 whole, delete + insert in one transaction, so recomputing it changes nothing.
 Reports add the ledger rows past the watermark, so they never miss a call.
 """
@@ -23,11 +24,13 @@ from django.utils import timezone
 
 from chat.models import UsageRecord
 
-from .aggregates import COLUMNS, day_span, ledger_sums, rollup_sums
+from .aggregates import COLUMNS, day_span, day_start, ledger_sums, rollup_sums
 from .models import RollupState, Sums, UsageDaily, UsageDailyModel, UsageDailyUser
 
 log = logging.getLogger(__name__)
 GROUP = ("user_id", "provider_id", "model_slug", "purpose")
+# How long after midnight yesterday keeps being rebuilt, for rows committed a moment late.
+SETTLE = dt.timedelta(hours=1)
 
 
 def _state_locked() -> RollupState:
@@ -91,7 +94,9 @@ def refresh() -> list[dt.date]:
         state = _state_locked()
         newest = UsageRecord.objects.aggregate(m=Max("id"))["m"] or 0
         today = timezone.localdate()
-        days = {today, today - dt.timedelta(days=1)}
+        days = {today}
+        if state.updated_at is None or state.updated_at < day_start(today) + SETTLE:
+            days.add(today - dt.timedelta(days=1))
         if newest > state.last_record_id:
             days |= _days_of(state.last_record_id, newest)
         for day in sorted(days):

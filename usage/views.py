@@ -50,6 +50,12 @@ def _presets(current: str) -> list[dict[str, Any]]:
             for key, label in PRESETS.items()]
 
 
+def _person(request: HttpRequest) -> Any | None:
+    """The user named by ?user=<username> (the report's user key), if any."""
+    name = request.GET.get("user", "")
+    return get_user_model().objects.filter(username=name).first() if name else None
+
+
 def _staff(request: HttpRequest) -> None:
     if not request.user.is_staff:
         raise PermissionDenied("Only staff can read the usage report.")
@@ -64,17 +70,15 @@ def report(request: HttpRequest) -> HttpResponse:
     cells = reports.report(first, last, "day_model").rows
     colours = charts.model_colours([r.key for r in tables["model"].rows])
     drill = None
-    user_id = request.GET.get("user", "")
-    if user_id.isdigit():
-        person = get_user_model().objects.filter(pk=int(user_id)).first()
-        if person is not None:
-            drill = {"user": person, "rows": reports.report(first, last, "model", user_id=person.pk).rows,
-                     "query": _query(first, last, table="model", user=person.pk),
-                     "ledger_query": _query(first, last, table="ledger", user=person.pk)}
+    person = _person(request)
+    if person is not None:
+        name = person.get_username()
+        drill = {"user": person, "rows": reports.report(first, last, "model", user_id=person.pk).rows,
+                 "query": _query(first, last, table="model", user=name),
+                 "ledger_query": _query(first, last, table="ledger", user=name)}
     context = {
         "first": first, "last": last, "preset": preset, "error": error, "presets": _presets(preset),
         "today": timezone.localdate(), "totals": totals, "tables": tables, "drill": drill,
-        "user_models": reports.report(first, last, "user_model").rows,
         "day_chart": charts.cost_per_day(cells, first, last, colours) if totals.calls else None,
         "users_chart": charts.top_users(tables["user"].rows) if totals.cost_ticks else None,
         "legend": [{"slug": r.key, "colour": colours[r.key]} for r in tables["model"].rows],
@@ -91,14 +95,17 @@ def report_csv(request: HttpRequest) -> HttpResponse:
     if error:
         return HttpResponseBadRequest(error, content_type="text/plain")
     table = request.GET.get("table", "user")
-    user_id = int(request.GET["user"]) if request.GET.get("user", "").isdigit() else None
+    person = _person(request)
+    if request.GET.get("user") and person is None:
+        return HttpResponseBadRequest("No user has that username.", content_type="text/plain")
+    user_id = person.pk if person is not None else None
     if table == "ledger":
-        return exports.ledger_csv(first, last, user_id=user_id)
+        return exports.ledger_csv(request, first, last, user_id=user_id, model_slug=request.GET.get("model", ""))
     if table not in (*REPORT_TABLES, "model"):
         return HttpResponseBadRequest(f"table must be one of: {', '.join((*REPORT_TABLES, 'ledger'))}.",
                                       content_type="text/plain")
-    name = f"by-{table}" + (f"-user{user_id}" if user_id else "")
-    return exports.report_csv(reports.report(first, last, table, user_id=user_id), name)
+    name = f"by-{table}" + (f"-{person.get_username()}" if person is not None else "")
+    return exports.report_csv(request, reports.report(first, last, table, user_id=user_id), name)
 
 
 @login_required
@@ -126,7 +133,9 @@ def me_csv(request: HttpRequest) -> HttpResponse:
         return HttpResponseBadRequest(error, content_type="text/plain")
     table = request.GET.get("table", "day")
     if table == "ledger":
-        return exports.ledger_csv(first, last, user_id=request.user.pk)
+        return exports.ledger_csv(request, first, last, user_id=request.user.pk,
+                                  model_slug=request.GET.get("model", ""))
     if table not in ME_TABLES:
         return HttpResponseBadRequest("table must be day, model or ledger.", content_type="text/plain")
-    return exports.report_csv(reports.report(first, last, table, user_id=request.user.pk), f"my-usage-by-{table}")
+    mine = reports.report(first, last, table, user_id=request.user.pk)
+    return exports.report_csv(request, mine, f"my-usage-by-{table}")

@@ -40,9 +40,9 @@ for n in range(400):
     prompt = rng.randint(200, 9000)
     cached = rng.randint(0, prompt) if rng.random() < 0.6 else 0
     visible, reasoning = rng.randint(50, 1500), rng.choice([0, rng.randint(100, 3000)])
-    estimated = rng.random() < 0.05
+    estimated, odd = rng.random() < 0.05, n % 97 == 1  # a few stopped calls, a few that do not reconcile
     usage = NormalizedUsage(prompt, cached, 0, visible, reasoning, visible + reasoning, prompt + visible + reasoning,
-                            True, "estimate" if estimated else "A", estimated)
+                            not odd, "estimate" if estimated else "C" if odd else "A", estimated)
     row = ledger_row(who.pk, model, usage, purpose="title" if n % 9 == 0 else "chat",
                      outcome="cancelled" if estimated else "complete")
     if rng.random() < 0.5:
@@ -86,13 +86,16 @@ def test_the_report_with_data_and_my_usage(page: Page, grokweb_server: LiveServe
     expect(page.locator("h1")).to_have_text("Usage report")
     calls = page.locator('[data-stat="requests"] .value')
     assert int(calls.inner_text().replace(",", "")) >= 400
-    expect(page.locator("#by-user tbody tr")).to_have_count(7)  # six people and the e2e user
+    for name in ("ada", "grace", "linus", "margaret", "ken", "barbara"):
+        expect(page.locator(f'#by-user tbody tr[data-key="{name}"]')).to_have_count(1)
     expect(page.locator(".usage-chart svg")).to_have_count(2)
+    expect(page.locator(".usage-note")).to_contain_text("do not reconcile")
     assert page.locator(".usage-chart svg rect").count() > 20
     page.screenshot(path=str(screenshots / "usage-report.png"), full_page=True)
+    page.screenshot(path=str(screenshots / "usage-report-top.png"))  # totals and charts at full size
 
     # The CSV of the user table has the page's numbers.
-    href = page.locator("#by-user .usage-csv a").get_attribute("href")
+    href = page.locator("#by-user").get_by_role("link", name="Download CSV").get_attribute("href")
     csv_text = page.request.get(href).text()
     first_row = csv_text.splitlines()[1].split(",")
     shown_first = page.locator("#by-user tbody tr").first
@@ -107,8 +110,14 @@ def test_the_report_with_data_and_my_usage(page: Page, grokweb_server: LiveServe
     page.screenshot(path=str(screenshots / "usage-report-dark.png"), full_page=True)
     page.emulate_media(color_scheme="light")
 
+    # A personal budget of $0.001: My usage shows what is spent of it.
+    _shell(grokweb_server, "from decimal import Decimal; from accounts.models import User; "
+                           f"User.objects.filter(username={grokweb_server.username!r})"
+                           ".update(budget_usd=Decimal('0.001'))")
     page.goto("/usage/me/")
     expect(page.locator("h1")).to_have_text("My usage")
+    expect(page.locator(".usage-budget [role=meter]")).to_be_visible()
+    expect(page.locator(".usage-budget")).to_contain_text("of $0.001")
     expect(page.locator("#by-model tbody tr").first).not_to_have_class("empty")
     page.screenshot(path=str(screenshots / "usage-me.png"), full_page=True)
     assert not [e for e in page.js_errors if "favicon" not in e]  # type: ignore[attr-defined]

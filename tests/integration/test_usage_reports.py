@@ -75,3 +75,34 @@ def test_reports_equal_the_raw_ledger_on_postgresql(make_user, model, group_by) 
         raw = reports.raw_rows(first, today, group_by)
         assert [(r.key, r.sums) for r in exact.rows] == [(r.key, r.sums) for r in raw.rows]
         assert exact.totals.calls == 120
+
+
+def test_rollups_equal_the_ledger_after_late_rows_and_a_recomputed_day(make_user, model) -> None:
+    from django.db.models.functions import TruncDate
+
+    from usage.aggregates import COLUMNS, as_ints, ledger_sums
+
+    def ledger() -> dict[tuple, dict[str, int]]:
+        rows = (UsageRecord.objects.annotate(day=TruncDate("created_at")).order_by()
+                .values("day", "user_id", "provider_id", "model_slug", "purpose").annotate(**ledger_sums()))
+        return {(r["day"], r["user_id"], r["provider_id"], r["model_slug"], r["purpose"]): as_ints(r) for r in rows}
+
+    def rolled() -> dict[tuple, dict[str, int]]:
+        return {(r.day, r.user_id, r.provider_id, r.model_slug, r.purpose): {c: getattr(r, c) for c in COLUMNS}
+                for r in UsageDaily.objects.all()}
+
+    rng = random.Random(12)
+    users = [make_user(f"late{i}") for i in range(3)]
+    now = timezone.now()
+    for _ in range(60):
+        _row(rng.choice(users), model, now - dt.timedelta(days=rng.randint(0, 9), minutes=rng.randint(0, 1440)))
+    refresh_rollups()
+    assert rolled() == ledger()
+    late = now - dt.timedelta(days=8)
+    for _ in range(5):  # late rows: written now, dated a day long rolled up
+        _row(rng.choice(users), model, late, prompt=rng.randint(1, 500))
+    refresh_rollups()
+    assert rolled() == ledger()
+    before = rolled()
+    rollups.recompute_days([timezone.localdate(late)])
+    assert rolled() == before

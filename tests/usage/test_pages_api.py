@@ -69,8 +69,9 @@ def test_my_usage_shows_only_my_own_calls(usage_data, today) -> None:
     body = answer.json()
     assert body["totals"]["requests"] == 2 and body["totals"]["prompt_tokens"] == 1050
     assert {r["key"] for r in body["models"]} == {"grok-4-0709", "grok-4-fast-reasoning"}
-    assert [r["key"] for r in body["days"]] == [str(today - dt.timedelta(days=2)), str(today)]
-    assert set(body) >= {"from", "to", "totals", "days", "models", "budget"}
+    assert [r["key"] for r in body["rows"]] == [str(today - dt.timedelta(days=2)), str(today)]
+    assert all(ROW_KEYS <= set(row) for row in body["rows"])
+    assert set(body) >= {"from", "to", "totals", "rows", "models", "budget"} and body["budget"] is None
     page = bob.get(reverse("usage:me"), {"preset": "7d"}).content.decode()
     assert "grok-4-0709" in page and "grok-code-fast-1" not in page and "grok-3-mini" not in page
     rows = _csv(bob.get(reverse("usage:me_csv"), {"table": "ledger", "preset": "7d"}))
@@ -85,20 +86,19 @@ def test_the_report_api_has_protocol_shapes_and_csv_matches_it(usage_data, staff
     client = _client(staff)
     query = {"from": str(today - dt.timedelta(days=6)), "to": str(today), "group_by": group_by}
     body = client.get("/api/usage/report", query).json()
-    assert body["group_by"] == group_by and body["from"] == query["from"] and body["to"] == query["to"]
-    assert body["rows"] and all(ROW_KEYS <= set(row) for row in body["rows"])
-    assert all(re.fullmatch(r"\d+(\.\d+)?", row["cost_usd"]) for row in body["rows"])
-    assert body["totals"]["requests"] == 5 == sum(r["requests"] for r in body["rows"])
+    assert isinstance(body, list) and body and all(ROW_KEYS <= set(row) for row in body)
+    assert all(re.fullmatch(r"\d+(\.\d+)?", row["cost_usd"]) for row in body)
+    assert sum(r["requests"] for r in body) == 5
     rows = _csv(client.get("/api/usage/report", {**query, "format": "csv"}))
     assert [(r["key"], int(r["requests"]), int(r["total_tokens"]), r["cost_usd"]) for r in rows] == [
-        (r["key"], r["requests"], r["total_tokens"], r["cost_usd"]) for r in body["rows"]]
+        (r["key"], r["requests"], r["total_tokens"], r["cost_usd"]) for r in body]
 
 
 def test_the_report_shows_the_recorded_stream_at_its_exact_cost(usage_data, staff, today) -> None:
     day = str(today - dt.timedelta(days=3))
-    body = _client(staff).get("/api/usage/report", {"from": day, "to": day, "group_by": "model"}).json()
-    assert body["rows"][0]["cost_usd"] == "0.0000739" and body["rows"][0]["stated_cost_usd"] == "0.0000739"
-    assert body["rows"][0]["stated_difference_usd"] == "0"
+    [row] = _client(staff).get("/api/usage/report", {"from": day, "to": day, "group_by": "model"}).json()
+    assert row["key"] == "grok-4-fast-reasoning" and row["cost_usd"] == "0.0000739"
+    assert row["stated_cost_usd"] == "0.0000739" and row["stated_difference_usd"] == "0"
 
 
 def test_the_report_page_tables_match_the_api_and_csv(usage_data, staff, today) -> None:
@@ -114,15 +114,15 @@ def test_the_report_page_tables_match_the_api_and_csv(usage_data, staff, today) 
         shown = re.findall(r'data-key="([^"]+)".*?data-col="requests">([\d,]+)<.*?data-col="total_tokens">([\d,]+)<'
                            r'.*?data-usd="([^"]+)"', section, re.S)
         assert [(k, int(n.replace(",", "")), int(t.replace(",", "")), c) for k, n, t, c in shown] == [
-            (r["key"], r["requests"], r["total_tokens"], r["cost_usd"]) for r in api["rows"]]
-        assert [(r["key"], r["cost_usd"]) for r in csv_rows] == [(r["key"], r["cost_usd"]) for r in api["rows"]]
+            (r["key"], r["requests"], r["total_tokens"], r["cost_usd"]) for r in api]
+        assert [(r["key"], r["cost_usd"]) for r in csv_rows] == [(r["key"], r["cost_usd"]) for r in api]
     assert "<svg" in html and "Cost per day, by model" in html and "Top users by cost" in html
     assert "1 call had usage numbers that do not reconcile" in html
 
 
 def test_the_drill_down_shows_one_users_models(usage_data, staff) -> None:
     alice = usage_data["alice"]
-    html = _client(staff).get(reverse("usage:report"), {"preset": "7d", "user": alice.pk}).content.decode()
+    html = _client(staff).get(reverse("usage:report"), {"preset": "7d", "user": alice.username}).content.decode()
     drill = html.split('id="drill"', 1)[1].split("</section>", 1)[0]
     assert "alice · by model" in drill
     assert set(re.findall(r'data-key="([^"]+)"', drill)) == {"grok-4-fast-reasoning", "grok-code-fast-1", "grok-3-mini"}
@@ -160,3 +160,81 @@ def test_conversation_usage_totals_every_row_of_the_conversation_only_for_its_ow
     detail = _client(alice).get(f"/api/conversations/{conversation.id}/").json()
     assert detail["usage"] == mine
     assert _client(bob).get(f"/api/usage/conversations/{conversation.id}").status_code == 404
+
+
+def _shown(section: str) -> list[tuple[str, int, str]]:
+    """(key, requests, exact cost) of each row of one table on the page."""
+    found = re.findall(r'data-key="([^"]+)".*?data-col="requests">([\d,]+)<.*?data-usd="([^"]+)"', section, re.S)
+    return [(k.replace("&amp;", "&"), int(n.replace(",", "")), c) for k, n, c in found]
+
+
+def test_every_table_on_the_page_has_a_csv_with_the_same_rows(usage_data, staff) -> None:
+    client = _client(staff)
+    alice = usage_data["alice"]
+    html = client.get(reverse("usage:report"), {"preset": "7d", "user": alice.username}).content.decode()
+    drill = _shown(html.split('id="drill"', 1)[1].split("</section>", 1)[0])
+    rows = _csv(client.get(reverse("usage:report_csv"), {"preset": "7d", "table": "model", "user": alice.username}))
+    assert drill == [(r["key"], int(r["requests"]), r["cost_usd"]) for r in rows] != []
+    # The user x model CSV has the drill-down's rows for each user.
+    every = _csv(client.get(reverse("usage:report_csv"), {"preset": "7d", "table": "user_model"}))
+    assert [(r["key"].split("/", 1)[1], int(r["requests"]), r["cost_usd"]) for r in every
+            if r["key"].startswith("alice/")] == drill
+    assert {r["key"].split("/")[0] for r in every} == {"alice", "bob"}
+    ledger = _csv(client.get(reverse("usage:report_csv"), {"preset": "7d", "table": "ledger", "user": alice.username,
+                                                            "model": "grok-code-fast-1"}))
+    assert [(r["user"], r["model"], r["reconciles"]) for r in ledger] == [("alice", "grok-code-fast-1", "False")]
+    missing = client.get(reverse("usage:report_csv"), {"table": "ledger", "user": "nobody"})
+    assert missing.status_code == 400 and b"username" in missing.content
+
+
+def test_report_keys_are_names_never_database_ids(usage_data, staff, today) -> None:
+    client = _client(staff)
+    query = {"from": str(today - dt.timedelta(days=6)), "to": str(today)}
+    users = client.get("/api/usage/report", {**query, "group_by": "user"}).json()
+    assert {r["key"] for r in users} == {"alice", "bob"}
+    providers = client.get("/api/usage/report", {**query, "group_by": "provider"}).json()
+    assert [r["key"] for r in providers] == ["Built-in emulator"]
+
+
+def test_a_member_cannot_reach_another_members_usage(usage_data) -> None:
+    bob = _client(usage_data["bob"])
+    rows = _csv(bob.get(reverse("usage:me_csv"), {"table": "ledger", "preset": "7d", "user": "alice"}))
+    assert {r["user"] for r in rows} == {"bob"}
+    page = bob.get(reverse("usage:me"), {"preset": "7d", "user": "alice"}).content.decode()
+    assert "grok-code-fast-1" not in page
+    assert bob.get(reverse("usage:report"), {"user": "alice"}).status_code == 403
+
+
+def test_my_usage_is_shown_against_my_budget(make_user, record, today) -> None:
+    from decimal import Decimal
+
+    carol = make_user("carol", budget_usd=Decimal("0.01"))
+    record(carol, "grok-4-0709", today, prompt=1000, visible=100)  # 1000 x $3 + 100 x $15 per million
+    client = _client(carol)
+    budget = client.get("/api/usage/me").json()["budget"]
+    assert budget == {"source": "user", "limit_usd": "0.01", "spent_usd": "0.0045", "remaining_usd": "0.0055",
+                      "limit_tokens": None, "spent_tokens": 1100, "remaining_tokens": None, "fraction": 0.45,
+                      "warning": False, "exceeded": False}
+    page = client.get(reverse("usage:me")).content.decode()
+    assert 'aria-valuenow="45"' in page and "$0.0045 of $0.01" in page and "Your personal monthly budget" in page
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_csv_streams_asynchronously_under_asgi(make_user, record, today) -> None:
+    """Under ASGI (daphne) Django would read a sync iterator whole first: exports hand it an async one."""
+    from asgiref.sync import sync_to_async
+    from django.test import AsyncClient
+
+    dave = await sync_to_async(make_user)("dave", is_staff=True)
+    for hour in range(3):
+        await sync_to_async(record)(dave, "grok-4-fast-reasoning", today, hour=hour, prompt=100 + hour)
+    client = AsyncClient()
+    await sync_to_async(client.force_login)(dave)
+    answer = await client.get(reverse("usage:report_csv"), {"table": "ledger", "preset": "today"})
+    assert answer.status_code == 200 and answer.is_async
+    text = b"".join([part async for part in answer.streaming_content]).decode()
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert sorted(int(r["prompt_tokens"]) for r in rows) == [100, 101, 102] and {r["user"] for r in rows} == {"dave"}
+    by_user = await client.get("/api/usage/report", {"group_by": "user", "format": "csv"})
+    assert by_user.is_async
+    assert "dave" in b"".join([part async for part in by_user.streaming_content]).decode()

@@ -38,5 +38,9 @@ def num(value: int | None) -> str:
 
 @register.filter
 def signed_usd(ticks: int | None) -> str:
+    """A difference: readable like `usd`, but a tiny one keeps its exact digits (never "<$0.000001")."""
     ticks = int(ticks or 0)
+    sign = "+" if ticks > 0 else "-" if ticks < 0 else ""
+    if 0 < abs(ticks) < 10_000:  # below a millionth of a dollar
+        return f"{sign}${format_usd(abs(ticks))}"
     return ("+" if ticks > 0 else "") + usd(ticks)
