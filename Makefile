@@ -37,8 +37,9 @@ INTEGRATION_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/grokweb
 INTEGRATION_REDIS_URL ?= redis://127.0.0.1:6379/15
 
 BENCH_ARGS ?=
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/grokweb_bench
 
-.PHONY: help setup run test test-unit test-e2e test-integration lint bench emulator collectstatic clean distclean
+.PHONY: help setup run test test-unit test-e2e test-integration lint bench bench-report emulator collectstatic clean distclean
 
 help:
 	@echo "Grokweb"
@@ -46,7 +47,8 @@ help:
 	@echo "  make test              unit/functional tests, then browser tests (Chromium)"
 	@echo "  make test-integration  tests against real PostgreSQL + Redis"
 	@echo "  make lint              ruff + mypy"
-	@echo "  make bench             relay and database-write benchmarks (BENCH_ARGS=--quick)"
+	@echo "  make bench             relay, failover and database-write benchmarks (BENCH_ARGS=--quick)"
+	@echo "  make bench-report      usage-report benchmark on PostgreSQL (BENCH_DATABASE_URL)"
 	@echo "  make emulator          the Grok gateway emulator alone on port $(EMULATOR_PORT)"
 	@echo "  make clean / distclean remove build and test leftovers / also .venv and node_modules"
 
@@ -129,11 +131,17 @@ test-integration: collectstatic
 
 lint: setup
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy chat accounts grokweb
+	$(VENV)/bin/mypy chat accounts gateways usage grokweb
 
 bench: setup
 	$(PY) bench/writes.py
+	$(PY) bench/failover.py
 	$(PY) bench/relay.py $(BENCH_ARGS)
+
+# 2,000,000 ledger rows in PostgreSQL (a few minutes to load; BENCH_ARGS=--reuse re-measures).
+bench-report: export DATABASE_URL = $(BENCH_DATABASE_URL)
+bench-report: setup
+	$(PY) bench/report.py $(BENCH_ARGS)
 
 emulator: setup
 	$(PY) manage.py run_emulator --host $(HOST) --port $(EMULATOR_PORT)
