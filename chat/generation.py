@@ -19,7 +19,7 @@ from .live import LiveText
 from .services import Ending
 from .upstream.errors import UpstreamError
 from .upstream.events import TEXT_EVENTS, ContentDelta, Finish, UpstreamEvent, Usage
-from .upstream.usage import estimate, normalize, refused
+from .upstream.usage import estimate, normalize, refused, stored_usage
 
 log = logging.getLogger(__name__)
 Publish = Callable[[dict[str, Any]], Awaitable[None]]
@@ -177,8 +177,7 @@ class Runner:
             raw = self._usage.raw
             convention = served.endpoint.usage_convention if served is not None else self.job.usage_convention
             usage = normalize(raw, self._usage.meta, convention)
-            stored = {"usage": raw, "meta": self._usage.meta} if self._usage.meta else raw
-            return usage, stored
+            return usage, stored_usage(raw, self._usage.meta)
         if status == "error" and self._refused:
             # Refused with an HTTP error before any token: the gateway billed nothing. The ledger
             # still gets its row (outcome "error"), with zero tokens and no cost, not an estimate.
@@ -211,8 +210,8 @@ class Runner:
             route_id=served.route_id if served is not None else None,
             provider_id=served.provider_id if served is not None else None,
         )
-        stored_usage = await self._store.finish(self.job.message_id, ending)
-        frame = self._final_frame(ending, stored_usage)
+        kept_usage = await self._store.finish(self.job.message_id, ending)
+        frame = self._final_frame(ending, kept_usage)
         if self.job.show_route and served is not None:
             frame["route"] = {"provider": served.provider_name, "upstream_id": served.upstream_id}
         await self._publish(frame)

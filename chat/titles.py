@@ -21,7 +21,7 @@ from .services import ledger_row
 from .upstream.client import ChatRequest, UpstreamClient
 from .upstream.errors import UpstreamError
 from .upstream.events import ContentDelta, Usage
-from .upstream.usage import estimate, normalize
+from .upstream.usage import estimate, normalize, stored_usage
 
 log = logging.getLogger(__name__)
 INSTRUCTION = (
@@ -76,8 +76,11 @@ def write_title(conversation_id: UUID) -> str | None:
         return None
     try:
         text, usage_event = async_to_sync(_ask)(model, route, messages)
-        usage = normalize(usage_event.raw, usage_event.meta) if usage_event else estimate(len(excerpt), text)
-        raw = usage_event.raw if usage_event else None
+        if usage_event is not None:  # read as the route's gateway counts, like a reply's usage
+            usage = normalize(usage_event.raw, usage_event.meta, route.endpoint.usage_convention)
+            raw = stored_usage(usage_event.raw, usage_event.meta)
+        else:
+            usage, raw = estimate(len(excerpt), text), None
         outcome = "complete"
     except UpstreamError as exc:
         log.warning("title for %s failed: %s", conversation_id, exc.code)

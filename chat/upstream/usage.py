@@ -114,6 +114,11 @@ def normalize(raw: dict[str, Any], meta: dict[str, Any] | None = None, conventio
     )
 
 
+def stored_usage(raw: dict[str, Any], meta: dict[str, Any] | None) -> dict[str, Any]:
+    """What the ledger keeps as raw usage: the gateway's own words, its `meta` beside them when it sent one."""
+    return {"usage": raw, "meta": meta} if meta else raw
+
+
 def tokens_for(text: str) -> int:
     """A rough token count for text we saw but were not billed for yet."""
     return math.ceil(len(text) / CHARS_PER_TOKEN) if text else 0

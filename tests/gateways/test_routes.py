@@ -95,6 +95,8 @@ def test_a_title_goes_through_the_models_first_route_and_the_ledger_names_it(two
     row = UsageRecord.objects.get(conversation=conversation, purpose="title")
     assert (row.route_id, row.provider_id, row.outcome) == (first.id, aiml.id, "complete")
     assert row.upstream_model == first.upstream_id
+    # AI/ML API states its charge in `meta.usage`: the title's row keeps it, like a reply's does.
+    assert "meta" in row.raw_usage and row.stated_cost_ticks is not None
 
 
 def _post_data(form) -> dict[str, object]:  # type: ignore[no-untyped-def]
