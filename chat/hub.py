@@ -16,7 +16,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.cache import cache
 
-from gateways.attempts import recorder
+from gateways.attempts import ledger_failed_attempts, recorder
 from gateways.failover import FailoverStream
 
 from . import services, tasks
@@ -102,7 +102,9 @@ class Hub:
 
         job = Job(plan.message_id, plan.prompt_chars, plan.endpoint.usage_convention, plan.hidden_reasoning_rate,
                   plan.show_route)
-        events = FailoverStream(get_client(), list(plan.routes), plan.request, record=recorder(plan.model_slug))
+        events = FailoverStream(get_client(), list(plan.routes), plan.request, record=recorder(plan.model_slug),
+                                failed_over=ledger_failed_attempts(plan.user_id, plan.conversation_id,
+                                                                   plan.model_slug))
         g = settings.GROKWEB
         pacing = Pacing(frame_interval=g["DELTA_INTERVAL_S"], checkpoint_first=g["CHECKPOINT_INTERVAL_S"])
         runner = Runner(job, events, publish, DjangoStore(), pacing=pacing, served=lambda: events.served)

@@ -44,6 +44,9 @@ class RouteChoice:
 
 
 Record = Callable[[RouteChoice, str, int | None], Awaitable[None]]
+# Called for an attempt that failed before its first token and was handed to the next route:
+# the reply's own ledger row names only the route that served it.
+FailedOver = Callable[[RouteChoice, UpstreamError], Awaitable[None]]
 
 
 def fails_over(exc: UpstreamError) -> bool:
@@ -55,16 +58,22 @@ async def _no_record(choice: RouteChoice, outcome: str, ttft_ms: int | None) -> 
     return None
 
 
+async def _no_ledger(choice: RouteChoice, exc: UpstreamError) -> None:
+    return None
+
+
 class FailoverStream:
     """An async iterator of upstream events; `served` names the route that answered."""
 
     def __init__(self, client: UpstreamClient, choices: list[RouteChoice], request: ChatRequest, *,
-                 breaker: Breaker | None = None, record: Record = _no_record) -> None:
+                 breaker: Breaker | None = None, record: Record = _no_record,
+                 failed_over: FailedOver = _no_ledger) -> None:
         self.client = client
         self.choices = choices
         self.request = request
         self.breaker = breaker or Breaker()
         self.record = record
+        self.failed_over = failed_over
         self.served: RouteChoice | None = choices[0] if len(choices) == 1 else None
         self._gen = self._run()
 
@@ -114,6 +123,7 @@ class FailoverStream:
                     await self._failed(choice, exc)
                     raise
                 await self._failed(choice, exc)
+                await self.failed_over(choice, exc)
                 log.info("route %s failed before the first token (%s); trying the next route",
                          choice.label, exc.code)
                 last = exc

@@ -68,6 +68,10 @@ async def test_a_failing_gateway_hands_the_reply_to_the_next_one(user, make_prov
     assert len(records) == 1 and records[0].route_id == good.id and records[0].provider_id == good.provider_id
     assert records[0].upstream_model == "x-ai/grok-4-1-fast-non-reasoning"
     assert await db(_attempts)() == [(bad.id, code), (good.id, "ok")]
+    # The failed attempt is an upstream call too: its own ledger row, unbilled, in this conversation.
+    failed = await db(list)(UsageRecord.objects.filter(conversation_id=created["conversation"], message=None,
+                                                       purpose="chat"))
+    assert [(r.route_id, r.outcome, r.cost_ticks, r.total_tokens) for r in failed] == [(bad.id, "error", 0, 0)]
     await socket.close()
 
 
@@ -164,6 +168,10 @@ async def test_when_every_route_fails_the_reply_ends_as_an_error(user, make_prov
     created, end = await _reply(socket, "nobody home")
     assert end["type"] == "message.error" and end["code"] == "upstream_unavailable" and end["retryable"]
     assert await db(_attempts)() == [(bad.id, "upstream_unavailable"), (other.id, "upstream_unavailable")]
+    rows = await db(list)(UsageRecord.objects.filter(conversation_id=created["conversation"]).order_by("id")
+                          .values_list("route_id", "message_id", "outcome"))
+    assert [(route, message is None, outcome) for route, message, outcome in rows] == [
+        (bad.id, True, "error"), (other.id, False, "error")]  # one row per call: the last one is the reply's
     await socket.close()
 
 
