@@ -269,6 +269,9 @@ async function refreshUsage() {
     const usage = await api.conversationUsage(id);
     if (seq !== usageSeq || id !== store.conversationId) return;
     node.textContent = `${usage.tokens.toLocaleString()} tokens · $${usdText(usage.cost_usd)}`;
+    // The total counts every call of the chat, so say so: it is more than the replies' own figures.
+    node.title = `This chat so far: ${usage.calls} upstream call${usage.calls === 1 ? "" : "s"} ` +
+      "(replies, regenerations and the title), all billed to you";
     node.hidden = !usage.calls;
   } catch {
     node.hidden = true;
