@@ -1,6 +1,7 @@
 """JSON endpoints of the accounts app, mounted on the project's API (chat.api): /api/me/budget/, /api/team/."""
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.http import HttpRequest
@@ -24,6 +25,7 @@ class BudgetOut(Schema):
     fraction: float
     warning: bool
     exceeded: bool
+    resets_at: datetime  # the start of next month (TIME_ZONE): when the budget starts afresh
 
 
 class MyBudgetOut(Schema):

@@ -9,6 +9,8 @@ Rules (documented in docs/operations.md, "Budgets"):
 - Otherwise every group budget of the user's groups applies; a group budget is
   a pool shared by the group's members, and a send needs room in *all* of
   them (the strictest wins). `budget_status` reports the one closest to its limit.
+- A member with their own budget is outside their groups' pools: their spend
+  counts against their own budget only, never against a pool they are not held to.
 - Before each upstream call the estimated prompt cost must fit in what is
   left after replies still streaming (their reservations); a reply that crosses
   the limit is finished, the next send is refused.
@@ -74,6 +76,7 @@ class BudgetStatus:
             "fraction": round(self.fraction, 4),
             "warning": self.warning,
             "exceeded": self.exceeded,
+            "resets_at": next_month_start().isoformat(),
         }
 
 
@@ -94,6 +97,19 @@ def month_start(now: datetime | None = None) -> datetime:
     return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
+def next_month_start(now: datetime | None = None) -> datetime:
+    """When this month's budgets start afresh."""
+    start = month_start(now)
+    return start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(month=start.month + 1)
+
+
+def resets_text(now: datetime | None = None) -> str:
+    """Like "1 December" for people (the year added when it is not this year's)."""
+    when = next_month_start(now)
+    this_year = month_start(now).year
+    return f"{when.day} {when:%B}" + (f" {when.year}" if when.year != this_year else "")
+
+
 def budgets_for(user: Any) -> list[Budget]:
     """The budgets that apply to this user (see the module's rules)."""
     if user.budget_usd is not None or user.budget_tokens is not None:
@@ -106,8 +122,9 @@ def budgets_for(user: Any) -> list[Budget]:
 
 
 def _members(budget: Budget) -> Q:
+    """Whose spend counts: the user, or the group's members without their own budget."""
     if budget.group_id is not None:
-        return Q(user__groups=budget.group_id)
+        return Q(user__groups=budget.group_id, user__budget_usd__isnull=True, user__budget_tokens__isnull=True)
     return Q(user_id=budget.user_id)
 
 
@@ -188,7 +205,8 @@ def refusal(budgets: list[Budget], need_ticks: int, need_tokens: int) -> tuple[B
             parts.append(f"{money(status.remaining_ticks)} of {money(status.limit_ticks)}")
         if status.remaining_tokens is not None:
             parts.append(f"{status.remaining_tokens:,} of {status.limit_tokens:,} tokens")
-        detail = f"{whose} monthly budget is used up: {' and '.join(parts)} left this month."
+        detail = (f"{whose} monthly budget is used up: {' and '.join(parts)} left this month. "
+                  f"It starts afresh on {resets_text()}.")
         return status, detail
     return None
 

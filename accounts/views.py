@@ -16,9 +16,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from . import invites, people, signup
+from . import invites, people, signup, sockets
 from .forms import BudgetForm, InviteAcceptForm, InviteForm, SignInForm, SignUpForm, SiteSettingsForm
 from .models import Invite, SiteSettings, User
+from .status import CLOSE_DISABLED
 
 BACKEND = "accounts.backends.AccountBackend"
 
@@ -159,6 +160,7 @@ def person_action(request: HttpRequest, user_id: int, action: str) -> HttpRespon
     elif action == "disable":
         person.status = User.Status.DISABLED
         person.save(update_fields=["status"])
+        sockets.close_tabs(person.pk, CLOSE_DISABLED)
         messages.success(request, f"{name} is disabled; they can no longer sign in or chat.")
     elif action == "group":
         group_id = request.POST.get("group", "")

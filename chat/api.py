@@ -13,10 +13,19 @@ from ninja.errors import HttpError
 from ninja.security import django_auth
 
 from . import selectors
+from .errors import ChatError
 from .models import Conversation
 
 api = NinjaAPI(title="Grokweb API", version="1", auth=django_auth, docs_url=None, urls_namespace="api")
 PAGE = 30
+ERROR_STATUS = {"not_found": 404, "rate_limited": 429}
+
+
+@api.exception_handler(ChatError)
+def chat_error(request: HttpRequest, exc: ChatError) -> Any:
+    """A refusal with PROTOCOL.md's error code, as on the websocket: `{detail, code, ...extra}`."""
+    return api.create_response(request, {"detail": exc.detail, "code": exc.code, **exc.extra},
+                               status=ERROR_STATUS.get(exc.code, 400))
 
 
 class PriceOut(Schema):
@@ -127,8 +136,8 @@ def update_conversation(request: HttpRequest, conversation_id: UUID, patch: Conv
     changes = patch.dict(exclude_unset=True)
     if "model" in changes:
         model = selectors.model_for(request.user, changes.pop("model"))
-        if model is None:
-            raise HttpError(400, "That model is not available.")
+        if model is None:  # unknown, disabled, or limited to groups this user is not in (accounts.access)
+            raise ChatError("model_unavailable", "That model is not available.")
         conversation.model = model
     if "title" in changes:
         changes["title"] = (changes["title"] or "").strip()[:200]

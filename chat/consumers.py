@@ -161,6 +161,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     # Layer events --------------------------------------------------------
 
+    async def account_closed(self, event: dict[str, Any]) -> None:
+        """Staff disabled this account (accounts.sockets): close with its code (4403), on every tab."""
+        await self.close(code=event["code"])
+
     async def chat_frame(self, event: dict[str, Any]) -> None:
         """Forward a frame; drop deltas this socket already has from a snapshot."""
         frame = event["frame"]

@@ -156,7 +156,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# The browser tests collect into their own STATIC_ROOT (not wiping this checkout's while other tests read it).
+STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -220,6 +221,15 @@ CELERY_BEAT_SCHEDULE["gateways-discover-models"] = {
 CELERY_BEAT_SCHEDULE["gateways-prune-attempts"] = {"task": "gateways.tasks.prune_attempts", "schedule": 24 * 3600.0}
 # "Test connection" calls a gateway slow above this many milliseconds.
 GATEWAY_SLOW_MS = env.int("GATEWAY_SLOW_MS", default=5000)
+# Circuit breaker per route (gateways.breaker): this many failures before the first token within the
+# window rest the route for the cool-down (a 429's Retry-After, capped at 10 min, rests it at once).
+GATEWAY_BREAKER = {
+    "THRESHOLD": env.int("BREAKER_FAILURES", default=3),
+    "WINDOW_S": env.float("BREAKER_WINDOW_S", default=120.0),
+    "COOLDOWN_S": env.float("BREAKER_COOLDOWN_S", default=60.0),
+}
+# Start-up (`bootstrap`) lets the environment overwrite providers an admin changed by hand (= --env-wins).
+PROVIDERS_ENV_WINS = env.bool("PROVIDERS_ENV_WINS", default=False)
 
 # Upstream gateways (PROTOCOL.md, Configuration). Keys are read once at
 # start-up into encrypted Provider rows; they are never logged.

@@ -9,6 +9,14 @@ function money(text) {
   return value.toFixed(6);
 }
 
+/** "1 Dec" from the server's `resets_at`, read as written (the server's calendar, not the browser's). */
+function resetLabel(iso) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})/.exec(iso || "");
+  if (!m) return "";
+  const day = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
+  return day.toLocaleDateString("en-GB", { day: "numeric", month: "short", timeZone: "UTC" });
+}
+
 /** One line of text for a budget object from /api/me/budget/ (null: no budget applies). */
 export function budgetText(b) {
   if (!b) return "";
@@ -17,7 +25,10 @@ export function budgetText(b) {
   if (b.remaining_tokens !== null && b.remaining_tokens !== undefined) {
     left.push(`${Number(b.remaining_tokens).toLocaleString("en-US")} tokens`);
   }
-  if (b.exceeded) return "Your monthly budget is used up";
+  if (b.exceeded) {
+    const reset = resetLabel(b.resets_at);
+    return reset ? `Your monthly budget is used up · starts afresh on ${reset}` : "Your monthly budget is used up";
+  }
   const text = `${left.join(" · ")} left this month`;
   return b.warning ? `${Math.floor(b.fraction * 100)}% of your monthly budget used · ${text}` : text;
 }

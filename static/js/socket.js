@@ -8,7 +8,8 @@
 //   remembered until the server acknowledges them (message.created or an error with the
 //   same request_id); they are re-sent after a reconnect. The server never starts a
 //   second reply for a repeated request_id, so this is safe.
-// - Close code 4401 means the session is gone: go to the sign-in page.
+// - Close code 4401 means the session is gone, 4403 / 4423 that the account is disabled /
+//   pending approval: go to the sign-in page (it says why).
 
 const PING_MS = 25_000;
 const PONG_TIMEOUT_MS = 10_000;
@@ -83,7 +84,7 @@ export class ChatSocket {
       if (ws !== this.ws) return;
       this.ws = null;
       this.stopPing();
-      if (event.code === 4401 || event.code === 4403) {
+      if (event.code === 4401 || event.code === 4403 || event.code === 4423) {
         this.stopped = true;
         this.setStatus("closed");
         this.onAuthLost(event.code);

@@ -42,7 +42,8 @@ def test_a_conversation_cannot_be_switched_to_a_refused_model(logged_in, user, m
     _limit(LIMITED, [make_group("insiders")])
     answer = logged_in.patch(f"/api/conversations/{conversation.id}/", {"model": LIMITED},
                              content_type="application/json")
-    assert answer.status_code == 400 and "not available" in answer.json()["detail"]
+    assert answer.status_code == 400 and answer.json()["code"] == "model_unavailable"
+    assert "not available" in answer.json()["detail"]
     conversation.refresh_from_db()
     assert conversation.model.slug != LIMITED
 

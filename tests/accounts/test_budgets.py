@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from channels.db import database_sync_to_async
 from django.utils import timezone
 
-from accounts.budgets import budget_status, month_start
+from accounts.budgets import budget_status, month_start, next_month_start, resets_text
 from accounts.models import User
 from chat.models import Message, UsageRecord
 from tests.chat.wsclient import open_socket
@@ -76,6 +76,17 @@ def test_a_per_user_override_beats_the_group(user, make_group) -> None:
 
 
 @pytest.mark.django_db
+def test_a_member_with_an_own_budget_does_not_draw_on_the_group_pool(user, make_user, make_group) -> None:
+    bob = make_user("bob", budget_tokens=5_000)
+    make_group("writers", tokens=1000, members=(user, bob))
+    spend(bob, tokens=900)
+    spend(user, tokens=300)
+    mine, his = budget_status(user), budget_status(bob)
+    assert mine is not None and mine.source == "group:writers" and mine.remaining_tokens == 700
+    assert his is not None and his.source == "user" and his.remaining_tokens == 4_100
+
+
+@pytest.mark.django_db
 def test_in_several_groups_the_strictest_budget_is_reported(user, make_group) -> None:
     make_group("generous", usd="100", members=(user,))
     make_group("strict", usd="1", members=(user,))
@@ -96,6 +107,16 @@ def test_the_budget_endpoint_shows_the_warning_at_80_percent(logged_in, user) ->
     body = logged_in.get("/api/me/budget/").json()["budget"]
     assert body["warning"] is True and body["exceeded"] is False and body["remaining_usd"] == "1"
     assert body["limit_usd"] == "5" and body["spent_usd"] == "4" and body["source"] == "user"
+    assert datetime.fromisoformat(body["resets_at"]) == next_month_start()
+
+
+def test_a_month_starts_afresh_on_the_first_in_the_sites_time_zone(settings) -> None:
+    settings.TIME_ZONE = "America/New_York"
+    late_december = datetime(2027, 1, 1, 3, 0, tzinfo=UTC)  # still 31 December in New York
+    assert month_start(late_december).isoformat() == "2026-12-01T00:00:00-05:00"
+    assert next_month_start(late_december).isoformat() == "2027-01-01T00:00:00-05:00"
+    assert resets_text(late_december) == "1 January 2027"
+    assert resets_text(datetime(2026, 11, 23, tzinfo=UTC)) == "1 December"
 
 
 # Over the websocket ---------------------------------------------------------
@@ -117,7 +138,7 @@ async def test_a_reply_that_crosses_the_limit_is_finished_and_the_next_send_is_r
 
     error = await _refused(socket, type="send", conversation=created["conversation"], content="more")
     assert error["code"] == "budget_exceeded" and error["remaining_tokens"] == 0
-    assert "monthly budget is used up" in error["detail"]
+    assert "monthly budget is used up" in error["detail"] and f"afresh on {resets_text()}." in error["detail"]
     error = await _refused(socket, type="regenerate", message=created["assistant_message"]["id"])
     assert error["code"] == "budget_exceeded"
     error = await _refused(socket, type="edit", message=created["user_message"]["id"], content="other")

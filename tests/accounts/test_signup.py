@@ -105,3 +105,14 @@ def test_superusers_and_the_status_stay_in_step(db) -> None:
     admin.save(update_fields=["status"])
     admin.refresh_from_db()
     assert admin.is_active is False
+
+
+def test_passwords_are_checked_by_the_validators_and_stored_with_argon2(signup_mode) -> None:
+    signup_mode("open")
+    for weak, why in (("short1", "too short"), ("password123", "too common"), ("8237461923", "entirely numeric"),
+                      ("carol.example", "too similar")):
+        refused = Client().post("/accounts/signup/", {**NEW, "password1": weak, "password2": weak})
+        assert refused.status_code == 200 and why in refused.content.decode(), weak
+    assert not User.objects.exists()
+    assert Client().post("/accounts/signup/", NEW).status_code == 302
+    assert User.objects.get(username="carol").password.startswith("argon2$")

@@ -74,3 +74,27 @@ def test_staff_choose_the_sign_up_mode_and_domains(staff_client) -> None:
     bad = staff_client.post("/team/people/signup/", {"signup_mode": "open", "allowed_domains": "not a domain"},
                             follow=True)
     assert b"Not a domain" in bad.content and SiteSettings.load().mode == "approval"
+
+
+def test_every_staff_entry_of_the_navigation_is_403_for_members(logged_in, staff_client) -> None:
+    """Not only our pages: whatever staff pages the other areas add to the navigation."""
+    from django.urls import NoReverseMatch, reverse
+
+    from grokweb.nav import NAV
+
+    urls = []
+    for _, name, staff_only in NAV:
+        try:
+            urls.append((reverse(name), staff_only))
+        except NoReverseMatch:
+            continue
+    staff_urls = [url for url, staff_only in urls if staff_only]
+    assert "/team/people/" in staff_urls and len(staff_urls) >= 3
+    for url in staff_urls:
+        assert logged_in.get(url).status_code == 403, url
+        assert staff_client.get(url).status_code == 200, url
+
+
+def test_the_staff_usage_report_api_is_403_for_members(logged_in, staff_client) -> None:
+    assert logged_in.get("/api/usage/report").status_code == 403
+    assert staff_client.get("/api/usage/report").status_code == 200

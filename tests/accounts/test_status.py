@@ -17,10 +17,12 @@ db = database_sync_to_async
 @pytest.mark.parametrize(("status", "code"), [("disabled", CLOSE_DISABLED), ("pending", CLOSE_PENDING)])
 async def test_the_websocket_refuses_inactive_users_with_their_own_close_code(user, status, code) -> None:
     await db(User.objects.filter(pk=user.pk).update)(status=status, is_active=False)
-    _, connected, close_code = await connect(user)
+    refused, connected, close_code = await connect(user)
     assert not connected and close_code == code
-    _, connected, close_code = await connect(None)
+    await refused.disconnect()  # let the consumer end (on Redis, a listener left behind stalls the loop's teardown)
+    anonymous, connected, close_code = await connect(None)
     assert not connected and close_code == CLOSE_ANONYMOUS
+    await anonymous.disconnect()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -32,6 +34,24 @@ async def test_a_user_disabled_while_connected_cannot_start_replies(user, emulat
     frame = await socket.until("error")
     assert "disabled" in frame["detail"]
     await socket.close()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_disabling_someone_closes_their_open_tabs_at_once(user, make_user) -> None:
+    staff = await db(make_user)("root", is_staff=True)
+    tabs = [await open_socket(user) for _ in range(2)]
+    bystander = await open_socket(staff)
+    admin = Client()
+    await db(admin.force_login)(staff)
+    answer = await db(admin.post)(f"/team/people/{user.pk}/disable/")
+    assert answer.status_code == 302
+    for tab in tabs:
+        closed = await tab.ws.receive_output(timeout=5)
+        assert closed == {"type": "websocket.close", "code": CLOSE_DISABLED}
+        await tab.close()
+    await bystander.send({"type": "ping"})
+    assert (await bystander.recv())["type"] == "pong"  # only that user's sockets
+    await bystander.close()
 
 
 @pytest.mark.django_db

@@ -43,6 +43,7 @@ def test_sign_up_in_open_mode(page: Page, grokweb_server: LiveServer, screenshot
     page.goto("/accounts/login/")
     page.click("text=Create an account")
     expect(page.locator("h1")).to_have_text("Create your account")
+    both_schemes(page, screenshots / "signup.png")
     page.fill("#id_username", "newbie")
     page.fill("#id_email", "newbie@elsewhere.org")
     page.fill("#id_password1", SECRET)
@@ -57,6 +58,26 @@ def test_sign_up_in_open_mode(page: Page, grokweb_server: LiveServer, screenshot
     page.wait_for_url(f"{grokweb_server.url}/")
     expect(page.locator(".user-name")).to_have_text("newbie")
     assert not page.js_errors, page.js_errors  # type: ignore[attr-defined]
+
+
+def test_sign_up_in_approval_mode_waits_for_an_admin(page: Page, grokweb_server: LiveServer, screenshots) -> None:  # type: ignore[no-untyped-def]
+    shell(grokweb_server, "from accounts.models import SiteSettings as S; s = S.load(); "
+                          "s.signup_mode = 'approval'; s.allowed_domains = ''; s.save()")
+    page.goto("/accounts/signup/")
+    page.fill("#id_username", "waiting")
+    page.fill("#id_email", "waiting@example.net")
+    page.fill("#id_password1", SECRET)
+    page.fill("#id_password2", SECRET)
+    page.click("button[type=submit]")
+    expect(page.locator(".auth-card")).to_contain_text("waiting for an administrator")
+    both_schemes(page, screenshots / "signup-pending.png")
+    page.goto("/accounts/login/")
+    page.fill("#id_username", "waiting")
+    page.fill("#id_password", SECRET)
+    page.click("button[type=submit]")
+    expect(page.locator(".auth-card")).to_contain_text("waiting for an administrator's approval")
+    shell(grokweb_server, "from accounts.models import SiteSettings as S; s = S.load(); "
+                          "s.signup_mode = 'open'; s.allowed_domains = 'example.com'; s.save()")
 
 
 def test_invite_acceptance(page: Page, grokweb_server: LiveServer, screenshots) -> None:  # type: ignore[no-untyped-def]
@@ -151,7 +172,7 @@ def test_the_budget_warning_and_refusal_in_the_chat(page: Page, grokweb_server: 
     expect(notice).to_be_visible()
     expect(notice).to_contain_text("monthly budget is used up")
     expect(page.locator("#input")).to_have_value("Hello?")  # nothing typed is lost
-    expect(line).to_have_text("Your monthly budget is used up")
+    expect(line).to_have_text(re.compile(r"^Your monthly budget is used up · starts afresh on 1 \w{3}$"))
     page.screenshot(path=str(screenshots / "budget-exceeded.png"))
     page.emulate_media(color_scheme="dark")
     page.screenshot(path=str(screenshots / "budget-exceeded-dark.png"))
@@ -159,3 +180,23 @@ def test_the_budget_warning_and_refusal_in_the_chat(page: Page, grokweb_server: 
     page.emulate_media(color_scheme="light")
     expect(line).to_be_visible()  # also on phones, where the keyboard hint is hidden
     page.screenshot(path=str(screenshots / "budget-exceeded-phone.png"))
+
+
+def test_a_disabled_person_is_taken_out_of_the_chat_at_once(page: Page, browser, grokweb_server: LiveServer,  # type: ignore[no-untyped-def]
+                                                            screenshots) -> None:
+    shell(grokweb_server, "from accounts.models import User; "
+                          f"User.objects.create_user('leaving', 'leaving@example.com', {SECRET!r})")
+    sign_in_as(page, grokweb_server, "leaving")
+    expect(page.locator(".user-name")).to_have_text("leaving")
+    admin = browser.new_context(base_url=grokweb_server.url)
+    try:
+        staff = admin.new_page()
+        sign_in(staff, grokweb_server)
+        staff.goto("/team/people/")
+        staff.locator("tr", has_text="leaving@example.com").locator("button", has_text="Disable").click()
+        expect(staff.locator(".flash")).to_contain_text("leaving is disabled")
+    finally:
+        admin.close()
+    page.wait_for_url(re.compile(r"/accounts/login/"))  # the open tab's socket closed with 4403
+    expect(page.locator(".alert-error")).to_contain_text("has been disabled")
+    page.screenshot(path=str(screenshots / "disabled-signed-out.png"))

@@ -1,19 +1,25 @@
-"""Budgets and rate limits on the team stack: the concurrent-send race on PostgreSQL, counters shared in Redis."""
+"""Budgets and rate limits on the team stack: the concurrent-send race on PostgreSQL, limits shared by two
+web processes (the per-minute counter in Redis, live replies in PostgreSQL)."""
 from __future__ import annotations
 
+import json
 import os
+import socket
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 import uuid
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, connections
+from websockets.sync.client import connect as ws_connect
 
 from accounts import limits
 from accounts.models import Reservation, User
@@ -116,3 +122,128 @@ def test_two_processes_share_the_per_minute_counter_through_redis(user) -> None:
         limits.hit(user, limits.Limits(10, 3), now=now)  # and this process sees it too
     assert exc.value.code == "rate_limited" and exc.value.extra["retry_after"] == 59
     assert cache.get(f"grokweb:rate:{user.pk}:{int(now // 60)}") == 21
+
+
+# Two real web processes ------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _database_url() -> str:
+    """The test database (pytest-django's test_ name), for the web processes to share."""
+    db = settings.DATABASES["default"]
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture
+def two_web_processes(tmp_path):  # type: ignore[no-untyped-def]
+    """Two daphne processes on the same PostgreSQL and Redis, 4 messages a minute each user."""
+    env = {
+        **os.environ, "DJANGO_SETTINGS_MODULE": "grokweb.settings", "DATABASE_URL": _database_url(),
+        "REDIS_URL": settings.REDIS_URL, "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "SECRET_KEY": settings.SECRET_KEY, "ALLOWED_HOSTS": "127.0.0.1", "DEBUG": "0", "LOG_LEVEL": "WARNING",
+        "MESSAGES_PER_MINUTE": "4", "MAX_LIVE_GENERATIONS": "1", "CONN_MAX_AGE": "0",
+    }
+    daphne = str(Path(sys.executable).with_name("daphne"))
+    servers = []
+    try:
+        for n in range(2):
+            port = _free_port()
+            log = (tmp_path / f"web{n}.log").open("wb")
+            proc = subprocess.Popen([daphne, "-b", "127.0.0.1", "-p", str(port), "grokweb.asgi:application"],
+                                    cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+            servers.append((port, proc))
+        for port, proc in servers:
+            _wait_until_up(port, proc, tmp_path)
+        yield [port for port, _ in servers]
+    finally:
+        for _, proc in servers:
+            proc.terminate()
+        for _, proc in servers:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _wait_until_up(port: int, proc: subprocess.Popen[bytes], logs: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, [p.read_text()[-2000:] for p in logs.glob("*.log")]
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)  # polling a starting process, not waiting for our own work
+    raise AssertionError(f"web process on {port} did not start")
+
+
+class Tab:
+    """One browser tab's websocket on one web process."""
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+
+    @staticmethod
+    def open(port: int, session: str) -> Any:
+        """The signed-in socket (a context manager), as a browser on that process would open it."""
+        return ws_connect(f"ws://127.0.0.1:{port}/ws/chat/", origin=f"http://127.0.0.1:{port}",  # type: ignore[arg-type]
+                          additional_headers={"Cookie": f"sessionid={session}"}, proxy=None, open_timeout=10)
+
+    def until(self, accept) -> dict:  # type: ignore[no-untyped-def,type-arg]
+        while True:
+            frame = json.loads(self.ws.recv(timeout=15))
+            if accept(frame):
+                return frame
+
+    def send(self, content: str) -> dict:  # type: ignore[type-arg]
+        """Send a message; the answer to it: `message.created` or an `error`."""
+        request_id = str(uuid.uuid4())
+        self.ws.send(json.dumps({"type": "send", "request_id": request_id, "conversation": None,
+                                 "content": content}))
+        return self.until(lambda f: f.get("request_id") == request_id and f["type"] in ("message.created", "error"))
+
+    def done(self, created: dict) -> dict:  # type: ignore[type-arg]
+        message = created["assistant_message"]["id"]
+        return self.until(lambda f: f["type"] == "message.done" and f["message"] == message)
+
+
+def test_two_web_processes_share_the_rate_limits(user, emulator_provider, two_web_processes) -> None:
+    """4 messages a minute and 1 live reply, counted once across both processes (Redis, PostgreSQL)."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    session = client.cookies["sessionid"].value
+    if time.time() % 60 > 40:  # keep the six sends inside one clock minute (the counter's window)
+        time.sleep(61 - time.time() % 60)
+    one, other = two_web_processes
+    with Tab.open(one, session) as ws1, Tab.open(other, session) as ws2:
+        _exercise(Tab(ws1), Tab(ws2))
+    assert Message.objects.filter(role="assistant").count() == 3  # long + two quick: nothing else started
+
+
+def _exercise(first: Tab, second: Tab) -> None:
+    long = first.send("Write at length [[tokens=100000]]")
+    assert long["type"] == "message.created"
+    live = second.send("meanwhile [[tokens=3]]")  # the other process sees the reply streaming
+    assert live["code"] == "rate_limited" and "being written" in live["detail"] and live["retry_after"] > 0
+    first.ws.send(json.dumps({"type": "stop", "message": long["assistant_message"]["id"]}))
+    assert first.done(long)["status"] == "cancelled"
+
+    answers = []
+    for tab in (first, second, first, second):  # messages 3..6 of this minute
+        answer = tab.send("quick [[tokens=3]]")
+        if answer["type"] == "message.created":
+            tab.done(answer)
+        answers.append(answer)
+    assert [a["type"] for a in answers] == ["message.created", "message.created", "error", "error"]
+    for refused in answers[2:]:
+        assert refused["code"] == "rate_limited" and "4 messages a minute" in refused["detail"]
+        assert 1 <= refused["retry_after"] <= 60
