@@ -118,7 +118,7 @@ test-e2e: collectstatic
 	  fi; \
 	  echo "warning: $(E2E_CHROMIUM) not found: browser tests SKIPPED (install Debian's chromium package)" >&2; \
 	else \
-	  $(PYTEST) tests/e2e -m e2e -p no:asyncio -p no:django; \
+	  $(PYTEST) tests/e2e -m e2e -p no:asyncio -p no:django -W "ignore:Unknown config option:pytest.PytestConfigWarning"; \
 	fi
 
 test-integration: export DATABASE_URL = $(INTEGRATION_DATABASE_URL)
