@@ -19,7 +19,7 @@ from django.core.cache import cache
 from gateways.attempts import ledger_failed_attempts, recorder
 from gateways.failover import FailoverStream
 
-from . import services, tasks
+from . import embedded_beat, services, tasks
 from .generation import Job, Pacing, Runner
 from .groups import FRAME, conversation_group
 from .store import DjangoStore
@@ -49,6 +49,9 @@ class Hub:
         await database_sync_to_async(services.end_orphans)(_alive)
         self._spawn(self._listen())
         self._spawn(self._heartbeat())
+        if settings.CELERY_TASK_ALWAYS_EAGER:  # no broker, so no beat either: run its schedule here
+            for path, seconds in embedded_beat.intervals(settings.CELERY_BEAT_SCHEDULE).items():
+                self._spawn(embedded_beat.run_every(path, seconds))
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro)
