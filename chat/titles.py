@@ -9,6 +9,7 @@ from uuid import UUID
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
+from accounts.budgets import budget_status
 from gateways.failover import RouteChoice
 from gateways.routes import usable_routes
 
@@ -68,6 +69,10 @@ def write_title(conversation_id: UUID) -> str | None:
         return None
     excerpt = "\n\n".join(f"{m.role}: {m.content[:1000]}" for m in branch[:2])
     messages = [{"role": "system", "content": INSTRUCTION}, {"role": "user", "content": excerpt}]
+    status = budget_status(conversation.owner)
+    if status is not None and status.exceeded:
+        # Budgets are checked before every upstream call: over the limit the chat is named by its first words.
+        return _set_title(conversation, clean_title("", first_user))
     try:
         # The model's first usable route (resting ones skipped); a title is not worth a failover.
         route = usable_routes(model)[0]
@@ -88,7 +93,11 @@ def write_title(conversation_id: UUID) -> str | None:
     ledger_row(conversation.owner_id, model, usage, conversation=conversation, purpose=UsageRecord.Purpose.TITLE,
                provider_id=route.provider_id, route_id=route.route_id, upstream_model=route.upstream_id,
                outcome=outcome, raw_usage=raw)
-    title = clean_title(text, first_user)
+    return _set_title(conversation, clean_title(text, first_user))
+
+
+def _set_title(conversation: Conversation, title: str) -> str:
+    """Name the chat unless someone named it meanwhile, and tell the user's tabs."""
     updated = Conversation.objects.filter(id=conversation.id, title="").update(title=title)
     if updated:
         frame = {"type": "conversation.updated", "conversation": {"id": str(conversation.id), "title": title}}

@@ -170,3 +170,21 @@ async def test_a_streaming_reply_reserves_its_prompt_cost(user, emulator_provide
     await socket.send({"type": "stop", "message": created["assistant_message"]["id"]})
     await socket.until("message.done", message=created["assistant_message"]["id"])
     await socket.close()
+
+
+@pytest.mark.django_db
+def test_over_budget_a_chat_is_named_by_its_first_words_without_an_upstream_call(user, emulator_provider) -> None:
+    from chat.models import Conversation, Model
+    from chat.titles import write_title
+
+    User.objects.filter(pk=user.pk).update(budget_tokens=100)
+    spend(user, tokens=100)
+    conversation = Conversation.objects.create(owner=user, model=Model.objects.get(slug="grok-4-1-fast-reasoning"))
+    question = Message.objects.create(conversation=conversation, role="user", content="Plan a trip to Lisbon in May")
+    conversation.current_leaf = question
+    conversation.save()
+    assert write_title(conversation.id) == "Plan a trip to Lisbon in May"
+    assert not UsageRecord.objects.filter(purpose="title").exists()  # no call, so nothing billed past the limit
+    User.objects.filter(pk=user.pk).update(budget_tokens=None)
+    Conversation.objects.filter(pk=conversation.pk).update(title="")
+    assert write_title(conversation.id) and UsageRecord.objects.filter(purpose="title").count() == 1
