@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 
+from accounts.api import BudgetOut
 from chat import selectors
 
 from . import budgets, exports, reports
@@ -34,19 +35,6 @@ class UsageRowOut(Schema):
     saved_usd: str
     stated_cost_usd: str | None
     stated_difference_usd: str | None
-
-
-class BudgetOut(Schema):
-    source: str
-    limit_usd: str | None
-    spent_usd: str
-    remaining_usd: str | None
-    limit_tokens: int | None
-    spent_tokens: int
-    remaining_tokens: int | None
-    fraction: float | None
-    warning: bool
-    exceeded: bool
 
 
 class MeOut(Schema):
@@ -78,7 +66,7 @@ def usage_me(
         "totals": reports.report(first, last, None, user_id=user_id).totals.api(),
         "rows": [r.api() for r in reports.report(first, last, "day", user_id=user_id).rows],
         "models": [r.api() for r in reports.report(first, last, "model", user_id=user_id).rows],
-        "budget": budgets.as_api(budgets.status_of(request.user)),
+        "budget": budgets.budget_of(request.user),
     }
 
 

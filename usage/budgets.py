@@ -1,45 +1,23 @@
-"""The user's budget, when accounts.budgets (team accounts) provides one; pages work without it."""
+"""The user's budget as usage pages and `/api/usage/me` show it: the same shape as `/api/me/budget/`."""
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from chat.pricing import format_usd
+from accounts.budgets import budget_status
 
 log = logging.getLogger(__name__)
 
 
-def status_of(user: Any) -> Any | None:
-    """accounts.budgets.budget_status(user), or None when budgets are not installed or none applies."""
+def budget_of(user: Any) -> dict[str, Any] | None:
+    """`BudgetStatus.as_dict()` for this month, or None when no budget applies.
+
+    A budget bug must not take the usage page down with it: it is logged and the page
+    is shown without the budget card.
+    """
     try:
-        from accounts.budgets import budget_status
-    except ImportError:
-        return None
-    try:
-        return budget_status(user)
-    except Exception:  # a budget bug must not take the usage page down with it
+        status = budget_status(user)
+    except Exception:
         log.exception("budget status of user %s failed", getattr(user, "pk", None))
         return None
-
-
-def _usd(ticks: int | None) -> str | None:
-    return format_usd(ticks) if ticks is not None else None
-
-
-def as_api(status: Any | None) -> dict[str, Any] | None:
-    """The budget as GET /api/me/budget/ shows it (accounts.budgets.BudgetStatus.as_dict's fields)."""
-    if status is None:
-        return None
-    fraction = getattr(status, "fraction", None)
-    return {
-        "source": str(getattr(status, "source", "")),
-        "limit_usd": _usd(getattr(status, "limit_ticks", None)),
-        "spent_usd": format_usd(getattr(status, "spent_ticks", 0) or 0),
-        "remaining_usd": _usd(getattr(status, "remaining_ticks", None)),
-        "limit_tokens": getattr(status, "limit_tokens", None),
-        "spent_tokens": getattr(status, "spent_tokens", 0) or 0,
-        "remaining_tokens": getattr(status, "remaining_tokens", None),
-        "fraction": round(float(fraction), 4) if fraction is not None else None,
-        "warning": bool(getattr(status, "warning", False)),
-        "exceeded": bool(getattr(status, "exceeded", False)),
-    }
+    return status.as_dict() if status is not None else None

@@ -114,8 +114,7 @@ def me(request: HttpRequest) -> HttpResponse:
     user_id = request.user.pk
     days = reports.report(first, last, "day", user_id=user_id)
     by_model = reports.report(first, last, "model", user_id=user_id)
-    status = budgets.status_of(request.user)
-    budget = budgets.as_api(status)
+    budget = budgets.budget_of(request.user)
     if budget is not None:
         budget["percent"] = min(round((budget["fraction"] or 0) * 100), 100)
     context = {

@@ -212,9 +212,12 @@ def test_my_usage_is_shown_against_my_budget(make_user, record, today) -> None:
     record(carol, "grok-4-0709", today, prompt=1000, visible=100)  # 1000 x $3 + 100 x $15 per million
     client = _client(carol)
     budget = client.get("/api/usage/me").json()["budget"]
+    assert budget == client.get("/api/me/budget/").json()["budget"]  # one shape for one budget
+    resets_at = budget.pop("resets_at")
     assert budget == {"source": "user", "limit_usd": "0.01", "spent_usd": "0.0045", "remaining_usd": "0.0055",
                       "limit_tokens": None, "spent_tokens": 1100, "remaining_tokens": None, "fraction": 0.45,
                       "warning": False, "exceeded": False}
+    assert resets_at.startswith(f"{today.year + today.month // 12}-{today.month % 12 + 1:02d}-01")
     page = client.get(reverse("usage:me")).content.decode()
     assert 'aria-valuenow="45"' in page and "$0.0045 of $0.01" in page and "Your personal monthly budget" in page
 
