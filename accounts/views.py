@@ -1,14 +1,12 @@
 """Pages: sign-in, sign-up, invite acceptance (public), and the staff People and Invites pages."""
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.models import Group
-from django.contrib.auth.views import LoginView, redirect_to_login
+from django.contrib.auth.views import LoginView
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -19,6 +17,7 @@ from django.views.decorators.http import require_POST
 from . import invites, people, signup, sockets
 from .forms import BudgetForm, InviteAcceptForm, InviteForm, SignInForm, SignUpForm, SiteSettingsForm
 from .models import Invite, SiteSettings, User
+from .staff import staff_required
 from .status import CLOSE_DISABLED
 
 BACKEND = "accounts.backends.AccountBackend"
@@ -95,20 +94,6 @@ def invite_accept(request: HttpRequest, token: str) -> HttpResponse:
 
 
 # Staff pages -------------------------------------------------------------
-
-
-def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Anonymous: to the sign-in page. Members: a 403 page. Staff: the view."""
-
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        if not request.user.is_staff:
-            return render(request, "accounts/forbidden.html", status=403)
-        return view(request, *args, **kwargs)
-
-    return wrapped
 
 
 @staff_required

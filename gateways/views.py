@@ -11,12 +11,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from accounts.staff import staff_required
 from chat.models import Model, Provider, Route
 from chat.providers import ensure_route
 from usage.prices import rate_on
 
 from . import audit
-from .access import staff_required
 from .discovery import discover, discover_all, refresh_availability
 from .forms import MapForm, ProviderForm
 from .health import WINDOWS, route_states, window_rows

@@ -8,11 +8,12 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+
+from accounts.staff import staff_required
 
 from . import budgets, charts, exports, reports
 from .dates import PRESETS, parse_range, preset_range
@@ -56,14 +57,8 @@ def _person(request: HttpRequest) -> Any | None:
     return get_user_model().objects.filter(username=name).first() if name else None
 
 
-def _staff(request: HttpRequest) -> None:
-    if not request.user.is_staff:
-        raise PermissionDenied("Only staff can read the usage report.")
-
-
-@login_required
+@staff_required
 def report(request: HttpRequest) -> HttpResponse:
-    _staff(request)
     first, last, preset, error = _range_from(request)
     tables = {name: reports.report(first, last, name) for name in ("user", "model", "provider", "day")}
     totals = tables["user"].totals
@@ -88,9 +83,8 @@ def report(request: HttpRequest) -> HttpResponse:
     return render(request, "usage/report.html", context, status=400 if error else 200)
 
 
-@login_required
+@staff_required
 def report_csv(request: HttpRequest) -> HttpResponse:
-    _staff(request)
     first, last, _, error = _range_from(request)
     if error:
         return HttpResponseBadRequest(error, content_type="text/plain")
