@@ -65,3 +65,23 @@ def _fresh_process_state() -> Iterator[None]:
     yield
     reset_hub()
     reset_client()
+
+
+@pytest.fixture
+def staff(make_user):  # type: ignore[no-untyped-def]
+    """An admin (staff and superuser, so the Django admin pages open too)."""
+    return make_user("root", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def staff_client(staff) -> Client:  # type: ignore[no-untyped-def]
+    client = Client()
+    client.force_login(staff)
+    return client
+
+
+@pytest.fixture
+def member_client(make_user) -> Client:  # type: ignore[no-untyped-def]
+    client = Client()
+    client.force_login(make_user("member"))
+    return client

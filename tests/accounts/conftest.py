@@ -4,19 +4,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from django.test import Client
-
-
-@pytest.fixture
-def staff(make_user):  # type: ignore[no-untyped-def]
-    return make_user("root", is_staff=True)
-
-
-@pytest.fixture
-def staff_client(staff) -> Client:  # type: ignore[no-untyped-def]
-    client = Client()
-    client.force_login(staff)
-    return client
 
 
 @pytest.fixture

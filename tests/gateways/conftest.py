@@ -6,7 +6,6 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 
 import pytest
-from django.test import Client
 
 from chat.upstream.emulator import Emulator
 from tests.emulator_server import running_emulator
@@ -76,20 +75,3 @@ def free_port() -> int:
     return pick()
 
 
-@pytest.fixture
-def staff(make_user):  # type: ignore[no-untyped-def]
-    return make_user("root", is_staff=True, is_superuser=True)
-
-
-@pytest.fixture
-def staff_client(staff) -> Client:  # type: ignore[no-untyped-def]
-    client = Client()
-    client.force_login(staff)
-    return client
-
-
-@pytest.fixture
-def member_client(make_user) -> Client:  # type: ignore[no-untyped-def]
-    client = Client()
-    client.force_login(make_user("member"))
-    return client

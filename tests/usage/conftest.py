@@ -6,7 +6,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 
 from usage.aggregates import day_start
@@ -46,14 +45,3 @@ def record(models) -> Callable[..., Any]:  # type: ignore[no-untyped-def]
 def today() -> dt.date:
     return timezone.localdate()
 
-
-@pytest.fixture
-def staff(make_user):  # type: ignore[no-untyped-def]
-    return make_user("boss", is_staff=True)
-
-
-@pytest.fixture
-def staff_client(staff) -> Client:  # type: ignore[no-untyped-def]
-    client = Client()
-    client.force_login(staff)
-    return client
