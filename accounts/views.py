@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from . import invites, people, signup, sockets
+from . import invites, notices, people, signup, sockets
 from .forms import BudgetForm, InviteAcceptForm, InviteForm, SignInForm, SignUpForm, SiteSettingsForm
 from .models import Invite, SiteSettings, User
 from .staff import staff_required
@@ -49,6 +49,7 @@ def signup_view(request: HttpRequest) -> HttpResponse:
         if user.status == User.Status.ACTIVE:
             login(request, user, backend=BACKEND)
             return redirect("chat:index")
+        notices.signup_waiting(user, request.build_absolute_uri(reverse("team:people")))
         return redirect("signup_pending")
     return render(request, "registration/signup.html", {"form": form, "mode": mode})
 
@@ -139,9 +140,12 @@ def person_action(request: HttpRequest, user_id: int, action: str) -> HttpRespon
     if action in ("disable",) and person.pk == request.user.pk:
         messages.error(request, "You cannot disable your own account.")
     elif action in ("approve", "enable"):
+        was_pending = person.status == User.Status.PENDING
         person.status = User.Status.ACTIVE
         person.save(update_fields=["status"])
-        messages.success(request, f"{name} is active{' (approved)' if action == 'approve' else ''}.")
+        told = was_pending and notices.approved(person, request.build_absolute_uri(reverse("login")))
+        messages.success(request, f"{name} is active{' (approved)' if action == 'approve' else ''}"
+                                  f"{'; they were told by e-mail' if told else ''}.")
     elif action == "disable":
         person.status = User.Status.DISABLED
         person.save(update_fields=["status"])

@@ -39,11 +39,16 @@ def test_open_mode_creates_an_active_account_and_signs_in(signup_mode) -> None:
     assert client.get("/").status_code == 200
 
 
-def test_approval_mode_makes_a_pending_account_until_staff_approve(signup_mode, staff_client) -> None:
+def test_approval_mode_makes_a_pending_account_until_staff_approve(signup_mode, staff_client, make_user,
+                                                                  mailoutbox) -> None:
     signup_mode("approval")
+    make_user("bob")  # a member: not told about sign-ups
     client = Client()
     answer = client.post("/accounts/signup/", NEW, follow=True)
     assert b"waiting for an administrator" in answer.content
+    [to_admins] = mailoutbox  # the admins hear of it at once, with where to approve
+    assert to_admins.to == ["root@example.com"] and "carol is waiting for approval" in to_admins.subject
+    assert "http://testserver/team/people/" in to_admins.body
     user = User.objects.get(username="carol")
     assert user.status == "pending" and not user.is_active
     refused = client.post("/accounts/login/", {"username": "carol", "password": "a long secret 42!"})
@@ -52,9 +57,11 @@ def test_approval_mode_makes_a_pending_account_until_staff_approve(signup_mode, 
 
     people = staff_client.get("/team/people/?status=pending")
     assert b"carol" in people.content and b"Approve" in people.content
-    staff_client.post(f"/team/people/{user.pk}/approve/")
+    approved = staff_client.post(f"/team/people/{user.pk}/approve/", follow=True)
+    assert b"they were told by e-mail" in approved.content
     user.refresh_from_db()
     assert user.status == "active" and user.is_active
+    assert mailoutbox[-1].to == ["carol@example.com"] and "http://testserver/accounts/login/" in mailoutbox[-1].body
     signed_in = client.post("/accounts/login/", {"username": "carol", "password": "a long secret 42!"})
     assert signed_in.status_code == 302 and client.get("/").status_code == 200
 
