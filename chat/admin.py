@@ -4,6 +4,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
 
 from gateways import audit
 from gateways.discovery import refresh_availability
@@ -56,6 +58,14 @@ class ModelAdmin(admin.ModelAdmin):
     list_editable = ("enabled",)
     search_fields = ("slug", "name", "upstream_id")
     inlines = [RouteInline]
+    # The catalog price only seeds the dated prices (usage.Price), which are what calls are billed at.
+    readonly_fields = ("price_input", "price_cached_input", "price_output", "dated_prices")
+
+    @admin.display(description="Prices billed")
+    def dated_prices(self, obj: Model) -> str:
+        url = reverse("admin:usage_price_changelist") + f"?model__id__exact={obj.pk}"
+        return format_html('<a href="{}">Dated prices of this model</a> (the fields above are the catalog '
+                           'price it started with; change a price by adding a dated one)', url)
 
     def save_formset(self, request: Any, form: Any, formset: Any, change: bool) -> None:
         """Route edits here are audited like those on the Routes page, and availability follows them."""

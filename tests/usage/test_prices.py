@@ -109,3 +109,15 @@ def test_reprice_refuses_bad_dates() -> None:
         call_command("reprice_usage", "--from", "yesterday", "--to", "2026-01-01")
     with pytest.raises(CommandError, match="after"):
         call_command("reprice_usage", "--from", "2026-02-01", "--to", "2026-01-01")
+
+
+def test_the_model_admin_points_to_the_dated_prices_instead_of_editing_the_catalog_price(
+        staff_client, emulator_provider) -> None:
+    from chat.models import Model
+
+    model = Model.objects.get(slug="grok-4-0709")
+    page = staff_client.get(f"/admin/chat/model/{model.pk}/change/").content.decode()
+    assert 'name="price_input"' not in page  # read-only: editing it would bill nothing differently
+    assert f"/admin/usage/price/?model__id__exact={model.pk}" in page
+    prices = staff_client.get(f"/admin/usage/price/?model__id__exact={model.pk}")
+    assert prices.status_code == 200 and "grok-4-0709" in prices.content.decode()
