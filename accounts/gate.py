@@ -18,6 +18,7 @@ from chat.models import Message
 from chat.pricing import format_usd
 from chat.prompting import prompt_chars, upstream_messages
 from chat.selectors import visible_branch
+from usage.prices import rate_on
 
 from . import budgets, limits
 from .models import Reservation, User
@@ -30,12 +31,17 @@ class Hold:
     tokens: int
 
 
-def before(user: Any) -> None:
-    """Outside the transaction: the per-minute message counter (Redis when REDIS_URL is set)."""
-    limits.hit(user)
+def before(user: Any) -> limits.Limits:
+    """Outside the transaction: the per-minute message counter (Redis when REDIS_URL is set).
+
+    Returns the user's limits, so `admit` does not read the group policies a second time.
+    """
+    found = limits.limits_for(user)
+    limits.hit(user, found)
+    return found
 
 
-def admit(user: Any, model: Any, chars: Callable[[], int]) -> Hold | None:
+def admit(user: Any, model: Any, chars: Callable[[], int], user_limits: limits.Limits | None = None) -> Hold | None:
     """Inside the reply's transaction: lock, then check live generations and budgets.
 
     `chars` computes the prompt's size; it runs only when a budget applies.
@@ -49,11 +55,12 @@ def admit(user: Any, model: Any, chars: Callable[[], int]) -> Hold | None:
     budgets.lock(fresh, applicable)
     live = Message.objects.filter(conversation__owner_id=user.pk, role=Message.Role.ASSISTANT,
                                   status=Message.Status.STREAMING).count()
-    limits.check_live(fresh, live, limits.limits_for(fresh))
+    limits.check_live(fresh, live, user_limits or limits.limits_for(fresh))
     if not applicable:
         return None
     budgets.forget_finished(fresh)
-    need_ticks, need_tokens = budgets.prompt_estimate(chars(), model.price_input)
+    # At the price the call will be billed at (the first route's dated price), not the catalog's.
+    need_ticks, need_tokens = budgets.prompt_estimate(chars(), rate_on(model.provider_id, model).input)
     refused = budgets.refusal(applicable, need_ticks, need_tokens)
     if refused is not None:
         status, detail = refused

@@ -28,6 +28,8 @@ def usage_dict(record: UsageRecord | None) -> dict[str, Any] | None:
 
 
 def _usage_of(message: Message) -> UsageRecord | None:
+    if message.role == Message.Role.USER or message.status == Message.Status.STREAMING:
+        return None  # only an ended reply has its ledger row (written with its status): no query
     try:
         return message.usage_record
     except UsageRecord.DoesNotExist:

@@ -104,12 +104,12 @@ def send(
     model = model_for(user, model_slug or (conversation.model.slug if conversation and conversation.model else None))
     if model is None:
         raise ChatError("model_unavailable", f"The model {model_slug!r} is not available.")
-    gate.before(user)
+    limits = gate.before(user)
     leaf_id = conversation.current_leaf_id if conversation is not None else None
     try:
         with transaction.atomic():
             held = gate.admit(user, model,
-                              lambda: gate.prompt_size(conversation, leaf_id, content, system_prompt or ""))
+                              lambda: gate.prompt_size(conversation, leaf_id, content, system_prompt or ""), limits)
             new = conversation is None
             if conversation is None:
                 conversation = Conversation.objects.create(
@@ -120,7 +120,7 @@ def send(
                 conversation.params = {**conversation.params, **_clean_params(params)}
                 conversation.save(update_fields=["params", "updated_at"])
             user_message = Message.objects.create(
-                conversation=conversation, parent=conversation.current_leaf, role=Message.Role.USER,
+                conversation=conversation, parent_id=conversation.current_leaf_id, role=Message.Role.USER,
                 content=content, request_id=request_id,
             )
             reply = _new_reply(conversation, user_message, model, runner)
@@ -146,9 +146,9 @@ def regenerate(user: Any, *, request_id: UUID, message_id: UUID, model_slug: str
     model = model_for(user, model_slug or old.model_slug)
     if model is None:
         raise ChatError("model_unavailable", f"The model {model_slug or old.model_slug!r} is not available.")
-    gate.before(user)
+    limits = gate.before(user)
     with transaction.atomic():
-        held = gate.admit(user, model, lambda: gate.prompt_size(conversation, old.parent_id))
+        held = gate.admit(user, model, lambda: gate.prompt_size(conversation, old.parent_id), limits)
         reply = _new_reply(conversation, old.parent, model, runner, request_id=request_id)
         gate.hold(user, held, reply)
     return Started(conversation, None, reply, False, False)
@@ -170,9 +170,9 @@ def edit(user: Any, *, request_id: UUID, message_id: UUID, content: str, runner:
     model = model_for(user, conversation.model.slug if conversation.model else None)
     if model is None:
         raise ChatError("model_unavailable", "The conversation's model is not available.")
-    gate.before(user)
+    limits = gate.before(user)
     with transaction.atomic():
-        held = gate.admit(user, model, lambda: gate.prompt_size(conversation, old.parent_id, content))
+        held = gate.admit(user, model, lambda: gate.prompt_size(conversation, old.parent_id, content), limits)
         user_message = Message.objects.create(conversation=conversation, parent=old.parent, role=Message.Role.USER,
                                               content=content, parts=old.parts, request_id=request_id)
         reply = _new_reply(conversation, user_message, model, runner)

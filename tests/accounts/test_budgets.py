@@ -188,3 +188,18 @@ def test_over_budget_a_chat_is_named_by_its_first_words_without_an_upstream_call
     User.objects.filter(pk=user.pk).update(budget_tokens=None)
     Conversation.objects.filter(pk=conversation.pk).update(title="")
     assert write_title(conversation.id) and UsageRecord.objects.filter(purpose="title").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_prompt_estimate_uses_the_price_the_call_will_be_billed_at(user, emulator_provider) -> None:
+    """$0.01 covers this prompt at the catalog price ($0.20/M) but not at the gateway's dated $100/M."""
+    from usage.models import Price
+
+    await db(User.objects.filter(pk=user.pk).update)(budget_usd=Decimal("0.01"))
+    socket = await open_socket(user)
+    created = await socket.chat("hello " * 500 + "[[tokens=5]]")  # about 750 prompt tokens
+    await socket.until("message.done", message=created["assistant_message"]["id"])
+    await db(Price.objects.filter(provider=emulator_provider).update)(input=Decimal("100"))
+    error = await _refused(socket, type="send", conversation=None, content="hello " * 500)
+    assert error["code"] == "budget_exceeded"
+    await socket.close()
