@@ -32,7 +32,7 @@ from chat.models import Message, UsageRecord
 from chat.pricing import format_usd, ticks_to_usd
 from chat.upstream.usage import CHARS_PER_TOKEN, TICKS_PER_USD
 
-from .models import GroupPolicy, Reservation, User
+from .models import GroupPolicy, Reservation
 
 WARNING_FRACTION = 0.8
 
@@ -211,13 +211,13 @@ def refusal(budgets: list[Budget], need_ticks: int, need_tokens: int) -> tuple[B
     return None
 
 
-def lock(user: Any, budgets: list[Budget]) -> None:
-    """Serialize admissions: the user's row, then the budgeted groups' policy rows, in a fixed order.
+def lock_groups(budgets: list[Budget]) -> None:
+    """Serialize admissions on shared budgets: the budgeted groups' policy rows, in a fixed order.
 
-    On PostgreSQL this is SELECT ... FOR UPDATE inside the caller's transaction;
-    SQLite's IMMEDIATE transactions already serialize writers.
+    The caller has already locked the user's row (accounts.gate.admit), so the order is
+    always user, then groups. On PostgreSQL this is SELECT ... FOR UPDATE inside the
+    caller's transaction; SQLite's IMMEDIATE transactions already serialize writers.
     """
-    list(User.objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True))
     groups = sorted(b.group_id for b in budgets if b.group_id is not None)
     if groups:
         list(GroupPolicy.objects.select_for_update().filter(group_id__in=groups).order_by("group_id")

@@ -47,12 +47,13 @@ def admit(user: Any, model: Any, chars: Callable[[], int], user_limits: limits.L
     `chars` computes the prompt's size; it runs only when a budget applies.
     Returns what the new reply must reserve (None when no budget applies).
     """
-    fresh = User.objects.get(pk=user.pk)  # the socket's user may be minutes old
+    # Fresh (the socket's user may be minutes old) and locked: concurrent sends queue here.
+    fresh = User.objects.select_for_update().get(pk=user.pk)
     reason = refusal(fresh)
     if reason is not None:
         raise ChatError("bad_request", MESSAGES[reason])
     applicable = budgets.budgets_for(fresh)
-    budgets.lock(fresh, applicable)
+    budgets.lock_groups(applicable)
     live = Message.objects.filter(conversation__owner_id=user.pk, role=Message.Role.ASSISTANT,
                                   status=Message.Status.STREAMING).count()
     limits.check_live(fresh, live, user_limits or limits.limits_for(fresh))
