@@ -20,7 +20,6 @@ from gateways.routes import usable_routes
 from . import catalog
 from .errors import ChatError
 from .models import Conversation, Message, Model, UsageRecord
-from .pricing import Price
 from .prompting import prompt_chars, upstream_messages
 from .selectors import conversation_for, message_for, model_for, visible_branch
 from .upstream.client import ChatRequest
@@ -225,10 +224,6 @@ class Ending:
     duration_ms: int | None = None
     route_id: int | None = None  # the route that served the reply (None: the model's own provider)
     provider_id: int | None = None
-
-
-def _price(model: Model) -> Price:
-    return Price(model.price_input, model.price_cached_input, model.price_output)
 
 
 def ledger_row(
