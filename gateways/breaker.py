@@ -4,8 +4,9 @@ With REDIS_URL the cache is Redis, so every web process and worker sees the
 same open circuit; without it the cache is in-process memory. A route opens
 after `threshold` failures within `window_s` (or at once when a 429 names a
 Retry-After), stays open for the cool-down, and closes on the next success.
-After the cool-down one call is let through again (half-open): a failure then
-reopens it at once, because the failure count is still over the threshold.
+After the cool-down calls go through again (half-open): a failure then reopens
+it at once, because the failure count is kept for as long as the circuit is
+open plus a window.
 """
 from __future__ import annotations
 
@@ -79,6 +80,9 @@ class Breaker:
         seconds = cooldown_for(self.policy, failures, retry_after)
         if seconds is not None:
             self.cache.set(open_key, self.clock() + seconds, int(seconds) + 1)
+            # Keep the count past the rest (it was set to expire a window after the first failure),
+            # so the first failure after a cool-down, or after a long Retry-After, reopens it at once.
+            self.cache.touch(fails_key, int(seconds + self.policy.window_s) + 1)
         return seconds
 
     def success(self, route_key: str) -> None:
