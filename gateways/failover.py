@@ -91,10 +91,16 @@ class FailoverStream:
             raise UpstreamError("model_unavailable", "No provider serves this model right now; every route is "
                                 "disabled or cooling down after repeated failures.", retryable=True)
         last: UpstreamError | None = None
+        # The failed attempt handed to the next route: its own ledger row is written once that
+        # route is really tried; if none is, it stays the reply's route (one row per call either way).
+        handed: RouteChoice | None = None
         for index, choice in enumerate(self.choices):
             final = index == len(self.choices) - 1
             if index > 0 and await self.breaker.ais_open(choice.key):
                 continue  # opened by another reply since this one was planned
+            if handed is not None and last is not None:
+                await self.failed_over(handed, last)
+                handed = None
             # With another route to go to, fail over at once instead of retrying here.
             endpoint = choice.endpoint if final else dataclasses.replace(choice.endpoint, max_retries=0)
             request = dataclasses.replace(self.request, model=choice.upstream_id)
@@ -123,7 +129,7 @@ class FailoverStream:
                     await self._failed(choice, exc)
                     raise
                 await self._failed(choice, exc)
-                await self.failed_over(choice, exc)
+                handed = choice
                 log.info("route %s failed before the first token (%s); trying the next route",
                          choice.label, exc.code)
                 last = exc
@@ -136,6 +142,8 @@ class FailoverStream:
                     await self.record(choice, outcome, ttft)
             await self.breaker.asuccess(choice.key)
             return
+        if handed is not None:
+            self.served = handed
         raise last or UpstreamError("model_unavailable", "Every route of this model is cooling down after "
                                     "repeated failures; try again shortly.", retryable=True)
 

@@ -212,3 +212,31 @@ async def test_a_provider_whose_stored_key_no_longer_decrypts_is_skipped(user, m
     _, end = await _reply(socket, "And now?")
     assert end["type"] == "message.error" and end["code"] == "upstream_auth" and "enter it again" in end["detail"]
     await socket.close()
+
+
+async def test_a_failed_attempt_no_later_route_takes_over_stays_the_replys_own_call(emulator_url) -> None:
+    """The next route's breaker opened meanwhile: the failed call is the reply's (no second ledger row)."""
+    from chat.upstream.client import ChatRequest, Endpoint, UpstreamClient
+    from chat.upstream.errors import UpstreamError
+    from gateways.failover import FailoverStream, RouteChoice
+
+    bad = RouteChoice(1, 1, "bad", MODEL, Endpoint(emulator_url, "k", headers={"X-Emulator-Fault": "503"}), "t-bad")
+    resting = RouteChoice(2, 2, "resting", MODEL, Endpoint(emulator_url, "k"), "t-resting")
+    breaker = Breaker()
+    breaker.failure(resting.key, retry_after=30)
+    handed: list[str] = []
+
+    async def failed_over(choice: RouteChoice, exc: UpstreamError) -> None:
+        handed.append(choice.provider_name)
+
+    async with UpstreamClient() as client:
+        stream = FailoverStream(client, [bad, resting],
+                                ChatRequest(MODEL, [{"role": "user", "content": "hi"}]),
+                                breaker=breaker, failed_over=failed_over)
+        with pytest.raises(UpstreamError) as caught:
+            async for _ in stream:
+                pass
+    assert caught.value.code == "upstream_unavailable"
+    assert handed == [] and stream.served is bad  # the reply's own row names the route that failed
+    breaker.success(resting.key)
+    breaker.success(bad.key)
