@@ -112,7 +112,7 @@ def resets_text(now: datetime | None = None) -> str:
 
 def budgets_for(user: Any) -> list[Budget]:
     """The budgets that apply to this user (see the module's rules)."""
-    if user.budget_usd is not None or user.budget_tokens is not None:
+    if user.has_budget_override:
         return [Budget("user", usd_to_ticks(user.budget_usd), user.budget_tokens, user_id=user.pk)]
     policies = GroupPolicy.objects.filter(group__user=user).select_related("group").order_by("group_id")
     return [

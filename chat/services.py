@@ -273,7 +273,7 @@ def finish(message_id: UUID, ending: Ending) -> tuple[Message, UsageRecord]:
             message.conversation.owner_id, message.model, ending.usage,
             conversation=message.conversation, message=message, purpose=UsageRecord.Purpose.CHAT,
             upstream_model=ending.upstream_model, outcome=ending.status, raw_usage=ending.raw_usage,
-            provider_id=ending.provider_id or message.model.provider_id, route_id=ending.route_id,
+            provider_id=ending.provider_id, route_id=ending.route_id,
         )
         Conversation.objects.filter(id=message.conversation_id).update(updated_at=timezone.now())
     return message, record

@@ -24,7 +24,7 @@ from .breaker import Breaker
 
 log = logging.getLogger(__name__)
 USER_ERRORS = frozenset({"content_blocked", "context_too_long", "bad_request"})
-OK = "ok"
+OK = "ok"  # an attempt that served the reply (gateways.models.Attempt.outcome)
 
 
 @dataclass(frozen=True)

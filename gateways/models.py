@@ -64,8 +64,6 @@ class ListedModel(models.Model):
 class Attempt(models.Model):
     """One upstream call attempt (a served reply, or a failure before failover). Health reads these."""
 
-    OK = "ok"
-
     provider = models.ForeignKey(Provider, on_delete=models.SET_NULL, null=True, related_name="+")
     route = models.ForeignKey(Route, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     model_slug = models.CharField(max_length=80)

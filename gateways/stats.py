@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-OK = "ok"
+from .failover import OK
 
 
 def percentile(values: list[int], pct: float) -> int | None:

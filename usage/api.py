@@ -61,10 +61,11 @@ def usage_me(
 ) -> dict[str, Any]:
     first, last = _range(start, end)
     user_id = request.user.pk
+    days = reports.report(first, last, "day", user_id=user_id)  # its totals are the range's totals
     return {
         "from": first, "to": last,
-        "totals": reports.report(first, last, None, user_id=user_id).totals.api(),
-        "rows": [r.api() for r in reports.report(first, last, "day", user_id=user_id).rows],
+        "totals": days.totals.api(),
+        "rows": [r.api() for r in days.rows],
         "models": [r.api() for r in reports.report(first, last, "model", user_id=user_id).rows],
         "budget": budgets.budget_of(request.user),
     }

@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -22,7 +21,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from chat.models import Provider, UsageRecord
-from chat.pricing import format_usd, ticks_to_usd
+from chat.pricing import format_usd
 
 from .aggregates import COLUMNS, as_ints, day_span, day_start, ledger_sums, rollup_sums
 from .models import Sums, UsageDaily, UsageDailyModel, UsageDailyUser
@@ -64,18 +63,6 @@ class Row:
         if sums is not None and name in sums:
             return sums[name]
         raise AttributeError(name)
-
-    @property
-    def requests(self) -> int:
-        return self.sums["calls"]
-
-    @property
-    def cost_usd(self) -> str:
-        return format_usd(self.sums["cost_ticks"])
-
-    @property
-    def cost_decimal(self) -> Decimal:
-        return ticks_to_usd(self.sums["cost_ticks"])
 
     @property
     def saved_ticks(self) -> int:

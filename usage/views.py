@@ -11,13 +11,11 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils import timezone
 
 from accounts.staff import staff_required
 
 from . import budgets, charts, exports, reports
 from .dates import PRESETS, parse_range, preset_range
-from .rollups import watermark
 
 REPORT_TABLES = ("user", "model", "provider", "day", "user_model")
 ME_TABLES = ("day", "model")
@@ -73,12 +71,12 @@ def report(request: HttpRequest) -> HttpResponse:
                  "ledger_query": _query(first, last, table="ledger", user=name)}
     context = {
         "first": first, "last": last, "preset": preset, "error": error, "presets": _presets(preset),
-        "today": timezone.localdate(), "totals": totals, "tables": tables, "drill": drill,
+        "totals": totals, "tables": tables, "drill": drill,
         "day_chart": charts.cost_per_day(cells, first, last, colours) if totals.calls else None,
         "users_chart": charts.top_users(tables["user"].rows) if totals.cost_ticks else None,
         "legend": [{"slug": r.key, "colour": colours[r.key]} for r in tables["model"].rows],
         "query": _query(first, last), "csv": {t: _query(first, last, table=t) for t in (*REPORT_TABLES, "ledger")},
-        "watermark": watermark(), "report_csv_url": reverse("usage:report_csv"), "TIME_ZONE": settings.TIME_ZONE,
+        "report_csv_url": reverse("usage:report_csv"), "TIME_ZONE": settings.TIME_ZONE,
     }
     return render(request, "usage/report.html", context, status=400 if error else 200)
 

@@ -290,7 +290,7 @@ function open(id) {
   store.reset(id);
   sidebar.setActive(id);
   setTitle(id ? sidebar.title(id) : "");
-  refreshUsage();
+  if (!id) refreshUsage(); // hides it; an open chat's total comes with the subscribe's snapshot
   if (id && socket.open) socket.send({ type: "subscribe", conversation: id });
   composer.setStreaming(false);
   thread.scrollToBottom();
