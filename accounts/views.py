@@ -153,6 +153,10 @@ def person_action(request: HttpRequest, user_id: int, action: str) -> HttpRespon
         messages.success(request, f"{name} is disabled; they can no longer sign in or chat.")
     elif action == "group":
         group_id = request.POST.get("group", "")
+        if person.groups.count() > 1:
+            messages.error(request, f"{name} is in several groups; change them under Admin → Users so none "
+                                    "is dropped by mistake.")
+            return redirect(_back(request))
         with transaction.atomic():
             if group_id:
                 group = Group.objects.filter(pk=group_id).first()

@@ -98,3 +98,12 @@ def test_every_staff_entry_of_the_navigation_is_403_for_members(logged_in, staff
 def test_the_staff_usage_report_api_is_403_for_members(logged_in, staff_client) -> None:
     assert logged_in.get("/api/usage/report").status_code == 403
     assert staff_client.get("/api/usage/report").status_code == 200
+
+
+def test_someone_in_several_groups_is_not_reduced_to_one_from_the_people_page(staff_client, user, make_group) -> None:
+    writers, research = make_group("writers", members=(user,)), make_group("research", members=(user,))
+    page = staff_client.get("/team/people/").content.decode()
+    assert "research, writers" in page and f"/admin/accounts/user/{user.pk}/change/" in page
+    answer = staff_client.post(f"/team/people/{user.pk}/group/", {"group": writers.pk}, follow=True)
+    assert "is in several groups" in answer.content.decode()
+    assert set(user.groups.all()) == {writers, research}  # nothing dropped
