@@ -12,7 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, Group
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 
 USD = {"max_digits": 12, "decimal_places": 4, "null": True, "blank": True}
@@ -43,6 +43,13 @@ class User(AbstractUser):
         if update_fields is not None and "status" in update_fields and "is_active" not in update_fields:
             kwargs["update_fields"] = [*update_fields, "is_active"]
         super().save(*args, **kwargs)
+        if self.status == self.Status.DISABLED and (update_fields is None or "status" in update_fields):
+            # Wherever someone is disabled (People, Admin → Users, a script), their open tabs close now.
+            from .sockets import close_tabs
+            from .status import CLOSE_DISABLED
+
+            user_id = self.pk
+            transaction.on_commit(lambda: close_tabs(user_id, CLOSE_DISABLED))
 
     @property
     def has_budget_override(self) -> bool:

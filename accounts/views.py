@@ -14,11 +14,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from . import invites, notices, people, signup, sockets
+from . import invites, notices, people, signup
 from .forms import BudgetForm, InviteAcceptForm, InviteForm, SignInForm, SignUpForm, SiteSettingsForm
 from .models import Invite, SiteSettings, User
 from .staff import staff_required
-from .status import CLOSE_DISABLED
 
 BACKEND = "accounts.backends.AccountBackend"
 
@@ -148,8 +147,7 @@ def person_action(request: HttpRequest, user_id: int, action: str) -> HttpRespon
                                   f"{'; they were told by e-mail' if told else ''}.")
     elif action == "disable":
         person.status = User.Status.DISABLED
-        person.save(update_fields=["status"])
-        sockets.close_tabs(person.pk, CLOSE_DISABLED)
+        person.save(update_fields=["status"])  # closes their open tabs (User.save)
         messages.success(request, f"{name} is disabled; they can no longer sign in or chat.")
     elif action == "group":
         group_id = request.POST.get("group", "")

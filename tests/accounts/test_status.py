@@ -54,6 +54,21 @@ async def test_disabling_someone_closes_their_open_tabs_at_once(user, make_user)
     await bystander.close()
 
 
+@pytest.mark.django_db(transaction=True)
+async def test_disabling_outside_the_people_page_closes_their_tabs_too(user) -> None:
+    """Admin → Users and scripts save the user; the tabs close all the same."""
+    tab = await open_socket(user)
+
+    def disable() -> None:
+        person = User.objects.get(pk=user.pk)
+        person.status = User.Status.DISABLED
+        person.save()
+
+    await db(disable)()
+    assert await tab.ws.receive_output(timeout=5) == {"type": "websocket.close", "code": CLOSE_DISABLED}
+    await tab.close()
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize("status", ["disabled", "pending"])
 def test_the_api_answers_403_to_inactive_users(user, status) -> None:
