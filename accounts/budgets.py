@@ -169,11 +169,20 @@ def measure(budget: Budget, *, with_reserved: bool = False, now: datetime | None
     )
 
 
-def budget_status(user: Any) -> BudgetStatus | None:
-    """The budget closest to its limit for this user this month; None when no budget applies."""
+def budget_status(user: Any, measured: dict[Budget, BudgetStatus] | None = None) -> BudgetStatus | None:
+    """The budget closest to its limit for this user this month; None when no budget applies.
+
+    `measured` (People: one dict for the whole page) keeps each budget's status once it is
+    summed, so a group's pool is summed once, not once per member.
+    """
     if user is None or not getattr(user, "is_authenticated", False):
         return None
-    statuses = [measure(b) for b in budgets_for(user)]
+    statuses = []
+    for budget in budgets_for(user):
+        if measured is None:
+            statuses.append(measure(budget))
+        else:
+            statuses.append(measured.get(budget) or measured.setdefault(budget, measure(budget)))
     if not statuses:
         return None
     return max(statuses, key=lambda s: (s.exceeded, s.fraction))

@@ -82,11 +82,13 @@ def people(status: str = "") -> list[Person]:
     if status:
         users = users.filter(status=status)
     order = {User.Status.PENDING: 0, User.Status.ACTIVE: 1, User.Status.DISABLED: 2}
+    measured: dict[Any, Any] = {}  # a group's pool is summed once for all its members
     rows = []
     for user in sorted(users, key=lambda u: (order.get(u.status, 3), u.username.lower())):
         stamps = [s for s in (user.last_login, user.last_used) if s is not None]
         rows.append(Person(
             user=user, groups=sorted(g.name for g in user.groups.all()), last_active=max(stamps) if stamps else None,
-            spent_ticks=int(user.month_ticks), spent_tokens=int(user.month_tokens), budget=budget_status(user),
+            spent_ticks=int(user.month_ticks), spent_tokens=int(user.month_tokens),
+            budget=budget_status(user, measured),
         ))
     return rows

@@ -107,3 +107,25 @@ def test_someone_in_several_groups_is_not_reduced_to_one_from_the_people_page(st
     answer = staff_client.post(f"/team/people/{user.pk}/group/", {"group": writers.pk}, follow=True)
     assert "is in several groups" in answer.content.decode()
     assert set(user.groups.all()) == {writers, research}  # nothing dropped
+
+
+def test_a_groups_pool_is_summed_once_for_the_people_page_not_once_per_member(make_user, make_group) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from accounts.people import people
+
+    group = make_group("writers", usd="10")
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            rows = people()
+        assert all(row.budget is not None and row.budget.source == "group:writers" for row in rows)
+        return len(ctx.captured_queries)
+
+    for name in ("a1", "a2"):
+        make_user(name).groups.add(group)
+    two = queries()
+    for name in ("b1", "b2", "b3"):
+        make_user(name).groups.add(group)
+    assert queries() - two == 3  # each new member: their group policies, not another sum of the pool
