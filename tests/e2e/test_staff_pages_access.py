@@ -1,7 +1,9 @@
-"""The pages around the chat, for everyone: axe-core finds nothing serious on them.
+"""The pages around the chat, for everyone: axe-core finds nothing serious, and a phone can use them.
 
 Every staff page (and sign-in and My usage) is checked with data in it, in the light and
-the dark theme: no serious or critical axe-core violation.
+the dark theme: no serious or critical axe-core violation. At 390 px wide, the page does
+not scroll sideways (wide tables scroll inside their card) and the top navigation folds
+into a menu button.
 """
 from __future__ import annotations
 
@@ -48,6 +50,7 @@ STAFF_PAGES = {
     "usage-report": "/usage/report/?preset=month&user=ada",
 }
 PAGES = {**STAFF_PAGES, "my-usage": "/usage/me/"}
+PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture(scope="module")
@@ -91,3 +94,57 @@ def test_page_has_no_serious_accessibility_violations(page: Page, seeded: LiveSe
     page.screenshot(path=str(screenshots / f"a11y-{name}.png"), full_page=True)
     _no_serious_violations(page)
     assert not page.js_errors  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_page_fits_a_phone(page: Page, seeded: LiveServer, screenshots, name: str) -> None:  # type: ignore[no-untyped-def]
+    sign_in(page, seeded)
+    page.set_viewport_size(PHONE)
+    page.goto(PAGES[name])
+    page.screenshot(path=str(screenshots / f"phone-{name}.png"), full_page=True)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"{name} is {width} px wide on a {PHONE['width']} px screen"
+    _no_serious_violations(page)  # tables that scroll in their card can be reached by keyboard
+    assert not page.js_errors  # type: ignore[attr-defined]
+
+
+def test_on_a_phone_the_navigation_folds_behind_a_menu_button(page: Page, seeded: LiveServer,  # type: ignore[no-untyped-def]
+                                                              screenshots) -> None:
+    sign_in(page, seeded)
+    page.set_viewport_size(PHONE)
+    page.goto("/team/people/")
+    header = page.locator("header.page-nav")
+    menu = header.get_by_role("button", name="Menu")
+    report = header.get_by_role("link", name="Usage report")
+    expect(menu).to_be_visible()
+    expect(menu).to_have_attribute("aria-expanded", "false")
+    expect(report).to_be_hidden()
+    box = header.bounding_box()
+    assert box is not None and box["height"] <= 64, f"the closed header is {box} on a phone"
+    expect(page.get_by_role("heading", level=1)).to_be_in_viewport()
+
+    menu.click()
+    expect(menu).to_have_attribute("aria-expanded", "true")
+    expect(report).to_be_visible()
+    expect(header.get_by_role("link", name="People")).to_have_attribute("aria-current", "page")
+    expect(header.get_by_role("button", name="Sign out")).to_be_visible()
+    page.screenshot(path=str(screenshots / "phone-menu-open.png"))
+    page.keyboard.press("Escape")
+    expect(report).to_be_hidden()
+    expect(menu).to_be_focused()
+
+    menu.click()
+    report.click()
+    page.wait_for_url("**/usage/report/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Usage report")
+    expect(header.get_by_role("link", name="Usage report")).to_be_hidden()  # folded again on the new page
+
+
+def test_on_a_wide_screen_the_navigation_is_all_there(page: Page, seeded: LiveServer) -> None:
+    sign_in(page, seeded)
+    page.goto("/usage/report/")
+    header = page.locator("header.page-nav")
+    expect(header.get_by_role("button", name="Menu")).to_be_hidden()
+    for label in ("Chat", "My usage", "People", "Invites", "Providers", "Gateway health", "Usage report", "Admin"):
+        expect(header.get_by_role("link", name=label, exact=True)).to_be_visible()
+    expect(header.get_by_role("link", name="Usage report")).to_have_attribute("aria-current", "page")
