@@ -5,8 +5,10 @@ A report over [first, last] (days in the server's time zone) sums
     rows up to the rollup watermark, and
   - ledger rows of the range that are from today or past the watermark.
 Each part is one grouped query, whatever the range: a report costs a
-constant number of queries. `raw_rows` aggregates the ledger alone (for
-checking and for the benchmark).
+constant number of queries. `reports` makes several reports of one range
+from a single read grouped by all their keys (the staff page's by-model,
+by-provider, by-day and day-by-model tables are one read, not four).
+`raw_rows` aggregates the ledger alone (for checking and for the benchmark).
 """
 from __future__ import annotations
 
@@ -98,34 +100,42 @@ class Report:
     totals: Row
 
 
-def _ledger_keys(group_by: str | None) -> tuple[tuple[str, ...], dict[str, Any]]:
-    if group_by in ("day", "day_model"):
-        return _ROLLUP_KEYS[group_by], {"day": TruncDate("created_at")}
-    return _ROLLUP_KEYS[group_by], {}
+# A grouped row as read: its key values and its sums as ints.
+Grouped = tuple[dict[str, Any], dict[str, int]]
+Names = dict[str, dict[int | None, str]]
 
 
-def _names(group_by: str | None, parts: list[list[dict[str, Any]]]) -> dict[int | None, str]:
-    """Usernames or provider names of the ids in the grouped rows: one query, whatever the range."""
-    if group_by in ("user", "user_model"):
-        ids = {values["user_id"] for part in parts for values in part}
-        return dict(get_user_model().objects.filter(pk__in=ids).values_list("pk", "username"))
-    if group_by == "provider":
-        ids = {values["provider_id"] for part in parts for values in part} - {None}
-        names: dict[int | None, str] = dict(Provider.objects.filter(pk__in=ids).values_list("pk", "name"))
-        return {None: "(removed provider)", **names}
-    return {}
+def _keys_of(groups: Iterable[str | None]) -> tuple[str, ...]:
+    """Every key the reports group by, in a stable order: what one read must group by."""
+    return tuple(dict.fromkeys(key for group in groups for key in _ROLLUP_KEYS[group]))
 
 
-def _key_of(group_by: str | None, values: dict[str, Any], names: dict[int | None, str]) -> \
-        tuple[str, str, int | None, str]:
-    """(key, label, user id, model slug) of one grouped row."""
+def _ledger_annotations(keys: tuple[str, ...]) -> dict[str, Any]:
+    return {"day": TruncDate("created_at")} if "day" in keys else {}
+
+
+def _names(keys: tuple[str, ...], read: list[Grouped]) -> Names:
+    """Usernames and provider names of the ids in the grouped rows: a query each, whatever the range."""
+    names: Names = {}
+    if "user_id" in keys:
+        ids = {values["user_id"] for values, _ in read}
+        names["user_id"] = dict(get_user_model().objects.filter(pk__in=ids).values_list("pk", "username"))
+    if "provider_id" in keys:
+        ids = {values["provider_id"] for values, _ in read} - {None}
+        names["provider_id"] = {None: "(removed provider)",
+                                **dict(Provider.objects.filter(pk__in=ids).values_list("pk", "name"))}
+    return names
+
+
+def _key_of(group_by: str | None, values: dict[str, Any], names: Names) -> tuple[str, str, int | None, str]:
+    """(key, label, user id, model slug) of one grouped row (which may carry more keys than the group's)."""
     if group_by is None:
         return "total", "Total", None, ""
     if group_by == "user":  # keyed by username: sequential ids are never exposed
-        name = names.get(values["user_id"], "(removed user)")
+        name = names["user_id"].get(values["user_id"], "(removed user)")
         return name, name, values["user_id"], ""
     if group_by == "provider":
-        name = names.get(values["provider_id"], "(removed provider)")
+        name = names["provider_id"].get(values["provider_id"], "(removed provider)")
         return name, name, None, ""
     if group_by == "day":
         return values["day"].isoformat(), values["day"].isoformat(), None, ""
@@ -133,25 +143,33 @@ def _key_of(group_by: str | None, values: dict[str, Any], names: dict[int | None
         day = values["day"].isoformat()
         return f"{day}/{values['model_slug']}", day, None, values["model_slug"]
     if group_by == "user_model":
-        name = names.get(values["user_id"], "(removed user)")
+        name = names["user_id"].get(values["user_id"], "(removed user)")
         return f"{name}/{values['model_slug']}", f"{name} · {values['model_slug']}", values["user_id"], \
             values["model_slug"]
     name = values[_ROLLUP_KEYS[group_by][0]]
-    return name, name, None, values.get("model_slug", "")
+    return name, name, None, name if group_by == "model" else ""
 
 
-def _merge(group_by: str | None, parts: Iterable[Iterable[dict[str, Any]]]) -> dict[str, Row]:
-    read = [list(part) for part in parts]
-    names = _names(group_by, read)
+def _merge(group_by: str | None, read: list[Grouped], names: Names) -> dict[str, Row]:
     rows: dict[str, Row] = {}
-    for part in read:
-        for values in part:
-            key, label, user_id, model_slug = _key_of(group_by, values, names)
-            row = rows.get(key)
-            if row is None:
-                row = rows[key] = Row(key, label, user_id=user_id, model_slug=model_slug)
-            row.add(as_ints(values))
+    for values, sums in read:
+        key, label, user_id, model_slug = _key_of(group_by, values, names)
+        row = rows.get(key)
+        if row is None:
+            row = rows[key] = Row(key, label, user_id=user_id, model_slug=model_slug)
+        row.add(sums)
     return rows
+
+
+def _reports(first: dt.date, last: dt.date, groups: tuple[str | None, ...], keys: tuple[str, ...],
+             parts: Iterable[Iterable[dict[str, Any]]]) -> dict[str | None, Report]:
+    read = [(values, as_ints(values)) for part in parts for values in part]
+    names = _names(keys, read)
+    found = {}
+    for group in groups:
+        rows = _merge(group, read, names)
+        found[group] = Report(first, last, group, _order(group, rows), _total(rows))
+    return found
 
 
 def _order(group_by: str | None, rows: dict[str, Row]) -> list[Row]:
@@ -163,15 +181,16 @@ def _order(group_by: str | None, rows: dict[str, Row]) -> list[Row]:
     return sorted(rows.values(), key=lambda r: (-r.sums["cost_ticks"], -r.sums["calls"], r.label))
 
 
-def _rollup_table(group_by: str | None, user_id: int | None) -> type[Sums]:
-    """The narrowest rollup that has the report's keys: fewer rows to sum, same numbers."""
+def _rollup_table(keys: tuple[str, ...], user_id: int | None) -> type[Sums]:
+    """The narrowest rollup that has the keys (and the user, for one user's report): fewer rows, same sums."""
+    wanted = set(keys)
     if user_id is not None:
-        return UsageDailyUser if group_by in (None, "day") else UsageDaily
-    if group_by == "user":
+        return UsageDailyUser if wanted <= {"day"} else UsageDaily
+    if wanted <= {"day", "provider_id", "model_slug", "purpose"}:
+        return UsageDailyModel
+    if wanted <= {"day", "user_id"}:
         return UsageDailyUser
-    if group_by == "user_model":
-        return UsageDaily
-    return UsageDailyModel
+    return UsageDaily
 
 
 def check_range(first: dt.date, last: dt.date) -> None:
@@ -187,36 +206,48 @@ def _scoped(qs: QuerySet[Any], user_id: int | None) -> QuerySet[Any]:
 
 def report(first: dt.date, last: dt.date, group_by: str | None = None, *, user_id: int | None = None) -> Report:
     """Sums per `group_by` key over [first, last]: rollups for closed days, the ledger for the rest."""
+    return reports(first, last, (group_by,), user_id=user_id)[group_by]
+
+
+def reports(first: dt.date, last: dt.date, groups: Iterable[str | None], *,
+            user_id: int | None = None) -> dict[str | None, Report]:
+    """Several reports of [first, last] from one read grouped by all their keys, summed per report here.
+
+    The same numbers as one `report` per group, for the queries of one: worth it where the
+    keys together stay few (day x provider x model is a few hundred rows a month), not for
+    users x models, which the narrower rollups keep apart.
+    """
     check_range(first, last)
-    if group_by not in _ROLLUP_KEYS:
-        raise ValueError(f"group_by must be one of: {', '.join(GROUPS)}.")
+    groups = tuple(dict.fromkeys(groups))
+    for group in groups:
+        if group not in _ROLLUP_KEYS:
+            raise ValueError(f"group_by must be one of: {', '.join(GROUPS)}.")
+    keys = _keys_of(groups)
     today = timezone.localdate()
     mark = watermark()
-    keys, annotations = _ledger_keys(group_by)
     parts: list[Iterable[dict[str, Any]]] = []
     closed_last = min(last, today - dt.timedelta(days=1))
     if first <= closed_last:
-        rolled = _rollup_table(group_by, user_id).objects.filter(day__gte=first, day__lte=closed_last)
-        parts.append(_grouped(_scoped(rolled, user_id), _ROLLUP_KEYS[group_by], {}, rollup_sums()))
+        rolled = _rollup_table(keys, user_id).objects.filter(day__gte=first, day__lte=closed_last)
+        parts.append(_grouped(_scoped(rolled, user_id), keys, {}, rollup_sums()))
     start, end = day_span(first, last)
     fresh = UsageRecord.objects.filter(created_at__gte=start, created_at__lt=end)
     unrolled = Q(id__gt=mark)
     if last >= today:
         unrolled |= Q(created_at__gte=day_start(today))
     fresh = fresh.filter(unrolled)
-    parts.append(_grouped(_scoped(fresh, user_id), keys, annotations, ledger_sums()))
-    rows = _merge(group_by, parts)
-    return Report(first, last, group_by, _order(group_by, rows), _total(rows))
+    parts.append(_grouped(_scoped(fresh, user_id), keys, _ledger_annotations(keys), ledger_sums()))
+    return _reports(first, last, groups, keys, parts)
 
 
 def raw_rows(first: dt.date, last: dt.date, group_by: str | None = None, *, user_id: int | None = None) -> Report:
     """The same report from the ledger alone: the reference a rollup report must equal."""
     check_range(first, last)
-    keys, annotations = _ledger_keys(group_by)
+    keys = _ROLLUP_KEYS[group_by]
     start, end = day_span(first, last)
     qs = _scoped(UsageRecord.objects.filter(created_at__gte=start, created_at__lt=end), user_id)
-    rows = _merge(group_by, [_grouped(qs, keys, annotations, ledger_sums())])
-    return Report(first, last, group_by, _order(group_by, rows), _total(rows))
+    return _reports(first, last, (group_by,), keys,
+                    [_grouped(qs, keys, _ledger_annotations(keys), ledger_sums())])[group_by]
 
 
 def _grouped(

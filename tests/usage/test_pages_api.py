@@ -117,7 +117,33 @@ def test_the_report_page_tables_match_the_api_and_csv(usage_data, staff, today) 
             (r["key"], r["requests"], r["total_tokens"], r["cost_usd"]) for r in api]
         assert [(r["key"], r["cost_usd"]) for r in csv_rows] == [(r["key"], r["cost_usd"]) for r in api]
     assert "<svg" in html and "Cost per day, by model" in html and "Top users by cost" in html
+    assert "{#" not in html and "{%" not in html  # no template comment or tag shows through
     assert "1 call had usage numbers that do not reconcile" in html
+
+
+def test_the_report_page_costs_the_same_few_queries_whatever_the_range_and_the_people(
+        usage_data, staff, make_user, record, today) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = _client(staff)
+
+    def queries(**query: str) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(reverse("usage:report"), query).status_code == 200
+        return len(captured)
+
+    def month(**extra: str) -> int:
+        return queries(**{"from": str(today - dt.timedelta(days=29)), "to": str(today), **extra})
+
+    week, month_before = queries(preset="7d"), month()
+    for n in range(5):
+        record(make_user(f"extra{n}"), "grok-3-mini", today - dt.timedelta(days=n + 8), prompt=10 + n)
+    rollups.refresh()
+    # Session and user; then the watermark, rollups, ledger and names for the users, and once more for the
+    # day x provider x model read behind the other tables and the chart.
+    assert week == month_before == month() <= 10
+    assert month(user="alice") <= 10 + 4  # the drill-down: the person, and their report by model
 
 
 def test_the_drill_down_shows_one_users_models(usage_data, staff) -> None:

@@ -89,6 +89,28 @@ def test_reports_equal_raw_ledger_aggregation_including_today(make_user, record,
     assert exact.totals.sums == raw.totals.sums and exact.totals.calls > 0
 
 
+def test_reports_read_together_equal_reports_read_one_by_one(make_user, record, today) -> None:
+    rng = random.Random(13)
+    users = [make_user(f"t{i}") for i in range(3)]
+    _insert_random(rng, users, record, today, 90)
+    rollups.refresh()
+    _insert_random(rng, users, record, today, 30)  # past the watermark: read from the ledger
+    first = today - dt.timedelta(days=10)
+    groups = (None, "model", "provider", "day", "day_model", "purpose")
+    with CaptureQueriesContext(connection) as queries:
+        together = reports.reports(first, today, groups)
+    assert len(queries) <= 4  # watermark, rollups, ledger, provider names
+    for group in groups:
+        alone = reports.report(first, today, group)
+        assert [(r.key, r.label, r.model_slug, r.sums) for r in together[group].rows] == \
+            [(r.key, r.label, r.model_slug, r.sums) for r in alone.rows] != []
+        assert together[group].totals.sums == alone.totals.sums
+    mine = reports.reports(first, today, ("day", "model"), user_id=users[0].pk)
+    assert [(r.key, r.sums) for r in mine["model"].rows] == \
+        [(r.key, r.sums) for r in reports.raw_rows(first, today, "model", user_id=users[0].pk).rows]
+    assert mine["day"].totals.sums == reports.raw_rows(first, today, None, user_id=users[0].pk).totals.sums
+
+
 def test_a_report_costs_a_constant_number_of_queries(make_user, record, today) -> None:
     users = [make_user(f"q{i}") for i in range(3)]
     _insert_random(random.Random(3), users, record, today, 60)
