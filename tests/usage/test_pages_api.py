@@ -146,6 +146,17 @@ def test_the_report_page_costs_the_same_few_queries_whatever_the_range_and_the_p
     assert month(user="alice") <= 10 + 4  # the drill-down: the person, and their report by model
 
 
+def test_names_in_the_report_tables_are_shown_as_text(usage_data, staff, emulator_provider) -> None:
+    emulator_provider.name = 'Tom & Jerry <b>"gw"</b>'
+    emulator_provider.save()
+    html = _client(staff).get(reverse("usage:report"), {"preset": "7d"}).content.decode()
+    section = html.split('id="by-provider"', 1)[1].split("</section>", 1)[0]
+    assert 'data-key="Tom &amp; Jerry &lt;b&gt;&quot;gw&quot;&lt;/b&gt;"' in section
+    assert "<b>" not in section
+    users = html.split('id="by-user"', 1)[1].split("</section>", 1)[0]
+    assert 'href="/usage/report/?from=' in users and '&amp;user=alice#drill">alice</a>' in users
+
+
 def test_the_drill_down_shows_one_users_models(usage_data, staff) -> None:
     alice = usage_data["alice"]
     html = _client(staff).get(reverse("usage:report"), {"preset": "7d", "user": alice.username}).content.decode()
