@@ -61,9 +61,17 @@ def rollup_sums() -> dict[str, Any]:
     return _named({name: _sum(name) for name in COLUMNS})
 
 
+SUM_NAMES = tuple(f"sum_{name}" for name in COLUMNS)
+
+
 def as_ints(row: dict[str, Any]) -> dict[str, int]:
     """Database sums as Python ints (PostgreSQL answers numeric for sums of bigint)."""
-    return {name: int(row.get(f"sum_{name}") or 0) for name in COLUMNS}
+    return dict(zip(COLUMNS, as_tuple(row), strict=True))
+
+
+def as_tuple(row: dict[str, Any]) -> tuple[int, ...]:
+    """The sums of one grouped row as ints, in COLUMNS order: what reports add up column by column."""
+    return tuple(int(row.get(name) or 0) for name in SUM_NAMES)
 
 
 def day_start(day: dt.date) -> dt.datetime:
