@@ -9,8 +9,10 @@ users, 15 models, 90 days) with one INSERT ... SELECT generate_series, builds
 the daily rollups (timed), then runs last month's report grouped by user, by
 model and by day, through rollups (usage.reports.report) and through raw
 ledger aggregation (usage.reports.raw_rows) in the same run: median server
-time of several runs, queries per report, speed-up. Finally it adds one
-day's worth of new rows and times the incremental rollup (the beat task).
+time of several runs, queries per report, speed-up. Then the HTTP answers:
+the API, its CSV, and the staff Usage report page itself (with and without a
+user's drill-down), in-process through Django's test client. Finally it adds
+one day's worth of new rows and times the incremental rollup (the beat task).
 """
 from __future__ import annotations
 
@@ -134,7 +136,7 @@ def _timed(fn, runs: int) -> tuple[float, int, object]:  # type: ignore[no-untyp
     return statistics.median(times), queries, result
 
 
-def _http(first: dt.date, last: dt.date, runs: int) -> None:
+def _http(first: dt.date, last: dt.date, runs: int, person: str) -> None:
     """Server time of GET /api/usage/report (JSON and CSV) and of the staff report page, in-process."""
     from django.test import Client
 
@@ -145,15 +147,17 @@ def _http(first: dt.date, last: dt.date, runs: int) -> None:
     client.force_login(staff)
     query = f"from={first}&to={last}"
     urls = [f"/api/usage/report?{query}&group_by={g}" for g in ("user", "model", "day")]
-    urls += [f"/api/usage/report?{query}&group_by=user&format=csv", f"/usage/report/?{query}"]
-    print("\n| request (last month) | server time (ms) | queries |\n|---|---:|---:|")
+    urls += [f"/api/usage/report?{query}&group_by=user&format=csv",
+             f"/usage/report/?{query}", f"/usage/report/?{query}&user={person}"]
+    print("\n| request (last month) | server time (ms) | queries | bytes |\n|---|---:|---:|---:|")
     for url in urls:
-        def get(url: str = url) -> object:
+        def get(url: str = url) -> bytes:
             answer = client.get(url)
             assert answer.status_code == 200, (url, answer.status_code)
             return b"".join(answer.streaming_content) if answer.streaming else answer.content
-        took, queries, _ = _timed(get, runs)
-        print(f"| `GET {url.replace(query, 'from=..&to=..')}` | {took * 1000:.1f} | {queries} |")
+        took, queries, body = _timed(get, runs)
+        shown = url.replace(query, "from=..&to=..").replace(person, "<user>")
+        print(f"| `GET {shown}` | {took * 1000:.1f} | {queries} | {len(body):,} |")  # type: ignore[arg-type]
 
 
 def main() -> None:
@@ -174,6 +178,7 @@ def main() -> None:
     from django.db import connection
     from django.utils import timezone
 
+    from accounts.models import User
     from chat.models import UsageRecord
     from usage import reports, rollups
     from usage.aggregates import day_start
@@ -231,7 +236,7 @@ def main() -> None:
               for name, n in spans.items()}
     print("\nqueries per report by user through rollups: "
           + ", ".join(f"{name} {count}" for name, count in counts.items()))
-    _http(first, last, args.runs)
+    _http(first, last, args.runs, User.objects.get(pk=users[0]).username)
 
     # One day's new rows (written "today"), rolled up by the beat task's refresh().
     per_day = args.rows // DAYS
