@@ -7,7 +7,7 @@ import pytest
 from channels.db import database_sync_to_async
 
 from accounts import limits
-from chat.errors import ChatError
+from gateways.wire.codes import ChatError
 from tests.chat.wsclient import open_socket
 
 db = database_sync_to_async

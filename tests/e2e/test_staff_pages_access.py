@@ -20,7 +20,7 @@ pytestmark = pytest.mark.e2e
 SEED_STAFF = """
 from datetime import timedelta
 from django.utils import timezone
-from chat.models import Provider
+from gateways.models import Provider
 from gateways.models import ListedModel
 from accounts import invites
 from accounts.models import Invite
