@@ -136,8 +136,8 @@ def _timed(fn, runs: int) -> tuple[float, int, object]:  # type: ignore[no-untyp
     return statistics.median(times), queries, result
 
 
-def _http(first: dt.date, last: dt.date, runs: int, person: str) -> None:
-    """Server time of GET /api/usage/report (JSON and CSV) and of the staff report page, in-process."""
+def _staff_get(runs: int):  # type: ignore[no-untyped-def]
+    """A function timing GET url as staff, in-process: (median seconds, queries, body)."""
     from django.test import Client
 
     from accounts.models import User
@@ -145,19 +145,28 @@ def _http(first: dt.date, last: dt.date, runs: int, person: str) -> None:
     staff, _ = User.objects.get_or_create(username="bench-staff", defaults={"is_staff": True})
     client = Client()
     client.force_login(staff)
+
+    def timed(url: str) -> tuple[float, int, bytes]:
+        def get() -> bytes:
+            answer = client.get(url)
+            assert answer.status_code == 200, (url, answer.status_code)
+            return b"".join(answer.streaming_content) if answer.streaming else answer.content
+        return _timed(get, runs)  # type: ignore[return-value]
+    return timed
+
+
+def _http(first: dt.date, last: dt.date, runs: int, person: str) -> None:
+    """Server time of GET /api/usage/report (JSON and CSV) and of the staff report page, in-process."""
+    timed = _staff_get(runs)
     query = f"from={first}&to={last}"
     urls = [f"/api/usage/report?{query}&group_by={g}" for g in ("user", "model", "day")]
     urls += [f"/api/usage/report?{query}&group_by=user&format=csv",
              f"/usage/report/?{query}", f"/usage/report/?{query}&user={person}"]
     print("\n| request (last month) | server time (ms) | queries | bytes |\n|---|---:|---:|---:|")
     for url in urls:
-        def get(url: str = url) -> bytes:
-            answer = client.get(url)
-            assert answer.status_code == 200, (url, answer.status_code)
-            return b"".join(answer.streaming_content) if answer.streaming else answer.content
-        took, queries, body = _timed(get, runs)
+        took, queries, body = timed(url)
         shown = url.replace(query, "from=..&to=..").replace(person, "<user>")
-        print(f"| `GET {shown}` | {took * 1000:.1f} | {queries} | {len(body):,} |")  # type: ignore[arg-type]
+        print(f"| `GET {shown}` | {took * 1000:.1f} | {queries} | {len(body):,} |")
 
 
 def main() -> None:
@@ -249,6 +258,8 @@ def main() -> None:
     today_fast, today_q, _ = _timed(lambda: reports.report(today.replace(day=1), today, "user"), args.runs)
     print(f"this month incl. today ({today.replace(day=1)} .. {today}), by user: {today_fast * 1000:.1f} ms, "
           f"{today_q} queries")
+    page, page_q, _ = _staff_get(args.runs)("/usage/report/")  # the page's default range: this month
+    print(f"the staff page for this month incl. today (GET /usage/report/): {page * 1000:.1f} ms, {page_q} queries")
 
 
 if __name__ == "__main__":
