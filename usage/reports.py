@@ -114,10 +114,10 @@ def _names(keys: tuple[str, ...], read: list[Grouped]) -> Names:
     """Usernames and provider names of the ids in the grouped rows: a query each, whatever the range."""
     names: Names = {}
     if "user_id" in keys:
-        ids = {values["user_id"] for values, _ in read}
+        ids = {values.get("user_id") for values, _ in read} - {None}
         names["user_id"] = dict(get_user_model().objects.filter(pk__in=ids).values_list("pk", "username"))
     if "provider_id" in keys:
-        ids = {values["provider_id"] for values, _ in read} - {None}
+        ids = {values.get("provider_id") for values, _ in read} - {None}
         names["provider_id"] = {None: "(removed provider)",
                                 **dict(Provider.objects.filter(pk__in=ids).values_list("pk", "name"))}
     return names
@@ -166,14 +166,21 @@ def _merge(group_by: str | None, read: list[Grouped], names: Names) -> list[Row]
     return [row for row, _ in found.values()]
 
 
-def _reports(first: dt.date, last: dt.date, groups: tuple[str | None, ...], keys: tuple[str, ...],
-             parts: Iterable[Iterable[dict[str, Any]]]) -> dict[str | None, Report]:
-    read = [(values, as_tuple(values)) for part in parts for values in part]
-    names = _names(keys, read)
-    totals = _column_sums([sums for _, sums in read])
-    return {group: Report(first, last, group, _order(group, _merge(group, read, names)),
-                          Row("total", "Total", dict(totals)))
-            for group in groups}
+def _read(parts: Iterable[Iterable[dict[str, Any]]]) -> list[Grouped]:
+    return [(values, as_tuple(values)) for part in parts for values in part]
+
+
+def _reports(first: dt.date, last: dt.date, reads: list[tuple[tuple[str | None, ...], list[Grouped]]],
+             keys: tuple[str, ...]) -> dict[str | None, Report]:
+    """Each group's report from the rows read for it (rows that may carry more keys than the group's)."""
+    names = _names(keys, [row for _, read in reads for row in read])
+    found = {}
+    for groups, read in reads:
+        totals = _column_sums([sums for _, sums in read])
+        for group in groups:
+            found[group] = Report(first, last, group, _order(group, _merge(group, read, names)),
+                                  Row("total", "Total", dict(totals)))
+    return found
 
 
 def _order(group_by: str | None, rows: list[Row]) -> list[Row]:
@@ -215,33 +222,41 @@ def report(first: dt.date, last: dt.date, group_by: str | None = None, *, user_i
 
 def reports(first: dt.date, last: dt.date, groups: Iterable[str | None], *,
             user_id: int | None = None) -> dict[str | None, Report]:
-    """Several reports of [first, last] from one read grouped by all their keys, summed per report here.
+    """Several reports of [first, last], the same numbers as one `report` per group, for fewer queries.
 
-    The same numbers as one `report` per group, for the queries of one: worth it where the
-    keys together stay few (day x provider x model is a few hundred rows a month), not for
-    users x models, which the narrower rollups keep apart.
+    Groups whose narrowest rollup is the same table are read together, grouped by all
+    their keys, and summed per report here: by model, by provider, by day and day by model
+    are one read of day x provider x model (a few hundred rows a month). Groups of another
+    table (by user) get their own read, so no read grows to users x models. The watermark
+    and the names are read once for all.
     """
     check_range(first, last)
     groups = tuple(dict.fromkeys(groups))
     for group in groups:
         if group not in _ROLLUP_KEYS:
             raise ValueError(f"group_by must be one of: {', '.join(GROUPS)}.")
-    keys = _keys_of(groups)
+    by_table: dict[type[Sums], tuple[str | None, ...]] = {}
+    for group in groups:
+        table = _rollup_table(_ROLLUP_KEYS[group], user_id)
+        by_table[table] = (*by_table.get(table, ()), group)
     today = timezone.localdate()
     mark = watermark()
-    parts: list[Iterable[dict[str, Any]]] = []
     closed_last = min(last, today - dt.timedelta(days=1))
-    if first <= closed_last:
-        rolled = _rollup_table(keys, user_id).objects.filter(day__gte=first, day__lte=closed_last)
-        parts.append(_grouped(_scoped(rolled, user_id), keys, {}, rollup_sums()))
     start, end = day_span(first, last)
-    fresh = UsageRecord.objects.filter(created_at__gte=start, created_at__lt=end)
     unrolled = Q(id__gt=mark)
     if last >= today:
         unrolled |= Q(created_at__gte=day_start(today))
-    fresh = fresh.filter(unrolled)
-    parts.append(_grouped(_scoped(fresh, user_id), keys, _ledger_annotations(keys), ledger_sums()))
-    return _reports(first, last, groups, keys, parts)
+    fresh = _scoped(UsageRecord.objects.filter(created_at__gte=start, created_at__lt=end).filter(unrolled), user_id)
+    reads = []
+    for table, members in by_table.items():
+        keys = _keys_of(members)
+        parts: list[Iterable[dict[str, Any]]] = []
+        if first <= closed_last:
+            rolled = table.objects.filter(day__gte=first, day__lte=closed_last)
+            parts.append(_grouped(_scoped(rolled, user_id), keys, {}, rollup_sums()))
+        parts.append(_grouped(fresh, keys, _ledger_annotations(keys), ledger_sums()))
+        reads.append((members, _read(parts)))
+    return _reports(first, last, reads, _keys_of(groups))
 
 
 def raw_rows(first: dt.date, last: dt.date, group_by: str | None = None, *, user_id: int | None = None) -> Report:
@@ -250,8 +265,8 @@ def raw_rows(first: dt.date, last: dt.date, group_by: str | None = None, *, user
     keys = _ROLLUP_KEYS[group_by]
     start, end = day_span(first, last)
     qs = _scoped(UsageRecord.objects.filter(created_at__gte=start, created_at__lt=end), user_id)
-    return _reports(first, last, (group_by,), keys,
-                    [_grouped(qs, keys, _ledger_annotations(keys), ledger_sums())])[group_by]
+    read = _read([_grouped(qs, keys, _ledger_annotations(keys), ledger_sums())])
+    return _reports(first, last, [((group_by,), read)], keys)[group_by]
 
 
 def _grouped(

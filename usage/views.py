@@ -39,8 +39,7 @@ def _person(request: HttpRequest) -> Any | None:
 def report(request: HttpRequest) -> HttpResponse:
     first, last, preset, error = range_from(request)
     # Two reads in all: users (their own rollup), and day x provider x model for the other tables and the chart.
-    tables = reports.reports(first, last, ("model", "provider", "day", "day_model"))
-    tables["user"] = reports.report(first, last, "user")
+    tables = reports.reports(first, last, ("user", "model", "provider", "day", "day_model"))
     totals = tables["user"].totals
     cells = tables["day_model"].rows
     colours = charts.model_colours([r.key for r in tables["model"].rows])

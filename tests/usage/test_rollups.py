@@ -104,6 +104,11 @@ def test_reports_read_together_equal_reports_read_one_by_one(make_user, record, 
         assert [(r.key, r.label, r.model_slug, r.sums) for r in together[group].rows] == \
             [(r.key, r.label, r.model_slug, r.sums) for r in alone.rows] != []
         assert together[group].totals.sums == alone.totals.sums
+    # Groups of different rollups (users, users x models, the rest) in one call: each read apart, same rows.
+    mixed = reports.reports(first, today, ("user", "model", "user_model", "day"))
+    for group in ("user", "model", "user_model", "day"):
+        assert [(r.key, r.label, r.user_id, r.sums) for r in mixed[group].rows] == \
+            [(r.key, r.label, r.user_id, r.sums) for r in reports.raw_rows(first, today, group).rows]
     mine = reports.reports(first, today, ("day", "model"), user_id=users[0].pk)
     assert [(r.key, r.sums) for r in mine["model"].rows] == \
         [(r.key, r.sums) for r in reports.raw_rows(first, today, "model", user_id=users[0].pk).rows]
