@@ -5,7 +5,8 @@ A report over [first, last] (days in the server's time zone) sums
     rows up to the rollup watermark, and
   - ledger rows of the range that are from today or past the watermark.
 Each part is one grouped query, whatever the range: a report costs a
-constant number of queries. `reports` makes several reports of one range
+constant number of queries (one fewer for a range before today while no
+ledger row is past the watermark: nothing of it can be missing from the rollups). `reports` makes several reports of one range
 from a single read grouped by all their keys (the staff page's by-model,
 by-provider, by-day and day-by-model tables are one read, not four).
 `raw_rows` aggregates the ledger alone (for checking and for the benchmark).
@@ -27,7 +28,7 @@ from gateways.models import Provider
 from .aggregates import COLUMNS, as_tuple, day_span, day_start, ledger_sums, rollup_sums
 from .models import Sums, UsageDaily, UsageDailyModel, UsageDailyUser, UsageRecord
 from .money import format_usd
-from .rollups import watermark
+from .rollups import watermark_status
 
 GROUPS = ("user", "model", "provider", "day", "user_model", "day_model", "purpose")
 MAX_DAYS = 366
@@ -240,7 +241,7 @@ def reports(first: dt.date, last: dt.date, groups: Iterable[str | None], *,
         table = _rollup_table(_ROLLUP_KEYS[group], user_id)
         by_table[table] = (*by_table.get(table, ()), group)
     today = timezone.localdate()
-    mark = watermark()
+    mark, behind = watermark_status()
     closed_last = min(last, today - dt.timedelta(days=1))
     start, end = day_span(first, last)
     unrolled = Q(id__gt=mark)
@@ -254,7 +255,8 @@ def reports(first: dt.date, last: dt.date, groups: Iterable[str | None], *,
         if first <= closed_last:
             rolled = table.objects.filter(day__gte=first, day__lte=closed_last)
             parts.append(_grouped(_scoped(rolled, user_id), keys, {}, rollup_sums()))
-        parts.append(_grouped(fresh, keys, _ledger_annotations(keys), ledger_sums()))
+        if behind or last >= today:  # else no ledger row of the range can be missing from the rollups
+            parts.append(_grouped(fresh, keys, _ledger_annotations(keys), ledger_sums()))
         reads.append((members, _read(parts)))
     return _reports(first, last, reads, _keys_of(groups))
 

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Max, QuerySet
+from django.db.models import Max, QuerySet, Subquery
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -118,4 +118,17 @@ def watermark() -> int:
     return state.last_record_id if state else 0
 
 
-__all__ = ["COLUMNS", "backfill", "recompute_days", "refresh", "watermark"]
+def watermark_status() -> tuple[int, bool]:
+    """(the watermark, whether any ledger row is past it), in one query: the newest id comes from the key's index.
+
+    Nothing past it means every ledger row of a range before today is in the rollups: reports skip the ledger.
+    """
+    newest = Subquery(UsageRecord.objects.order_by("-id").values("id")[:1])
+    state = RollupState.objects.filter(pk=1).annotate(newest=newest).values_list("last_record_id", "newest").first()
+    if state is None:
+        return 0, True
+    mark, newest_id = state
+    return mark, (newest_id or 0) > mark
+
+
+__all__ = ["COLUMNS", "backfill", "recompute_days", "refresh", "watermark", "watermark_status"]

@@ -115,6 +115,26 @@ def test_reports_read_together_equal_reports_read_one_by_one(make_user, record, 
     assert mine["day"].totals.sums == reports.raw_rows(first, today, None, user_id=users[0].pk).totals.sums
 
 
+def test_a_closed_range_reads_the_ledger_only_while_rows_are_past_the_watermark(make_user, record, today) -> None:
+    users = [make_user(f"c{i}") for i in range(2)]
+    _insert_random(random.Random(17), users, record, today, 60)
+    rollups.refresh()
+    first, last = today - dt.timedelta(days=12), today - dt.timedelta(days=1)
+    record(users[0], "grok-3-mini", today - dt.timedelta(days=4), prompt=4321)  # late: past the watermark
+
+    def report_and_queries() -> tuple[list[tuple[str, dict[str, int]]], int]:
+        with CaptureQueriesContext(connection) as queries:
+            found = reports.report(first, last, "model")
+        return [(r.key, r.sums) for r in found.rows], len(queries)
+
+    raw = [(r.key, r.sums) for r in reports.raw_rows(first, last, "model").rows]
+    with_late, queries_behind = report_and_queries()
+    assert with_late == raw  # the late row counts although its day is rolled up without it
+    rollups.refresh()
+    caught_up, queries_caught_up = report_and_queries()
+    assert caught_up == raw and queries_caught_up == queries_behind - 1  # no ledger read once all is rolled up
+
+
 def test_a_report_costs_a_constant_number_of_queries(make_user, record, today) -> None:
     users = [make_user(f"q{i}") for i in range(3)]
     _insert_random(random.Random(3), users, record, today, 60)
