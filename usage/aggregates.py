@@ -6,6 +6,7 @@ aggregation of the ledger add up the same columns the same way.
 from __future__ import annotations
 
 import datetime as dt
+from operator import itemgetter
 from typing import Any
 
 from django.db.models import BigIntegerField, Count, F, Q, Sum, Value
@@ -69,9 +70,16 @@ def as_ints(row: dict[str, Any]) -> dict[str, int]:
     return dict(zip(COLUMNS, as_tuple(row), strict=True))
 
 
+_SUMS_OF = itemgetter(*SUM_NAMES)
+
+
 def as_tuple(row: dict[str, Any]) -> tuple[int, ...]:
-    """The sums of one grouped row as ints, in COLUMNS order: what reports add up column by column."""
-    return tuple(int(row.get(name) or 0) for name in SUM_NAMES)
+    """The sums of one grouped row in COLUMNS order: what reports add up column by column.
+
+    Already ints: every sum has an integer output field (so Django converts PostgreSQL's
+    numeric) and is a COUNT or a COALESCE(SUM, 0) (so never NULL).
+    """
+    return _SUMS_OF(row)  # type: ignore[no-any-return]
 
 
 def day_start(day: dt.date) -> dt.datetime:

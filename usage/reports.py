@@ -5,10 +5,11 @@ A report over [first, last] (days in the server's time zone) sums
     rows up to the rollup watermark, and
   - ledger rows of the range that are from today or past the watermark.
 Each part is one grouped query, whatever the range: a report costs a
-constant number of queries (one fewer for a range before today while no
-ledger row is past the watermark: nothing of it can be missing from the rollups). `reports` makes several reports of one range
-from a single read grouped by all their keys (the staff page's by-model,
-by-provider, by-day and day-by-model tables are one read, not four).
+constant number of queries (the ledger part is skipped for a range before
+today while no ledger row is past the watermark: nothing of it can be missing
+from the rollups then). `reports` makes several reports of one range with
+one read per rollup table (the staff page's by-model, by-provider, by-day and
+day-by-model tables are one read of day x provider x model, not four).
 `raw_rows` aggregates the ledger alone (for checking and for the benchmark).
 """
 from __future__ import annotations
@@ -149,6 +150,8 @@ def _key_of(group_by: str | None, values: dict[str, Any], names: Names) -> tuple
 
 def _column_sums(parts: list[tuple[int, ...]]) -> dict[str, int]:
     """Sums of several rows, column by column (zip and sum run in C: a month has hundreds of rows a report)."""
+    if len(parts) == 1:  # most rows of a report: one user, or one day and model, read once
+        return dict(zip(COLUMNS, parts[0], strict=True))
     if not parts:
         return dict.fromkeys(COLUMNS, 0)
     return dict(zip(COLUMNS, map(sum, zip(*parts, strict=True)), strict=True))
