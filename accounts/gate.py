@@ -25,6 +25,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from django.core.cache import cache
 from django.utils import timezone
 
 from gateways.tariffs import Rate, rate_on
@@ -133,10 +134,27 @@ def tokens_so_far(chars: int) -> int:
     return math.ceil(chars / CHARS_PER_TOKEN)
 
 
-def release_orphans(is_alive: Callable[[str], bool], grace_s: float = 30.0) -> int:
+HOLDER_TTL_S = 30  # a holder that has not said it is alive for this long is dead
+
+
+def _holder_key(holder: str) -> str:
+    return f"grokweb:holder:{holder}"
+
+
+async def mark_alive(holder: str) -> None:
+    """A process holding calls says it is alive (every few seconds: teamapi.liveness)."""
+    await cache.aset(_holder_key(holder), 1, HOLDER_TTL_S)
+
+
+def holder_alive(holder: str) -> bool:
+    return cache.get(_holder_key(holder)) is not None
+
+
+def release_orphans(is_alive: Callable[[str], bool] = holder_alive, grace_s: float = 30.0) -> int:
     """Free the reservations of calls whose web process died (a Team API call has no row to end).
 
     A reservation younger than `grace_s` is left alone: its process may be starting its heartbeat.
+    Run every minute (accounts.tasks) and by each process when it starts serving the API.
     Returns how many were freed.
     """
     cutoff = timezone.now() - timedelta(seconds=grace_s)
