@@ -16,7 +16,7 @@ from django.utils import timezone
 from .aggregates import day_span
 from .models import UsageRecord
 from .money import format_usd
-from .reports import Report
+from .reports import NO_TOKEN, Report
 
 REPORT_COLUMNS = (
     "key", "label", "requests", "prompt_tokens", "cached_tokens", "completion_tokens", "reasoning_tokens",
@@ -86,7 +86,9 @@ def ledger_csv(request: HttpRequest, first: dt.date, last: dt.date, *, user_id: 
         qs = qs.filter(model_slug=model_slug)
     if source is not None:
         qs = qs.filter(source=source)
-    if token_id is not None:
+    if token_id == NO_TOKEN:
+        qs = qs.filter(token__isnull=True)
+    elif token_id is not None:
         qs = qs.filter(token_id=token_id)
     qs = qs.select_related("user", "provider", "token").order_by("created_at", "id")
 

@@ -22,7 +22,7 @@ class Filters:
     """?source= and ?token= of a usage page, CSV or API call: what its reports are narrowed to."""
 
     source: str | None = None
-    token_id: uuid.UUID | None = None
+    token_id: uuid.UUID | str | None = None  # a token's id, or reports.NO_TOKEN
 
     def report_kwargs(self) -> dict[str, Any]:
         return {"source": self.source, "token_id": self.token_id}
@@ -38,10 +38,12 @@ def parse_filters(source: str | None, token: str | None) -> Filters:
     source = source or None
     if source is not None and source not in Source.values:
         raise ValueError(f"source must be one of: {', '.join(Source.values)}.")
+    if token == reports.NO_TOKEN:
+        return Filters(source, token)
     try:
         token_id = uuid.UUID(token) if token else None
     except ValueError:
-        raise ValueError("token must be a token id (a UUID).") from None
+        raise ValueError(f"token must be a token id (a UUID) or {reports.NO_TOKEN!r} (no token).") from None
     return Filters(source, token_id)
 
 

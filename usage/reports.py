@@ -58,7 +58,7 @@ class Scope:
 
     user_id: int | None = None
     source: str | None = None
-    token_id: Any = None  # an accounts.ApiToken id (a UUID)
+    token_id: Any = None  # an accounts.ApiToken id (a UUID), or NO_TOKEN: the calls made without one
 
     @property
     def narrowed(self) -> bool:
@@ -225,7 +225,9 @@ def _scoped(qs: QuerySet[Any], scope: Scope) -> QuerySet[Any]:
         qs = qs.filter(user_id=scope.user_id)
     if scope.source is not None:
         qs = qs.filter(source=scope.source)
-    if scope.token_id is not None:
+    if scope.token_id == NO_TOKEN:
+        qs = qs.filter(token__isnull=True)
+    elif scope.token_id is not None:
         qs = qs.filter(token_id=scope.token_id)
     return qs
 

@@ -11,8 +11,8 @@ from django.utils import timezone
 from accounts import tokens
 from accounts.models import ApiToken, Reservation
 from gateways.models import Model, Provider, Route
-from usage.models import UsageRecord
 from tests.emulator_server import free_port
+from usage.models import UsageRecord
 from usage.money import format_usd
 
 pytestmark = pytest.mark.django_db(transaction=True)
