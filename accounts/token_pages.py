@@ -19,7 +19,8 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
     """The list, the form, and after a POST the new token, shown this once (never stored, never in a session)."""
     form = ApiTokenForm(request.POST or None, models=list(models_for(request.user)))
     new_token = None
-    if request.method == "POST" and form.is_valid():
+    refused = request.method == "POST" and not form.is_valid()
+    if request.method == "POST" and not refused:
         token, new_token = tokens.create(request.user, form.cleaned_data["name"], expires_at=form.expires_at(),
                                          model_slugs=form.cleaned_data["models"], created_by=request.user)
         form = ApiTokenForm(models=list(models_for(request.user)))
@@ -29,7 +30,7 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
         "form": form, "new_token": new_token, "api_base": request.build_absolute_uri("/v1"),
         "mine": [t for t in visible if t.user_id == request.user.pk],
         "others": [t for t in visible if t.user_id != request.user.pk],
-    }, status=400 if request.method == "POST" and not form.is_valid() else 200)
+    }, status=400 if refused else 200)
     response["Cache-Control"] = "no-store"
     return response
 

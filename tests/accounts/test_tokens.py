@@ -73,7 +73,7 @@ def test_the_page_shows_a_new_token_once_and_never_again(logged_in, user, emulat
     raw = re.search(r'value="(grokweb_[0-9A-Za-z]{38})"', body).group(1)
     token = ApiToken.objects.get()
     assert tokens.authenticate(raw).pk == token.pk and token.model_slugs == ["grok-3-mini"]
-    assert answer["Cache-Control"] == "no-store" and "shown only once" in body
+    assert answer.status_code == 200 and answer["Cache-Control"] == "no-store" and "shown only once" in body
     assert token.expires_at is not None and 29 <= (token.expires_at - timezone.now()).days <= 30
     again = logged_in.get("/accounts/tokens/").content.decode()
     assert raw not in again and token.hint in again and "notebook" in again
