@@ -9,6 +9,7 @@ stream can only end with an error event (docs/api.md).
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -27,6 +28,8 @@ from usage.models import Source
 from . import calls, liveness, parsing, shapes
 from .errors import ApiError, from_upstream
 from .relay import Relay, sse, whole
+
+log = logging.getLogger(__name__)
 
 
 def _db(fn: Any) -> Any:
@@ -125,6 +128,9 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
         call = await _admit(raw, _address(request), parsed)
     except ApiError as exc:
         return exc.response()
+    except Exception:  # never a traceback page: an error in OpenAI's shape, and the cause in the log
+        log.exception("Team API admission failed")
+        return ApiError(500, "Something went wrong before the call could start.", "internal").response()
     assert isinstance(parsed, parsing.ApiRequest)
     relay = Relay(call, FailoverStream(
         get_client(), list(call.routes), call.request, record=recorder(call.model.slug, thread_sensitive=False),
