@@ -104,9 +104,9 @@ def hold(user: Any, held: Hold, reply_id: UUID, holder: str = "") -> None:
                                holder=holder)
 
 
-def release(reply_id: UUID) -> None:
-    """The reply ended (however it ended): its slot is free and its ledger row counts instead."""
-    Reservation.objects.filter(message_id=reply_id).delete()
+def release(*reply_ids: UUID) -> None:
+    """The replies ended (however they ended, or were deleted): their slots are free, their ledger rows count."""
+    Reservation.objects.filter(message_id__in=reply_ids).delete()
 
 
 def output_room(held: Hold, rate: Rate, prompt_chars: int) -> int | None:
