@@ -156,7 +156,8 @@ async def main(quick: bool) -> None:
     print()
     print("| measure | value |\n|---|---|")
     print(f"| daphne CPU per call (1-token replies) | {fixed * 1000:.2f} ms |")
-    print(f"| daphne CPU per 1,000 relayed tokens (beyond the per-call cost) | {tput['relay_cpu_per_1000'] * 1000:.1f} ms |")
+    print(f"| daphne CPU per 1,000 relayed tokens (beyond the per-call cost) | "
+          f"{tput['relay_cpu_per_1000'] * 1000:.1f} ms |")
     print(f"| tokens/s through one daphne process (50 streams x {tput['tokens'] // 50:,} tokens, zero delay) | "
           f"{tput['tokens_per_s']:,.0f} |")
     print(f"| CPU s over the run: daphne / emulator / bench client | {cpu['daphne']:.1f} / {cpu['emulator']:.1f} / "
