@@ -218,7 +218,7 @@ def test_the_per_minute_limit_answers_429_with_retry_after(user, emulator_provid
 
 
 def test_the_live_call_limit_counts_api_calls_and_chat_replies_alike(user, emulator_provider, make_token, sdk,
-                                                                     settings) -> None:
+                                                                     settings, ledger_written) -> None:
     settings.GROKWEB = {**settings.GROKWEB, "MAX_LIVE_GENERATIONS": 1}
     client = sdk(make_token(user))
     with ask(client, "Write at length [[tokens=100000]]", stream=True) as long:
@@ -228,6 +228,7 @@ def test_the_live_call_limit_counts_api_calls_and_chat_replies_alike(user, emula
         with pytest.raises(openai.RateLimitError) as raised:
             ask(client, "meanwhile")
         assert "being written" in raised.value.message and raised.value.response.headers["retry-after"] == "5"
+    assert ledger_written().outcome == "cancelled"  # closing the stream ended the call
 
 
 def test_a_used_up_budget_answers_402_and_says_not_to_retry(user, emulator_provider, make_token, sdk) -> None:
