@@ -11,6 +11,10 @@ from the rollups then). `reports` makes several reports of one range with
 one read per rollup table (the staff page's by-model, by-provider, by-day and
 day-by-model tables are one read of day x provider x model, not four).
 `raw_rows` aggregates the ledger alone (for checking and for the benchmark).
+
+A report may be narrowed to one user, one source (chat, api) and one personal
+access token; grouped or narrowed by source or token it reads the finest rollup,
+which has both keys.
 """
 from __future__ import annotations
 
@@ -31,7 +35,9 @@ from .models import Sums, UsageDaily, UsageDailyModel, UsageDailyUser, UsageReco
 from .money import format_usd
 from .rollups import watermark_status
 
-GROUPS = ("user", "model", "provider", "day", "user_model", "day_model", "purpose")
+GROUPS = ("user", "model", "provider", "day", "user_model", "day_model", "purpose", "source", "token")
+SOURCE_LABELS = {"chat": "Chat", "api": "Team API"}
+NO_TOKEN = "-"  # the key of calls made without a token (the web chat) when grouping by token
 MAX_DAYS = 366
 
 # group -> the values a report groups by. Ids only, no joins: names are read once afterwards
@@ -45,7 +51,23 @@ _ROLLUP_KEYS: dict[str | None, tuple[str, ...]] = {
     "user_model": ("user_id", "model_slug"),
     "day_model": ("day", "model_slug"),
     "purpose": ("purpose",),
+    "source": ("source",),
+    "token": ("token_id",),
 }
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a report is narrowed to (None: everything)."""
+
+    user_id: int | None = None
+    source: str | None = None
+    token_id: Any = None  # an accounts.ApiToken id (a UUID), or NO_TOKEN: the calls made without one
+
+    @property
+    def narrowed(self) -> bool:
+        """Narrowed by a key only the finest rollup has."""
+        return self.source is not None or self.token_id is not None
 
 
 @dataclass
@@ -100,7 +122,7 @@ class Report:
 
 # A grouped row as read: its key values and its sums as ints (COLUMNS order).
 Grouped = tuple[dict[str, Any], tuple[int, ...]]
-Names = dict[str, dict[int | None, str]]
+Names = dict[str, dict[Any, Any]]
 
 
 def _keys_of(groups: Iterable[str | None]) -> tuple[str, ...]:
@@ -112,23 +134,41 @@ def _ledger_annotations(keys: tuple[str, ...]) -> dict[str, Any]:
     return {"day": TruncDate("created_at")} if "day" in keys else {}
 
 
+def _ids(read: list[Grouped], key: str) -> set[Any]:
+    return {values.get(key) for values, _ in read} - {None}
+
+
 def _names(keys: tuple[str, ...], read: list[Grouped]) -> Names:
-    """Usernames and provider names of the ids in the grouped rows: a query each, whatever the range."""
+    """Usernames, provider and token names of the ids in the grouped rows: a query each, whatever the range."""
     names: Names = {}
     if "user_id" in keys:
-        ids = {values.get("user_id") for values, _ in read} - {None}
-        names["user_id"] = dict(get_user_model().objects.filter(pk__in=ids).values_list("pk", "username"))
+        names["user_id"] = dict(get_user_model().objects.filter(pk__in=_ids(read, "user_id"))
+                                .values_list("pk", "username"))
     if "provider_id" in keys:
-        ids = {values.get("provider_id") for values, _ in read} - {None}
         names["provider_id"] = {None: "(removed provider)",
-                                **dict(Provider.objects.filter(pk__in=ids).values_list("pk", "name"))}
+                                **dict(Provider.objects.filter(pk__in=_ids(read, "provider_id"))
+                                       .values_list("pk", "name"))}
+    if "token_id" in keys:
+        # Through the ledger's foreign key: usage never imports accounts.
+        tokens = UsageRecord._meta.get_field("token").related_model._default_manager  # type: ignore[union-attr]
+        names["token_id"] = {pk: (name, owner) for pk, name, owner in tokens.filter(pk__in=_ids(read, "token_id"))
+                             .values_list("pk", "name", "user__username")}
     return names
 
 
-def _key_of(group_by: str | None, values: dict[str, Any], names: Names) -> tuple[str, str, int | None, str]:
+def _key_of(group_by: str | None, values: dict[str, Any], names: Names, scope: Scope) -> \
+        tuple[str, str, int | None, str]:
     """(key, label, user id, model slug) of one grouped row (which may carry more keys than the group's)."""
     if group_by is None:
         return "total", "Total", None, ""
+    if group_by == "source":
+        return values["source"], SOURCE_LABELS.get(values["source"], values["source"]), None, ""
+    if group_by == "token":  # keyed by the token's UUID; labelled with its owner unless the report is theirs
+        if values["token_id"] is None:
+            return NO_TOKEN, "No token (the chat)", None, ""
+        name, owner = names["token_id"].get(values["token_id"], ("(removed token)", ""))
+        label = name if scope.user_id is not None or not owner else f"{owner} · {name}"
+        return str(values["token_id"]), label, None, ""
     if group_by == "user":  # keyed by username: sequential ids are never exposed
         name = names["user_id"].get(values["user_id"], "(removed user)")
         return name, name, values["user_id"], ""
@@ -157,10 +197,10 @@ def _column_sums(parts: list[tuple[int, ...]]) -> dict[str, int]:
     return dict(zip(COLUMNS, map(sum, zip(*parts, strict=True)), strict=True))
 
 
-def _merge(group_by: str | None, read: list[Grouped], names: Names) -> list[Row]:
+def _merge(group_by: str | None, read: list[Grouped], names: Names, scope: Scope) -> list[Row]:
     found: dict[str, tuple[Row, list[tuple[int, ...]]]] = {}
     for values, sums in read:
-        key, label, user_id, model_slug = _key_of(group_by, values, names)
+        key, label, user_id, model_slug = _key_of(group_by, values, names, scope)
         entry = found.get(key)
         if entry is None:
             entry = found[key] = (Row(key, label, user_id=user_id, model_slug=model_slug), [])
@@ -175,14 +215,14 @@ def _read(parts: Iterable[Iterable[dict[str, Any]]]) -> list[Grouped]:
 
 
 def _reports(first: dt.date, last: dt.date, reads: list[tuple[tuple[str | None, ...], list[Grouped]]],
-             keys: tuple[str, ...]) -> dict[str | None, Report]:
+             keys: tuple[str, ...], scope: Scope) -> dict[str | None, Report]:
     """Each group's report from the rows read for it (rows that may carry more keys than the group's)."""
     names = _names(keys, [row for _, read in reads for row in read])
     found = {}
     for groups, read in reads:
         totals = _column_sums([sums for _, sums in read])
         for group in groups:
-            found[group] = Report(first, last, group, _order(group, _merge(group, read, names)),
+            found[group] = Report(first, last, group, _order(group, _merge(group, read, names, scope)),
                                   Row("total", "Total", dict(totals)))
     return found
 
@@ -196,10 +236,12 @@ def _order(group_by: str | None, rows: list[Row]) -> list[Row]:
     return sorted(rows, key=lambda r: (-r.sums["cost_ticks"], -r.sums["calls"], r.label))
 
 
-def _rollup_table(keys: tuple[str, ...], user_id: int | None) -> type[Sums]:
-    """The narrowest rollup that has the keys (and the user, for one user's report): fewer rows, same sums."""
+def _rollup_table(keys: tuple[str, ...], scope: Scope) -> type[Sums]:
+    """The narrowest rollup that has the keys and the scope's: fewer rows to sum, same numbers."""
     wanted = set(keys)
-    if user_id is not None:
+    if scope.narrowed or wanted & {"source", "token_id"}:
+        return UsageDaily
+    if scope.user_id is not None:
         return UsageDailyUser if wanted <= {"day"} else UsageDaily
     if wanted <= {"day", "provider_id", "model_slug", "purpose"}:
         return UsageDailyModel
@@ -215,17 +257,29 @@ def check_range(first: dt.date, last: dt.date) -> None:
         raise ValueError(f"A report covers at most {MAX_DAYS} days.")
 
 
-def _scoped(qs: QuerySet[Any], user_id: int | None) -> QuerySet[Any]:
-    return qs.filter(user_id=user_id) if user_id is not None else qs
+def _scoped(qs: QuerySet[Any], scope: Scope) -> QuerySet[Any]:
+    if scope.user_id is not None:
+        qs = qs.filter(user_id=scope.user_id)
+    if scope.source is not None:
+        qs = qs.filter(source=scope.source)
+    if scope.token_id == NO_TOKEN:
+        qs = qs.filter(token__isnull=True)
+    elif scope.token_id is not None:
+        qs = qs.filter(token_id=scope.token_id)
+    return qs
 
 
-def report(first: dt.date, last: dt.date, group_by: str | None = None, *, user_id: int | None = None) -> Report:
-    """Sums per `group_by` key over [first, last]: rollups for closed days, the ledger for the rest."""
-    return reports(first, last, (group_by,), user_id=user_id)[group_by]
+def report(first: dt.date, last: dt.date, group_by: str | None = None, *, user_id: int | None = None,
+           source: str | None = None, token_id: Any = None) -> Report:
+    """Sums per `group_by` key over [first, last]: rollups for closed days, the ledger for the rest.
+
+    `user_id`, `source` and `token_id` narrow the report to one user, one source and one token.
+    """
+    return reports(first, last, (group_by,), user_id=user_id, source=source, token_id=token_id)[group_by]
 
 
-def reports(first: dt.date, last: dt.date, groups: Iterable[str | None], *,
-            user_id: int | None = None) -> dict[str | None, Report]:
+def reports(first: dt.date, last: dt.date, groups: Iterable[str | None], *, user_id: int | None = None,
+            source: str | None = None, token_id: Any = None) -> dict[str | None, Report]:
     """Several reports of [first, last], the same numbers as one `report` per group, for fewer queries.
 
     Groups whose narrowest rollup is the same table are read together, grouped by all
@@ -235,13 +289,14 @@ def reports(first: dt.date, last: dt.date, groups: Iterable[str | None], *,
     and the names are read once for all.
     """
     check_range(first, last)
+    scope = Scope(user_id, source, token_id)
     groups = tuple(dict.fromkeys(groups))
     for group in groups:
         if group not in _ROLLUP_KEYS:
             raise ValueError(f"group_by must be one of: {', '.join(GROUPS)}.")
     by_table: dict[type[Sums], tuple[str | None, ...]] = {}
     for group in groups:
-        table = _rollup_table(_ROLLUP_KEYS[group], user_id)
+        table = _rollup_table(_ROLLUP_KEYS[group], scope)
         by_table[table] = (*by_table.get(table, ()), group)
     today = timezone.localdate()
     mark, behind = watermark_status()
@@ -250,28 +305,30 @@ def reports(first: dt.date, last: dt.date, groups: Iterable[str | None], *,
     unrolled = Q(id__gt=mark)
     if last >= today:
         unrolled |= Q(created_at__gte=day_start(today))
-    fresh = _scoped(UsageRecord.objects.filter(created_at__gte=start, created_at__lt=end).filter(unrolled), user_id)
+    fresh = _scoped(UsageRecord.objects.filter(created_at__gte=start, created_at__lt=end).filter(unrolled), scope)
     reads = []
     for table, members in by_table.items():
         keys = _keys_of(members)
         parts: list[Iterable[dict[str, Any]]] = []
         if first <= closed_last:
             rolled = table.objects.filter(day__gte=first, day__lte=closed_last)
-            parts.append(_grouped(_scoped(rolled, user_id), keys, {}, rollup_sums()))
+            parts.append(_grouped(_scoped(rolled, scope), keys, {}, rollup_sums()))
         if behind or last >= today:  # else no ledger row of the range can be missing from the rollups
             parts.append(_grouped(fresh, keys, _ledger_annotations(keys), ledger_sums()))
         reads.append((members, _read(parts)))
-    return _reports(first, last, reads, _keys_of(groups))
+    return _reports(first, last, reads, _keys_of(groups), scope)
 
 
-def raw_rows(first: dt.date, last: dt.date, group_by: str | None = None, *, user_id: int | None = None) -> Report:
+def raw_rows(first: dt.date, last: dt.date, group_by: str | None = None, *, user_id: int | None = None,
+             source: str | None = None, token_id: Any = None) -> Report:
     """The same report from the ledger alone: the reference a rollup report must equal."""
     check_range(first, last)
+    scope = Scope(user_id, source, token_id)
     keys = _ROLLUP_KEYS[group_by]
     start, end = day_span(first, last)
-    qs = _scoped(UsageRecord.objects.filter(created_at__gte=start, created_at__lt=end), user_id)
+    qs = _scoped(UsageRecord.objects.filter(created_at__gte=start, created_at__lt=end), scope)
     read = _read([_grouped(qs, keys, _ledger_annotations(keys), ledger_sums())])
-    return _reports(first, last, [((group_by,), read)], keys)[group_by]
+    return _reports(first, last, [((group_by,), read)], keys, scope)[group_by]
 
 
 def _grouped(

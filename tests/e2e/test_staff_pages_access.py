@@ -36,6 +36,11 @@ if not Invite.objects.filter(note="a11y").exists():
     gone.revoked = True
     gone.save()
     invites.create(created_by=None, expires_at=timezone.now() - timedelta(days=1), note="a11y")
+from accounts import tokens
+from accounts.models import ApiToken, User
+staff = User.objects.get(username="e2e-user")
+if not ApiToken.objects.filter(user=staff).exists():
+    tokens.create(staff, "Deploy script")
 print("seeded staff pages")
 """
 
@@ -49,7 +54,7 @@ STAFF_PAGES = {
     "health": "/gateways/health/",
     "usage-report": "/usage/report/?preset=month&user=ada",
 }
-PAGES = {**STAFF_PAGES, "my-usage": "/usage/me/"}
+PAGES = {**STAFF_PAGES, "my-usage": "/usage/me/", "api-tokens": "/accounts/tokens/"}
 PHONE = {"width": 390, "height": 844}
 
 
@@ -145,6 +150,7 @@ def test_on_a_wide_screen_the_navigation_is_all_there(page: Page, seeded: LiveSe
     page.goto("/usage/report/")
     header = page.locator("header.page-nav")
     expect(header.get_by_role("button", name="Menu")).to_be_hidden()
-    for label in ("Chat", "My usage", "People", "Invites", "Providers", "Gateway health", "Usage report", "Admin"):
+    for label in ("Chat", "My usage", "API tokens", "People", "Invites", "Providers", "Gateway health",
+                  "Usage report", "Admin"):
         expect(header.get_by_role("link", name=label, exact=True)).to_be_visible()
     expect(header.get_by_role("link", name="Usage report")).to_have_attribute("aria-current", "page")
