@@ -77,11 +77,11 @@ def _setup_world() -> tuple[list[int], list[tuple[int, str, str, str, str]], int
 
 LOAD_SQL = """
 INSERT INTO chat_usagerecord (
-    user_id, purpose, provider_id, model_id, model_slug, upstream_model, outcome,
+    user_id, source, purpose, provider_id, model_id, model_slug, upstream_model, outcome,
     prompt_tokens, cached_tokens, image_tokens, completion_tokens, reasoning_tokens,
     billable_output_tokens, total_tokens, estimated, reconciles, convention, raw_usage,
     price_input, price_cached_input, price_output, cost_ticks, stated_cost_ticks, created_at)
-SELECT pick.u, CASE WHEN pick.h %% 10 = 0 THEN 'title' ELSE 'chat' END, %(provider)s, m.id, m.slug, m.slug,
+SELECT pick.u, 'chat', CASE WHEN pick.h %% 10 = 0 THEN 'title' ELSE 'chat' END, %(provider)s, m.id, m.slug, m.slug,
        CASE WHEN pick.h %% 50 = 1 THEN 'cancelled' ELSE 'complete' END,
        t.p, t.c, 0, t.v, t.r, t.v + t.r, t.p + t.v + t.r, pick.h %% 50 = 1, true, 'A', NULL,
        m.pin, m.pc, m.pout,
