@@ -31,7 +31,7 @@ from django.utils import timezone
 from gateways.models import Provider
 
 from .aggregates import COLUMNS, as_tuple, day_span, day_start, ledger_sums, rollup_sums
-from .models import Sums, UsageDaily, UsageDailyModel, UsageDailyUser, UsageRecord
+from .models import Sums, UsageDaily, UsageDailyModel, UsageDailySource, UsageDailyUser, UsageRecord
 from .money import format_usd
 from .rollups import watermark_status
 
@@ -239,13 +239,13 @@ def _order(group_by: str | None, rows: list[Row]) -> list[Row]:
 def _rollup_table(keys: tuple[str, ...], scope: Scope) -> type[Sums]:
     """The narrowest rollup that has the keys and the scope's: fewer rows to sum, same numbers."""
     wanted = set(keys)
-    if scope.narrowed or wanted & {"source", "token_id"}:
-        return UsageDaily
     if scope.user_id is not None:
-        return UsageDailyUser if wanted <= {"day"} else UsageDaily
-    if wanted <= {"day", "provider_id", "model_slug", "purpose"}:
+        return UsageDailyUser if wanted <= {"day"} and not scope.narrowed else UsageDaily
+    if wanted <= {"day", "provider_id", "model_slug", "purpose"} and not scope.narrowed:
         return UsageDailyModel
-    if wanted <= {"day", "user_id"}:
+    if wanted <= {"day", "source", "token_id"}:  # narrowed to a source or a token too
+        return UsageDailySource
+    if wanted <= {"day", "user_id"} and not scope.narrowed:
         return UsageDailyUser
     return UsageDaily
 

@@ -23,7 +23,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from .aggregates import COLUMNS, day_span, day_start, ledger_sums, rollup_sums
-from .models import RollupState, Sums, UsageDaily, UsageDailyModel, UsageDailyUser, UsageRecord
+from .models import RollupState, Sums, UsageDaily, UsageDailyModel, UsageDailySource, UsageDailyUser, UsageRecord
 
 log = logging.getLogger(__name__)
 GROUP = ("user_id", "provider_id", "model_slug", "purpose", "source", "token_id")
@@ -57,7 +57,7 @@ def _insert_select(table: type[Sums], day: dt.date, keys: tuple[str, ...], group
 def _rebuild(day: dt.date, upto_id: int) -> int:
     """Replace the day's rollups with the sums of its ledger rows up to `upto_id`; the number of rows."""
     start, end = day_span(day, day)
-    for table in (UsageDaily, UsageDailyUser, UsageDailyModel):
+    for table in (UsageDaily, UsageDailyUser, UsageDailyModel, UsageDailySource):
         table.objects.filter(day=day).delete()
     ledger = (UsageRecord.objects.filter(created_at__gte=start, created_at__lt=end, id__lte=upto_id)
               .order_by().values(*GROUP).annotate(model_ref=Max("model_id"), **ledger_sums()))
@@ -67,6 +67,8 @@ def _rebuild(day: dt.date, upto_id: int) -> int:
     by_model = daily.values("provider_id", "model_slug", "purpose").annotate(model_ref=Max("model_id"),
                                                                                **rollup_sums())
     _insert_select(UsageDailyModel, day, ("provider_id", "model_slug", "purpose", "model_id"), by_model)
+    by_source = daily.values("source", "token_id").annotate(**rollup_sums())
+    _insert_select(UsageDailySource, day, ("source", "token_id"), by_source)
     return written
 
 

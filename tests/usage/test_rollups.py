@@ -210,3 +210,25 @@ def test_yesterday_is_rebuilt_only_in_the_hour_after_midnight(make_user, record,
     assert _rollup_by_day_key() == _ledger_by_day_key()
     RollupState.objects.update(updated_at=day_start(today) + dt.timedelta(hours=2))
     assert rollups.refresh() == [today]  # later on, only today
+
+
+def test_the_migration_fills_the_source_rollup_as_the_rollups_write_it(make_user, record, today) -> None:
+    import importlib
+
+    from django.apps import apps
+
+    from usage.models import UsageDailySource
+
+    users = [make_user(f"m{i}") for i in range(2)]
+    _insert_random(random.Random(19), users, record, today, 60)
+    rollups.refresh()
+
+    def rows() -> set[tuple]:
+        return {(r.day, r.source, r.token_id, *(getattr(r, c) for c in COLUMNS))
+                for r in UsageDailySource.objects.all()}
+
+    written = rows()
+    assert {source for _, source, *_ in written} == {"chat", "api"}
+    UsageDailySource.objects.all().delete()
+    importlib.import_module("usage.migrations.0006_rollup_by_source").fill(apps, None)
+    assert rows() == written
