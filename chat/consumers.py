@@ -138,7 +138,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         The runner holds its first frame until `message.created` is out, so a
         tab never sees a delta for a message it has not been told about.
         """
-        prepared = await db(_store_and_plan)(start, request_id)
+        prepared = await db(_store_and_plan)(self.user, start, request_id)
         conversation_id = str(prepared.started.conversation.id)
         await self._join(conversation_id)
         if prepared.started.duplicate:  # answer the repeat, start nothing
@@ -196,7 +196,7 @@ class _Prepared:
     failed: dict[str, Any] | None = None
 
 
-def _store_and_plan(start: Callable[[], services.Started], request_id: str) -> _Prepared:
+def _store_and_plan(user: Any, start: Callable[[], services.Started], request_id: str) -> _Prepared:
     """Sync: store the messages, build the frames, plan the upstream call (or end the reply if it cannot start)."""
     started = start()
     conversation = None
@@ -213,7 +213,7 @@ def _store_and_plan(start: Callable[[], services.Started], request_id: str) -> _
         return prepared
     reply_id = started.assistant_message.id
     try:
-        prepared.plan = services.prepare(reply_id)
+        prepared.plan = services.plan(started.assistant_message, started.conversation, user)
     except ChatError as exc:
         services.fail_to_start(reply_id, exc.code, exc.detail)
         prepared.failed = {"type": "message.error", "message": str(reply_id), "code": exc.code,

@@ -16,7 +16,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.cache import cache
 
-from gateways.attempts import recorder
+from gateways.attempts import buffered
 from gateways.failover import FailoverStream
 from gateways.wire.client import get_client
 from usage.ledger import ledger_failed_attempts
@@ -106,19 +106,22 @@ class Hub:
 
         job = Job(plan.message_id, plan.prompt_chars, plan.endpoint.usage_convention, plan.hidden_reasoning_rate,
                   plan.show_route)
-        events = FailoverStream(get_client(), list(plan.routes), plan.request, record=recorder(plan.model_slug),
+        store = DjangoStore()  # the attempts are written with the ending: no thread hop of their own
+        events = FailoverStream(get_client(), list(plan.routes), plan.request,
+                                record=buffered(plan.model_slug, store.attempts),
                                 failed_over=ledger_failed_attempts(plan.user_id, plan.conversation_id,
                                                                    plan.model_slug))
         g = settings.GROKWEB
         pacing = Pacing(frame_interval=g["DELTA_INTERVAL_S"], checkpoint_first=g["CHECKPOINT_INTERVAL_S"])
-        runner = Runner(job, events, publish, DjangoStore(), pacing=pacing, served=lambda: events.served)
+        runner = Runner(job, events, publish, store, pacing=pacing, served=lambda: events.served)
         self.runners[plan.message_id] = runner
-        self._spawn(self._run(runner, plan))
+        self._spawn(self._run(runner, store, plan))
 
-    async def _run(self, runner: Runner, plan: services.Plan) -> None:
+    async def _run(self, runner: Runner, store: DjangoStore, plan: services.Plan) -> None:
         try:
             ending = await runner.run()
-            if ending.status != "error" and ending.content:  # a stopped first reply still names the chat
+            # A stopped first reply still names the chat; a titled one costs no thread hop here.
+            if store.untitled and ending.status != "error" and ending.content:
                 await database_sync_to_async(tasks.request_title, thread_sensitive=False)(plan.conversation_id)
         except Exception:
             log.exception("reply %s could not be finished", plan.message_id)
