@@ -138,7 +138,8 @@ class Hub:
         events = FailoverStream(get_client(), list(plan.routes), plan.request,
                                 record=buffered(plan.model_slug, store.attempts),
                                 failed_over=ledger_failed_attempts(plan.user_id, plan.conversation_id,
-                                                                   plan.model_slug))
+                                                                   plan.model_slug),
+                                coalesce_s=settings.GROKWEB["DELTA_INTERVAL_S"])
         g = settings.GROKWEB
         pacing = Pacing(frame_interval=g["DELTA_INTERVAL_S"], checkpoint_first=g["CHECKPOINT_INTERVAL_S"])
         runner = Runner(job, events, publish, store, pacing=pacing, served=lambda: events.served)
