@@ -76,6 +76,6 @@ def hold(user: Any, held: Hold, reply_id: UUID) -> None:
     Reservation.objects.create(message_id=reply_id, user_id=user.pk, ticks=held.ticks, tokens=held.tokens)
 
 
-def release(reply_id: UUID) -> None:
-    """The reply ended (however it ended): its slot is free and its ledger row counts instead."""
-    Reservation.objects.filter(message_id=reply_id).delete()
+def release(*reply_ids: UUID) -> None:
+    """The replies ended (however they ended, or were deleted): their slots are free, their ledger rows count."""
+    Reservation.objects.filter(message_id__in=reply_ids).delete()

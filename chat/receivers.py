@@ -5,11 +5,14 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.db.models.signals import pre_delete
 from django.dispatch import receiver
 
+from accounts import gate
 from accounts.signals import account_closed
 
 from .groups import ACCOUNT_CLOSED, layer_message, user_group
+from .models import Conversation, Message
 
 
 @receiver(account_closed, dispatch_uid="chat.close_tabs")
@@ -19,3 +22,10 @@ def close_tabs(sender: Any, user_id: int, code: int, **kwargs: Any) -> None:
     if layer is not None:
         group = user_group(user_id)
         async_to_sync(layer.group_send)(group, layer_message(group, ACCOUNT_CLOSED, code=code))
+
+
+@receiver(pre_delete, sender=Conversation, dispatch_uid="chat.release_deleted_replies")
+def release_deleted_replies(sender: Any, instance: Conversation, **kwargs: Any) -> None:
+    """A conversation deleted while a reply streams (API, admin, a deleted user) frees that reply's slot."""
+    live = instance.messages.filter(status=Message.Status.STREAMING).values_list("id", flat=True)
+    gate.release(*live)
