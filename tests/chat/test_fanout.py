@@ -48,11 +48,13 @@ async def test_each_socket_gets_every_frame_once_in_order_in_its_own_process_and
         for seq in range(1, 51):
             await here.publish(GROUP, {"type": FRAME, "frame": {"seq": seq}})
         assert _drain(mine) == _drain(also_mine) == list(range(1, 51))  # locally: at once, and only once
-        while theirs.qsize() < 50:
-            await asyncio.sleep(0)  # the other process's hub is still reading the layer
-        await asyncio.sleep(0.05)  # room for a duplicate to show up, if there were one
-        assert _drain(theirs) == list(range(1, 51))
-        assert _drain(mine) == []  # the layer's copy came back to the publisher and was not delivered twice
+        got = [(await asyncio.wait_for(theirs.get(), 5))["frame"]["seq"] for _ in range(50)]
+        assert got == list(range(1, 51))  # the other process: through the layer, in order
+        # A frame from the other process queues behind the layer's copies of the first fifty, which came
+        # back to the publisher's channel: the next thing in its sockets' inboxes must be that frame.
+        await there.publish(GROUP, {"type": FRAME, "frame": {"seq": 51}})
+        assert (await asyncio.wait_for(mine.get(), 5))["frame"]["seq"] == 51
+        assert _drain(mine) == [] and _drain(theirs) == [51]
     finally:
         here_loop.cancel()
         there_loop.cancel()
