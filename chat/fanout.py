@@ -31,7 +31,7 @@ class Fanout:
         self.remote = not isinstance(layer, InMemoryChannelLayer)
         self.members: dict[str, set[Inbox[dict[str, Any]]]] = {}
         self.joined: set[str] = set()  # groups this process is a member of on the layer
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}  # per group: its lock, and who holds or awaits it
 
     async def join(self, group: str, inbox: Inbox[dict[str, Any]]) -> None:
         """Follow `group`; returns once frames published anywhere from now on reach `inbox`."""
@@ -48,17 +48,23 @@ class Fanout:
 
     async def _settle(self, group: str) -> None:
         """Make the layer membership match the local one (joins and leaves of a group, one at a time)."""
-        lock = self._locks.setdefault(group, asyncio.Lock())
-        async with lock:
-            wanted = group in self.members
-            if wanted and group not in self.joined:
-                await self.layer.group_add(group, self.channel)
-                self.joined.add(group)
-            elif not wanted and group in self.joined:
-                await self.layer.group_discard(group, self.channel)
-                self.joined.discard(group)
-        if group not in self.members and group not in self.joined and not lock.locked():
-            self._locks.pop(group, None)
+        lock, users = self._locks.get(group) or (asyncio.Lock(), 0)
+        self._locks[group] = (lock, users + 1)
+        try:
+            async with lock:
+                wanted = group in self.members
+                if wanted and group not in self.joined:
+                    await self.layer.group_add(group, self.channel)
+                    self.joined.add(group)
+                elif not wanted and group in self.joined:
+                    await self.layer.group_discard(group, self.channel)
+                    self.joined.discard(group)
+        finally:
+            lock, users = self._locks[group]
+            if users == 1:
+                del self._locks[group]  # nobody holds or waits for it: a group's lock lives only while in use
+            else:
+                self._locks[group] = (lock, users - 1)
 
     def deliver(self, group: str, message: dict[str, Any]) -> None:
         """Into the inboxes of this process's followers of `group` (in publishing order)."""
