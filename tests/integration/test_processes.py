@@ -92,7 +92,11 @@ def two_processes(paced_provider) -> Iterator[list[str]]:  # type: ignore[no-unt
         for proc in procs:
             proc.terminate()
         for proc in procs:
-            proc.wait(10)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:  # daphne grants its applications 10 s to close
+                proc.kill()
+                proc.wait()
 
 
 class Tab:
