@@ -141,7 +141,7 @@ bench: setup
 
 # 2,000,000 ledger rows in PostgreSQL (a few minutes to load; BENCH_ARGS=--reuse re-measures).
 bench-report: export DATABASE_URL = $(BENCH_DATABASE_URL)
-bench-report: setup
+bench-report: collectstatic
 	$(PY) bench/report.py $(BENCH_ARGS)
 
 emulator: setup

@@ -9,8 +9,10 @@ users, 15 models, 90 days) with one INSERT ... SELECT generate_series, builds
 the daily rollups (timed), then runs last month's report grouped by user, by
 model and by day, through rollups (usage.reports.report) and through raw
 ledger aggregation (usage.reports.raw_rows) in the same run: median server
-time of several runs, queries per report, speed-up. Finally it adds one
-day's worth of new rows and times the incremental rollup (the beat task).
+time of several runs, queries per report, speed-up. Then the HTTP answers:
+the API, its CSV, and the staff Usage report page itself (with and without a
+user's drill-down), in-process through Django's test client. Finally it adds
+one day's worth of new rows and times the incremental rollup (the beat task).
 """
 from __future__ import annotations
 
@@ -75,11 +77,11 @@ def _setup_world() -> tuple[list[int], list[tuple[int, str, str, str, str]], int
 
 LOAD_SQL = """
 INSERT INTO chat_usagerecord (
-    user_id, purpose, provider_id, model_id, model_slug, upstream_model, outcome,
+    user_id, source, purpose, provider_id, model_id, model_slug, upstream_model, outcome,
     prompt_tokens, cached_tokens, image_tokens, completion_tokens, reasoning_tokens,
     billable_output_tokens, total_tokens, estimated, reconciles, convention, raw_usage,
     price_input, price_cached_input, price_output, cost_ticks, stated_cost_ticks, created_at)
-SELECT pick.u, CASE WHEN pick.h %% 10 = 0 THEN 'title' ELSE 'chat' END, %(provider)s, m.id, m.slug, m.slug,
+SELECT pick.u, 'chat', CASE WHEN pick.h %% 10 = 0 THEN 'title' ELSE 'chat' END, %(provider)s, m.id, m.slug, m.slug,
        CASE WHEN pick.h %% 50 = 1 THEN 'cancelled' ELSE 'complete' END,
        t.p, t.c, 0, t.v, t.r, t.v + t.r, t.p + t.v + t.r, pick.h %% 50 = 1, true, 'A', NULL,
        m.pin, m.pc, m.pout,
@@ -121,21 +123,32 @@ def _load(rows: int, users: list[int], models: list[tuple[int, str, str, str, st
 
 
 def _timed(fn, runs: int) -> tuple[float, int, object]:  # type: ignore[no-untyped-def]
+    took, _, queries, result = _timed_cpu(fn, runs)
+    return took, queries, result
+
+
+def _timed_cpu(fn, runs: int) -> tuple[float, float, int, object]:  # type: ignore[no-untyped-def]
+    """(median wall seconds, median CPU seconds of this process, queries, result) of `runs` calls.
+
+    The CPU time is the Django side alone (PostgreSQL is another process); it moves much less
+    than wall time when other work shares the cores.
+    """
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    times, queries, result = [], 0, None
+    times, cpu, queries, result = [], [], 0, None
     for _ in range(runs):
         with CaptureQueriesContext(connection) as captured:
-            began = time.perf_counter()
+            began, began_cpu = time.perf_counter(), time.process_time()
             result = fn()
             times.append(time.perf_counter() - began)
+            cpu.append(time.process_time() - began_cpu)
         queries = len(captured)
-    return statistics.median(times), queries, result
+    return statistics.median(times), statistics.median(cpu), queries, result
 
 
-def _http(first: dt.date, last: dt.date, runs: int) -> None:
-    """Server time of GET /api/usage/report (JSON and CSV) and of the staff report page, in-process."""
+def _staff_get(runs: int):  # type: ignore[no-untyped-def]
+    """A function timing GET url as staff, in-process: (median seconds, median CPU seconds, queries, body)."""
     from django.test import Client
 
     from accounts.models import User
@@ -143,17 +156,29 @@ def _http(first: dt.date, last: dt.date, runs: int) -> None:
     staff, _ = User.objects.get_or_create(username="bench-staff", defaults={"is_staff": True})
     client = Client()
     client.force_login(staff)
-    query = f"from={first}&to={last}"
-    urls = [f"/api/usage/report?{query}&group_by={g}" for g in ("user", "model", "day")]
-    urls += [f"/api/usage/report?{query}&group_by=user&format=csv", f"/usage/report/?{query}"]
-    print("\n| request (last month) | server time (ms) | queries |\n|---|---:|---:|")
-    for url in urls:
-        def get(url: str = url) -> object:
+
+    def timed(url: str) -> tuple[float, float, int, bytes]:
+        def get() -> bytes:
             answer = client.get(url)
             assert answer.status_code == 200, (url, answer.status_code)
             return b"".join(answer.streaming_content) if answer.streaming else answer.content
-        took, queries, _ = _timed(get, runs)
-        print(f"| `GET {url.replace(query, 'from=..&to=..')}` | {took * 1000:.1f} | {queries} |")
+        return _timed_cpu(get, runs)  # type: ignore[return-value]
+    return timed
+
+
+def _http(first: dt.date, last: dt.date, runs: int, person: str) -> None:
+    """Server time of GET /api/usage/report (JSON and CSV) and of the staff report page, in-process."""
+    timed = _staff_get(runs)
+    query = f"from={first}&to={last}"
+    urls = [f"/api/usage/report?{query}&group_by={g}" for g in ("user", "model", "day")]
+    urls += [f"/api/usage/report?{query}&group_by=user&format=csv",
+             f"/usage/report/?{query}", f"/usage/report/?{query}&user={person}"]
+    print("\n| request (last month) | server time (ms) | Django CPU (ms) | queries | bytes |")
+    print("|---|---:|---:|---:|---:|")
+    for url in urls:
+        took, cpu, queries, body = timed(url)
+        shown = url.replace(query, "from=..&to=..").replace(person, "<user>")
+        print(f"| `GET {shown}` | {took * 1000:.1f} | {cpu * 1000:.1f} | {queries} | {len(body):,} |")
 
 
 def main() -> None:
@@ -174,6 +199,7 @@ def main() -> None:
     from django.db import connection
     from django.utils import timezone
 
+    from accounts.models import User
     from usage import reports, rollups
     from usage.aggregates import day_start
     from usage.dates import preset_range
@@ -230,7 +256,7 @@ def main() -> None:
               for name, n in spans.items()}
     print("\nqueries per report by user through rollups: "
           + ", ".join(f"{name} {count}" for name, count in counts.items()))
-    _http(first, last, args.runs)
+    _http(first, last, args.runs, User.objects.get(pk=users[0]).username)
 
     # One day's new rows (written "today"), rolled up by the beat task's refresh().
     per_day = args.rows // DAYS
@@ -244,6 +270,9 @@ def main() -> None:
     today_fast, today_q, _ = _timed(lambda: reports.report(today.replace(day=1), today, "user"), args.runs)
     print(f"this month incl. today ({today.replace(day=1)} .. {today}), by user: {today_fast * 1000:.1f} ms, "
           f"{today_q} queries")
+    page, cpu, page_q, _ = _staff_get(args.runs)("/usage/report/")  # the page's default range: this month
+    print(f"the staff page for this month incl. today (GET /usage/report/): {page * 1000:.1f} ms "
+          f"(Django CPU {cpu * 1000:.1f} ms), {page_q} queries")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Admin pages for gateways: providers (add, edit, disable, test, discover, map ids) and health."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -56,11 +57,22 @@ def providers(request: HttpRequest) -> HttpResponse:
     return render(request, "gateways/providers.html", {
         "providers": [(p, by_provider.get(p.id, []), tests.get(_probe_key(p.pk)),
                        any(not r.available or not r.enabled for r in by_provider.get(p.id, []))) for p in rows],
-        "unmapped": unmapped,
-        "map_form": MapForm(),
+        "unmapped": _map_forms(unmapped),
         "ignored": ListedModel.objects.filter(status=ListedModel.Status.IGNORED).select_related("provider"),
         "audit": AuditEntry.objects.select_related("actor")[:15],
     })
+
+
+def _map_forms(unmapped: Iterable[ListedModel]) -> list[tuple[ListedModel, MapForm]]:
+    """A map form per unmapped id, each with its own field id (so its label points at it alone),
+    sharing one read of the catalog for their selects."""
+    choices = list(MapForm().fields["model"].choices)
+    forms = []
+    for listed in unmapped:
+        form = MapForm(auto_id=f"map-{listed.pk}-%s")
+        form.fields["model"].choices = choices
+        forms.append((listed, form))
+    return forms
 
 
 def _form_page(request: HttpRequest, form: ProviderForm, provider: Provider | None) -> HttpResponse:

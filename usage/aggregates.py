@@ -6,6 +6,7 @@ aggregation of the ledger add up the same columns the same way.
 from __future__ import annotations
 
 import datetime as dt
+from operator import itemgetter
 from typing import Any
 
 from django.db.models import BigIntegerField, Count, F, Q, Sum, Value
@@ -61,9 +62,24 @@ def rollup_sums() -> dict[str, Any]:
     return _named({name: _sum(name) for name in COLUMNS})
 
 
+SUM_NAMES = tuple(f"sum_{name}" for name in COLUMNS)
+
+
 def as_ints(row: dict[str, Any]) -> dict[str, int]:
     """Database sums as Python ints (PostgreSQL answers numeric for sums of bigint)."""
-    return {name: int(row.get(f"sum_{name}") or 0) for name in COLUMNS}
+    return dict(zip(COLUMNS, as_tuple(row), strict=True))
+
+
+_SUMS_OF = itemgetter(*SUM_NAMES)
+
+
+def as_tuple(row: dict[str, Any]) -> tuple[int, ...]:
+    """The sums of one grouped row in COLUMNS order: what reports add up column by column.
+
+    Already ints: every sum has an integer output field (so Django converts PostgreSQL's
+    numeric) and is a COUNT or a COALESCE(SUM, 0) (so never NULL).
+    """
+    return _SUMS_OF(row)  # type: ignore[no-any-return]
 
 
 def day_start(day: dt.date) -> dt.datetime:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from html import escape  # Django's escape is this plus a lazy-string check, costly per bar on a month's chart
 
-from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from .money import format_usd

@@ -28,14 +28,22 @@ def ticks_to_usd(ticks: int) -> Decimal:
     return Decimal(ticks) / TICKS_PER_USD
 
 
+_DIGITS = len(str(TICKS_PER_USD)) - 1  # a tick is 1e-10 USD
+
+
 def format_usd(ticks: int | None) -> str:
-    """A decimal string with no exponent and no trailing zeros: 739000 -> "0.0000739"."""
-    if ticks is None:
+    """A decimal string with no exponent and no trailing zeros: 739000 -> "0.0000739".
+
+    Integer arithmetic, exact like Decimal and several times faster: a month's report page
+    formats about a thousand amounts.
+    """
+    if not ticks:
         return "0"
-    text = format(ticks_to_usd(ticks), "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return text or "0"
+    whole, fraction = divmod(abs(ticks), TICKS_PER_USD)
+    sign = "-" if ticks < 0 else ""
+    if not fraction:
+        return f"{sign}{whole}"
+    return f"{sign}{whole}.{fraction:0{_DIGITS}d}".rstrip("0")
 
 
 def money(ticks: int | None) -> str:

@@ -18,12 +18,12 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Max, QuerySet
+from django.db.models import Max, QuerySet, Subquery
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from .aggregates import COLUMNS, day_span, day_start, ledger_sums, rollup_sums
-from .models import RollupState, Sums, UsageDaily, UsageDailyModel, UsageDailyUser, UsageRecord
+from .models import RollupState, Sums, UsageDaily, UsageDailyModel, UsageDailySource, UsageDailyUser, UsageRecord
 
 log = logging.getLogger(__name__)
 GROUP = ("user_id", "provider_id", "model_slug", "purpose", "source", "token_id")
@@ -57,7 +57,7 @@ def _insert_select(table: type[Sums], day: dt.date, keys: tuple[str, ...], group
 def _rebuild(day: dt.date, upto_id: int) -> int:
     """Replace the day's rollups with the sums of its ledger rows up to `upto_id`; the number of rows."""
     start, end = day_span(day, day)
-    for table in (UsageDaily, UsageDailyUser, UsageDailyModel):
+    for table in (UsageDaily, UsageDailyUser, UsageDailyModel, UsageDailySource):
         table.objects.filter(day=day).delete()
     ledger = (UsageRecord.objects.filter(created_at__gte=start, created_at__lt=end, id__lte=upto_id)
               .order_by().values(*GROUP).annotate(model_ref=Max("model_id"), **ledger_sums()))
@@ -67,6 +67,8 @@ def _rebuild(day: dt.date, upto_id: int) -> int:
     by_model = daily.values("provider_id", "model_slug", "purpose").annotate(model_ref=Max("model_id"),
                                                                                **rollup_sums())
     _insert_select(UsageDailyModel, day, ("provider_id", "model_slug", "purpose", "model_id"), by_model)
+    by_source = daily.values("source", "token_id").annotate(**rollup_sums())
+    _insert_select(UsageDailySource, day, ("source", "token_id"), by_source)
     return written
 
 
@@ -118,4 +120,17 @@ def watermark() -> int:
     return state.last_record_id if state else 0
 
 
-__all__ = ["COLUMNS", "backfill", "recompute_days", "refresh", "watermark"]
+def watermark_status() -> tuple[int, bool]:
+    """(the watermark, whether any ledger row is past it), in one query: the newest id comes from the key's index.
+
+    Nothing past it means every ledger row of a range before today is in the rollups: reports skip the ledger.
+    """
+    newest = Subquery(UsageRecord.objects.order_by("-id").values("id")[:1])
+    state = RollupState.objects.filter(pk=1).annotate(newest=newest).values_list("last_record_id", "newest").first()
+    if state is None:
+        return 0, True
+    mark, newest_id = state
+    return mark, (newest_id or 0) > mark
+
+
+__all__ = ["COLUMNS", "backfill", "recompute_days", "refresh", "watermark", "watermark_status"]

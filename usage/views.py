@@ -42,10 +42,12 @@ def report(request: HttpRequest) -> HttpResponse:
     filters, filter_error = filters_from(request)
     error = " ".join(e for e in (error, filter_error) if e)
     narrow = filters.report_kwargs()
-    tables = {name: reports.report(first, last, name, **narrow)
-              for name in ("user", "model", "provider", "day", "source", "token")}
+    # One read per rollup: users; day x provider x model (the model, provider, day tables and the chart);
+    # source x token (the finest rollup).
+    tables = reports.reports(first, last, ("user", "model", "provider", "day", "day_model", "source", "token"),
+                             **narrow)
     totals = tables["user"].totals
-    cells = reports.report(first, last, "day_model", **narrow).rows
+    cells = tables["day_model"].rows
     colours = charts.model_colours([r.key for r in tables["model"].rows])
     kept = filters.query()  # every link and CSV keeps the page's filters
     drill = None

@@ -115,6 +115,11 @@ def test_an_admin_maps_an_unmapped_id_or_ignores_it(make_provider, staff_client)
     assert "gpt-4o-mini" in page and "grok-imagine-video" in page
     video = ListedModel.objects.get(provider=provider, upstream_id="grok-imagine-video")
     mini = ListedModel.objects.get(provider=provider, upstream_id="gpt-4o-mini")
+    # Each row's select is named for a screen reader by its own label.
+    for listed in (video, mini):
+        assert (f'<label class="visually-hidden" for="map-{listed.pk}-model">Catalog model for '
+                f'{listed.upstream_id}</label>') in page
+        assert f'<select name="model" required id="map-{listed.pk}-model">' in page
     staff_client.post(reverse("gateways:listed_map", args=[video.pk]), {"model": "grok-4-fast-non-reasoning"})
     staff_client.post(reverse("gateways:listed_ignore", args=[mini.pk]))
     assert Route.objects.filter(provider=provider, upstream_id="grok-imagine-video",

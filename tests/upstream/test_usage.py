@@ -77,10 +77,22 @@ def test_an_estimate_is_flagged_and_never_zero() -> None:
 
 
 @pytest.mark.parametrize(("ticks", "text"), [
-    (0, "0"), (739000, "0.0000739"), (10**10, "1"), (15 * 10**9, "1.5"), (1, "0.0000000001"),
+    (0, "0"), (None, "0"), (739000, "0.0000739"), (10**10, "1"), (15 * 10**9, "1.5"), (1, "0.0000000001"),
+    (-1, "-0.0000000001"), (-15 * 10**9, "-1.5"), (-3 * 10**10, "-3"), (12_345_678_901_234_567, "1234567.8901234567"),
 ])
-def test_usd_is_formatted_as_a_plain_decimal_string(ticks: int, text: str) -> None:
+def test_usd_is_formatted_as_a_plain_decimal_string(ticks: int | None, text: str) -> None:
     assert format_usd(ticks) == text
+
+
+def test_usd_formatting_equals_decimal_arithmetic() -> None:
+    import random
+    from decimal import Decimal
+
+    rng = random.Random(3)
+    for _ in range(5000):
+        ticks = rng.choice([1, -1]) * rng.randint(0, 10 ** rng.randint(0, 20))
+        exact = format(Decimal(ticks) / Decimal(10**10), "f")
+        assert format_usd(ticks) == (exact.rstrip("0").rstrip(".") if "." in exact else exact), ticks
 
 
 # (sample, cost in ticks at the built-in catalog's price for the sample's model)

@@ -117,7 +117,44 @@ def test_the_report_page_tables_match_the_api_and_csv(usage_data, staff, today) 
             (r["key"], r["requests"], r["total_tokens"], r["cost_usd"]) for r in api]
         assert [(r["key"], r["cost_usd"]) for r in csv_rows] == [(r["key"], r["cost_usd"]) for r in api]
     assert "<svg" in html and "Cost per day, by model" in html and "Top users by cost" in html
+    assert "{#" not in html and "{%" not in html  # no template comment or tag shows through
     assert "1 call had usage numbers that do not reconcile" in html
+
+
+def test_the_report_page_costs_the_same_few_queries_whatever_the_range_and_the_people(
+        usage_data, staff, make_user, record, today) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = _client(staff)
+
+    def queries(**query: str) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(reverse("usage:report"), query).status_code == 200
+        return len(captured)
+
+    def month(**extra: str) -> int:
+        return queries(**{"from": str(today - dt.timedelta(days=29)), "to": str(today), **extra})
+
+    week, month_before = queries(preset="7d"), month()
+    for n in range(5):
+        record(make_user(f"extra{n}"), "grok-3-mini", today - dt.timedelta(days=n + 8), prompt=10 + n)
+    rollups.refresh()
+    # Session and user; the watermark; rollups and ledger for the users, for the day x provider x model read
+    # behind the by-model, by-provider, by-day tables and the chart, and for sources x tokens; the names.
+    assert week == month_before == month() <= 12
+    assert month(user="alice") <= 12 + 4  # the drill-down: the person, and their report by model
+
+
+def test_names_in_the_report_tables_are_shown_as_text(usage_data, staff, emulator_provider) -> None:
+    emulator_provider.name = 'Tom & Jerry <b>"gw"</b>'
+    emulator_provider.save()
+    html = _client(staff).get(reverse("usage:report"), {"preset": "7d"}).content.decode()
+    section = html.split('id="by-provider"', 1)[1].split("</section>", 1)[0]
+    assert 'data-key="Tom &amp; Jerry &lt;b&gt;&quot;gw&quot;&lt;/b&gt;"' in section
+    assert "<b>" not in section
+    users = html.split('id="by-user"', 1)[1].split("</section>", 1)[0]
+    assert 'href="/usage/report/?from=' in users and '&amp;user=alice#drill">alice</a>' in users
 
 
 def test_the_drill_down_shows_one_users_models(usage_data, staff) -> None:

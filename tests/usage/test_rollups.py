@@ -103,6 +103,56 @@ def test_reports_equal_raw_ledger_aggregation_including_today(make_user, record,
     assert exact.totals.sums == raw.totals.sums and exact.totals.calls > 0
 
 
+def test_reports_read_together_equal_reports_read_one_by_one(make_user, record, today) -> None:
+    rng = random.Random(13)
+    users = [make_user(f"t{i}") for i in range(3)]
+    _insert_random(rng, users, record, today, 90)
+    rollups.refresh()
+    _insert_random(rng, users, record, today, 30)  # past the watermark: read from the ledger
+    first = today - dt.timedelta(days=10)
+    groups = (None, "model", "provider", "day", "day_model", "purpose")
+    with CaptureQueriesContext(connection) as queries:
+        together = reports.reports(first, today, groups)
+    assert len(queries) <= 4  # watermark, rollups, ledger, provider names
+    for group in groups:
+        alone = reports.report(first, today, group)
+        assert [(r.key, r.label, r.model_slug, r.sums) for r in together[group].rows] == \
+            [(r.key, r.label, r.model_slug, r.sums) for r in alone.rows] != []
+        assert together[group].totals.sums == alone.totals.sums
+    # Groups of different rollups (users, users x models, sources x tokens, the rest) in one call: each
+    # read apart, same rows; narrowed to a source too.
+    mixed_groups = ("user", "model", "user_model", "day", "source", "token")
+    for narrow in ({}, {"source": "chat"}):
+        mixed = reports.reports(first, today, mixed_groups, **narrow)
+        for group in mixed_groups:
+            assert [(r.key, r.label, r.user_id, r.sums) for r in mixed[group].rows] == \
+                [(r.key, r.label, r.user_id, r.sums) for r in reports.raw_rows(first, today, group, **narrow).rows]
+    mine = reports.reports(first, today, ("day", "model"), user_id=users[0].pk)
+    assert [(r.key, r.sums) for r in mine["model"].rows] == \
+        [(r.key, r.sums) for r in reports.raw_rows(first, today, "model", user_id=users[0].pk).rows]
+    assert mine["day"].totals.sums == reports.raw_rows(first, today, None, user_id=users[0].pk).totals.sums
+
+
+def test_a_closed_range_reads_the_ledger_only_while_rows_are_past_the_watermark(make_user, record, today) -> None:
+    users = [make_user(f"c{i}") for i in range(2)]
+    _insert_random(random.Random(17), users, record, today, 60)
+    rollups.refresh()
+    first, last = today - dt.timedelta(days=12), today - dt.timedelta(days=1)
+    record(users[0], "grok-3-mini", today - dt.timedelta(days=4), prompt=4321)  # late: past the watermark
+
+    def report_and_queries() -> tuple[list[tuple[str, dict[str, int]]], int]:
+        with CaptureQueriesContext(connection) as queries:
+            found = reports.report(first, last, "model")
+        return [(r.key, r.sums) for r in found.rows], len(queries)
+
+    raw = [(r.key, r.sums) for r in reports.raw_rows(first, last, "model").rows]
+    with_late, queries_behind = report_and_queries()
+    assert with_late == raw  # the late row counts although its day is rolled up without it
+    rollups.refresh()
+    caught_up, queries_caught_up = report_and_queries()
+    assert caught_up == raw and queries_caught_up == queries_behind - 1  # no ledger read once all is rolled up
+
+
 @pytest.mark.parametrize("group_by", ["day", "model", "token"])
 def test_reports_narrowed_to_a_source_or_a_token_equal_the_ledger(make_user, record, today, group_by) -> None:
     rng = random.Random(13)
@@ -160,3 +210,25 @@ def test_yesterday_is_rebuilt_only_in_the_hour_after_midnight(make_user, record,
     assert _rollup_by_day_key() == _ledger_by_day_key()
     RollupState.objects.update(updated_at=day_start(today) + dt.timedelta(hours=2))
     assert rollups.refresh() == [today]  # later on, only today
+
+
+def test_the_migration_fills_the_source_rollup_as_the_rollups_write_it(make_user, record, today) -> None:
+    import importlib
+
+    from django.apps import apps
+
+    from usage.models import UsageDailySource
+
+    users = [make_user(f"m{i}") for i in range(2)]
+    _insert_random(random.Random(19), users, record, today, 60)
+    rollups.refresh()
+
+    def rows() -> set[tuple]:
+        return {(r.day, r.source, r.token_id, *(getattr(r, c) for c in COLUMNS))
+                for r in UsageDailySource.objects.all()}
+
+    written = rows()
+    assert {source for _, source, *_ in written} == {"chat", "api"}
+    UsageDailySource.objects.all().delete()
+    importlib.import_module("usage.migrations.0006_rollup_by_source").fill(apps, None)
+    assert rows() == written
