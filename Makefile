@@ -36,6 +36,9 @@ VENDOR_STAMP := static/vendor/.grokweb-vendored
 INTEGRATION_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/grokweb
 INTEGRATION_REDIS_URL ?= redis://127.0.0.1:6379/15
 
+# Unit tests run in this many processes (pytest-xdist); see docs/benchmarks.md, "Test suite".
+TEST_WORKERS ?= 2
+
 BENCH_ARGS ?=
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/grokweb_bench
 
@@ -102,8 +105,10 @@ test: test-unit test-js test-e2e
 # The integration and browser directories are not even collected here: under
 # CI=true, tests/integration/conftest.py refuses to run without PostgreSQL + Redis.
 # No collectstatic needed: tests/settings.py serves static files unhashed.
+# TEST_WORKERS pytest-xdist processes, each with its own SQLite file and emulator
+# (TEST_WORKERS=0: one process, e.g. for pdb).
 test-unit: setup
-	$(PYTEST) -m "not integration and not e2e" --ignore=tests/integration --ignore=tests/e2e
+	$(PYTEST) -n $(TEST_WORKERS) -m "not integration and not e2e" --ignore=tests/integration --ignore=tests/e2e
 
 # Browser tests run in their own pytest process (Playwright's sync API and
 # pytest-asyncio do not share an event loop; the tests start their own server,
@@ -127,6 +132,8 @@ test-e2e: setup
 test-js: $(NODE_STAMP)
 	$(NPM) test
 
+# One process: pytest-xdist workers would get a database each but share the Redis db
+# (rate counters keyed by user id, the channel layer each test flushes).
 test-integration: export DATABASE_URL = $(INTEGRATION_DATABASE_URL)
 test-integration: export REDIS_URL = $(INTEGRATION_REDIS_URL)
 test-integration: export CELERY_BROKER_URL = $(INTEGRATION_REDIS_URL)
