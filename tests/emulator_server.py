@@ -23,12 +23,19 @@ def free_port() -> int:
 
 @contextmanager
 def running_emulator(flavour: str = "xai", delay_scale: float = 0.0, app: Emulator | None = None) -> Iterator[str]:
-    """Serve an emulator (or `app`) in a background thread; yield its base URL (ending in /v1)."""
-    port = free_port()
+    """Serve an emulator (or `app`) in a background thread; yield its base URL (ending in /v1).
+
+    The socket is bound here and handed to uvicorn, so no other process (a parallel test
+    worker) can take the port between choosing it and listening on it.
+    """
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = int(sock.getsockname()[1])
     config = uvicorn.Config(app or make_emulator(flavour, delay_scale), host="127.0.0.1", port=port,
                             log_level="warning", lifespan="off", access_log=False)
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name=f"emulator-{flavour}", daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=f"emulator-{flavour}",
+                              daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started:
@@ -40,3 +47,4 @@ def running_emulator(flavour: str = "xai", delay_scale: float = 0.0, app: Emulat
     finally:
         server.should_exit = True
         thread.join(timeout=5)
+        sock.close()
