@@ -1,7 +1,9 @@
 """Shared fixtures: users, the emulator on a loopback port, and a provider pointing at it."""
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+import inspect
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from django.test import Client
@@ -51,8 +53,24 @@ def logged_in(user) -> Client:  # type: ignore[no-untyped-def]
     return client
 
 
+@pytest.fixture
+async def _settled_loop() -> AsyncIterator[None]:
+    """Before an async test's loop closes, stop the hub and let the threads it started finish.
+
+    A chat title is written in a worker thread that calls back into this loop (async_to_sync).
+    If the test ends just as it does, closing the loop cancels that callback before it starts,
+    and the thread, then the loop's shutdown that joins it, wait forever (a whole run hung).
+    Here the loop is still running, so the callback runs and the thread ends.
+    """
+    yield
+    from chat.hub import reset_hub
+
+    reset_hub()
+    await asyncio.get_running_loop().shutdown_default_executor()
+
+
 @pytest.fixture(autouse=True)
-def _fresh_process_state() -> Iterator[None]:
+def _fresh_process_state(request: pytest.FixtureRequest) -> Iterator[None]:
     """Each test runs in its own event loop: forget loop-bound singletons around it."""
     from django.core.cache import cache
 
@@ -62,6 +80,8 @@ def _fresh_process_state() -> Iterator[None]:
     reset_hub()
     reset_client()
     cache.clear()  # circuit breakers (gateways.breaker) must not carry over between tests
+    if inspect.iscoroutinefunction(getattr(request, "function", None)):
+        request.getfixturevalue("_settled_loop")
     yield
     reset_hub()
     reset_client()
