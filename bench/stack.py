@@ -73,7 +73,7 @@ def running_stack(extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
     procs: list[subprocess.Popen[bytes]] = []
     try:
         procs.append(subprocess.Popen(
-            [PY, "-m", "chat.upstream.emulator", "--port", str(emu_port), "--flavour", "xai", "--delay-scale", "0"],
+            [PY, "-m", "emulator.app", "--port", str(emu_port), "--flavour", "xai", "--delay-scale", "0"],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         manage(env, "migrate", "--noinput")
         manage(env, "bootstrap")
