@@ -36,8 +36,10 @@ VENDOR_STAMP := static/vendor/.grokweb-vendored
 INTEGRATION_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/grokweb
 INTEGRATION_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-# Unit tests run in this many processes (pytest-xdist); see docs/benchmarks.md, "Test suite".
-TEST_WORKERS ?= 2
+# pytest-xdist processes for the unit tests (each with its own SQLite file and emulator).
+# 0, one process, measured faster than 2 on this shared, busy 2-core machine
+# (docs/benchmarks.md, "Test suite"); TEST_WORKERS=2 may pay off on an idle one.
+TEST_WORKERS ?= 0
 
 BENCH_ARGS ?=
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/grokweb_bench
@@ -105,8 +107,7 @@ test: test-unit test-js test-e2e
 # The integration and browser directories are not even collected here: under
 # CI=true, tests/integration/conftest.py refuses to run without PostgreSQL + Redis.
 # No collectstatic needed: tests/settings.py serves static files unhashed.
-# TEST_WORKERS pytest-xdist processes, each with its own SQLite file and emulator
-# (TEST_WORKERS=0: one process, e.g. for pdb).
+# The suite is parallel-safe: TEST_WORKERS=2 runs it in two pytest-xdist processes.
 test-unit: setup
 	$(PYTEST) -n $(TEST_WORKERS) -m "not integration and not e2e" --ignore=tests/integration --ignore=tests/e2e
 
