@@ -145,7 +145,7 @@ test-integration: setup
 
 lint: setup
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy gateways usage accounts chat grokweb emulator
+	$(VENV)/bin/mypy gateways usage accounts chat teamapi grokweb emulator
 	$(VENV)/bin/lint-imports
 
 bench: setup

@@ -1,4 +1,4 @@
-"""The emulator on a real loopback port, for tests that must see a genuine stream.
+"""The emulator (or any ASGI app) on a real loopback port, for tests that must see a genuine stream.
 
 httpx.ASGITransport buffers whole responses, so stream tests talk TCP.
 """
@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import uvicorn
 
@@ -23,7 +24,14 @@ def free_port() -> int:
 
 @contextmanager
 def running_emulator(flavour: str = "xai", delay_scale: float = 0.0, app: Emulator | None = None) -> Iterator[str]:
-    """Serve an emulator (or `app`) in a background thread; yield its base URL (ending in /v1).
+    """Serve an emulator (or `app`) in a background thread; yield its base URL (ending in /v1)."""
+    with serving(app or make_emulator(flavour, delay_scale), f"emulator-{flavour}") as url:
+        yield f"{url}/v1"
+
+
+@contextmanager
+def serving(app: Any, name: str) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn in a background thread; yield http://127.0.0.1:<port>.
 
     The socket is bound here and handed to uvicorn, so no other process (a parallel test
     worker) can take the port between choosing it and listening on it.
@@ -31,19 +39,17 @@ def running_emulator(flavour: str = "xai", delay_scale: float = 0.0, app: Emulat
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = int(sock.getsockname()[1])
-    config = uvicorn.Config(app or make_emulator(flavour, delay_scale), host="127.0.0.1", port=port,
-                            log_level="warning", lifespan="off", access_log=False)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", access_log=False)
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=f"emulator-{flavour}",
-                              daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=name, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started:
         if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the emulator did not start")
+            raise RuntimeError(f"{name} did not start")
         time.sleep(0.01)
     try:
-        yield f"http://127.0.0.1:{port}/v1"
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=5)
