@@ -53,6 +53,15 @@ def logged_in(user) -> Client:  # type: ignore[no-untyped-def]
     return client
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Async tests use _settled_loop, as a fixture of their own: like the loop it is set up
+    after the autouse fixtures and torn down before them (the integration tests' Redis flush
+    must run after the loop, and the channel layer's connections in it, are gone)."""
+    for item in items:
+        if isinstance(item, pytest.Function) and inspect.iscoroutinefunction(item.function):
+            item.fixturenames.append("_settled_loop")
+
+
 @pytest.fixture
 async def _settled_loop() -> AsyncIterator[None]:
     """Before an async test's loop closes, stop the hub and let the threads it started finish.
@@ -70,7 +79,7 @@ async def _settled_loop() -> AsyncIterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_process_state(request: pytest.FixtureRequest) -> Iterator[None]:
+def _fresh_process_state() -> Iterator[None]:
     """Each test runs in its own event loop: forget loop-bound singletons around it."""
     from django.core.cache import cache
 
@@ -80,8 +89,6 @@ def _fresh_process_state(request: pytest.FixtureRequest) -> Iterator[None]:
     reset_hub()
     reset_client()
     cache.clear()  # circuit breakers (gateways.breaker) must not carry over between tests
-    if inspect.iscoroutinefunction(getattr(request, "function", None)):
-        request.getfixturevalue("_settled_loop")
     yield
     reset_hub()
     reset_client()
