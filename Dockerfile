@@ -48,4 +48,4 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "scripts/healthcheck.py", "/healthz"]
 
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "grokweb.asgi:application"]
+CMD ["python", "scripts/web.py"]

@@ -18,6 +18,7 @@ Rules (documented in docs/operations.md, "Budgets"):
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -102,11 +103,15 @@ def resets_text(now: datetime | None = None) -> str:
     return f"{when.day} {when:%B}" + (f" {when.year}" if when.year != this_year else "")
 
 
-def budgets_for(user: Any) -> list[Budget]:
-    """The budgets that apply to this user (see the module's rules)."""
+def budgets_for(user: Any, policies: Iterable[GroupPolicy] | None = None) -> list[Budget]:
+    """The budgets that apply to this user (see the module's rules).
+
+    `policies`: the user's group policies when the caller has read them already (accounts.limits).
+    """
     if user.has_budget_override:
         return [Budget("user", usd_to_ticks(user.budget_usd), user.budget_tokens, user_id=user.pk)]
-    policies = GroupPolicy.objects.filter(group__user=user).select_related("group").order_by("group_id")
+    if policies is None:
+        policies = GroupPolicy.objects.filter(group__user=user).select_related("group").order_by("group_id")
     return [
         Budget(f"group:{p.group.name}", usd_to_ticks(p.budget_usd), p.budget_tokens, group_id=p.group_id)
         for p in policies if p.has_budget

@@ -74,7 +74,7 @@ def admit(user: Any, model: Any, chars: Callable[[], int], user_limits: limits.L
     reason = refusal(fresh)
     if reason is not None:
         raise ChatError("bad_request", MESSAGES[reason])
-    applicable = budgets.budgets_for(fresh)
+    applicable = budgets.budgets_for(fresh, user_limits.policies if user_limits is not None else None)
     budgets.lock_groups(applicable)
     live = Reservation.objects.filter(user_id=fresh.pk).count()
     limits.check_live(fresh, live, user_limits or limits.limits_for(fresh))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
@@ -29,16 +29,17 @@ LIVE_RETRY_S = 5
 class Limits:
     messages_per_minute: int
     max_live_generations: int
+    # The user's group policies these came from (budgets read them too: one query per send).
+    policies: tuple[GroupPolicy, ...] | None = field(default=None, compare=False, repr=False)
 
 
 def limits_for(user: Any) -> Limits:
     per_minute = settings.GROKWEB.get("MESSAGES_PER_MINUTE", 20)
     live = settings.GROKWEB["MAX_LIVE_GENERATIONS"]
-    overrides = list(GroupPolicy.objects.filter(group__user=user).values_list(
-        "messages_per_minute", "max_live_generations"))
-    minutes = [m for m, _ in overrides if m is not None]
-    lives = [g for _, g in overrides if g is not None]
-    return Limits(max(minutes) if minutes else per_minute, max(lives) if lives else live)
+    policies = tuple(GroupPolicy.objects.filter(group__user=user).select_related("group").order_by("group_id"))
+    minutes = [p.messages_per_minute for p in policies if p.messages_per_minute is not None]
+    lives = [p.max_live_generations for p in policies if p.max_live_generations is not None]
+    return Limits(max(minutes) if minutes else per_minute, max(lives) if lives else live, policies)
 
 
 def _key(user_id: int, window: int) -> str:

@@ -2,6 +2,8 @@
 
 Replies are streamed by the process's hub, not here: a consumer handles one
 message at a time and dies with its tab, and a reply must outlive both.
+Frames for the socket come from the hub (chat.fanout) into its inbox, not from
+a channel of its own on the layer: within a process they skip the layer.
 """
 from __future__ import annotations
 
@@ -13,7 +15,9 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+import orjson
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
@@ -31,6 +35,45 @@ db = database_sync_to_async
 class ChatConsumer(AsyncJsonWebsocketConsumer):
     hub: Hub
 
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Channels' consumer loop, with the hub's inbox in place of a layer channel per socket.
+
+        Client messages and inbox messages are dispatched one at a time (a turn lock), as
+        Channels does, so a frame never interleaves with a handler that is still running
+        (a snapshot being built, a send being stored): it waits for its turn, in order.
+        """
+        self.scope = scope
+        self.channel_layer = None  # the hub holds this process's layer channel
+        self.base_send = send
+        self.inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._turn = asyncio.Lock()
+        frames = asyncio.ensure_future(self._read_inbox())
+        try:
+            while True:
+                message = await receive()
+                async with self._turn:
+                    await self.dispatch(message)
+        except StopConsumer:
+            pass
+        finally:
+            frames.cancel()
+
+    async def _read_inbox(self) -> None:
+        while True:
+            message = await self.inbox.get()
+            try:
+                async with self._turn:
+                    await self.dispatch(message)
+            except Exception:  # one frame that fails to go out must not end the socket's frames
+                log.exception("delivering a %s to a socket failed", message.get("type"))
+
+    @classmethod
+    async def encode_json(cls, content: dict[str, Any]) -> str:
+        try:
+            return orjson.dumps(content).decode()
+        except TypeError:  # e.g. a lone surrogate a client escaped into its JSON: let json escape it
+            return json.dumps(content)
+
     async def connect(self) -> None:
         user = self.scope.get("user")
         # 4401 not signed in, 4403 disabled, 4423 pending approval (accounts.status).
@@ -42,15 +85,15 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         self.conversations: set[str] = set()
         self.seen_seq: dict[str, int] = {}
         self.hub = await get_hub()
-        await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
+        await self.hub.join(user_group(user.pk), self.inbox)
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
         if not hasattr(self, "user"):
             return
-        await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
+        await self.hub.leave(user_group(self.user.pk), self.inbox)
         for conversation in self.conversations:
-            await self.channel_layer.group_discard(conversation_group(conversation), self.channel_name)
+            await self.hub.leave(conversation_group(conversation), self.inbox)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         raw = text_data if text_data is not None else (bytes_data or b"").decode("utf-8", "replace")
@@ -129,7 +172,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     async def _join(self, conversation_id: str) -> None:
         if conversation_id not in self.conversations:
-            await self.channel_layer.group_add(conversation_group(conversation_id), self.channel_name)
+            await self.hub.join(conversation_group(conversation_id), self.inbox)
             self.conversations.add(conversation_id)
 
     async def _start(self, start: Callable[[], services.Started], request_id: str) -> None:
@@ -138,7 +181,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         The runner holds its first frame until `message.created` is out, so a
         tab never sees a delta for a message it has not been told about.
         """
-        prepared = await db(_store_and_plan)(start, request_id)
+        prepared = await db(_store_and_plan)(self.user, start, request_id)
         conversation_id = str(prepared.started.conversation.id)
         await self._join(conversation_id)
         if prepared.started.duplicate:  # answer the repeat, start nothing
@@ -157,7 +200,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             announced.set()
 
     async def _broadcast(self, group: str, frame: dict[str, Any]) -> None:
-        await self.channel_layer.group_send(group, {"type": "chat.frame", "frame": frame})
+        await self.hub.publish(group, frame)
 
     # Layer events --------------------------------------------------------
 
@@ -196,7 +239,7 @@ class _Prepared:
     failed: dict[str, Any] | None = None
 
 
-def _store_and_plan(start: Callable[[], services.Started], request_id: str) -> _Prepared:
+def _store_and_plan(user: Any, start: Callable[[], services.Started], request_id: str) -> _Prepared:
     """Sync: store the messages, build the frames, plan the upstream call (or end the reply if it cannot start)."""
     started = start()
     conversation = None
@@ -213,7 +256,7 @@ def _store_and_plan(start: Callable[[], services.Started], request_id: str) -> _
         return prepared
     reply_id = started.assistant_message.id
     try:
-        prepared.plan = services.prepare(reply_id)
+        prepared.plan = services.plan(started.assistant_message, started.conversation, user)
     except ChatError as exc:
         services.fail_to_start(reply_id, exc.code, exc.detail)
         prepared.failed = {"type": "message.error", "message": str(reply_id), "code": exc.code,

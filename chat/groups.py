@@ -16,3 +16,12 @@ def user_group(user_id: Any) -> str:
 
 FRAME = "chat.frame"  # the layer message type that carries one protocol frame
 ACCOUNT_CLOSED = "account.closed"  # close a socket with the `code` given (accounts.signals.account_closed)
+
+
+def layer_message(group: str, type_: str, **fields: Any) -> dict[str, Any]:
+    """A message for `group` sent through the layer from outside a hub (a worker, a signal).
+
+    It names its group: the layer hands it to each web process's hub, which passes it to
+    that process's sockets in the group (chat.fanout).
+    """
+    return {"type": type_, "group": group, **fields}

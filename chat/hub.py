@@ -1,8 +1,10 @@
-"""The process's generations: start, stop and snapshot them, from any web process.
+"""The process's generations and its sockets' groups: start, stop and snapshot replies, from any web process.
 
 Each process owns a channel on the layer. A stop or snapshot request for a
 reply running elsewhere is sent to the channel recorded on the message, so
-every tab of a user sees the same stream whichever process serves it.
+every tab of a user sees the same stream whichever process serves it. Frames
+reach this process's sockets directly and other processes through the layer
+(chat.fanout); the same channel receives those.
 """
 from __future__ import annotations
 
@@ -16,12 +18,13 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.cache import cache
 
-from gateways.attempts import recorder
+from gateways.attempts import buffered
 from gateways.failover import FailoverStream
 from gateways.wire.client import get_client
 from usage.ledger import ledger_failed_attempts
 
 from . import embedded_beat, services, tasks
+from .fanout import Fanout, Inbox
 from .generation import Job, Pacing, Runner
 from .groups import FRAME, conversation_group
 from .store import DjangoStore
@@ -29,6 +32,7 @@ from .store import DjangoStore
 log = logging.getLogger(__name__)
 HEARTBEAT_S = 10.0
 RUNNER_TTL_S = 30
+RENEW_GROUPS_BEATS = 360  # re-add layer group memberships hourly (they expire after a day)
 
 
 def _alive(runner: str) -> bool:
@@ -39,6 +43,7 @@ class Hub:
     def __init__(self) -> None:
         self.layer = get_channel_layer()
         self.channel = ""
+        self.fanout = Fanout(self.layer)
         self.runners: dict[UUID, Runner] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -46,6 +51,7 @@ class Hub:
         # The default prefix on purpose: channels_redis serves one process-local
         # prefix per receive loop, and another prefix would wait out its 5 s poll.
         self.channel = await self.layer.new_channel()
+        self.fanout.channel = self.channel
         await self._beat()
         await database_sync_to_async(services.end_orphans)(_alive)
         self._spawn(self._listen())
@@ -65,11 +71,15 @@ class Hub:
 
     async def _heartbeat(self) -> None:
         """Mark this process alive; end replies whose process has died."""
+        beats = 0
         while True:
             await asyncio.sleep(HEARTBEAT_S)
+            beats += 1
             try:
                 await self._beat()
                 await database_sync_to_async(services.end_orphans)(_alive)
+                if beats % RENEW_GROUPS_BEATS == 0:
+                    await self.fanout.renew()
             except Exception:  # a missed beat must not kill the loop
                 log.exception("runner heartbeat failed")
 
@@ -84,12 +94,30 @@ class Hub:
                 log.exception("runner request failed")
 
     async def _answer(self, request: dict[str, Any]) -> None:
+        kind = request["type"]
+        if not kind.startswith("runner."):
+            self.fanout.received(request)  # a frame for this process's sockets
+            return
         runner = self.runners.get(UUID(request["message"]))
-        if request["type"] == "runner.stop" and runner is not None:
+        if kind == "runner.stop" and runner is not None:
             runner.stop()
-        elif request["type"] == "runner.snapshot":
+        elif kind == "runner.snapshot":
             snap = runner.live.snapshot() if runner is not None else None
             await self.layer.send(request["reply_to"], {"type": "runner.snapshot_reply", "live": snap})
+
+    # Sockets and their groups (chat.fanout) --------------------------------
+
+    async def join(self, group: str, inbox: Inbox[dict[str, Any]]) -> None:
+        await self.fanout.join(group, inbox)
+
+    async def leave(self, group: str, inbox: Inbox[dict[str, Any]]) -> None:
+        await self.fanout.leave(group, inbox)
+
+    async def publish(self, group: str, frame: dict[str, Any]) -> None:
+        """One protocol frame to every tab following `group`, in this process and the others."""
+        await self.fanout.publish(group, {"type": FRAME, "frame": frame})
+
+    # Replies ---------------------------------------------------------------
 
     def launch(self, plan: services.Plan, announced: asyncio.Event | None = None) -> None:
         """Start a reply in this process; it outlives the socket that asked for it.
@@ -102,23 +130,27 @@ class Hub:
         async def publish(frame: dict[str, Any]) -> None:
             if announced is not None and not announced.is_set():
                 await announced.wait()
-            await self.layer.group_send(group, {"type": FRAME, "frame": frame})
+            await self.publish(group, frame)
 
         job = Job(plan.message_id, plan.prompt_chars, plan.endpoint.usage_convention, plan.hidden_reasoning_rate,
                   plan.show_route)
-        events = FailoverStream(get_client(), list(plan.routes), plan.request, record=recorder(plan.model_slug),
+        store = DjangoStore()  # the attempts are written with the ending: no thread hop of their own
+        events = FailoverStream(get_client(), list(plan.routes), plan.request,
+                                record=buffered(plan.model_slug, store.attempts),
                                 failed_over=ledger_failed_attempts(plan.user_id, plan.conversation_id,
-                                                                   plan.model_slug))
+                                                                   plan.model_slug),
+                                coalesce_s=settings.GROKWEB["DELTA_INTERVAL_S"])
         g = settings.GROKWEB
         pacing = Pacing(frame_interval=g["DELTA_INTERVAL_S"], checkpoint_first=g["CHECKPOINT_INTERVAL_S"])
-        runner = Runner(job, events, publish, DjangoStore(), pacing=pacing, served=lambda: events.served)
+        runner = Runner(job, events, publish, store, pacing=pacing, served=lambda: events.served)
         self.runners[plan.message_id] = runner
-        self._spawn(self._run(runner, plan))
+        self._spawn(self._run(runner, store, plan))
 
-    async def _run(self, runner: Runner, plan: services.Plan) -> None:
+    async def _run(self, runner: Runner, store: DjangoStore, plan: services.Plan) -> None:
         try:
             ending = await runner.run()
-            if ending.status != "error" and ending.content:  # a stopped first reply still names the chat
+            # A stopped first reply still names the chat; a titled one costs no thread hop here.
+            if store.untitled and ending.status != "error" and ending.content:
                 await database_sync_to_async(tasks.request_title, thread_sensitive=False)(plan.conversation_id)
         except Exception:
             log.exception("reply %s could not be finished", plan.message_id)

@@ -11,7 +11,7 @@ from django.dispatch import receiver
 from accounts import gate
 from accounts.signals import account_closed
 
-from .groups import ACCOUNT_CLOSED, user_group
+from .groups import ACCOUNT_CLOSED, layer_message, user_group
 from .models import Conversation, Message
 
 
@@ -20,7 +20,8 @@ def close_tabs(sender: Any, user_id: int, code: int, **kwargs: Any) -> None:
     """Close every websocket of this user, on every web process (the channel layer's user group)."""
     layer = get_channel_layer()
     if layer is not None:
-        async_to_sync(layer.group_send)(user_group(user_id), {"type": ACCOUNT_CLOSED, "code": code})
+        group = user_group(user_id)
+        async_to_sync(layer.group_send)(group, layer_message(group, ACCOUNT_CLOSED, code=code))
 
 
 @receiver(pre_delete, sender=Conversation, dispatch_uid="chat.release_deleted_replies")

@@ -1,7 +1,7 @@
 """Read paths shared by the websocket and the JSON API, and their wire shapes."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from django.db.models import Count, Q, QuerySet, Sum
@@ -103,22 +103,38 @@ def message_for(user: Any, message_id: UUID | str | None) -> Message | None:
 PROMPT_FIELDS = ("id", "parent_id", "role", "content", "parts", "status", "created_at")
 
 
-def visible_branch(conversation: Conversation, *, for_prompt: bool = False) -> list[Message]:
+class PromptTurn(NamedTuple):
+    """A message as a prompt needs it (prompting.Turn): read as a row, without building a model instance."""
+
+    id: UUID
+    parent_id: UUID | None
+    role: str
+    content: str
+    parts: list[Any]
+    status: str
+    created_at: Any
+
+
+def visible_branch(conversation: Conversation, *, for_prompt: bool = False) -> list[Any]:
     """The messages on the path from the root to the current leaf, oldest first.
 
     One query: all of the conversation's messages, walked in memory. A prompt
-    needs only a few columns and no usage: `for_prompt` loads just those, as
-    this runs before every reply's first token.
+    needs only a few columns and no usage: `for_prompt` reads just those, as
+    plain rows (PromptTurn), as this runs before every reply's first token and
+    a long conversation has hundreds of messages.
     """
     query = Message.objects.filter(conversation=conversation)
-    query = query.only(*PROMPT_FIELDS) if for_prompt else query.select_related("usage_record__provider")
-    messages = {m.id: m for m in query}
+    messages: dict[Any, Any]
+    if for_prompt:
+        messages = {row[0]: PromptTurn(*row) for row in query.values_list(*PROMPT_FIELDS)}
+    else:
+        messages = {m.id: m for m in query.select_related("usage_record__provider")}
     if not messages:
         return []
     leaf_id = conversation.current_leaf_id
     if leaf_id not in messages:
         leaf_id = max(messages.values(), key=lambda m: m.created_at).id
-    branch: list[Message] = []
+    branch: list[Any] = []
     node = messages.get(leaf_id)
     while node is not None:
         branch.append(node)

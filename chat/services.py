@@ -18,6 +18,7 @@ from django.utils import timezone
 from accounts import gate
 from accounts.access import model_for
 from gateways import catalog
+from gateways.attempts import Attempted, record_attempts
 from gateways.models import Model
 from gateways.routes import usable_routes
 from gateways.wire.client import ChatRequest
@@ -244,13 +245,19 @@ class Ending:
     provider_id: int | None = None
 
 
-def finish(message_id: UUID, ending: Ending) -> tuple[Message, UsageRecord]:
-    """Store the final text and the ledger row together; idempotent per message."""
+ENDING_FIELDS = ["status", "content", "reasoning", "finish_reason", "error_code", "error_detail", "ttft_ms",
+                 "duration_ms", "updated_at"]
+
+
+def finish(message_id: UUID, ending: Ending, attempts: tuple[Attempted, ...] = ()) -> tuple[Message, UsageRecord]:
+    """Store the final text, the ledger row and the reply's upstream attempts together; idempotent per message."""
     with transaction.atomic():
         locked = Message.objects.select_for_update(of=("self",))  # PostgreSQL: not the nullable model join
         message = locked.select_related("conversation", "model").get(id=message_id)
-        existing = UsageRecord.objects.filter(message=message).first()
-        if message.status != Message.Status.STREAMING and existing is not None:
+        # A streaming reply has no ledger row yet (the row is written with its ending): no lookup.
+        existing = None if message.status == Message.Status.STREAMING else (
+            UsageRecord.objects.filter(message=message).first())
+        if existing is not None:
             return message, existing
         message.status = ending.status
         message.content = ending.content
@@ -260,8 +267,8 @@ def finish(message_id: UUID, ending: Ending) -> tuple[Message, UsageRecord]:
         message.error_detail = ending.error_detail
         message.ttft_ms = ending.ttft_ms
         message.duration_ms = ending.duration_ms
-        message.save()
-        record = existing or ledger_row(
+        message.save(update_fields=ENDING_FIELDS)
+        record = ledger_row(
             message.conversation.owner_id, message.model, ending.usage,
             conversation=message.conversation, message=message, purpose=UsageRecord.Purpose.CHAT,
             upstream_model=ending.upstream_model, outcome=ending.status, raw_usage=ending.raw_usage,
@@ -269,6 +276,7 @@ def finish(message_id: UUID, ending: Ending) -> tuple[Message, UsageRecord]:
         )
         Conversation.objects.filter(id=message.conversation_id).update(updated_at=timezone.now())
         gate.release(message.id)
+        record_attempts(attempts)
     return message, record
 
 
@@ -289,12 +297,16 @@ class Plan:
 
 
 def prepare(message_id: UUID) -> Plan:
-    """Build the upstream request from the branch that leads to this reply."""
-
+    """Build the upstream request from the branch that leads to this reply (read from the database)."""
     reply = Message.objects.select_related("conversation__owner", "model__provider").get(id=message_id)
-    conversation = reply.conversation
-    conversation.current_leaf_id = reply.parent_id
-    history = visible_branch(conversation, for_prompt=True)
+    return plan(reply, reply.conversation, reply.conversation.owner)
+
+
+def plan(reply: Message, conversation: Conversation, owner: Any) -> Plan:
+    """The plan of a reply whose rows are in hand (`send` just wrote them): no need to read them again."""
+    view = copy.copy(conversation)  # the branch that leads to this reply, whatever the conversation shows
+    view.current_leaf_id = reply.parent_id
+    history = visible_branch(view, for_prompt=True)
     messages = upstream_messages(conversation.system_prompt, history)
     model = reply.model
     if model is None:
@@ -312,7 +324,7 @@ def prepare(message_id: UUID) -> Plan:
     first = routes[0]
     request = replace(request, model=first.upstream_id)
     return Plan(reply.id, conversation.id, conversation.owner_id, first.endpoint, request,
-                prompt_chars(messages), rate, tuple(routes), model.slug, conversation.owner.is_staff)
+                prompt_chars(messages), rate, tuple(routes), model.slug, owner.is_staff)
 
 
 def end_orphans(is_alive: Any, grace_s: float = 30.0) -> int:
@@ -322,10 +334,17 @@ def end_orphans(is_alive: Any, grace_s: float = 30.0) -> int:
     recorded only after a grace period (it may be starting right now).
     """
     cutoff = timezone.now() - timezone.timedelta(seconds=grace_s)
-    ended = 0
-    for message in Message.objects.filter(status=Message.Status.STREAMING).select_related("model"):
-        if is_alive(message.runner) or (not message.runner and message.updated_at > cutoff):
+    alive: dict[str, bool] = {}  # asked once per process, not once per reply (a cache read each)
+    orphans = []
+    for message_id, runner, updated_at in Message.objects.filter(status=Message.Status.STREAMING).values_list(
+            "id", "runner", "updated_at"):
+        if runner not in alive:
+            alive[runner] = bool(is_alive(runner))
+        if alive[runner] or (not runner and updated_at > cutoff):
             continue
+        orphans.append(message_id)
+    ended = 0
+    for message in Message.objects.filter(id__in=orphans, status=Message.Status.STREAMING).select_related("model"):
         usage = estimate(0, message.content, message.reasoning)
         ending = Ending(
             status=Message.Status.ERROR, content=message.content, reasoning=message.reasoning,

@@ -6,14 +6,31 @@ from uuid import UUID
 
 from channels.db import database_sync_to_async
 
+from gateways.attempts import Attempted
+
 from . import services
 from .selectors import usage_dict
 
 
 class DjangoStore:
+    """One reply's storage. `attempts` fills while it streams (gateways.attempts.buffered) and is
+    written with the ending, in the same thread hop; `untitled` tells, after `finish`, whether the
+    conversation still needs a title."""
+
+    def __init__(self) -> None:
+        self.attempts: list[Attempted] = []
+        self.untitled = False
+
     async def checkpoint(self, message_id: UUID, content: str, reasoning: str, seq: int) -> None:
         await database_sync_to_async(services.checkpoint)(message_id, content, reasoning, seq)
 
     async def finish(self, message_id: UUID, ending: services.Ending) -> dict[str, Any] | None:
-        _, record = await database_sync_to_async(services.finish)(message_id, ending)
-        return usage_dict(record)
+        message, record = await database_sync_to_async(_finish)(message_id, ending, tuple(self.attempts))
+        self.attempts.clear()
+        self.untitled = not message.conversation.title
+        return record
+
+
+def _finish(message_id: UUID, ending: services.Ending, attempts: tuple[Attempted, ...]) -> tuple[Any, Any]:
+    message, record = services.finish(message_id, ending, attempts)
+    return message, usage_dict(record)

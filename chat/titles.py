@@ -23,7 +23,7 @@ from gateways.wire.usage import estimate, normalize, stored_usage
 from usage.ledger import ledger_row
 from usage.models import UsageRecord
 
-from .groups import FRAME, user_group
+from .groups import FRAME, layer_message, user_group
 from .models import Conversation, Message
 from .selectors import visible_branch
 
@@ -105,5 +105,5 @@ def _set_title(conversation: Conversation, title: str) -> str:
     if updated:
         frame = {"type": "conversation.updated", "conversation": {"id": str(conversation.id), "title": title}}
         group = user_group(conversation.owner_id)
-        async_to_sync(get_channel_layer().group_send)(group, {"type": FRAME, "frame": frame})
+        async_to_sync(get_channel_layer().group_send)(group, layer_message(group, FRAME, frame=frame))
     return title

@@ -17,6 +17,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache as default_cache
+from django.core.cache import caches
+from django.core.cache.backends.locmem import LocMemCache
 
 PREFIX = "grokweb:breaker:"
 
@@ -65,6 +67,13 @@ class Breaker:
         until = self.cache.get(self._keys(route_key)[1])
         return float(until) if until is not None and float(until) > self.clock() else None
 
+    def open_many(self, route_keys: list[str]) -> dict[str, float]:
+        """The open ones among these routes, with when each may be tried again: one cache call."""
+        found = self.cache.get_many([self._keys(key)[1] for key in route_keys])
+        now = self.clock()
+        until = {key: found.get(self._keys(key)[1]) for key in route_keys}
+        return {key: float(value) for key, value in until.items() if value is not None and float(value) > now}
+
     def is_open(self, route_key: str) -> bool:
         return self.open_until(route_key) is not None
 
@@ -100,7 +109,18 @@ class Breaker:
         return await sync_to_async(self.failure, thread_sensitive=False)(route_key, retry_after)
 
     async def asuccess(self, route_key: str) -> None:
-        await self.cache.adelete_many(list(self._keys(route_key)))
+        if _in_memory(self.cache):  # no I/O, so no thread hop
+            self.success(route_key)
+            return
+        from asgiref.sync import sync_to_async
+
+        # One hop for both keys (the cache's own adelete_many makes a hop per key).
+        await sync_to_async(self.success, thread_sensitive=False)(route_key)
+
+
+def _in_memory(cache: Any) -> bool:
+    """Whether this cache is the process's own memory (the default one is a proxy: look behind it)."""
+    return isinstance(caches["default"] if cache is default_cache else cache, LocMemCache)
 
 
 def route_key(route_id: int | None, provider_id: int, upstream_id: str) -> str:

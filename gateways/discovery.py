@@ -13,7 +13,7 @@ from asgiref.sync import async_to_sync
 from django.db import transaction
 from django.utils import timezone
 
-from . import catalog
+from . import catalog, plans
 from .mapping import map_listing
 from .models import ListedModel, Model, Provider, Route
 from .offering import ensure_route, offer
@@ -78,6 +78,7 @@ def apply_listing(provider: Provider, ids: list[str]) -> Result:
     gone_routes = Route.objects.filter(provider=provider, available=True).exclude(upstream_id__in=ids)
     gone = sorted(set(gone_routes.values_list("model__slug", flat=True)))
     gone_routes.update(available=False)
+    plans.changed()  # a bulk update sends no signal
     models = {m.slug: m for m in Model.objects.filter(slug__in=[*mapping.routes, *mapping.aliases.values()])}
     route_slug = {upstream_id: slug for slug, upstream_id in mapping.routes.items()}
     for upstream_id in dict.fromkeys(ids):

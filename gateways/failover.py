@@ -66,13 +66,14 @@ class FailoverStream:
 
     def __init__(self, client: UpstreamClient, choices: list[RouteChoice], request: ChatRequest, *,
                  breaker: Breaker | None = None, record: Record = _no_record,
-                 failed_over: FailedOver = _no_ledger) -> None:
+                 failed_over: FailedOver = _no_ledger, coalesce_s: float = 0.0) -> None:
         self.client = client
         self.choices = choices
         self.request = request
         self.breaker = breaker or Breaker()
         self.record = record
         self.failed_over = failed_over
+        self.coalesce_s = coalesce_s  # read the socket at most this often once text flows (UpstreamClient.stream)
         self.served: RouteChoice | None = choices[0] if len(choices) == 1 else None
         self._gen = self._run()
 
@@ -106,7 +107,7 @@ class FailoverStream:
             started, first, outcome = time.monotonic(), None, ""
             held: list[UpstreamEvent] = []
             try:
-                async for event in self.client.stream(endpoint, request):
+                async for event in self.client.stream(endpoint, request, coalesce_s=self.coalesce_s):
                     if first is not None:
                         yield event
                     elif isinstance(event, TEXT_EVENTS):

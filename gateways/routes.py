@@ -4,7 +4,9 @@ from __future__ import annotations
 import logging
 import math
 import time
+from dataclasses import dataclass
 
+from . import plans
 from .breaker import Breaker, route_key
 from .failover import RouteChoice
 from .models import Model, Route
@@ -36,42 +38,58 @@ def candidate_routes(model: Model) -> list[Route]:
                 .select_related("provider").order_by("priority", "id"))
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """A model's candidate routes, keys decrypted (None where a key does not decrypt), or why there are none."""
+
+    choices: tuple[tuple[RouteChoice | None, str], ...]  # (choice or None, provider name), best first
+    refused: ChatError | None = None
+
+
+def _plan(model: Model) -> _Plan:
+    routes = candidate_routes(model)
+    if not routes:
+        if Route.objects.filter(model=model).exists() or not model.provider.enabled:
+            return _Plan((), ChatError("model_unavailable", f"No provider offers {model.name} right now."))
+        provider = model.provider
+        try:
+            endpoint = provider.endpoint()
+        except ValueError:
+            return _Plan(((None, provider.name),))
+        return _Plan(((RouteChoice(None, provider.id, provider.name, model.upstream_id, endpoint,
+                                   route_key(None, provider.id, model.upstream_id)), provider.name),))
+    choices: list[tuple[RouteChoice | None, str]] = []
+    for route in routes:
+        try:
+            choices.append((choice_for(route), route.provider.name))
+        except ValueError:  # the stored key does not decrypt: FIELD_ENCRYPTION_KEY changed without rotation
+            choices.append((None, route.provider.name))
+    return _Plan(tuple(choices))
+
+
 def usable_routes(model: Model, breaker: Breaker | None = None) -> list[RouteChoice]:
     """The routes to try for `model`, best first.
 
     A model without Route rows (added by hand in the Django admin) is served
     by its own provider. When every route is cooling down the reply is refused
     at once with the wait, rather than sent to a gateway known to be failing.
+    The routes and their keys come from a per-process cache (gateways.plans);
+    breaker state is read live, in one cache call.
     """
     breaker = breaker or Breaker()
-    routes = candidate_routes(model)
-    if not routes:
-        if Route.objects.filter(model=model).exists() or not model.provider.enabled:
-            raise ChatError("model_unavailable", f"No provider offers {model.name} right now.")
-        provider = model.provider
-        try:
-            endpoint = provider.endpoint()
-        except ValueError:
-            raise _unreadable_key(model, [provider.name]) from None
-        return [RouteChoice(None, provider.id, provider.name, model.upstream_id, endpoint,
-                            route_key(None, provider.id, model.upstream_id))]
-    choices, waits, unreadable = [], [], []
-    for route in routes:
-        key = route_key(route.id, route.provider_id, route.upstream_id)
-        until = breaker.open_until(key)
-        if until is not None:
-            waits.append(until - time.time())
-            continue
-        try:
-            choices.append(choice_for(route))
-        except ValueError:  # the stored key does not decrypt: FIELD_ENCRYPTION_KEY changed without rotation
-            unreadable.append(route.provider.name)
-    if not choices and not waits:
+    plan = plans.cached(("routes", model.pk), lambda: _plan(model))
+    if plan.refused is not None:
+        raise plan.refused
+    readable = [choice for choice, _ in plan.choices if choice is not None]
+    unreadable = [name for choice, name in plan.choices if choice is None]
+    if not readable:
         raise _unreadable_key(model, unreadable)
     if unreadable:
         _warn_unreadable(unreadable)
+    opened = breaker.open_many([choice.key for choice in readable])
+    choices = [choice for choice in readable if choice.key not in opened]
     if not choices:
-        seconds = max(1, math.ceil(min(waits)))
+        seconds = max(1, math.ceil(min(opened.values()) - time.time()))
         raise ChatError("upstream_unavailable", f"Every gateway serving {model.name} failed repeatedly; "
                         f"it is given a rest. Try again in {seconds} s.", retry_after=seconds)
     return choices

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from . import catalog
+from . import catalog, plans
 from .models import Model, Price
 
 # Prices seeded for a (provider, model) pair apply to every call before the first edit.
@@ -33,8 +33,18 @@ def model_rate(model: Model) -> Rate:
 
 
 def rate_on(provider_id: int | None, model: Model, day: dt.date | None = None) -> Rate:
-    """The price in effect on `day` (today, server time zone, by default) for this pair."""
-    day = day or timezone.localdate()
+    """The price in effect on `day` (today, server time zone, by default) for this pair.
+
+    Today's price is read once per process and kept while no price, model or provider changes
+    (gateways.plans): every reply's ledger row asks for it.
+    """
+    if day is None:
+        today = timezone.localdate()
+        return plans.cached(("rate", provider_id, model.pk, today), lambda: _rate_on(provider_id, model, today))
+    return _rate_on(provider_id, model, day)
+
+
+def _rate_on(provider_id: int | None, model: Model, day: dt.date) -> Rate:
     if provider_id is not None:
         row = (Price.objects.filter(provider_id=provider_id, model_id=model.pk, effective_from__lte=day)
                .order_by("-effective_from").first())

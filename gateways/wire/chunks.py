@@ -7,9 +7,10 @@ top-level `meta`, and `error` events inside a 200 stream.
 """
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
+
+import orjson
 
 from .errors import classify_stream_error
 from .events import ContentDelta, Finish, ReasoningDelta, UpstreamEvent, Usage
@@ -19,12 +20,15 @@ DONE = "[DONE]"
 
 
 def parse_data(data: str) -> list[UpstreamEvent]:
-    """One SSE `data` payload as events; raises UpstreamError for an in-stream error."""
+    """One SSE `data` payload as events; raises UpstreamError for an in-stream error.
+
+    orjson: every token of every reply passes here, and it parses a chunk several times faster.
+    """
     if data.strip() == DONE:
         return []
     try:
-        chunk = json.loads(data)
-    except ValueError:
+        chunk = orjson.loads(data)
+    except ValueError:  # orjson.JSONDecodeError is a ValueError
         log.warning("ignored a stream event that is not JSON (%d chars)", len(data))
         return []
     if not isinstance(chunk, dict):

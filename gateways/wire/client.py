@@ -27,6 +27,7 @@ USER_AGENT = "Grokweb/0.1 (+https://github.com/grokweb)"
 _COMMON_PARAMS = ("temperature", "top_p", "max_tokens", "seed")
 _PENALTY_PARAMS = ("presence_penalty", "frequency_penalty", "stop")
 _MAX_ERROR_BODY = 64 * 1024
+_BLOCKED_S = 0.001  # a read that took longer waited for the network
 
 
 @dataclass(frozen=True)
@@ -95,13 +96,20 @@ class UpstreamClient:
 
     # Streaming -------------------------------------------------------------
 
-    async def stream(self, endpoint: Endpoint, request: ChatRequest) -> AsyncIterator[UpstreamEvent]:
-        """Events of one reply. Retries only while nothing has been shown to the user."""
+    async def stream(self, endpoint: Endpoint, request: ChatRequest, *,
+                     coalesce_s: float = 0.0) -> AsyncIterator[UpstreamEvent]:
+        """Events of one reply. Retries only while nothing has been shown to the user.
+
+        `coalesce_s`: after the first text, read the socket at most this often. A gateway sends
+        one token per SSE event; reading each as it lands wakes every layer above the socket per
+        token, while the reply's frames go out at most once per frame interval anyway. Between
+        reads the bytes wait in the socket buffer; the next read takes them all at once.
+        """
         attempt = 0
         while True:
             shown = False
             try:
-                async for event in self._stream_once(endpoint, request):
+                async for event in self._stream_once(endpoint, request, coalesce_s):
                     if not shown and isinstance(event, TEXT_EVENTS):
                         shown = True
                     yield event
@@ -114,13 +122,14 @@ class UpstreamClient:
                 await self._sleep(delay)
                 attempt += 1
 
-    async def _stream_once(self, endpoint: Endpoint, request: ChatRequest) -> AsyncIterator[UpstreamEvent]:
+    async def _stream_once(self, endpoint: Endpoint, request: ChatRequest,
+                           coalesce_s: float = 0.0) -> AsyncIterator[UpstreamEvent]:
         payload = build_payload(request, stream=True, include_usage=endpoint.include_usage)
         response = await self._send(endpoint, "POST", "/chat/completions", payload, stream=True)
         try:
             if response.status_code >= 400:
                 raise classify_http(response.status_code, await _error_body(response), response.headers)
-            async for event in _events(response, endpoint):
+            async for event in _events(response, endpoint, coalesce_s):
                 yield event
         finally:
             await response.aclose()
@@ -194,16 +203,20 @@ def _worth_retrying(exc: UpstreamError, attempt: int, max_retries: int) -> bool:
     return exc.retry_after is None or exc.retry_after <= RETRY_AFTER_CAP_S
 
 
-async def _events(response: httpx.Response, endpoint: Endpoint) -> AsyncIterator[UpstreamEvent]:
+async def _events(
+    response: httpx.Response, endpoint: Endpoint, coalesce_s: float = 0.0
+) -> AsyncIterator[UpstreamEvent]:
     """SSE bytes -> events, with the first-token and idle timeouts and drop detection."""
     decoder = SSEDecoder()
     raw = response.aiter_bytes()
     waited, what = False, "first token"
     finished = False
     watchdog = Watchdog(endpoint.first_token_timeout)
+    clock = asyncio.get_running_loop().time
     try:
         while True:
             watchdog.waiting = True
+            asked = clock()
             try:
                 chunk = await anext(raw)
             except StopAsyncIteration:
@@ -228,6 +241,10 @@ async def _events(response: httpx.Response, endpoint: Endpoint) -> AsyncIterator
                         waited, what = True, "new text"
                         watchdog.set_limit(endpoint.idle_timeout)
                     yield event
+            if waited and coalesce_s > 0 and clock() - asked > _BLOCKED_S:
+                # This read waited for the network (nothing was buffered): let the next tokens gather
+                # in the socket buffer before reading again. Reads of bytes already buffered go on at once.
+                await asyncio.sleep(coalesce_s)
     finally:
         watchdog.close()
         await raw.aclose()  # type: ignore[attr-defined]  # an async generator

@@ -192,6 +192,13 @@ def test_over_budget_a_chat_is_named_by_its_first_words_without_an_upstream_call
     assert write_title(conversation.id) and UsageRecord.objects.filter(purpose="title").count() == 1
 
 
+def _raise_prices(prices, value: Decimal) -> None:  # type: ignore[no-untyped-def]
+    """Edit the dated prices as the admin does (a save per row, so cached prices are renewed)."""
+    for price in prices:
+        price.input = value
+        price.save(update_fields=["input"])
+
+
 @pytest.mark.django_db(transaction=True)
 async def test_the_prompt_estimate_uses_the_price_the_call_will_be_billed_at(user, emulator_provider) -> None:
     """$0.01 covers this prompt at the catalog price ($0.20/M) but not at the gateway's dated $100/M."""
@@ -201,7 +208,7 @@ async def test_the_prompt_estimate_uses_the_price_the_call_will_be_billed_at(use
     socket = await open_socket(user)
     created = await socket.chat("hello " * 500 + "[[tokens=5]]")  # about 750 prompt tokens
     await socket.until("message.done", message=created["assistant_message"]["id"])
-    await db(Price.objects.filter(provider=emulator_provider).update)(input=Decimal("100"))
+    await db(_raise_prices)(Price.objects.filter(provider=emulator_provider), Decimal("100"))
     error = await _refused(socket, type="send", conversation=None, content="hello " * 500)
     assert error["code"] == "budget_exceeded"
     await socket.close()

@@ -200,16 +200,23 @@ async def test_staff_see_the_serving_route_members_do_not(make_user, make_provid
         await socket.close()
 
 
+def _store_key(provider_id: int, token: str) -> None:
+    """A stored key that no longer decrypts, saved as the app saves (so cached route plans are renewed)."""
+    provider = Provider.objects.get(pk=provider_id)
+    provider.api_key_encrypted = token
+    provider.save(update_fields=["api_key_encrypted"])
+
+
 async def test_a_provider_whose_stored_key_no_longer_decrypts_is_skipped(user, make_provider, caplog) -> None:
     """FIELD_ENCRYPTION_KEY changed without a rotation: that gateway is passed over, with a log line saying why."""
     bad, good = await db(_two_routes)(make_provider, None)
-    await db(Provider.objects.filter(pk=bad.provider_id).update)(api_key_encrypted="gAAAAABnot-a-valid-token")
+    await db(_store_key)(bad.provider_id, "gAAAAABnot-a-valid-token")
     socket = await open_socket(user)
     _, end = await _reply(socket, "Still there? [[tokens=20]]")
     assert end["type"] == "message.done" and end["content"]
     assert await db(_attempts)() == [(good.id, "ok")]
     assert "cannot be decrypted" in caplog.text and "xAI" in caplog.text
-    await db(Provider.objects.filter(pk=good.provider_id).update)(api_key_encrypted="gAAAAABnot-valid-either")
+    await db(_store_key)(good.provider_id, "gAAAAABnot-valid-either")
     _, end = await _reply(socket, "And now?")
     assert end["type"] == "message.error" and end["code"] == "upstream_auth" and "enter it again" in end["detail"]
     await socket.close()

@@ -168,3 +168,15 @@ async def test_the_emulator_answers_a_title_request_with_a_title(emulator_url) -
         request = ChatRequest("grok-4-1-fast-non-reasoning", messages)
         events = await client.complete(Endpoint(emulator_url, "k"), request)
     assert "".join(e.text for e in events if isinstance(e, ContentDelta)) == "Plan a trip to Lisbon"
+
+
+async def test_coalesced_reads_lose_and_reorder_nothing() -> None:
+    """Read at most once per frame interval after the first token: the same events, in the same order."""
+    request = ChatRequest("grok-4-fast-non-reasoning", [{"role": "user", "content": "Paced [[tokens=120]]"}])
+    with running_emulator(flavour="xai", delay_scale=0.3) as url:  # tokens a few ms apart, as a gateway sends
+        async with UpstreamClient() as client:
+            plain = await collect(client, Endpoint(url, "k"), request)
+            coalesced = [event async for event in client.stream(Endpoint(url, "k"), request, coalesce_s=0.03)]
+    assert coalesced == plain
+    assert len([e for e in plain if isinstance(e, ContentDelta)]) == 120
+    assert isinstance(plain[-1], Usage) or isinstance(plain[-1], Finish)

@@ -1,0 +1,93 @@
+"""Frames to the tabs that follow a group: the ones in this process directly, the others over the layer.
+
+Each socket has an inbox (an asyncio.Queue its consumer reads in order, one message at a
+time). A frame published here goes straight into the inboxes of this process's sockets in
+that group, and once through the channel layer for the other web processes, whose hubs put
+it into theirs. A process joins a layer group once, with its hub's channel, while at least
+one of its sockets follows that group, so a frame costs one layer message per process, not
+one per socket, and none at all with the in-memory layer (there is no other process).
+
+Messages sent to a group from outside a hub (a Celery worker's title, a disabled account)
+carry the group's name (`groups.layer_message`), so the receiving hub knows whose inboxes
+they are for.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from channels.layers import InMemoryChannelLayer
+
+log = logging.getLogger(__name__)
+Inbox = asyncio.Queue  # of layer-shaped messages: {"type": ..., ...}
+
+
+class Fanout:
+    def __init__(self, layer: Any) -> None:
+        self.layer = layer
+        self.channel = ""  # the hub's channel on the layer (set when the hub starts)
+        # Another process may follow a group only over a shared layer.
+        self.remote = not isinstance(layer, InMemoryChannelLayer)
+        self.members: dict[str, set[Inbox[dict[str, Any]]]] = {}
+        self.joined: set[str] = set()  # groups this process is a member of on the layer
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}  # per group: its lock, and who holds or awaits it
+
+    async def join(self, group: str, inbox: Inbox[dict[str, Any]]) -> None:
+        """Follow `group`; returns once frames published anywhere from now on reach `inbox`."""
+        self.members.setdefault(group, set()).add(inbox)
+        await self._settle(group)
+
+    async def leave(self, group: str, inbox: Inbox[dict[str, Any]]) -> None:
+        members = self.members.get(group)
+        if members is not None:
+            members.discard(inbox)
+            if not members:
+                del self.members[group]
+        await self._settle(group)
+
+    async def _settle(self, group: str) -> None:
+        """Make the layer membership match the local one (joins and leaves of a group, one at a time)."""
+        lock, users = self._locks.get(group) or (asyncio.Lock(), 0)
+        self._locks[group] = (lock, users + 1)
+        try:
+            async with lock:
+                wanted = group in self.members
+                if wanted and group not in self.joined:
+                    await self.layer.group_add(group, self.channel)
+                    self.joined.add(group)
+                elif not wanted and group in self.joined:
+                    await self.layer.group_discard(group, self.channel)
+                    self.joined.discard(group)
+        finally:
+            lock, users = self._locks[group]
+            if users == 1:
+                del self._locks[group]  # nobody holds or waits for it: a group's lock lives only while in use
+            else:
+                self._locks[group] = (lock, users - 1)
+
+    def deliver(self, group: str, message: dict[str, Any]) -> None:
+        """Into the inboxes of this process's followers of `group` (in publishing order)."""
+        for inbox in self.members.get(group, ()):
+            inbox.put_nowait(message)
+
+    async def publish(self, group: str, message: dict[str, Any]) -> None:
+        """To every follower of `group`: here at once, in other processes through the layer."""
+        self.deliver(group, message)
+        if self.remote:
+            await self.layer.group_send(group, {**message, "group": group, "origin": self.channel})
+
+    def received(self, message: dict[str, Any]) -> None:
+        """A group message the layer brought to this process's channel."""
+        group = message.get("group")
+        if message.get("origin") == self.channel:
+            return  # published here, delivered here already
+        if not group:
+            log.warning("a %s message without its group reached the hub; dropped", message.get("type"))
+            return
+        self.deliver(group, message)
+
+    async def renew(self) -> None:
+        """Re-add this process's memberships: the layer forgets a member after its group expiry (a day)."""
+        for group in list(self.joined):
+            await self.layer.group_add(group, self.channel)

@@ -1,0 +1,117 @@
+"""Frames to the sockets of a group: directly in the publishing process, through the layer to the others.
+
+Two fanouts on one in-memory layer stand for two web processes on a shared (Redis) layer; the
+cross-process path over real Redis and two daphne processes is in tests/integration/test_processes.py.
+"""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from channels.layers import InMemoryChannelLayer
+
+from chat.fanout import Fanout
+from chat.groups import FRAME, layer_message
+from tests.chat.wsclient import open_socket
+
+GROUP = "conv.test"
+
+
+async def _process(layer: InMemoryChannelLayer) -> tuple[Fanout, asyncio.Task[None]]:
+    """A fanout with its hub's channel and a loop that hands it what the layer brings (as Hub._listen does)."""
+    fanout = Fanout(layer)
+    fanout.remote = True  # as with Redis: another process may follow the group
+    fanout.channel = await layer.new_channel()
+
+    async def listen() -> None:
+        while True:
+            fanout.received(await layer.receive(fanout.channel))
+
+    return fanout, asyncio.create_task(listen())
+
+
+def _drain(inbox: asyncio.Queue) -> list[int]:  # type: ignore[type-arg]
+    out = []
+    while not inbox.empty():
+        out.append(inbox.get_nowait()["frame"]["seq"])
+    return out
+
+
+async def test_each_socket_gets_every_frame_once_in_order_in_its_own_process_and_the_others() -> None:
+    layer = InMemoryChannelLayer()
+    (here, here_loop), (there, there_loop) = await _process(layer), await _process(layer)
+    mine, also_mine, theirs = asyncio.Queue(), asyncio.Queue(), asyncio.Queue()  # type: ignore[var-annotated]
+    try:
+        await here.join(GROUP, mine)
+        await here.join(GROUP, also_mine)
+        await there.join(GROUP, theirs)
+        for seq in range(1, 51):
+            await here.publish(GROUP, {"type": FRAME, "frame": {"seq": seq}})
+        assert _drain(mine) == _drain(also_mine) == list(range(1, 51))  # locally: at once, and only once
+        got = [(await asyncio.wait_for(theirs.get(), 5))["frame"]["seq"] for _ in range(50)]
+        assert got == list(range(1, 51))  # the other process: through the layer, in order
+        # A frame from the other process queues behind the layer's copies of the first fifty, which came
+        # back to the publisher's channel: the next thing in its sockets' inboxes must be that frame.
+        await there.publish(GROUP, {"type": FRAME, "frame": {"seq": 51}})
+        assert (await asyncio.wait_for(mine.get(), 5))["frame"]["seq"] == 51
+        assert _drain(mine) == [] and _drain(theirs) == [51]
+    finally:
+        here_loop.cancel()
+        there_loop.cancel()
+
+
+async def test_a_process_follows_a_group_on_the_layer_only_while_one_of_its_sockets_does() -> None:
+    layer = InMemoryChannelLayer()
+    fanout, loop = await _process(layer)
+    first, second = asyncio.Queue(), asyncio.Queue()  # type: ignore[var-annotated]
+    try:
+        await fanout.join(GROUP, first)
+        await fanout.join(GROUP, second)
+        assert list(layer.groups[GROUP]) == [fanout.channel]  # one membership for the process
+        await fanout.leave(GROUP, first)
+        assert GROUP in layer.groups
+        await fanout.leave(GROUP, second)
+        assert GROUP not in layer.groups or not layer.groups[GROUP]
+    finally:
+        loop.cancel()
+
+
+async def test_a_message_from_outside_a_hub_reaches_the_group_by_its_name() -> None:
+    """What a Celery worker sends (a title) names its group, so the hub knows whose inboxes it is for."""
+    layer = InMemoryChannelLayer()
+    fanout, loop = await _process(layer)
+    inbox, other = asyncio.Queue(), asyncio.Queue()  # type: ignore[var-annotated]
+    try:
+        await fanout.join("user.1", inbox)
+        await fanout.join("user.2", other)
+        await layer.group_send("user.1", layer_message("user.1", FRAME, frame={"type": "conversation.updated"}))
+        message = await asyncio.wait_for(inbox.get(), 5)
+        assert message["frame"] == {"type": "conversation.updated"} and other.empty()
+    finally:
+        loop.cancel()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_two_tabs_in_one_process_see_the_same_frames_and_one_end_each(user, emulator_provider) -> None:
+    """The local path end to end: every delta once, seq 1, 2, 3 ..., adding up to the stored text."""
+    first, second = await open_socket(user), await open_socket(user)
+    created = await first.chat("Two tabs [[tokens=300]]")
+    reply, conversation = created["assistant_message"]["id"], created["conversation"]
+    await second.send({"type": "subscribe", "conversation": conversation})
+    snapshot = await second.until("conversation.snapshot")
+    live = {item["message"]: item for item in snapshot["live"]}
+    done_first = await first.until("message.done", message=reply)
+    deltas = [f for f in first.seen if f["type"] == "message.delta" and f["message"] == reply]
+    assert [f["seq"] for f in deltas] == list(range(1, len(deltas) + 1))
+    assert "".join(f["content"] for f in deltas) == done_first["content"]
+    if reply in live:  # subscribed while it streamed: snapshot + later frames
+        done_second = await second.until("message.done", message=reply)
+        later = [f for f in second.seen if f["type"] == "message.delta" and f["message"] == reply]
+        assert [f["seq"] for f in later] == list(range(live[reply]["seq"] + 1, live[reply]["seq"] + 1 + len(later)))
+        assert live[reply]["content"] + "".join(f["content"] for f in later) == done_second["content"]
+    for socket in (first, second):
+        await socket.send({"type": "ping"})
+        await socket.until("pong")
+        ends = [f for f in socket.seen if f.get("message") == reply and f["type"] in ("message.done", "message.error")]
+        assert len(ends) == (1 if socket is first or reply in live else 0)
+        await socket.close()
