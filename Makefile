@@ -36,15 +36,20 @@ VENDOR_STAMP := static/vendor/.grokweb-vendored
 INTEGRATION_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/grokweb
 INTEGRATION_REDIS_URL ?= redis://127.0.0.1:6379/15
 
+# pytest-xdist processes for the unit tests (each with its own SQLite file and emulator).
+# 0, one process, measured faster than 2 on this shared, busy 2-core machine
+# (docs/benchmarks.md, "Test suite"); TEST_WORKERS=2 may pay off on an idle one.
+TEST_WORKERS ?= 0
+
 BENCH_ARGS ?=
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/grokweb_bench
 
-.PHONY: help setup run test test-unit test-e2e test-integration lint bench bench-report emulator collectstatic clean distclean
+.PHONY: help setup run test test-unit test-js test-e2e test-integration lint bench bench-report emulator collectstatic clean distclean
 
 help:
 	@echo "Grokweb"
 	@echo "  make run               install what is missing, migrate, then serve on $(BASE_URL)"
-	@echo "  make test              unit/functional tests, then browser tests (Chromium)"
+	@echo "  make test              unit/functional tests, front-end (node) tests, then browser tests (Chromium)"
 	@echo "  make test-integration  tests against real PostgreSQL + Redis"
 	@echo "  make lint              ruff + mypy + import-linter (layering)"
 	@echo "  make bench             relay, failover and database-write benchmarks (BENCH_ARGS=--quick)"
@@ -97,17 +102,20 @@ run: collectstatic
 # --- tests -------------------------------------------------------------------
 # pytest exits 5 when it collects nothing; make treats that like any failure.
 
-test: test-unit test-e2e
+test: test-unit test-js test-e2e
 
 # The integration and browser directories are not even collected here: under
 # CI=true, tests/integration/conftest.py refuses to run without PostgreSQL + Redis.
-test-unit: collectstatic
-	$(PYTEST) -m "not integration and not e2e" --ignore=tests/integration --ignore=tests/e2e
+# No collectstatic needed: tests/settings.py serves static files unhashed.
+# The suite is parallel-safe: TEST_WORKERS=2 runs it in two pytest-xdist processes.
+test-unit: setup
+	$(PYTEST) -n $(TEST_WORKERS) -m "not integration and not e2e" --ignore=tests/integration --ignore=tests/e2e
 
 # Browser tests run in their own pytest process (Playwright's sync API and
 # pytest-asyncio do not share an event loop; the tests start their own server,
-# so pytest-django stays out too), against Debian's Chromium.
-test-e2e: collectstatic
+# so pytest-django stays out too), against Debian's Chromium. The server fixture
+# collects static files into its own temporary STATIC_ROOT.
+test-e2e: setup
 	@if [ ! -x $(E2E_CHROMIUM) ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  echo "Installing Chromium for the browser tests (apt-get)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
@@ -121,10 +129,16 @@ test-e2e: collectstatic
 	  $(PYTEST) tests/e2e -m e2e -p no:asyncio -p no:django -W "ignore:Unknown config option:pytest.PytestConfigWarning"; \
 	fi
 
+# The front-end modules' tests (tests/js), with Node's own test runner.
+test-js: $(NODE_STAMP)
+	$(NPM) test
+
+# One process: pytest-xdist workers would get a database each but share the Redis db
+# (rate counters keyed by user id, the channel layer each test flushes).
 test-integration: export DATABASE_URL = $(INTEGRATION_DATABASE_URL)
 test-integration: export REDIS_URL = $(INTEGRATION_REDIS_URL)
 test-integration: export CELERY_BROKER_URL = $(INTEGRATION_REDIS_URL)
-test-integration: collectstatic
+test-integration: setup
 	$(PYTEST) -m integration
 
 # --- maintenance -------------------------------------------------------------
@@ -150,7 +164,7 @@ emulator: setup
 # Keeps var/ (the SQLite database, the generated secret key) and .env.
 clean:
 	rm -rf staticfiles static/vendor .pytest_cache .mypy_cache .ruff_cache tests/e2e/screenshots
-	rm -f var/test.sqlite3 var/test.sqlite3-wal var/test.sqlite3-shm
+	rm -f var/test.sqlite3*
 	find . \( -path ./.venv -o -path ./node_modules -o -path ./.git \) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean

@@ -14,7 +14,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
-if (BASE_DIR / ".env").exists():
+# .env in the checkout fills in what the environment leaves unset, unless READ_DOTENV=false:
+# the test run sets that (tests/settings.py), so a developer's real keys never reach a test.
+if env.bool("READ_DOTENV", default=True) and (BASE_DIR / ".env").exists():
     environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 

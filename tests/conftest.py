@@ -1,7 +1,9 @@
 """Shared fixtures: users, the emulator on a loopback port, and a provider pointing at it."""
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+import inspect
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from django.test import Client
@@ -49,6 +51,31 @@ def logged_in(user) -> Client:  # type: ignore[no-untyped-def]
     client = Client()
     client.force_login(user)
     return client
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Async tests use _settled_loop, as a fixture of their own: like the loop it is set up
+    after the autouse fixtures and torn down before them (the integration tests' Redis flush
+    must run after the loop, and the channel layer's connections in it, are gone)."""
+    for item in items:
+        if isinstance(item, pytest.Function) and inspect.iscoroutinefunction(item.function):
+            item.fixturenames.append("_settled_loop")
+
+
+@pytest.fixture
+async def _settled_loop() -> AsyncIterator[None]:
+    """Before an async test's loop closes, stop the hub and let the threads it started finish.
+
+    A chat title is written in a worker thread that calls back into this loop (async_to_sync).
+    If the test ends just as it does, closing the loop cancels that callback before it starts,
+    and the thread, then the loop's shutdown that joins it, wait forever (a whole run hung).
+    Here the loop is still running, so the callback runs and the thread ends.
+    """
+    yield
+    from chat.hub import reset_hub
+
+    reset_hub()
+    await asyncio.get_running_loop().shutdown_default_executor()
 
 
 @pytest.fixture(autouse=True)

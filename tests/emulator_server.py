@@ -31,11 +31,17 @@ def running_emulator(flavour: str = "xai", delay_scale: float = 0.0, app: Emulat
 
 @contextmanager
 def serving(app: Any, name: str) -> Iterator[str]:
-    """Serve an ASGI app with uvicorn in a background thread; yield http://127.0.0.1:<port>."""
-    port = free_port()
+    """Serve an ASGI app with uvicorn in a background thread; yield http://127.0.0.1:<port>.
+
+    The socket is bound here and handed to uvicorn, so no other process (a parallel test
+    worker) can take the port between choosing it and listening on it.
+    """
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = int(sock.getsockname()[1])
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", access_log=False)
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name=name, daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=name, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started:
@@ -47,3 +53,4 @@ def serving(app: Any, name: str) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=5)
+        sock.close()

@@ -1,6 +1,7 @@
 """Session and CSRF cookies: HttpOnly/SameSite always; Secure (plus HSTS) when served over HTTPS without DEBUG.
 
-Settings read the environment once at import, so each case is a fresh process.
+Settings read the environment once at import, so each case is a fresh process (settings only:
+no `django.setup()`, which would import every app for nothing).
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 READ = (
-    "import django, json; django.setup(); from django.conf import settings as s; print(json.dumps({"
+    "import json; from django.conf import settings as s; print(json.dumps({"
     "'session_secure': s.SESSION_COOKIE_SECURE, 'csrf_secure': s.CSRF_COOKIE_SECURE, "
     "'httponly': s.SESSION_COOKIE_HTTPONLY, 'samesite': [s.SESSION_COOKIE_SAMESITE, s.CSRF_COOKIE_SAMESITE], "
     "'hsts': getattr(s, 'SECURE_HSTS_SECONDS', 0), 'nosniff': s.SECURE_CONTENT_TYPE_NOSNIFF}))"

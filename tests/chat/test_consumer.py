@@ -25,6 +25,9 @@ async def test_a_socket_without_an_allowed_origin_is_refused(user, emulator_prov
     assert not connected
 
 
+ID = "6b0d5c1e-3f1a-4c8e-9d2b-5a7f0e4c1b93"  # fixed: pytest-xdist workers must collect the same test ids
+
+
 @pytest.mark.parametrize(
     ("raw", "code"),
     [
@@ -33,11 +36,11 @@ async def test_a_socket_without_an_allowed_origin_is_refused(user, emulator_prov
         ('{"content": "no type"}', "bad_request"),
         ('{"type": "dance"}', "bad_request"),
         ('{"type": "send", "request_id": "nope", "content": "hi"}', "bad_request"),
-        ('{"type": "send", "request_id": "%s", "content": 5}' % uuid.uuid4(), "bad_request"),
-        ('{"type": "send", "request_id": "%s", "content": "   "}' % uuid.uuid4(), "bad_request"),
-        (json.dumps({"type": "send", "request_id": str(uuid.uuid4()), "content": "x" * 300_000}), "too_large"),
-        (json.dumps({"type": "send", "request_id": str(uuid.uuid4()), "content": "x" * 150_000}), "too_large"),
-        (json.dumps({"type": "send", "request_id": str(uuid.uuid4()), "content": "hi", "model": "gpt-9"}),
+        ('{"type": "send", "request_id": "%s", "content": 5}' % ID, "bad_request"),
+        ('{"type": "send", "request_id": "%s", "content": "   "}' % ID, "bad_request"),
+        (json.dumps({"type": "send", "request_id": ID, "content": "x" * 300_000}), "too_large"),
+        (json.dumps({"type": "send", "request_id": ID, "content": "x" * 150_000}), "too_large"),
+        (json.dumps({"type": "send", "request_id": ID, "content": "hi", "model": "gpt-9"}),
          "model_unavailable"),
     ],
 )

@@ -118,6 +118,8 @@ def grokweb_server() -> Iterator[LiveServer]:
         "EMULATOR_DELAY_SCALE": os.environ.get("E2E_DELAY_SCALE", "0.3"),
         "LOG_LEVEL": "WARNING",
         "PYTHONUNBUFFERED": "1",
+        # A developer's .env (a real XAI_API_KEY...) must not refill what is removed below.
+        "READ_DOTENV": "false",
     }
     for key in ("XAI_API_KEY", "AIMLAPI_API_KEY", "MAXTOKEN_API_KEY", "CRAZYROUTER_API_KEY", "REDIS_URL"):
         env.pop(key, None)

@@ -5,15 +5,12 @@ with `manage.py shell` in the server's own environment (same database).
 """
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from .conftest import ROOT, LiveServer, sign_in
+from .conftest import LiveServer, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -56,16 +53,8 @@ print("seeded", UsageRecord.objects.count())
 
 
 def _shell(server: LiveServer, code: str) -> str:
-    tmp = server.log.parent
-    env = {
-        **os.environ, "DJANGO_SETTINGS_MODULE": "grokweb.settings", "DATABASE_URL": f"sqlite:///{tmp / 'db.sqlite3'}",
-        "SECRET_KEY": "e2e-not-secret-" + "x" * 40, "STATIC_ROOT": str(tmp / "static"), "LOG_LEVEL": "WARNING",
-    }
-    env.pop("REDIS_URL", None)
-    result = subprocess.run([sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    return result.stdout
+    """`manage.py shell -c code` against the server's database, in the server's environment."""
+    return server.manage("shell", "-c", code)
 
 
 def test_chat_header_shows_the_conversations_usage(page: Page, grokweb_server: LiveServer, screenshots) -> None:  # type: ignore[no-untyped-def]
