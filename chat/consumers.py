@@ -19,10 +19,11 @@ from django.conf import settings
 
 from accounts import status as account_status
 
-from . import frames, selectors, services
+from . import bounds, frames, paging, selectors, services
 from .errors import ChatError
 from .groups import conversation_group, user_group
 from .hub import Hub, get_hub
+from .models import Message
 
 log = logging.getLogger(__name__)
 db = database_sync_to_async
@@ -81,6 +82,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             frame["request_id"] = request_id
         await self.send_json(frame)
 
+    async def send_json(self, content: Any, close: bool = False) -> None:
+        """Every frame out stays under MAX_FRAME_BYTES (chat.bounds): texts too long are cut and marked."""
+        await super().send_json(bounds.bound(content, settings.GROKWEB["MAX_FRAME_BYTES"]), close)
+
     # Client frames -------------------------------------------------------
 
     async def on_ping(self, frame: frames.Ping) -> None:
@@ -90,8 +95,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         found = await db(_stored_state)(self.user, frame.conversation)
         if found is None:
             raise ChatError("not_found", "That conversation does not exist.")
-        conversation, messages, streaming = found
-        await self._join(conversation["id"])
+        conversation, streaming = found
+        await self._join(str(conversation.id))
         live = []
         for message in streaming:  # the running process knows more than the last checkpoint
             snap = await self.hub.snapshot(message.id, message.runner) or {
@@ -100,8 +105,13 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             }
             self.seen_seq[snap["message"]] = snap["seq"]
             live.append(snap)
-        await self.send_json({"type": "conversation.snapshot", "conversation": conversation,
-                              "messages": messages, "live": live})
+        # The latest page of the branch that fits beside the live text; older pages over HTTP.
+        page = await db(paging.branch_page)(conversation, staff=self.user.is_staff,
+                                            live_bytes=bounds.size(live))
+        await self.send_json({"type": "conversation.snapshot",
+                              "conversation": {**selectors.conversation_dict(conversation), "leaf": page.leaf},
+                              "messages": page.messages, "live": live,
+                              "more": page.more, "cursor": page.cursor})
 
     async def on_send(self, frame: frames.Send) -> None:
         params = frame.params.model_dump(exclude_none=True) if frame.params else None
@@ -176,15 +186,14 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(frame)
 
 
-def _stored_state(user: Any, conversation_id: Any) -> tuple[dict[str, Any], list[dict[str, Any]], list[Any]] | None:
-    """Sync, one hop: the conversation, its visible branch as frames, and the replies still streaming."""
+def _stored_state(user: Any, conversation_id: Any) -> tuple[Any, list[Any]] | None:
+    """Sync, one hop: the conversation and its replies still streaming (at most a few, whatever the length)."""
     conversation = selectors.conversation_for(user, conversation_id)
     if conversation is None:
         return None
-    branch = selectors.visible_branch(conversation)
-    streaming = [m for m in branch if m.status == m.Status.STREAMING]
-    messages = [selectors.message_dict(m, staff=user.is_staff) for m in branch]
-    return selectors.conversation_dict(conversation), messages, streaming
+    streaming = list(conversation.messages.filter(status=Message.Status.STREAMING)
+                     .only("id", "content", "reasoning", "live_seq", "runner"))
+    return conversation, streaming
 
 
 @dataclass
@@ -203,10 +212,12 @@ def _store_and_plan(start: Callable[[], services.Started], request_id: str) -> _
     if started.new_conversation:
         conversation = {"type": "conversation.created",
                         "conversation": selectors.conversation_dict(started.conversation)}
+    made = [m for m in (started.user_message, started.assistant_message) if m is not None]
+    objects = paging.with_siblings(started.conversation, made)  # "‹ 2/3 ›" for edits and regenerations
     created = {
         "type": "message.created", "request_id": request_id, "conversation": str(started.conversation.id),
-        "user_message": selectors.message_dict(started.user_message) if started.user_message else None,
-        "assistant_message": selectors.message_dict(started.assistant_message),
+        "user_message": objects[0] if started.user_message else None,
+        "assistant_message": objects[-1],
     }
     prepared = _Prepared(started, conversation, created)
     if started.duplicate:

@@ -8,6 +8,7 @@
 //   static/vendor/highlight.mjs        highlight.js core + its "common" languages as one ESM file
 //   static/vendor/hljs-light.css       highlight.js "github" theme
 //   static/vendor/hljs-dark.css        highlight.js "github-dark" theme
+//   static/vendor/axe.min.js           axe-core, loaded only by the browser tests (accessibility checks)
 //
 // highlight.js publishes no single-file browser build on npm (its es/ entry points
 // re-export the CommonJS files), so we wrap lib/core.js and the language modules
@@ -38,6 +39,7 @@ const copies = [
   ["dompurify/dist/purify.es.mjs", "purify.es.mjs"],
   ["highlight.js/styles/github.min.css", "hljs-light.css"],
   ["highlight.js/styles/github-dark.min.css", "hljs-dark.css"],
+  ["axe-core/axe.min.js", "axe.min.js"],
 ];
 // Source-map comments are dropped: the maps are not copied, and Django's manifest
 // storage (collectstatic) fails on a sourceMappingURL that points at a missing file.
@@ -68,7 +70,12 @@ writeFileSync(join(out, "highlight.mjs"), bundle);
 writeFileSync(
   join(out, "VERSIONS.json"),
   JSON.stringify(
-    { marked: version("marked"), dompurify: version("dompurify"), "highlight.js": version("highlight.js") },
+    {
+      marked: version("marked"),
+      dompurify: version("dompurify"),
+      "highlight.js": version("highlight.js"),
+      "axe-core": version("axe-core"),
+    },
     null,
     2,
   ) + "\n",

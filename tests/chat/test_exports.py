@@ -8,10 +8,12 @@ from chat.exports import filename, stream_json_list, to_markdown
 
 def test_markdown_has_each_turn_and_fences_system_prompts_safely() -> None:
     text = to_markdown(
-        {"title": "Harbor plans", "created_at": "2026-11-29T10:00:00", "model": "grok-4", "system_prompt": "Use ``` well"},
+        {"title": "Harbor plans", "created_at": "2026-11-29T10:00:00", "model": "grok-4",
+         "system_prompt": "Use ``` well"},
         [
             {"role": "user", "content": "How deep is it?"},
-            {"role": "assistant", "model": "grok-4", "content": "About **12 m**.", "reasoning": "Check the chart.\n\nYes."},
+            {"role": "assistant", "model": "grok-4", "content": "About **12 m**.",
+             "reasoning": "Check the chart.\n\nYes."},
             {"role": "assistant", "model": "grok-4", "content": "Partial", "status": "cancelled"},
         ],
     )
