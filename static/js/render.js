@@ -40,6 +40,13 @@ export class ThreadView {
       this.stick = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
     }, { passive: true });
     thread.addEventListener("click", (event) => this.onClick(event));
+    // Messages change height after they are first laid out (content-visibility, fonts,
+    // highlighting): a reader at the bottom stays at the bottom.
+    if ("ResizeObserver" in window) {
+      new ResizeObserver(() => {
+        if (this.stick) this.scroller.scrollTop = this.scroller.scrollHeight;
+      }).observe(thread);
+    }
     if (older && "IntersectionObserver" in window) {
       this.observer = new IntersectionObserver((entries) => {
         if (entries.some((e) => e.isIntersecting)) this.maybeLoadOlder();

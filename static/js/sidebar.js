@@ -150,8 +150,14 @@ export class Sidebar {
     const title = item.conv.title || "New chat";
     a.replaceChildren();
     if (item.conv.pinned) {
-      const pin = el("span", "conv-pin", "📌");
+      const pin = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+      pin.setAttribute("class", "conv-pin");
+      pin.setAttribute("viewBox", "0 0 16 16");
       pin.setAttribute("aria-hidden", "true");
+      const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
+      path.setAttribute("d", "M6 1h4v1l-1 1v4l2 2v1H9v5l-1 1-1-1v-5H5V9l2-2V3L6 2z");
+      path.setAttribute("fill", "currentColor");
+      pin.append(path);
       a.append(pin);
     }
     a.append(el("span", "conv-title-text", title));
@@ -182,7 +188,6 @@ export class Sidebar {
       if (label !== group) {
         group = label;
         const head = el("li", "conv-group");
-        head.setAttribute("role", "presentation");
         head.append(el("h3", "conv-group-label", label));
         fragment.append(head);
       }
