@@ -23,7 +23,6 @@ from . import bounds, frames, paging, selectors, services
 from .errors import ChatError
 from .groups import conversation_group, user_group
 from .hub import Hub, get_hub
-from .models import Message
 
 log = logging.getLogger(__name__)
 db = database_sync_to_async
@@ -95,19 +94,17 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         found = await db(_stored_state)(self.user, frame.conversation)
         if found is None:
             raise ChatError("not_found", "That conversation does not exist.")
-        conversation, streaming = found
+        conversation, page = found
         await self._join(str(conversation.id))
         live = []
-        for message in streaming:  # the running process knows more than the last checkpoint
+        for message in page.streaming:  # the running process knows more than the last checkpoint
             snap = await self.hub.snapshot(message.id, message.runner) or {
                 "message": str(message.id), "content": message.content,
                 "reasoning": message.reasoning, "seq": message.live_seq,
             }
             self.seen_seq[snap["message"]] = snap["seq"]
             live.append(snap)
-        # The latest page of the branch that fits beside the live text; older pages over HTTP.
-        page = await db(paging.branch_page)(conversation, staff=self.user.is_staff,
-                                            live_bytes=bounds.size(live))
+        # The latest page of the branch; older pages over HTTP. send_json keeps it under the bound.
         await self.send_json({"type": "conversation.snapshot",
                               "conversation": {**selectors.conversation_dict(conversation), "leaf": page.leaf},
                               "messages": page.messages, "live": live,
@@ -186,14 +183,13 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(frame)
 
 
-def _stored_state(user: Any, conversation_id: Any) -> tuple[Any, list[Any]] | None:
-    """Sync, one hop: the conversation and its replies still streaming (at most a few, whatever the length)."""
+def _stored_state(user: Any, conversation_id: Any) -> tuple[Any, paging.BranchPage] | None:
+    """Sync, one hop: the conversation and the latest page of its visible branch (with its streaming replies)."""
     conversation = selectors.conversation_for(user, conversation_id)
     if conversation is None:
         return None
-    streaming = list(conversation.messages.filter(status=Message.Status.STREAMING)
-                     .only("id", "content", "reasoning", "live_seq", "runner"))
-    return conversation, streaming
+    # Live text usually takes the place of the checkpoint it extends: keep a little room for it.
+    return conversation, paging.branch_page(conversation, staff=user.is_staff, live_bytes=paging.LIVE_RESERVE)
 
 
 @dataclass

@@ -11,6 +11,7 @@ import { createApi } from "grokweb/api";
 import { errorText, uuid } from "grokweb/format";
 import { BudgetLine, ComposerNotice } from "grokweb/budget";
 import { ShareDialog } from "grokweb/share";
+import { preloadHighlighter } from "grokweb/markdown";
 
 const $ = (id) => document.getElementById(id);
 const root = $("app");
@@ -59,8 +60,11 @@ const wsUrl = `${location.protocol === "https:" ? "wss" : "ws"}://${location.hos
 let bannerTimer = 0;
 const socket = new ChatSocket(wsUrl, {
   onFrame,
-  onOpen() {
-    if (store.conversationId) socket.send({ type: "subscribe", conversation: store.conversationId });
+  onOpen({ subscribed } = {}) {
+    // The page's early socket may have asked for this conversation already.
+    if (store.conversationId && subscribed !== store.conversationId) {
+      socket.send({ type: "subscribe", conversation: store.conversationId });
+    }
   },
   onStatus(status) {
     clearTimeout(bannerTimer);
@@ -540,3 +544,5 @@ loadModels();
 budget.refresh();
 sidebar.load("");
 if (!initial) composer.focus();
+// Code highlighting is not needed for the first paint: fetch it when the page is idle.
+(window.requestIdleCallback || ((fn) => setTimeout(fn, 300)))(() => preloadHighlighter(), { timeout: 2000 });

@@ -9,10 +9,41 @@
 
 import { Marked } from "marked";
 import DOMPurify from "dompurify";
-import hljs from "highlight.js";
 
 const md = new Marked({ gfm: true, breaks: false });
-hljs.configure({ ignoreUnescapedHTML: true });
+
+// highlight.js is large (most of the page's script): it loads after the first paint,
+// or when the first finished code block needs it.
+let hljs = null;
+let hljsLoading = null;
+function withHighlighter(fn) {
+  if (hljs) {
+    fn(hljs);
+    return;
+  }
+  hljsLoading ||= import("highlight.js").then((module) => {
+    hljs = module.default;
+    hljs.configure({ ignoreUnescapedHTML: true });
+    return hljs;
+  });
+  hljsLoading.then(fn, () => {});
+}
+export function preloadHighlighter() {
+  withHighlighter(() => {});
+}
+
+function highlight(code, lang) {
+  withHighlighter((h) => {
+    if (code.classList.contains("hljs")) return;
+    const size = code.textContent.length;
+    try {
+      if (lang && h.getLanguage(lang) && size <= HIGHLIGHT_MAX) h.highlightElement(code);
+      else if (!lang && size <= HIGHLIGHT_AUTO_MAX) h.highlightElement(code);
+    } catch {
+      /* leave it plain */
+    }
+  });
+}
 
 DOMPurify.addHook("afterSanitizeAttributes", (node) => {
   if (node.tagName === "A" && node.hasAttribute("href")) {
@@ -54,17 +85,7 @@ function decorateCode(root, final) {
     pre.replaceWith(frame);
     pre.tabIndex = 0; // scrollable regions must be reachable by keyboard
     frame.append(head, pre);
-    if (!final) continue;
-    const size = code.textContent.length;
-    try {
-      if (lang && hljs.getLanguage(lang) && size <= HIGHLIGHT_MAX) {
-        hljs.highlightElement(code);
-      } else if (!lang && size <= HIGHLIGHT_AUTO_MAX) {
-        hljs.highlightElement(code);
-      }
-    } catch {
-      /* leave it plain */
-    }
+    if (final) highlight(code, lang);
   }
 }
 

@@ -10,7 +10,7 @@
 import { groupLabel, sortConversations } from "grokweb/groups";
 
 const SEARCH_DELAY_MS = 250;
-const PAGE_SIZE = 100;
+const PAGE_SIZE = 60;
 const UNDO_MS = 6000;
 
 function el(tag, className, text) {
