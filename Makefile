@@ -46,7 +46,7 @@ help:
 	@echo "  make run               install what is missing, migrate, then serve on $(BASE_URL)"
 	@echo "  make test              unit/functional tests, then browser tests (Chromium)"
 	@echo "  make test-integration  tests against real PostgreSQL + Redis"
-	@echo "  make lint              ruff + mypy"
+	@echo "  make lint              ruff + mypy + import-linter (layering)"
 	@echo "  make bench             relay, failover and database-write benchmarks (BENCH_ARGS=--quick)"
 	@echo "  make bench-report      usage-report benchmark on PostgreSQL (BENCH_DATABASE_URL)"
 	@echo "  make emulator          the Grok gateway emulator alone on port $(EMULATOR_PORT)"
@@ -131,7 +131,8 @@ test-integration: collectstatic
 
 lint: setup
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy chat accounts gateways usage grokweb
+	$(VENV)/bin/mypy gateways usage accounts chat grokweb emulator
+	$(VENV)/bin/lint-imports
 
 bench: setup
 	$(PY) bench/writes.py

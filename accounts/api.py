@@ -1,15 +1,23 @@
-"""JSON endpoints of the accounts app, mounted on the project's API (chat.api): /api/me/budget/, /api/team/."""
+"""JSON endpoints of the accounts app, mounted by grokweb.api: /api/me/budget/, /api/team/people/, /api/usage/me.
+
+/api/usage/me is here, not in usage, because it shows the user's budget beside their spend.
+"""
 from __future__ import annotations
 
+import datetime as dt
 from datetime import datetime
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
+
+from usage import reports
+from usage.api import UsageRowOut, parse_api_range
 
 from . import people
 from .budgets import budget_status
+from .my_usage import budget_of
 
 router = Router(tags=["accounts"])
 
@@ -45,3 +53,28 @@ def team_people(request: HttpRequest) -> list[dict[str, Any]]:
     if not request.user.is_staff:
         raise HttpError(403, "Only administrators can list people.")
     return [p.as_dict() for p in people.people()]
+
+
+class MeOut(Schema):
+    from_: dt.date = Field(..., alias="from")
+    to: dt.date
+    totals: UsageRowOut
+    rows: list[UsageRowOut]  # per day (PROTOCOL.md: "totals and per-day rows")
+    models: list[UsageRowOut]  # addition: per model
+    budget: BudgetOut | None
+
+
+@router.get("/usage/me", response=MeOut, by_alias=True, summary="The signed-in user's own usage")
+def usage_me(
+    request: HttpRequest, start: str | None = Query(None, alias="from"), end: str | None = Query(None, alias="to")
+) -> dict[str, Any]:
+    first, last = parse_api_range(start, end)
+    user_id = request.user.pk
+    days = reports.report(first, last, "day", user_id=user_id)  # its totals are the range's totals
+    return {
+        "from": first, "to": last,
+        "totals": days.totals.api(),
+        "rows": [r.api() for r in days.rows],
+        "models": [r.api() for r in reports.report(first, last, "model", user_id=user_id).rows],
+        "budget": budget_of(request.user),
+    }

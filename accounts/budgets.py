@@ -2,7 +2,7 @@
 
 Rules (documented in docs/operations.md, "Budgets"):
 - A month is a calendar month in settings.TIME_ZONE.
-- Spend is the ledger (chat.UsageRecord: cost_ticks, total_tokens) of the
+- Spend is the ledger (usage.UsageRecord: cost_ticks, total_tokens) of the
   month; a staff "reset" moves a user's counting start to that moment.
 - A per-user override (User.budget_usd / budget_tokens) wins: when set, the
   user's group budgets do not apply to them.
@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -28,9 +28,9 @@ from django.conf import settings
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 
-from chat.models import Message, UsageRecord
-from chat.pricing import format_usd, ticks_to_usd
-from chat.upstream.usage import CHARS_PER_TOKEN, TICKS_PER_USD
+from gateways.wire.usage import CHARS_PER_TOKEN, TICKS_PER_USD
+from usage.models import UsageRecord
+from usage.money import format_usd, money
 
 from .models import GroupPolicy, Reservation
 
@@ -78,14 +78,6 @@ class BudgetStatus:
             "exceeded": self.exceeded,
             "resets_at": next_month_start().isoformat(),
         }
-
-
-def money(ticks: int | None) -> str:
-    """For people, not ledgers: "$9.00", "$0.30", and tiny amounts with their digits ("$0.000012")."""
-    usd = ticks_to_usd(ticks or 0)
-    if usd == 0 or usd >= Decimal("0.01"):
-        return f"${usd.quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):,}"
-    return f"${format_usd(ticks)}"
 
 
 def usd_to_ticks(usd: Decimal | None) -> int | None:
@@ -138,9 +130,8 @@ def spent(budget: Budget, now: datetime | None = None) -> tuple[int, int]:
 
 
 def reserved(budget: Budget) -> tuple[int, int]:
-    """(ticks, tokens) held by replies still streaming."""
-    streaming = Message.objects.filter(status=Message.Status.STREAMING, role=Message.Role.ASSISTANT)
-    held = Reservation.objects.filter(_members(budget), message_id__in=streaming.values("id"))
+    """(ticks, tokens) held by replies still streaming (a reservation lives as long as its reply: accounts.gate)."""
+    held = Reservation.objects.filter(_members(budget))
     totals = held.aggregate(ticks=Sum("ticks"), tokens=Sum("tokens"))
     return int(totals["ticks"] or 0), int(totals["tokens"] or 0)
 
@@ -232,8 +223,3 @@ def lock_groups(budgets: list[Budget]) -> None:
         list(GroupPolicy.objects.select_for_update().filter(group_id__in=groups).order_by("group_id")
              .values_list("pk", flat=True))
 
-
-def forget_finished(user: Any) -> None:
-    """Drop the user's reservations whose replies ended (their ledger rows count now)."""
-    streaming = Message.objects.filter(status=Message.Status.STREAMING, conversation__owner=user)
-    Reservation.objects.filter(user=user).exclude(message_id__in=streaming.values("id")).delete()

@@ -1,24 +1,24 @@
-"""Admission of a new reply: rate limits, concurrent generations and budgets, in one place.
+"""Admission of a new reply: rate limits, concurrent replies and budgets, in one place.
 
-chat.services calls `before` ahead of its transaction (the per-minute counter,
-in the shared cache) and `admit` / `hold` inside the transaction that creates
-the streaming reply. `admit` locks the user's row (and the budgeted groups'
-policy rows), so concurrent sends are decided one after another: each sees the
-replies the earlier ones started, and their reserved prompt cost.
+The chat calls `before` ahead of its transaction (the per-minute counter, in the shared
+cache), `admit` and `hold` inside the transaction that creates the streaming reply, and
+`release` in the transaction that ends it. `admit` locks the user's row (and the budgeted
+groups' policy rows), so concurrent sends are decided one after another: each sees the
+replies the earlier ones started and what they reserved.
+
+Every live reply holds one Reservation: it is the reply's slot (the concurrent-reply limit
+counts them) and its reserved cost (budgets subtract it until the ledger row counts instead).
 """
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
-from chat.errors import ChatError
-from chat.models import Message
-from chat.pricing import format_usd
-from chat.prompting import prompt_chars, upstream_messages
-from chat.selectors import visible_branch
-from usage.prices import rate_on
+from gateways.tariffs import rate_on
+from gateways.wire.codes import ChatError
+from usage.money import format_usd
 
 from . import budgets, limits
 from .models import Reservation, User
@@ -27,8 +27,8 @@ from .status import MESSAGES, refusal
 
 @dataclass(frozen=True)
 class Hold:
-    ticks: int
-    tokens: int
+    ticks: int = 0
+    tokens: int = 0
 
 
 def before(user: Any) -> limits.Limits:
@@ -41,11 +41,11 @@ def before(user: Any) -> limits.Limits:
     return found
 
 
-def admit(user: Any, model: Any, chars: Callable[[], int], user_limits: limits.Limits | None = None) -> Hold | None:
-    """Inside the reply's transaction: lock, then check live generations and budgets.
+def admit(user: Any, model: Any, chars: Callable[[], int], user_limits: limits.Limits | None = None) -> Hold:
+    """Inside the reply's transaction: lock, then check live replies and budgets.
 
     `chars` computes the prompt's size; it runs only when a budget applies.
-    Returns what the new reply must reserve (None when no budget applies).
+    Returns what the new reply must reserve.
     """
     # Fresh (the socket's user may be minutes old) and locked: concurrent sends queue here.
     fresh = User.objects.select_for_update().get(pk=user.pk)
@@ -54,12 +54,10 @@ def admit(user: Any, model: Any, chars: Callable[[], int], user_limits: limits.L
         raise ChatError("bad_request", MESSAGES[reason])
     applicable = budgets.budgets_for(fresh)
     budgets.lock_groups(applicable)
-    live = Message.objects.filter(conversation__owner_id=user.pk, role=Message.Role.ASSISTANT,
-                                  status=Message.Status.STREAMING).count()
+    live = Reservation.objects.filter(user_id=fresh.pk).count()
     limits.check_live(fresh, live, user_limits or limits.limits_for(fresh))
     if not applicable:
-        return None
-    budgets.forget_finished(fresh)
+        return Hold()
     # At the price the call will be billed at (the first route's dated price), not the catalog's.
     need_ticks, need_tokens = budgets.prompt_estimate(chars(), rate_on(model.provider_id, model).input)
     refused = budgets.refusal(applicable, need_ticks, need_tokens)
@@ -73,18 +71,11 @@ def admit(user: Any, model: Any, chars: Callable[[], int], user_limits: limits.L
     return Hold(need_ticks, need_tokens)
 
 
-def hold(user: Any, held: Hold | None, reply: Any) -> None:
-    """Reserve the estimated prompt cost for the reply while it streams."""
-    if held is not None:
-        Reservation.objects.create(message_id=reply.id, user_id=user.pk, ticks=held.ticks, tokens=held.tokens)
+def hold(user: Any, held: Hold, reply_id: UUID) -> None:
+    """The new reply takes its slot and reserves its estimated prompt cost while it streams."""
+    Reservation.objects.create(message_id=reply_id, user_id=user.pk, ticks=held.ticks, tokens=held.tokens)
 
 
-def prompt_size(conversation: Any | None, leaf_id: Any | None, new_text: str = "", system_prompt: str = "") -> int:
-    """Characters the upstream prompt will have: the branch up to `leaf_id`, plus a new message."""
-    history: list[Any] = []
-    if conversation is not None and leaf_id is not None:
-        view = copy.copy(conversation)
-        view.current_leaf_id = leaf_id
-        history = visible_branch(view, for_prompt=True)
-    prompt = conversation.system_prompt if conversation is not None else system_prompt
-    return prompt_chars(upstream_messages(prompt or "", history)) + len(new_text)
+def release(*reply_ids: UUID) -> None:
+    """The replies ended (however they ended, or were deleted): their slots are free, their ledger rows count."""
+    Reservation.objects.filter(message_id__in=reply_ids).delete()

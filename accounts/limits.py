@@ -17,7 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 
-from chat.errors import ChatError
+from gateways.wire.codes import ChatError
 
 from .models import GroupPolicy
 

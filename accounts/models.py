@@ -45,11 +45,11 @@ class User(AbstractUser):
         super().save(*args, **kwargs)
         if self.status == self.Status.DISABLED and (update_fields is None or "status" in update_fields):
             # Wherever someone is disabled (People, Admin → Users, a script), their open tabs close now.
-            from .sockets import close_tabs
+            from .signals import account_closed
             from .status import CLOSE_DISABLED
 
             user_id = self.pk
-            transaction.on_commit(lambda: close_tabs(user_id, CLOSE_DISABLED))
+            transaction.on_commit(lambda: account_closed.send(User, user_id=user_id, code=CLOSE_DISABLED))
 
     @property
     def has_budget_override(self) -> bool:
@@ -116,7 +116,7 @@ class GroupPolicy(models.Model):
 class ModelAccess(models.Model):
     """A model limited to some groups. No row: open to everyone. A row: only those groups (and staff)."""
 
-    model = models.OneToOneField("chat.Model", on_delete=models.CASCADE, related_name="access")
+    model = models.OneToOneField("gateways.Model", on_delete=models.CASCADE, related_name="access")
     groups = models.ManyToManyField(Group, blank=True, related_name="model_access")
 
     class Meta:
@@ -167,9 +167,10 @@ class Invite(models.Model):
 
 
 class Reservation(models.Model):
-    """What a streaming reply holds against budgets: its estimated prompt cost.
+    """What a live reply holds: its slot (the concurrent-reply limit counts these) and its estimated cost.
 
-    Counted only while the reply is streaming; when it ends its ledger row counts instead.
+    Made with the reply and deleted when it ends, however it ends (accounts.gate.hold / release);
+    budgets subtract what live replies reserve, then their ledger rows count instead.
     """
 
     message_id = models.UUIDField(unique=True)

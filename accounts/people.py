@@ -10,9 +10,9 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.timesince import timesince
 
-from chat.pricing import format_usd
+from usage.money import format_usd, money
 
-from .budgets import BudgetStatus, budget_status, money, month_start
+from .budgets import BudgetStatus, budget_status, month_start
 from .models import User
 
 

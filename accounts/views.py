@@ -8,7 +8,7 @@ from django.contrib.auth import login
 from django.contrib.auth.models import Group
 from django.contrib.auth.views import LoginView
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -133,7 +133,7 @@ ACTIONS = ("approve", "disable", "enable", "group", "reset_budget", "budget")
 def person_action(request: HttpRequest, user_id: int, action: str) -> HttpResponse:
     """One change to one person; each answers with a message on the People page."""
     if action not in ACTIONS:
-        return render(request, "accounts/forbidden.html", status=404)
+        raise Http404("No such action.")
     person = get_object_or_404(User, pk=user_id)
     name = person.username
     if action in ("disable",) and person.pk == request.user.pk:

@@ -26,9 +26,9 @@ django.setup()
 logging.getLogger("gateways").setLevel(logging.ERROR)  # one line per failed attempt otherwise
 from django.core.cache import cache
 
-from chat.upstream.client import ChatRequest, Endpoint, UpstreamClient
-from chat.upstream.events import TEXT_EVENTS
 from gateways.failover import FailoverStream, RouteChoice
+from gateways.wire.client import ChatRequest, Endpoint, UpstreamClient
+from gateways.wire.events import TEXT_EVENTS
 from tests.emulator_server import free_port, running_emulator
 
 N = 40

@@ -49,8 +49,8 @@ def _setup_world() -> tuple[list[int], list[tuple[int, str, str, str, str]], int
     from decimal import Decimal
 
     from accounts.models import User
-    from chat import catalog
-    from chat.models import Model, Provider
+    from gateways import catalog
+    from gateways.models import Model, Provider
 
     provider, _ = Provider.objects.get_or_create(
         name="Bench gateway", defaults={"kind": Provider.Kind.XAI, "base_url": "http://127.0.0.1:9/v1"})
@@ -174,11 +174,10 @@ def main() -> None:
     from django.db import connection
     from django.utils import timezone
 
-    from chat.models import UsageRecord
     from usage import reports, rollups
     from usage.aggregates import day_start
     from usage.dates import preset_range
-    from usage.models import RollupState, UsageDaily
+    from usage.models import RollupState, UsageDaily, UsageRecord
 
     call_command("migrate", "--noinput", verbosity=0)
     users, models, provider = _setup_world()

@@ -74,7 +74,7 @@ def running_stack(extra_env: dict[str, str] | None = None, delay_scale: float = 
     procs: list[subprocess.Popen[bytes]] = []
     try:
         procs.append(subprocess.Popen(
-            [PY, "-m", "chat.upstream.emulator", "--port", str(emu_port), "--flavour", "xai",
+            [PY, "-m", "emulator.app", "--port", str(emu_port), "--flavour", "xai",
              "--delay-scale", str(delay_scale)],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         manage(env, "migrate", "--noinput")

@@ -151,10 +151,8 @@ def main() -> None:
     runs = 3 if args.quick else 7
     from playwright.sync_api import sync_playwright
 
-    try:
-        from gateways.catalog import lookup  # type: ignore[import-not-found]
-    except ImportError:
-        from chat.catalog import lookup
+    from gateways.catalog import lookup
+
     entry = lookup(MODEL)
     assert entry is not None
     scale = entry.timing.tokens_per_s / RATE  # the emulator's pace: RATE tokens a second

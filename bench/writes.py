@@ -53,7 +53,7 @@ async def one_reply(user, tokens: int, hub) -> tuple[int, str]:  # type: ignore[
     from chat import services
     from chat.generation import Job, Pacing, Runner
     from chat.store import DjangoStore
-    from chat.upstream.client import get_client
+    from gateways.wire.client import get_client
 
     WRITES["n"], WRITES["on"] = 0, True
     started = await database_sync_to_async(services.send)(
@@ -73,8 +73,8 @@ async def one_reply(user, tokens: int, hub) -> tuple[int, str]:  # type: ignore[
 def main() -> None:
     """Zero-delay (no checkpoint is due) and real gateway timing (checkpoints every 2, 4, 8 ... s)."""
     from accounts.models import User
-    from chat import catalog, providers
-    from chat.models import Provider
+    from gateways import catalog, offering
+    from gateways.models import Provider
     from tests.emulator_server import running_emulator
 
     call_command("migrate", verbosity=0)
@@ -86,7 +86,7 @@ def main() -> None:
             provider.base_url = url
             provider.set_api_key("emulator")
             provider.save()
-            providers.offer(provider, list(catalog.CATALOG))
+            offering.offer(provider, list(catalog.CATALOG))
             for tokens in (100, 5000):
                 writes, status = asyncio.run(one_reply(user, tokens, None))
                 label = "zero delay" if scale == 0 else "real (250 tok/s)"

@@ -1,4 +1,7 @@
-"""The JSON API (PROTOCOL.md, HTTP): session-authenticated, CSRF-checked writes, OpenAPI at /api/openapi.json."""
+"""The chat's JSON endpoints (PROTOCOL.md, HTTP): models, conversations, a conversation's usage.
+
+Mounted by grokweb.api with the other apps' routers: session-authenticated, CSRF-checked writes.
+"""
 from __future__ import annotations
 
 import base64
@@ -8,26 +11,19 @@ from uuid import UUID
 
 from django.db.models import Q
 from django.http import HttpRequest
-from ninja import NinjaAPI, Schema
+from ninja import Router, Schema
 from ninja.errors import HttpError
-from ninja.security import django_auth
+
+from accounts.access import model_for, models_for
+from gateways.wire.codes import ChatError
 
 from . import organize, selectors
 from .conversation_routes import router as conversation_router
-from .errors import ChatError
 from .models import Conversation
 
-api = NinjaAPI(title="Grokweb API", version="1", auth=django_auth, docs_url=None, urls_namespace="api")
+router = Router(tags=["chat"])
 PAGE = 30
 MAX_PAGE = 200
-ERROR_STATUS = {"not_found": 404, "rate_limited": 429}
-
-
-@api.exception_handler(ChatError)
-def chat_error(request: HttpRequest, exc: ChatError) -> Any:
-    """A refusal with PROTOCOL.md's error code, as on the websocket: `{detail, code, ...extra}`."""
-    return api.create_response(request, {"detail": exc.detail, "code": exc.code, **exc.extra},
-                               status=ERROR_STATUS.get(exc.code, 400))
 
 
 class PriceOut(Schema):
@@ -114,12 +110,12 @@ def _own(request: HttpRequest, conversation_id: UUID) -> Conversation:
     return conversation
 
 
-@api.get("/models/", response=list[ModelOut])
+@router.get("/models/", response=list[ModelOut])
 def list_models(request: HttpRequest) -> list[dict[str, Any]]:
-    return [selectors.model_dict(m) for m in selectors.models_for(request.user)]
+    return [selectors.model_dict(m) for m in models_for(request.user)]
 
 
-@api.get("/conversations/", response=ConversationPage)
+@router.get("/conversations/", response=ConversationPage)
 def list_conversations(request: HttpRequest, q: str = "", cursor: str = "", view: str = "",
                        limit: int = PAGE) -> dict[str, Any]:
     """`view` (addition): "active" = not archived, pinned first; "archived"; absent = all, newest first."""
@@ -138,7 +134,7 @@ def list_conversations(request: HttpRequest, q: str = "", cursor: str = "", view
             "next": _encode_cursor(rows[-1], view) if more else None}
 
 
-@api.get("/conversations/{conversation_id}/", response=ConversationOut)
+@router.get("/conversations/{conversation_id}/", response=ConversationOut)
 def get_conversation(request: HttpRequest, conversation_id: UUID) -> dict[str, Any]:
     conversation = _own(request, conversation_id)
     branch = selectors.visible_branch(conversation)
@@ -152,7 +148,7 @@ def get_conversation(request: HttpRequest, conversation_id: UUID) -> dict[str, A
     }
 
 
-@api.patch("/conversations/{conversation_id}/", response=ConversationChanged)
+@router.patch("/conversations/{conversation_id}/", response=ConversationChanged)
 def update_conversation(request: HttpRequest, conversation_id: UUID, patch: ConversationPatch) -> dict[str, Any]:
     """Changes reach every tab of the user (conversation.updated); none of them moves the chat in the list."""
     conversation = _own(request, conversation_id)
@@ -162,7 +158,7 @@ def update_conversation(request: HttpRequest, conversation_id: UUID, patch: Conv
         leaf = organize.switch_branch(conversation, changes.pop("leaf"))
         announced["leaf"] = str(leaf)
     if "model" in changes:
-        model = selectors.model_for(request.user, changes.pop("model"))
+        model = model_for(request.user, changes.pop("model"))
         if model is None:  # unknown, disabled, or limited to groups this user is not in (accounts.access)
             raise ChatError("model_unavailable", "That model is not available.")
         conversation.model = model
@@ -185,22 +181,23 @@ def update_conversation(request: HttpRequest, conversation_id: UUID, patch: Conv
     return {**selectors.conversation_dict(conversation), "leaf": announced.get("leaf")}
 
 
-@api.delete("/conversations/{conversation_id}/", response={204: None})
+@router.delete("/conversations/{conversation_id}/", response={204: None})
 def delete_conversation(request: HttpRequest, conversation_id: UUID) -> tuple[int, None]:
     organize.delete(_own(request, conversation_id))
     return 204, None
 
 
 # Older pages of a branch, exports and share links.
-api.add_router("/", conversation_router)
+router.add_router("/", conversation_router)
 
 
-# Usage reporting (the usage app): GET /api/usage/me and /api/usage/report.
-from usage.api import router as usage_router  # noqa: E402
+class ConversationUsageOut(Schema):
+    calls: int
+    tokens: int
+    cost_usd: str
 
-api.add_router("/usage/", usage_router)
 
-# Accounts (the accounts app): GET /api/me/budget/ and the staff-only /api/team/people/.
-from accounts.api import router as accounts_router  # noqa: E402
-
-api.add_router("/", accounts_router)
+@router.get("/usage/conversations/{conversation_id}", response=ConversationUsageOut,
+            summary="Totals of one of the user's own conversations (every branch and its title)")
+def conversation_usage(request: HttpRequest, conversation_id: UUID) -> dict[str, Any]:
+    return selectors.conversation_usage(_own(request, conversation_id))

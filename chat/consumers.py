@@ -18,9 +18,9 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from accounts import status as account_status
+from gateways.wire.codes import ChatError
 
 from . import bounds, frames, paging, selectors, services
-from .errors import ChatError
 from .groups import conversation_group, user_group
 from .hub import Hub, get_hub
 
@@ -169,7 +169,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     # Layer events --------------------------------------------------------
 
     async def account_closed(self, event: dict[str, Any]) -> None:
-        """Staff disabled this account (accounts.sockets): close with its code (4403), on every tab."""
+        """Staff disabled this account (chat.receivers): close with its code (4403), on every tab."""
         await self.close(code=event["code"])
 
     async def chat_frame(self, event: dict[str, Any]) -> None:

@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import UUID
 
-from .errors import is_retryable
+from gateways.wire.codes import is_retryable
+from gateways.wire.errors import UpstreamError
+from gateways.wire.events import TEXT_EVENTS, ContentDelta, Finish, UpstreamEvent, Usage
+from gateways.wire.usage import estimate, normalize, refused, stored_usage
+
 from .live import LiveText
 from .services import Ending
-from .upstream.errors import UpstreamError
-from .upstream.events import TEXT_EVENTS, ContentDelta, Finish, UpstreamEvent, Usage
-from .upstream.usage import estimate, normalize, refused, stored_usage
 
 log = logging.getLogger(__name__)
 Publish = Callable[[dict[str, Any]], Awaitable[None]]

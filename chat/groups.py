@@ -15,3 +15,4 @@ def user_group(user_id: Any) -> str:
 
 
 FRAME = "chat.frame"  # the layer message type that carries one protocol frame
+ACCOUNT_CLOSED = "account.closed"  # close a socket with the `code` given (accounts.signals.account_closed)

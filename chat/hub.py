@@ -16,14 +16,15 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.cache import cache
 
-from gateways.attempts import ledger_failed_attempts, recorder
+from gateways.attempts import recorder
 from gateways.failover import FailoverStream
+from gateways.wire.client import get_client
+from usage.ledger import ledger_failed_attempts
 
 from . import embedded_beat, services, tasks
 from .generation import Job, Pacing, Runner
 from .groups import FRAME, conversation_group
 from .store import DjangoStore
-from .upstream.client import get_client
 
 log = logging.getLogger(__name__)
 HEARTBEAT_S = 10.0

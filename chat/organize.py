@@ -10,8 +10,10 @@ from uuid import UUID
 
 from django.db import transaction
 
+from gateways.wire.codes import ChatError
+
 from . import broadcast, paging
-from .errors import ChatError, as_uuid
+from .errors import as_uuid
 from .models import Conversation, Message
 
 LIST_FIELDS = ("title", "pinned", "archived")

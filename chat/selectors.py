@@ -6,11 +6,13 @@ from uuid import UUID
 
 from django.db.models import Count, Q, QuerySet, Sum
 
-from accounts import access
+from gateways.models import Model
+from gateways.wire.codes import is_retryable
+from usage.models import UsageRecord
+from usage.money import format_usd
 
-from .errors import as_uuid, is_retryable
-from .models import Conversation, Message, Model, UsageRecord
-from .pricing import format_usd
+from .errors import as_uuid
+from .models import Conversation, Message
 
 
 def usage_dict(record: UsageRecord | None) -> dict[str, Any] | None:
@@ -138,22 +140,6 @@ def conversations_of(user: Any, q: str = "", view: str = "") -> QuerySet[Convers
     if view == "archived":
         qs = qs.filter(archived=True)
     return qs.order_by("-updated_at", "-id")
-
-
-def models_for(user: Any) -> QuerySet[Model]:
-    """Enabled models on enabled providers that this user may use (accounts.access: group limits; staff see all).
-
-    A model no provider lists any more (gateways.discovery) is left out.
-    """
-    return access.allowed(user, Model.objects.filter(enabled=True, available=True, provider__enabled=True)
-                          .select_related("provider"))
-
-
-def model_for(user: Any, slug: str | None) -> Model | None:
-    qs = models_for(user)
-    if slug:
-        return qs.filter(slug=slug).first()
-    return qs.filter(is_default=True).first() or qs.first()
 
 
 def model_dict(model: Model) -> dict[str, Any]:

@@ -5,6 +5,7 @@ talks to the upstream.
 """
 from __future__ import annotations
 
+import copy
 import logging
 from dataclasses import dataclass, replace
 from typing import Any
@@ -15,15 +16,19 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts import gate
+from accounts.access import model_for
+from gateways import catalog
+from gateways.models import Model
 from gateways.routes import usable_routes
+from gateways.wire.client import ChatRequest
+from gateways.wire.codes import ChatError
+from gateways.wire.usage import NormalizedUsage, estimate
+from usage.ledger import ledger_row
+from usage.models import UsageRecord
 
-from . import catalog
-from .errors import ChatError
-from .models import Conversation, Message, Model, UsageRecord
+from .models import Conversation, Message
 from .prompting import prompt_chars, upstream_messages
-from .selectors import conversation_for, message_for, model_for, visible_branch
-from .upstream.client import ChatRequest
-from .upstream.usage import NormalizedUsage, estimate
+from .selectors import conversation_for, message_for, visible_branch
 
 log = logging.getLogger(__name__)
 ALLOWED_PARAMS = {"temperature", "top_p", "max_tokens", "reasoning_effort"}
@@ -76,6 +81,18 @@ def _new_reply(
     return reply
 
 
+def prompt_size(conversation: Conversation | None, leaf_id: Any | None, new_text: str = "",
+                system_prompt: str = "") -> int:
+    """Characters the upstream prompt will have: the branch up to `leaf_id`, plus a new message (for budgets)."""
+    history: list[Any] = []
+    if conversation is not None and leaf_id is not None:
+        view = copy.copy(conversation)
+        view.current_leaf_id = leaf_id
+        history = visible_branch(view, for_prompt=True)
+    prompt = conversation.system_prompt if conversation is not None else system_prompt
+    return prompt_chars(upstream_messages(prompt or "", history)) + len(new_text)
+
+
 def send(
     user: Any,
     *,
@@ -108,7 +125,7 @@ def send(
     try:
         with transaction.atomic():
             held = gate.admit(user, model,
-                              lambda: gate.prompt_size(conversation, leaf_id, content, system_prompt or ""), limits)
+                              lambda: prompt_size(conversation, leaf_id, content, system_prompt or ""), limits)
             new = conversation is None
             if conversation is None:
                 conversation = Conversation.objects.create(
@@ -123,7 +140,7 @@ def send(
                 content=content, request_id=request_id,
             )
             reply = _new_reply(conversation, user_message, model, runner)
-            gate.hold(user, held, reply)
+            gate.hold(user, held, reply.id)
     except IntegrityError:
         # The same request_id raced in from another tab: answer with the winner.
         if found := _existing(user, request_id):
@@ -147,9 +164,9 @@ def regenerate(user: Any, *, request_id: UUID, message_id: UUID, model_slug: str
         raise ChatError("model_unavailable", f"The model {model_slug or old.model_slug!r} is not available.")
     limits = gate.before(user)
     with transaction.atomic():
-        held = gate.admit(user, model, lambda: gate.prompt_size(conversation, old.parent_id), limits)
+        held = gate.admit(user, model, lambda: prompt_size(conversation, old.parent_id), limits)
         reply = _new_reply(conversation, old.parent, model, runner, request_id=request_id)
-        gate.hold(user, held, reply)
+        gate.hold(user, held, reply.id)
     return Started(conversation, None, reply, False, False)
 
 
@@ -171,11 +188,11 @@ def edit(user: Any, *, request_id: UUID, message_id: UUID, content: str, runner:
         raise ChatError("model_unavailable", "The conversation's model is not available.")
     limits = gate.before(user)
     with transaction.atomic():
-        held = gate.admit(user, model, lambda: gate.prompt_size(conversation, old.parent_id, content), limits)
+        held = gate.admit(user, model, lambda: prompt_size(conversation, old.parent_id, content), limits)
         user_message = Message.objects.create(conversation=conversation, parent=old.parent, role=Message.Role.USER,
                                               content=content, parts=old.parts, request_id=request_id)
         reply = _new_reply(conversation, user_message, model, runner)
-        gate.hold(user, held, reply)
+        gate.hold(user, held, reply.id)
     return Started(conversation, user_message, reply, False, False)
 
 
@@ -191,6 +208,7 @@ def fail_to_start(message_id: UUID, code: str, detail: str) -> None:
             status=Message.Status.ERROR, content="", reasoning="", error_code=code, error_detail=detail, updated_at=now)
         if ended:
             Conversation.objects.filter(messages__id=message_id).update(updated_at=now)
+        gate.release(message_id)
 
 
 def stoppable(user: Any, message_id: Any) -> Message:
@@ -226,32 +244,6 @@ class Ending:
     provider_id: int | None = None
 
 
-def ledger_row(
-    user_id: int, model: Model, usage: NormalizedUsage, *, provider_id: int | None = None, **fields: Any
-) -> UsageRecord:
-    """One row per upstream call, its cost fixed now (usage.prices.row_cost).
-
-    The price is the dated `usage.Price` of the provider that actually served
-    the call (`provider_id`, default the model's) for this model, in effect
-    today; the model's own price fields when there is none. The applied
-    prices are stored on the row, so it can always be re-derived.
-    """
-    from usage.prices import rate_on, row_cost  # usage depends on chat, not the other way round at import time
-
-    provider_id = model.provider_id if provider_id is None else provider_id
-    rate = rate_on(provider_id, model)
-    return UsageRecord.objects.create(
-        user_id=user_id, model=model, model_slug=model.slug, provider_id=provider_id,
-        prompt_tokens=usage.prompt, cached_tokens=usage.cached, image_tokens=usage.image,
-        completion_tokens=usage.visible_output, reasoning_tokens=usage.reasoning,
-        billable_output_tokens=usage.billable_output, total_tokens=usage.total,
-        estimated=usage.estimated, reconciles=usage.reconciles, convention=usage.convention,
-        price_input=rate.input, price_cached_input=rate.cached_input,
-        price_output=rate.output, cost_ticks=row_cost(usage, rate),
-        stated_cost_ticks=usage.stated_cost_ticks, **fields,
-    )
-
-
 def finish(message_id: UUID, ending: Ending) -> tuple[Message, UsageRecord]:
     """Store the final text and the ledger row together; idempotent per message."""
     with transaction.atomic():
@@ -276,6 +268,7 @@ def finish(message_id: UUID, ending: Ending) -> tuple[Message, UsageRecord]:
             provider_id=ending.provider_id, route_id=ending.route_id,
         )
         Conversation.objects.filter(id=message.conversation_id).update(updated_at=timezone.now())
+        gate.release(message.id)
     return message, record
 
 
@@ -344,6 +337,7 @@ def end_orphans(is_alive: Any, grace_s: float = 30.0) -> int:
         else:
             Message.objects.filter(id=message.id).update(status=Message.Status.ERROR, error_code="internal",
                                                          error_detail=ending.error_detail)
+            gate.release(message.id)
         ended += 1
     if ended:
         log.warning("ended %d replies left streaming by a stopped process", ended)

@@ -9,20 +9,23 @@ from uuid import UUID
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
+from accounts.access import model_for
 from accounts.budgets import budget_status
+from gateways import catalog
 from gateways.failover import RouteChoice
+from gateways.models import Model
 from gateways.routes import usable_routes
+from gateways.wire.client import ChatRequest, UpstreamClient
+from gateways.wire.codes import ChatError
+from gateways.wire.errors import UpstreamError
+from gateways.wire.events import ContentDelta, Usage
+from gateways.wire.usage import estimate, normalize, stored_usage
+from usage.ledger import ledger_row
+from usage.models import UsageRecord
 
-from . import catalog
-from .errors import ChatError
 from .groups import FRAME, user_group
-from .models import Conversation, Message, Model, UsageRecord
-from .selectors import model_for, visible_branch
-from .services import ledger_row
-from .upstream.client import ChatRequest, UpstreamClient
-from .upstream.errors import UpstreamError
-from .upstream.events import ContentDelta, Usage
-from .upstream.usage import estimate, normalize, stored_usage
+from .models import Conversation, Message
+from .selectors import visible_branch
 
 log = logging.getLogger(__name__)
 INSTRUCTION = (

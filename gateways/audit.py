@@ -3,9 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chat.models import Provider
-
-from .models import AuditEntry
+from .models import AuditEntry, Provider
 
 # Fields whose values never go into the log, only the fact they changed.
 SECRET_FIELDS = frozenset({"api_key", "api_key_encrypted"})

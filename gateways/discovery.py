@@ -13,14 +13,12 @@ from asgiref.sync import async_to_sync
 from django.db import transaction
 from django.utils import timezone
 
-from chat import catalog
-from chat.models import Model, Provider, Route
-from chat.providers import ensure_route, offer
-from chat.upstream.client import UpstreamClient
-from chat.upstream.errors import UpstreamError
-
+from . import catalog
 from .mapping import map_listing
-from .models import ListedModel
+from .models import ListedModel, Model, Provider, Route
+from .offering import ensure_route, offer
+from .wire.client import UpstreamClient
+from .wire.errors import UpstreamError
 
 log = logging.getLogger(__name__)
 

@@ -16,11 +16,10 @@ import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 
-from chat.upstream.client import ChatRequest, Endpoint, UpstreamClient
-from chat.upstream.errors import UpstreamError
-from chat.upstream.events import TEXT_EVENTS, UpstreamEvent
-
 from .breaker import Breaker
+from .wire.client import ChatRequest, Endpoint, UpstreamClient
+from .wire.errors import UpstreamError
+from .wire.events import TEXT_EVENTS, UpstreamEvent
 
 log = logging.getLogger(__name__)
 USER_ERRORS = frozenset({"content_blocked", "context_too_long", "bad_request"})

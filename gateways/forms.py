@@ -7,9 +7,8 @@ from typing import Any
 from django import forms
 from django.conf import settings
 
-from chat.models import Model, Provider
-
 from . import audit
+from .models import Model, Provider
 
 # Headers that carry credentials belong in the (encrypted, write-only) key field.
 SECRET_HEADERS = frozenset({"authorization", "x-api-key", "api-key", "proxy-authorization", "cookie"})

@@ -6,10 +6,8 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from chat.models import Route
-
 from .breaker import Breaker, route_key
-from .models import Attempt
+from .models import Attempt, Route
 from .stats import HealthRow, summarize
 
 WINDOWS = (("hour", "Last hour", timedelta(hours=1)), ("day", "Last 24 hours", timedelta(days=1)))

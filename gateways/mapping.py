@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from chat import catalog
+from . import catalog
 
 _BETA = re.compile(r"-beta(?=-|$)")
 _DATE = re.compile(r"-(?:\d{4}|\d{4}-\d{2}-\d{2}|\d{8})$")

@@ -7,10 +7,9 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from chat.upstream.client import ChatRequest, Endpoint, UpstreamClient
-from chat.upstream.errors import UpstreamError
-
 from .mapping import map_id
+from .wire.client import ChatRequest, Endpoint, UpstreamClient
+from .wire.errors import UpstreamError
 
 SLOW_MS = 5000
 

@@ -5,11 +5,10 @@ import logging
 import math
 import time
 
-from chat.errors import ChatError
-from chat.models import Model, Route
-
 from .breaker import Breaker, route_key
 from .failover import RouteChoice
+from .models import Model, Route
+from .wire.codes import ChatError
 
 log = logging.getLogger(__name__)
 

@@ -1,9 +1,13 @@
 """Admin pages for gateways: providers (add, edit, disable, test, discover, map ids) and health."""
 from __future__ import annotations
 
+from typing import Any
+
 from asgiref.sync import async_to_sync
 from django.contrib import messages
+from django.contrib.auth.decorators import user_passes_test
 from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -11,18 +15,25 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from accounts.staff import staff_required
-from chat.models import Model, Provider, Route
-from chat.providers import ensure_route
-from usage.prices import rate_on
-
 from . import audit
 from .discovery import discover, discover_all, refresh_availability
 from .forms import MapForm, ProviderForm
 from .health import WINDOWS, route_states, window_rows
-from .models import AuditEntry, ListedModel
+from .models import AuditEntry, ListedModel, Model, Provider, Route
+from .offering import ensure_route
 from .probe import probe
 from .routes import move_up, ordered
+from .tariffs import rate_on
+
+
+def _staff(user: Any) -> bool:
+    """Anonymous users sign in; members get the 403 page (templates/403.html)."""
+    if user.is_authenticated and not user.is_staff:
+        raise PermissionDenied("Administrators only")
+    return bool(user.is_authenticated)
+
+
+staff_required = user_passes_test(_staff)
 
 PROBE_KEPT_S = 7 * 24 * 3600
 

@@ -16,7 +16,7 @@ from channels.security.websocket import AllowedHostsOriginValidator
 from django.conf import settings
 
 from chat.routing import websocket_urlpatterns
-from chat.upstream.emulator import make_emulator
+from emulator.app import make_emulator
 
 _emulator = make_emulator(flavour="xai", delay_scale=settings.EMULATOR_DELAY_SCALE)
 

@@ -49,10 +49,12 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "axes",
+    # The project's apps, bottom to top (each imports only those above it in this list: see pyproject.toml).
+    "gateways",
+    "usage",
     "accounts",
     "chat",
-    "usage",
-    "gateways",
+    "emulator",
 ]
 
 MIDDLEWARE = [

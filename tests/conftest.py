@@ -19,13 +19,13 @@ def emulator_url() -> Iterator[str]:
 @pytest.fixture
 def emulator_provider(db, emulator_url):  # type: ignore[no-untyped-def]
     """The built-in emulator as the only provider, with the whole catalog offered."""
-    from chat import catalog, providers
-    from chat.models import Provider
+    from gateways import catalog, offering
+    from gateways.models import Provider
 
     provider = Provider(name="Built-in emulator", kind=Provider.Kind.EMULATOR, base_url=emulator_url)
     provider.set_api_key("emulator")
     provider.save()
-    providers.offer(provider, list(catalog.CATALOG))
+    offering.offer(provider, list(catalog.CATALOG))
     return provider
 
 
@@ -57,7 +57,7 @@ def _fresh_process_state() -> Iterator[None]:
     from django.core.cache import cache
 
     from chat.hub import reset_hub
-    from chat.upstream.client import reset_client
+    from gateways.wire.client import reset_client
 
     reset_hub()
     reset_client()

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 import uvicorn
 
-from chat.upstream.emulator import Emulator, make_emulator
+from emulator.app import Emulator, make_emulator
 
 
 def free_port() -> int:

@@ -1,16 +1,9 @@
+from typing import Any
+
 from django.contrib import admin
 
-from .models import Price, RepriceRun, UsageDaily
-
-
-@admin.register(Price)
-class PriceAdmin(admin.ModelAdmin):
-    """Prices are edited by adding a row with a new date: a ledger row keeps the cost it was written with."""
-
-    list_display = ("model", "provider", "effective_from", "input", "cached_input", "output", "note")
-    list_filter = ("provider", "model")
-    ordering = ("provider", "model", "-effective_from")
-    search_fields = ("model__slug", "provider__name")
+from .models import RepriceRun, UsageDaily, UsageRecord
+from .money import format_usd
 
 
 @admin.register(UsageDaily)
@@ -36,3 +29,19 @@ class RepriceRunAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False
+
+
+@admin.register(UsageRecord)
+class UsageRecordAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "user", "purpose", "model_slug", "outcome", "prompt_tokens", "cached_tokens",
+                    "completion_tokens", "reasoning_tokens", "cost", "estimated", "reconciles")
+    list_filter = ("purpose", "outcome", "estimated", "reconciles", "model_slug")
+    date_hierarchy = "created_at"
+    raw_id_fields = ("user", "conversation", "message", "model", "provider")
+
+    @admin.display(description="cost (USD)")
+    def cost(self, record: UsageRecord) -> str:
+        return format_usd(record.cost_ticks)
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return False  # the ledger is append-only

@@ -40,7 +40,7 @@ def _named(sums: dict[str, Any]) -> dict[str, Any]:
 
 
 def ledger_sums() -> dict[str, Any]:
-    """Aggregates over chat.UsageRecord rows, one per UsageDaily column (as `sum_<column>`)."""
+    """Aggregates over usage.UsageRecord rows, one per UsageDaily column (as `sum_<column>`)."""
     saving = F("cached_tokens") * (Round(F("price_input") * _MICRO) - Round(F("price_cached_input") * _MICRO))
     return _named({
         "calls": Count("id"),

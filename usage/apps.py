@@ -2,9 +2,8 @@ from django.apps import AppConfig
 
 
 class UsageConfig(AppConfig):
+    """The facts of spending: the ledger, money, rollups, reports and exports. Imports gateways only."""
+
     default_auto_field = "django.db.models.BigAutoField"
     name = "usage"
-    verbose_name = "Usage and prices"
-
-    def ready(self) -> None:
-        from . import signals  # noqa: F401  (dated prices for newly offered models)
+    verbose_name = "Usage"

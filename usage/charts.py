@@ -11,8 +11,7 @@ from decimal import Decimal
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from chat.pricing import format_usd
-
+from .money import format_usd
 from .reports import Row
 from .templatetags.usage_format import usd
 

@@ -13,10 +13,9 @@ from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, StreamingHttpResponse
 from django.utils import timezone
 
-from chat.models import UsageRecord
-from chat.pricing import format_usd
-
 from .aggregates import day_span
+from .models import UsageRecord
+from .money import format_usd
 from .reports import Report
 
 REPORT_COLUMNS = (

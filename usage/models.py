@@ -1,4 +1,4 @@
-"""Dated prices, daily rollups of the ledger (chat.UsageRecord) and the re-pricing log.
+"""The ledger (UsageRecord), its daily rollups and the re-pricing log.
 
 Money stays exact: prices are Decimal USD per million tokens, costs integer
 ticks (USD x 1e10). Cached-token savings are summed in pico-USD (1e-12 USD):
@@ -6,41 +6,59 @@ tokens x (price per million x 1e6) is an integer, so sums never round.
 """
 from __future__ import annotations
 
-import datetime as dt
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
 
-from chat.models import Model, Provider
+from gateways.models import Model, Provider, Route
 
-PRICE = {"max_digits": 12, "decimal_places": 6}
-# Prices seeded for a (provider, model) pair apply to every call before the first edit.
-SINCE_ALWAYS = dt.date(2000, 1, 1)
+PRICE = {"max_digits": 12, "decimal_places": 6, "default": Decimal(0)}
 
 
-class Price(models.Model):
-    """What a provider charges for a model from a date on (until the next row's date)."""
+class UsageRecord(models.Model):
+    """The ledger: one row per upstream call, cost fixed when written.
 
-    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="prices")
-    model = models.ForeignKey(Model, on_delete=models.CASCADE, related_name="prices")
-    effective_from = models.DateField(help_text="Calls made on or after this day (server time zone) use this price.")
-    input = models.DecimalField(**PRICE, help_text="USD per million prompt tokens")
-    cached_input = models.DecimalField(**PRICE, help_text="USD per million cached prompt tokens")
-    output = models.DecimalField(**PRICE, help_text="USD per million output tokens (reasoning included)")
-    note = models.CharField(max_length=200, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    Money is in ticks (USD x 1e10, xAI's own unit) so sums stay exact.
+    """
+
+    class Purpose(models.TextChoices):
+        CHAT = "chat"
+        TITLE = "title"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="usage")
+    conversation = models.ForeignKey("chat.Conversation", on_delete=models.SET_NULL, null=True, blank=True)
+    message = models.OneToOneField(
+        "chat.Message", on_delete=models.SET_NULL, null=True, blank=True, related_name="usage_record"
+    )
+    purpose = models.CharField(max_length=10, choices=Purpose.choices, default=Purpose.CHAT)
+    provider = models.ForeignKey(Provider, on_delete=models.SET_NULL, null=True, blank=True)
+    route = models.ForeignKey(Route, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    model = models.ForeignKey(Model, on_delete=models.SET_NULL, null=True, blank=True)
+    model_slug = models.CharField(max_length=80)
+    upstream_model = models.CharField(max_length=120, blank=True)
+    outcome = models.CharField(max_length=10, default="complete")
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    cached_tokens = models.PositiveIntegerField(default=0)
+    image_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0, help_text="visible output")
+    reasoning_tokens = models.PositiveIntegerField(default=0)
+    billable_output_tokens = models.PositiveIntegerField(default=0)
+    total_tokens = models.PositiveIntegerField(default=0)
+    estimated = models.BooleanField(default=False)
+    reconciles = models.BooleanField(default=True)
+    convention = models.CharField(max_length=12, blank=True)
+    raw_usage = models.JSONField(null=True, blank=True)
+    price_input = models.DecimalField(**PRICE)
+    price_cached_input = models.DecimalField(**PRICE)
+    price_output = models.DecimalField(**PRICE)
+    cost_ticks = models.BigIntegerField(default=0)
+    stated_cost_ticks = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
-        ordering = ["provider", "model", "-effective_from"]
-        constraints = [
-            models.UniqueConstraint(fields=["provider", "model", "effective_from"], name="usage_price_one_per_day"),
-            models.CheckConstraint(
-                condition=models.Q(input__gte=0, cached_input__gte=0, output__gte=0), name="usage_price_not_negative"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.model} on {self.provider} from {self.effective_from}"
+        db_table = "chat_usagerecord"
+        indexes = [models.Index(fields=["user", "created_at"]), models.Index(fields=["model_slug", "created_at"])]
 
 
 class Sums(models.Model):

@@ -20,11 +20,11 @@ from django.db.models import Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from chat.models import Provider, UsageRecord
-from chat.pricing import format_usd
+from gateways.models import Provider
 
 from .aggregates import COLUMNS, as_ints, day_span, day_start, ledger_sums, rollup_sums
-from .models import Sums, UsageDaily, UsageDailyModel, UsageDailyUser
+from .models import Sums, UsageDaily, UsageDailyModel, UsageDailyUser, UsageRecord
+from .money import format_usd
 from .rollups import watermark
 
 GROUPS = ("user", "model", "provider", "day", "user_model", "day_model", "purpose")

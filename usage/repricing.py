@@ -15,14 +15,13 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.utils import timezone
 
-from chat.models import UsageRecord
-from chat.pricing import Price as Rate
-from chat.pricing import format_usd
-from chat.upstream.usage import NormalizedUsage
+from gateways.tariffs import Rate, pick, rates_for
+from gateways.wire.usage import NormalizedUsage
 
 from .aggregates import day_span
-from .models import RepriceRun
-from .prices import pick, rates_for, row_cost
+from .ledger import row_cost
+from .models import RepriceRun, UsageRecord
+from .money import format_usd
 from .rollups import recompute_days
 
 log = logging.getLogger(__name__)

@@ -22,10 +22,8 @@ from django.db.models import Max, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from chat.models import UsageRecord
-
 from .aggregates import COLUMNS, day_span, day_start, ledger_sums, rollup_sums
-from .models import RollupState, Sums, UsageDaily, UsageDailyModel, UsageDailyUser
+from .models import RollupState, Sums, UsageDaily, UsageDailyModel, UsageDailyUser, UsageRecord
 
 log = logging.getLogger(__name__)
 GROUP = ("user_id", "provider_id", "model_slug", "purpose")

@@ -8,7 +8,8 @@ from channels.db import database_sync_to_async
 from django.test import Client
 
 from accounts import access
-from chat.models import Conversation, Message, Model
+from chat.models import Conversation, Message
+from gateways.models import Model
 from tests.chat.wsclient import open_socket
 
 db = database_sync_to_async

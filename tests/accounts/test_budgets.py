@@ -11,8 +11,9 @@ from django.utils import timezone
 
 from accounts.budgets import budget_status, month_start, next_month_start, resets_text
 from accounts.models import User
-from chat.models import Message, UsageRecord
+from chat.models import Message
 from tests.chat.wsclient import open_socket
+from usage.models import UsageRecord
 
 db = database_sync_to_async
 USD = 10_000_000_000  # ticks
@@ -174,8 +175,9 @@ async def test_a_streaming_reply_reserves_its_prompt_cost(user, emulator_provide
 
 @pytest.mark.django_db
 def test_over_budget_a_chat_is_named_by_its_first_words_without_an_upstream_call(user, emulator_provider) -> None:
-    from chat.models import Conversation, Model
+    from chat.models import Conversation
     from chat.titles import write_title
+    from gateways.models import Model
 
     User.objects.filter(pk=user.pk).update(budget_tokens=100)
     spend(user, tokens=100)
@@ -193,7 +195,7 @@ def test_over_budget_a_chat_is_named_by_its_first_words_without_an_upstream_call
 @pytest.mark.django_db(transaction=True)
 async def test_the_prompt_estimate_uses_the_price_the_call_will_be_billed_at(user, emulator_provider) -> None:
     """$0.01 covers this prompt at the catalog price ($0.20/M) but not at the gateway's dated $100/M."""
-    from usage.models import Price
+    from gateways.models import Price
 
     await db(User.objects.filter(pk=user.pk).update)(budget_usd=Decimal("0.01"))
     socket = await open_socket(user)

@@ -7,7 +7,7 @@ import pytest
 from channels.db import database_sync_to_async
 
 from accounts import limits
-from chat.errors import ChatError
+from gateways.wire.codes import ChatError
 from tests.chat.wsclient import open_socket
 
 db = database_sync_to_async
@@ -79,3 +79,17 @@ async def test_concurrent_generations_are_limited(user, emulator_provider, per_m
     second = await socket.chat("now it fits [[tokens=3]]")
     await socket.until("message.done", message=second["assistant_message"]["id"])
     await socket.close()
+
+
+@pytest.mark.django_db
+def test_deleting_a_chat_while_its_reply_streams_frees_the_slot(user, emulator_provider, per_minute) -> None:
+    from chat import services
+    from chat.models import Conversation
+
+    per_minute(20, live=1)
+    started = services.send(user, request_id=uuid.uuid4(), conversation_id=None, content="long")
+    with pytest.raises(ChatError) as refused:
+        services.send(user, request_id=uuid.uuid4(), conversation_id=None, content="another")
+    assert refused.value.code == "rate_limited"
+    Conversation.objects.filter(pk=started.conversation.pk).delete()
+    assert services.send(user, request_id=uuid.uuid4(), conversation_id=None, content="now it fits").duplicate is False

@@ -7,7 +7,7 @@ import pytest
 from django.core.management import call_command
 
 from accounts.models import User
-from chat.models import Model, Provider
+from gateways.models import Model, Provider
 
 pytestmark = pytest.mark.django_db
 

@@ -7,8 +7,9 @@ import uuid
 import pytest
 from channels.db import database_sync_to_async
 
-from chat.models import Conversation, Message, UsageRecord
+from chat.models import Conversation, Message
 from tests.chat.wsclient import Socket, connect, open_socket
+from usage.models import UsageRecord
 
 pytestmark = pytest.mark.django_db(transaction=True)
 db = database_sync_to_async

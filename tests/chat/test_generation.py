@@ -10,10 +10,11 @@ from channels.db import database_sync_to_async
 
 from chat import services
 from chat.generation import Job, Pacing, Runner
-from chat.models import Message, UsageRecord
+from chat.models import Message
 from chat.store import DjangoStore
-from chat.upstream.client import get_client
-from chat.upstream.events import ContentDelta
+from gateways.wire.client import get_client
+from gateways.wire.events import ContentDelta
+from usage.models import UsageRecord
 
 pytestmark = pytest.mark.django_db(transaction=True)
 db = database_sync_to_async

@@ -10,7 +10,8 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import SiteSettings
-from chat.models import Conversation, Message, UsageRecord
+from chat.models import Conversation, Message
+from usage.models import UsageRecord
 from chat.titles import write_title
 
 pytestmark = pytest.mark.django_db

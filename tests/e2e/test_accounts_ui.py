@@ -109,7 +109,7 @@ SEED_PEOPLE = """
 from decimal import Decimal
 from django.contrib.auth.models import Group
 from accounts.models import GroupPolicy, User
-from chat.models import UsageRecord
+from usage.models import UsageRecord
 T = 10_000_000_000
 def person(name, **extra):
     user, _ = User.objects.get_or_create(username=name, defaults={'email': f'{name}@example.com', **extra})
@@ -147,7 +147,7 @@ def test_the_people_page(page: Page, grokweb_server: LiveServer, screenshots) ->
 
 def test_the_budget_warning_and_refusal_in_the_chat(page: Page, grokweb_server: LiveServer, screenshots) -> None:  # type: ignore[no-untyped-def]
     shell(grokweb_server, (
-        "from decimal import Decimal; from accounts.models import User; from chat.models import UsageRecord; "
+        "from decimal import Decimal; from accounts.models import User; from usage.models import UsageRecord; "
         f"u = User.objects.create_user('budgeted', 'b@example.com', {SECRET!r}, budget_usd=Decimal('2')); "
         "UsageRecord.objects.create(user=u, model_slug='grok-4', price_input=0, price_cached_input=0, "
         "price_output=0, cost_ticks=17_000_000_000, total_tokens=1000)"
@@ -162,7 +162,7 @@ def test_the_budget_warning_and_refusal_in_the_chat(page: Page, grokweb_server: 
     page.emulate_media(color_scheme="light")
 
     shell(grokweb_server, (
-        "from accounts.models import User; from chat.models import UsageRecord; "
+        "from accounts.models import User; from usage.models import UsageRecord; "
         "UsageRecord.objects.create(user=User.objects.get(username='budgeted'), model_slug='grok-4', "
         "price_input=0, price_cached_input=0, price_output=0, cost_ticks=3_000_000_000, total_tokens=10)"
     ))

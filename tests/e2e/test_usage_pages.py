@@ -21,9 +21,10 @@ SEED = r"""
 import datetime as dt, random
 from django.utils import timezone
 from accounts.models import User
-from chat.models import Model, UsageRecord
-from chat.services import ledger_row
-from chat.upstream.usage import NormalizedUsage
+from gateways.models import Model
+from usage.models import UsageRecord
+from usage.ledger import ledger_row
+from gateways.wire.usage import NormalizedUsage
 from usage import rollups
 from usage.aggregates import day_start
 

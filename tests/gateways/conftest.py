@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from chat.upstream.emulator import Emulator
+from emulator.app import Emulator
 from tests.emulator_server import running_emulator
 
 # kind -> (emulator flavour, model list imitated)
@@ -45,7 +45,7 @@ def _default_listings(request):  # type: ignore[no-untyped-def]
     """A test may change what a gateway lists; put it back afterwards."""
     yield
     if "gateways" in request.fixturenames:
-        from chat.upstream import emulation as em
+        from emulator import emulation as em
 
         for kind, (_, listing) in GATEWAYS.items():
             request.getfixturevalue("gateways")[kind].app.listed = em.gateway_ids(listing)
@@ -53,7 +53,7 @@ def _default_listings(request):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def make_provider(db, gateways):  # type: ignore[no-untyped-def]
-    from chat.models import Provider
+    from gateways.models import Provider
 
     def make(kind: str, *, name: str | None = None, headers: dict[str, str] | None = None,
              key: str | None = None, url: str | None = None) -> Provider:

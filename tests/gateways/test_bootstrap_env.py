@@ -7,8 +7,7 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
-from chat.models import Provider, Route
-from gateways.models import AuditEntry
+from gateways.models import AuditEntry, Provider, Route
 
 from .conftest import KEYS
 

@@ -88,7 +88,7 @@ def test_the_policy_comes_from_the_settings(settings) -> None:
     ("content_blocked", False), ("context_too_long", False), ("bad_request", False),
 ])
 def test_only_the_gateways_own_failures_go_elsewhere(code: str, elsewhere: bool) -> None:
-    from chat.upstream.errors import UpstreamError
     from gateways.failover import fails_over
+    from gateways.wire.errors import UpstreamError
 
     assert fails_over(UpstreamError(code, "detail")) is elsewhere

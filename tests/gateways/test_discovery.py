@@ -4,9 +4,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from chat.models import Model, Route
 from gateways.discovery import discover
-from gateways.models import ListedModel
+from gateways.models import ListedModel, Model, Route
 from gateways.tasks import discover_models
 
 pytestmark = pytest.mark.django_db
@@ -73,7 +72,7 @@ def test_a_model_still_listed_by_another_provider_stays_available_there(make_pro
 
 def test_a_sending_user_gets_a_clear_error_for_an_unavailable_model(make_provider, gateways, user) -> None:
     from chat import services
-    from chat.errors import ChatError
+    from gateways.wire.codes import ChatError
 
     provider = make_provider("xai")
     discover(provider)

@@ -6,11 +6,12 @@ import time
 import pytest
 from channels.db import database_sync_to_async
 
-from chat.models import Message, Provider, Route, UsageRecord
+from chat.models import Message
 from gateways.breaker import Breaker, route_key
 from gateways.discovery import discover
-from gateways.models import Attempt
+from gateways.models import Attempt, Provider, Route
 from tests.chat.wsclient import open_socket
+from usage.models import UsageRecord
 
 pytestmark = pytest.mark.django_db(transaction=True)
 db = database_sync_to_async
@@ -216,9 +217,9 @@ async def test_a_provider_whose_stored_key_no_longer_decrypts_is_skipped(user, m
 
 async def test_a_failed_attempt_no_later_route_takes_over_stays_the_replys_own_call(emulator_url) -> None:
     """The next route's breaker opened meanwhile: the failed call is the reply's (no second ledger row)."""
-    from chat.upstream.client import ChatRequest, Endpoint, UpstreamClient
-    from chat.upstream.errors import UpstreamError
     from gateways.failover import FailoverStream, RouteChoice
+    from gateways.wire.client import ChatRequest, Endpoint, UpstreamClient
+    from gateways.wire.errors import UpstreamError
 
     bad = RouteChoice(1, 1, "bad", MODEL, Endpoint(emulator_url, "k", headers={"X-Emulator-Fault": "503"}), "t-bad")
     resting = RouteChoice(2, 2, "resting", MODEL, Endpoint(emulator_url, "k"), "t-resting")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from chat.upstream import emulation as em
+from emulator import emulation as em
 from gateways.mapping import map_id, map_listing, variants
 
 

@@ -7,9 +7,8 @@ import pytest
 from django.test import Client, override_settings
 from django.urls import reverse
 
-from chat.models import Model, Provider, Route
 from gateways.discovery import discover
-from gateways.models import Attempt, AuditEntry
+from gateways.models import Attempt, AuditEntry, Model, Provider, Route
 
 pytestmark = pytest.mark.django_db
 
@@ -139,7 +138,7 @@ def test_health_shows_calls_error_rates_and_ttft_percentiles(staff_client, make_
 
 def test_deleting_a_provider_in_the_django_admin_is_audited(staff_client, make_provider) -> None:
     provider = make_provider("maxtoken", name="Old maxtoken")
-    response = staff_client.post(f"/admin/chat/provider/{provider.pk}/delete/", {"post": "yes"})
+    response = staff_client.post(f"/admin/gateways/provider/{provider.pk}/delete/", {"post": "yes"})
     assert response.status_code == 302 and not Provider.objects.filter(pk=provider.pk).exists()
     entry = AuditEntry.objects.get(action="deleted")
     assert (entry.provider_name, entry.actor_name, entry.provider) == ("Old maxtoken", "root", None)

@@ -9,8 +9,7 @@ from cryptography.fernet import Fernet
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 
-from chat.models import Provider
-from gateways.models import AuditEntry
+from gateways.models import AuditEntry, Provider
 from gateways.probe import probe
 
 from .conftest import GATEWAYS

@@ -7,11 +7,9 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from chat.models import Model, Route
 from gateways.discovery import discover
-from gateways.models import AuditEntry
+from gateways.models import AuditEntry, Model, Price, Route
 from gateways.routes import move_up, usable_routes
-from usage.models import Price
 
 pytestmark = pytest.mark.django_db
 SLUG = "grok-3-mini"
@@ -80,9 +78,10 @@ def test_members_cannot_reorder(two, member_client) -> None:
 
 
 def test_a_title_goes_through_the_models_first_route_and_the_ledger_names_it(two, user) -> None:
-    from chat import catalog
-    from chat.models import Conversation, Message, UsageRecord
+    from chat.models import Conversation, Message
     from chat.titles import write_title
+    from gateways import catalog
+    from usage.models import UsageRecord
 
     xai, aiml = two
     first = Route.objects.get(model__slug=catalog.TITLE_MODEL, provider=aiml)
@@ -115,7 +114,7 @@ def _post_data(form) -> dict[str, object]:  # type: ignore[no-untyped-def]
 def test_reordering_in_the_django_admin_is_audited_and_moves_the_model(two, staff_client) -> None:
     xai, aiml = two
     model = Model.objects.get(slug=SLUG)
-    url = f"/admin/chat/model/{model.pk}/change/"
+    url = f"/admin/gateways/model/{model.pk}/change/"
     page = staff_client.get(url)
     data = _post_data(page.context["adminform"].form)
     (formset,) = [inline.formset for inline in page.context["inline_admin_formsets"]]

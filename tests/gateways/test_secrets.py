@@ -9,8 +9,8 @@ from channels.db import database_sync_to_async
 from django.core.management import call_command
 from django.urls import reverse
 
-from chat.models import Model, Provider
 from gateways.discovery import discover
+from gateways.models import Model, Provider
 from tests.chat.wsclient import open_socket
 
 from .conftest import KEYS
@@ -51,12 +51,12 @@ def test_keys_appear_in_no_page_answer_or_log_line(everything, staff_client, log
     crazy = Provider.objects.get(name="Crazy")
     pages = [reverse("gateways:providers"), reverse("gateways:health"), reverse("gateways:provider_add"),
              reverse("gateways:routes"),
-             "/admin/", "/admin/chat/provider/", "/admin/chat/model/", "/admin/chat/usagerecord/",
+             "/admin/", "/admin/gateways/provider/", "/admin/gateways/model/", "/admin/usage/usagerecord/",
              "/admin/gateways/auditentry/", "/admin/gateways/attempt/", "/admin/gateways/listedmodel/",
-             "/admin/chat/model/%d/change/" % Model.objects.first().pk]
+             "/admin/gateways/model/%d/change/" % Model.objects.first().pk]
     for provider in everything:
         pages += [reverse("gateways:provider_edit", args=[provider.pk]),
-                  f"/admin/chat/provider/{provider.pk}/change/"]
+                  f"/admin/gateways/provider/{provider.pk}/change/"]
     ciphertexts = [p.api_key_encrypted for p in everything if p.api_key_encrypted]
     for url in pages:
         response = staff_client.get(url)
@@ -72,7 +72,7 @@ def test_keys_appear_in_no_page_answer_or_log_line(everything, staff_client, log
                                  {"name": "", "api_key": NEW_KEY, "kind": "crazyrouter"})
     assert response.status_code == 200 and "This field is required" in response.content.decode()
     _assert_clean(response.content.decode(), "a form with errors")
-    response = staff_client.post(f"/admin/chat/provider/{crazy.pk}/change/", {"name": "", "api_key": NEW_KEY})
+    response = staff_client.post(f"/admin/gateways/provider/{crazy.pk}/change/", {"name": "", "api_key": NEW_KEY})
     _assert_clean(response.content.decode(), "the admin form with errors")
     for url in ("/api/models/", "/api/conversations/", "/api/openapi.json"):
         response = logged_in.get(url)

@@ -24,8 +24,8 @@ from websockets.sync.client import connect as ws_connect
 from accounts import limits
 from accounts.models import Reservation, User
 from chat import services
-from chat.errors import ChatError
 from chat.models import Message
+from gateways.wire.codes import ChatError
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,7 +101,7 @@ def test_two_processes_share_the_per_minute_counter_through_redis(user) -> None:
         "import django; django.setup()\n"
         "from types import SimpleNamespace\n"
         "from accounts import limits\n"
-        "from chat.errors import ChatError\n"
+        "from gateways.wire.codes import ChatError\n"
         "ok = 0\n"
         "for _ in range(10):\n"
         "    try:\n"

@@ -15,14 +15,14 @@ from django.conf import settings
 from django.core.cache.backends.redis import RedisCache
 
 from chat import services
-from chat.models import Route, UsageRecord
 from gateways.breaker import Breaker, route_key
 from gateways.discovery import discover
 from gateways.health import route_states
-from gateways.models import Attempt
+from gateways.models import Attempt, Route
 from gateways.routes import usable_routes
 from tests.chat.wsclient import open_socket
 from tests.gateways.conftest import _default_listings, gateways, make_provider  # noqa: F401  (fixtures)
+from usage.models import UsageRecord
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,7 +69,7 @@ def test_a_circuit_opened_by_another_process_is_seen_here() -> None:
 REPLIES_IN_ANOTHER_PROCESS = """
 import asyncio, dataclasses, json, os, django
 django.setup()
-from chat.upstream.client import ChatRequest, Endpoint, UpstreamClient
+from gateways.wire.client import ChatRequest, Endpoint, UpstreamClient
 from gateways.breaker import Breaker
 from gateways.failover import FailoverStream, RouteChoice
 

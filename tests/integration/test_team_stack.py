@@ -14,8 +14,9 @@ from django.db import connection
 from chat import services
 from chat.groups import conversation_group, user_group
 from chat.hub import Hub
-from chat.models import Message, UsageRecord
+from chat.models import Message
 from tests.chat.wsclient import open_socket
+from usage.models import UsageRecord
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 db = database_sync_to_async

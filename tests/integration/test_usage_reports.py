@@ -9,11 +9,11 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from chat.models import UsageRecord
-from chat.services import ledger_row
-from chat.upstream.usage import normalize
+from gateways.models import Price
+from gateways.wire.usage import normalize
 from usage import reports, rollups
-from usage.models import Price, UsageDaily
+from usage.ledger import ledger_row
+from usage.models import UsageDaily, UsageRecord
 from usage.repricing import reprice
 from usage.tasks import refresh_rollups
 
@@ -31,7 +31,7 @@ def _row(user, model, when: dt.datetime, prompt: int = 1000, **extra):  # type: 
 
 @pytest.fixture
 def model(emulator_provider):  # type: ignore[no-untyped-def]
-    from chat.models import Model
+    from gateways.models import Model
 
     return Model.objects.get(slug="grok-4-fast-reasoning")
 

@@ -6,10 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from chat.upstream.client import ChatRequest, Endpoint, UpstreamClient, build_payload
-from chat.upstream.errors import UpstreamError
-from chat.upstream.events import ContentDelta, Finish, ReasoningDelta, Usage
-from chat.upstream.usage import normalize
+from gateways.wire.client import ChatRequest, Endpoint, UpstreamClient, build_payload
+from gateways.wire.errors import UpstreamError
+from gateways.wire.events import ContentDelta, Finish, ReasoningDelta, Usage
+from gateways.wire.usage import normalize
 from tests.emulator_server import running_emulator
 
 

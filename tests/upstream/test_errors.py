@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from chat.upstream.chunks import parse_data
-from chat.upstream.errors import UpstreamError, classify_http, mask_secrets
+from gateways.wire.chunks import parse_data
+from gateways.wire.errors import UpstreamError, classify_http, mask_secrets
 
 XAI_KEY = {"code": "Client specified an invalid argument",
            "error": "Incorrect API key provided: xai-AbCdEf1234567890. You can obtain an API key from https://console.x.ai."}

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from chat.upstream.sse import SSEDecoder, SSEEvent
+from gateways.wire.sse import SSEDecoder, SSEEvent
 
 RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "xai_grok-4-fast_stream.sse"
 

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from chat.pricing import Price, cost_ticks, format_usd
-from chat.upstream.chunks import parse_completion, parse_data
-from chat.upstream.events import Usage
-from chat.upstream.sse import SSEDecoder
-from chat.upstream.usage import estimate, normalize
+from gateways.tariffs import Rate as Price
+from gateways.wire.chunks import parse_completion, parse_data
+from gateways.wire.events import Usage
+from gateways.wire.sse import SSEDecoder
+from gateways.wire.usage import estimate, normalize
+from usage.money import cost_ticks, format_usd
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 SEEDS = json.loads((FIXTURES / "seed_responses.json").read_text())
@@ -93,7 +94,7 @@ COSTS = [
 
 @pytest.mark.parametrize(("sample", "ticks"), COSTS)
 def test_every_seed_sample_costs_what_the_formula_says(sample: str, ticks: int) -> None:
-    from chat import catalog
+    from gateways import catalog
 
     body = SEEDS[sample]
     # Priced as the model we asked for: maxtoken echoes "grok-4" for grok-4.20, which would cost 2.6x more.

@@ -13,7 +13,7 @@ from usage.aggregates import day_start
 
 @pytest.fixture
 def models(emulator_provider):  # type: ignore[no-untyped-def]
-    from chat.models import Model
+    from gateways.models import Model
 
     return {m.slug: m for m in Model.objects.select_related("provider")}
 
@@ -21,8 +21,8 @@ def models(emulator_provider):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def record(models) -> Callable[..., Any]:  # type: ignore[no-untyped-def]
     """Write a ledger row through `ledger_row` (dated price, cost fixed), then date it `day` at `hour`."""
-    from chat.services import ledger_row
-    from chat.upstream.usage import NormalizedUsage
+    from gateways.wire.usage import NormalizedUsage
+    from usage.ledger import ledger_row
 
     def make(user: Any, slug: str = "grok-4-fast-reasoning", day: dt.date | None = None, *, hour: int = 12,
              prompt: int = 1000, cached: int = 0, visible: int = 100, reasoning: int = 0, stated: int | None = None,

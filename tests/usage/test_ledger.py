@@ -6,10 +6,11 @@ import uuid
 import pytest
 from channels.db import database_sync_to_async
 
-from chat.models import Conversation, Message, UsageRecord
-from chat.pricing import format_usd
+from chat.models import Conversation, Message
 from chat.services import fail_to_start
 from tests.chat.wsclient import open_socket
+from usage.models import UsageRecord
+from usage.money import format_usd
 
 pytestmark = pytest.mark.django_db(transaction=True)
 db = database_sync_to_async

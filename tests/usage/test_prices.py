@@ -9,12 +9,12 @@ from decimal import Decimal
 import pytest
 from django.core.management import CommandError, call_command
 
-from chat.models import Model, Provider, UsageRecord
-from chat.services import ledger_row
-from chat.upstream.usage import normalize
+from gateways.models import Model, Price, Provider
+from gateways.tariffs import SINCE_ALWAYS, rate_on
+from gateways.wire.usage import normalize
 from usage import reports
-from usage.models import SINCE_ALWAYS, Price, RepriceRun, UsageDaily
-from usage.prices import rate_on
+from usage.ledger import ledger_row
+from usage.models import RepriceRun, UsageDaily, UsageRecord
 
 pytestmark = pytest.mark.django_db
 XAI_739000 = {"prompt_tokens": 165, "completion_tokens": 2, "total_tokens": 296,
@@ -113,11 +113,11 @@ def test_reprice_refuses_bad_dates() -> None:
 
 def test_the_model_admin_points_to_the_dated_prices_instead_of_editing_the_catalog_price(
         staff_client, emulator_provider) -> None:
-    from chat.models import Model
+    from gateways.models import Model
 
     model = Model.objects.get(slug="grok-4-0709")
-    page = staff_client.get(f"/admin/chat/model/{model.pk}/change/").content.decode()
+    page = staff_client.get(f"/admin/gateways/model/{model.pk}/change/").content.decode()
     assert 'name="price_input"' not in page  # read-only: editing it would bill nothing differently
-    assert f"/admin/usage/price/?model__id__exact={model.pk}" in page
-    prices = staff_client.get(f"/admin/usage/price/?model__id__exact={model.pk}")
+    assert f"/admin/gateways/price/?model__id__exact={model.pk}" in page
+    prices = staff_client.get(f"/admin/gateways/price/?model__id__exact={model.pk}")
     assert prices.status_code == 200 and "grok-4-0709" in prices.content.decode()

@@ -9,10 +9,9 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from chat.models import UsageRecord
 from usage import reports, rollups
 from usage.aggregates import COLUMNS, as_ints, ledger_sums
-from usage.models import UsageDaily
+from usage.models import UsageDaily, UsageRecord
 
 pytestmark = pytest.mark.django_db
 

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from chat import catalog
-from chat.models import UsageRecord
-from chat.services import ledger_row
-from chat.upstream.chunks import parse_completion, parse_data
-from chat.upstream.events import Usage
-from chat.upstream.sse import SSEDecoder
-from chat.upstream.usage import normalize
+from gateways import catalog
+from gateways.models import Price
+from gateways.wire.chunks import parse_completion, parse_data
+from gateways.wire.events import Usage
+from gateways.wire.sse import SSEDecoder
+from gateways.wire.usage import normalize
 from usage import reports, rollups
-from usage.models import Price
+from usage.ledger import ledger_row
+from usage.models import UsageRecord
 from usage.repricing import reprice
 
 pytestmark = pytest.mark.django_db

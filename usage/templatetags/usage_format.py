@@ -5,7 +5,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django import template
 
-from chat.pricing import format_usd, ticks_to_usd
+from ..money import format_usd, ticks_to_usd
 
 register = template.Library()
 

@@ -7,8 +7,9 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
-from chat import providers, services
+from chat import services
 from chat.hub import _alive
+from gateways import providers
 
 
 class Command(BaseCommand):

@@ -10,10 +10,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from chat import crypto
-from chat.models import Provider
-from gateways import audit
-from gateways.models import AuditEntry
+from gateways import audit, crypto
+from gateways.models import AuditEntry, Provider
 
 
 class Command(BaseCommand):

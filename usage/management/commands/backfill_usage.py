@@ -5,9 +5,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Min
 from django.utils import timezone
 
-from chat.models import UsageRecord
 from usage import rollups
 from usage.dates import parse_day
+from usage.models import UsageRecord
 
 
 class Command(BaseCommand):

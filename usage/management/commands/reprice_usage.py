@@ -5,13 +5,13 @@ import getpass
 
 from django.core.management.base import BaseCommand, CommandError
 
-from chat.pricing import format_usd
 from usage.dates import parse_day
+from usage.money import format_usd
 from usage.repricing import reprice
 
 
 class Command(BaseCommand):
-    help = ("Recompute cost_ticks of ledger rows in [--from, --to] from the dated prices (usage.Price) "
+    help = ("Recompute cost_ticks of ledger rows in [--from, --to] from the dated prices (gateways.Price) "
             "and rebuild the rollups of the days that changed. Every run is logged (RepriceRun).")
 
     def add_arguments(self, parser) -> None:  # type: ignore[no-untyped-def]

@@ -1,6 +1,6 @@
 """What the emulated gateway answers to a request: pure, deterministic planning.
 
-The ASGI app in `emulator.py` only does timing and I/O; everything a test
+The ASGI app in `app.py` only does timing and I/O; everything a test
 asserts on (text, reasoning, usage per convention, faults, error bodies)
 is decided here from the request alone.
 """
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from .. import catalog
+from gateways import catalog
 
 FLAVOURS = ("xai", "aimlapi", "openai")
 TOKENS_MARKER = re.compile(r"\[\[tokens=(\d{1,6})\]\]")

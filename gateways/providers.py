@@ -1,4 +1,4 @@
-"""Providers and models from the environment, or the built-in emulator when no key is set."""
+"""Providers from the environment at start-up, or the built-in emulator when no key is set."""
 from __future__ import annotations
 
 import logging
@@ -8,56 +8,13 @@ from django.conf import settings
 from django.db import transaction
 
 from . import catalog
-from .models import Model, Provider, Route
+from .audit import record_system
+from .discovery import discover, refresh_availability
+from .models import Provider
+from .offering import offer
 
 log = logging.getLogger(__name__)
 EMULATOR_NAME = "Built-in emulator"
-
-
-def _upstream_ids(provider: Provider, entries: list[catalog.CatalogEntry]) -> dict[str, str]:
-    kind = "xai" if provider.kind == Provider.Kind.EMULATOR else provider.kind
-    return {entry.slug: entry.upstream_id(kind) for entry in entries}
-
-
-def offer(provider: Provider, entries: list[catalog.CatalogEntry], ids: dict[str, str] | None = None) -> int:
-    """Offer these catalog models through `provider`.
-
-    A model already served by another enabled provider stays there; one left
-    on a disabled provider (the emulator once a key is set) moves here, so
-    history keeps pointing at the same model.
-    """
-    created = 0
-    ids = {**_upstream_ids(provider, entries), **(ids or {})}
-    for order, entry in enumerate(entries):
-        model = Model.objects.select_related("provider").filter(slug=entry.slug).first()
-        if model is not None and model.provider_id != provider.id and model.provider.enabled:
-            continue
-        if model is None:
-            model = Model(
-                slug=entry.slug, name=entry.name, reasoning=entry.reasoning,
-                accepts_reasoning_effort=entry.accepts_reasoning_effort, vision=entry.vision,
-                context_window=entry.context_window, price_input=entry.price_input,
-                price_cached_input=entry.price_cached, price_output=entry.price_output,
-                is_default=entry.slug == catalog.DEFAULT_MODEL, sort_order=order,
-            )
-            created += 1
-        model.provider, model.upstream_id = provider, ids[entry.slug]
-        model.save()
-    for entry in entries:
-        ensure_route(Model.objects.get(slug=entry.slug), provider, ids[entry.slug])
-    return created
-
-
-def ensure_route(model: Model, provider: Provider, upstream_id: str) -> Route:
-    """The route to `model` through `provider` by `upstream_id`, marked listed; new ones go last."""
-    route = Route.objects.filter(model=model, provider=provider, upstream_id=upstream_id).first()
-    if route is None:
-        count = Route.objects.filter(model=model).count()
-        return Route.objects.create(model=model, provider=provider, upstream_id=upstream_id, priority=10 + 10 * count)
-    if not route.available:
-        route.available = True
-        route.save(update_fields=["available"])
-    return route
 
 
 def _configured() -> list[tuple[str, str, str]]:
@@ -76,8 +33,6 @@ def sync_from_environment(*, env_wins: bool = False) -> list[Provider]:
     A provider an admin has changed by hand keeps the admin's settings and key
     (it is still used) unless `env_wins`.
     """
-    from gateways.audit import record_system
-
     providers = []
     configured = _configured()
     for kind, key, base_url in configured:
@@ -117,8 +72,6 @@ def sync_from_environment(*, env_wins: bool = False) -> list[Provider]:
     elif emulator is not None and emulator.enabled:
         emulator.enabled = False  # a real key is configured: stop offering simulated answers
         emulator.save(update_fields=["enabled"])
-    from gateways.discovery import discover, refresh_availability
-
     for provider in providers:
         if provider.simulated:
             offer(provider, list(catalog.CATALOG))

@@ -5,8 +5,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from chat.upstream import emulation
-from chat.upstream.emulator import serve
+from emulator import emulation
+from emulator.app import serve
 
 
 class Command(BaseCommand):

@@ -6,12 +6,11 @@ from typing import Any
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
-from chat.models import Model
+from .models import Model
+from .tariffs import ensure_price
 
-from .prices import ensure_price
 
-
-@receiver(post_save, sender=Model, dispatch_uid="usage.ensure_price")
+@receiver(post_save, sender=Model, dispatch_uid="gateways.ensure_price")
 def _offered(sender: type[Model], instance: Model, raw: bool = False, **kwargs: Any) -> None:
     if not raw:
         ensure_price(instance)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from ..errors import is_retryable
+from .codes import is_retryable
 
 
 class UpstreamError(Exception):

@@ -2,7 +2,7 @@
 
 Used by `make run` without an API key, by the tests and by the benchmarks.
 What to answer is decided in `emulation.py`; this module does the HTTP, SSE
-framing and timing. Standalone: `python -m chat.upstream.emulator --port 8100`.
+framing and timing. Standalone: `python -m emulator.app --port 8100`.
 """
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from .. import catalog
+from gateways import catalog
+
 from . import emulation as em
 
 Scope = dict[str, Any]

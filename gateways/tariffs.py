@@ -1,22 +1,31 @@
-"""Dated prices: which price applies to a call by a provider for a model on a day.
+"""Tariffs: which price a provider charges for a model on a day.
 
 A price belongs to a (provider, model) pair and takes effect on its date; the
 model's own price fields (the catalog's) are the fallback when no dated price
-exists, so a call is never priced at zero by accident.
+exists, so a call is never priced at zero by accident. usage.ledger applies them.
 """
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
 
 from django.utils import timezone
 
-from chat import catalog
-from chat.models import Model
-from chat.pricing import Price as Rate
-from chat.pricing import cost_ticks
-from chat.upstream.usage import NormalizedUsage
+from . import catalog
+from .models import Model, Price
 
-from .models import SINCE_ALWAYS, Price
+# Prices seeded for a (provider, model) pair apply to every call before the first edit.
+SINCE_ALWAYS = dt.date(2000, 1, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """USD per million tokens."""
+
+    input: Decimal
+    cached_input: Decimal
+    output: Decimal
 
 
 def model_rate(model: Model) -> Rate:
@@ -32,17 +41,6 @@ def rate_on(provider_id: int | None, model: Model, day: dt.date | None = None) -
         if row is not None:
             return Rate(row.input, row.cached_input, row.output)
     return model_rate(model)
-
-
-def row_cost(usage: NormalizedUsage, rate: Rate) -> int:
-    """The cost a ledger row carries: ours from the price, except when the gateway's numbers
-    do not reconcile and it stated what it charged; then its figure is the better one (UPSTREAM.md).
-
-    Such a row keeps `reconciles=False` and its `stated_cost_ticks`, so reports can say so.
-    """
-    if not usage.reconciles and usage.stated_cost_ticks is not None:
-        return usage.stated_cost_ticks
-    return cost_ticks(usage, rate)
 
 
 def rates_for(pairs: set[tuple[int, int]]) -> dict[tuple[int, int], list[tuple[dt.date, Rate]]]:

@@ -1,7 +1,7 @@
 """Typed events the upstream client yields, whatever gateway sent them.
 
 The generation runner consumes only these, so a gateway's wire quirks stop at
-`chat/upstream/`.
+`gateways/wire/`.
 """
 from __future__ import annotations
 

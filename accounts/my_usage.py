@@ -1,0 +1,56 @@
+"""My usage: the user's own spend (usage's reports) against their budget (accounts'), as a page.
+
+It lives here, above usage, because it shows both; grokweb.urls mounts it as `usage:me`
+beside the usage app's own pages. The same figures as JSON are /api/usage/me (accounts.api).
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import path, reverse
+
+from usage import reports
+from usage.pages import ME_TABLES, presets, query, range_from
+
+from .budgets import budget_status
+
+log = logging.getLogger(__name__)
+
+
+def budget_of(user: Any) -> dict[str, Any] | None:
+    """`BudgetStatus.as_dict()` for this month, or None when no budget applies.
+
+    A budget bug must not take the usage page down with it: it is logged and the page
+    is shown without the budget card.
+    """
+    try:
+        status = budget_status(user)
+    except Exception:
+        log.exception("budget status of user %s failed", getattr(user, "pk", None))
+        return None
+    return status.as_dict() if status is not None else None
+
+
+@login_required
+def me(request: HttpRequest) -> HttpResponse:
+    first, last, preset, error = range_from(request)
+    user_id = request.user.pk
+    days = reports.report(first, last, "day", user_id=user_id)
+    by_model = reports.report(first, last, "model", user_id=user_id)
+    budget = budget_of(request.user)
+    if budget is not None:
+        budget["percent"] = min(round((budget["fraction"] or 0) * 100), 100)
+    context = {
+        "first": first, "last": last, "preset": preset, "error": error, "presets": presets(preset),
+        "totals": days.totals, "days": days.rows, "models": by_model.rows, "budget": budget,
+        "csv": {t: query(first, last, table=t) for t in (*ME_TABLES, "ledger")}, "me_csv_url": reverse("usage:me_csv"),
+    }
+    return render(request, "usage/me.html", context, status=400 if error else 200)
+
+
+# Mounted by grokweb.urls under /usage/, in the `usage` namespace.
+urlpatterns = [path("me/", me, name="me")]

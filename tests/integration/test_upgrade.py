@@ -1,0 +1,15 @@
+"""Upgrading a database from before the domain move, on PostgreSQL."""
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from tests.upgrade_scenario import upgrade_keeps_everything
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+def test_upgrading_from_before_the_domain_move_keeps_every_row_and_key_on_postgresql() -> None:
+    assert connection.vendor == "postgresql"
+    upgrade_keeps_everything(Client())
