@@ -147,19 +147,19 @@ def branch_page(
 def cut(message: dict[str, Any], room: int) -> None:
     """Shorten a message object to at most `room` bytes of JSON, and say so (`truncated`)."""
     message["truncated"] = True
-    for field in ("reasoning", "content"):
+    for name in ("reasoning", "content"):
         if json_size(message) <= room:
             return
-        text = message.get(field) or ""
+        text = message.get(name) or ""
         low, high = 0, len(text)
         while low < high:  # the longest prefix that fits (a rare case: ~20 tries)
             mid = (low + high + 1) // 2
-            message[field] = text[:mid]
+            message[name] = text[:mid]
             if json_size(message) <= room:
                 low = mid
             else:
                 high = mid - 1
-        message[field] = text[:low]
+        message[name] = text[:low]
 
 
 def with_siblings(conversation: Conversation, messages: list[Message], *, staff: bool = False) -> list[dict[str, Any]]:

@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from accounts.models import SiteSettings
 from chat.models import Conversation, Message
-from usage.models import UsageRecord
 from chat.titles import write_title
+from usage.models import UsageRecord
 
 pytestmark = pytest.mark.django_db
 
