@@ -12,45 +12,48 @@ import DOMPurify from "dompurify";
 
 const md = new Marked({ gfm: true, breaks: false });
 
-// highlight.js is large (most of the page's script): it loads after the first paint,
-// or when the first finished code block needs it.
-let hljs = null;
-let hljsLoading = null;
-function withHighlighter(fn) {
-  if (hljs) {
-    fn(hljs);
-    return;
+// Highlighting runs in a worker (static/js/highlight-worker.js): highlight.js is large,
+// and a long code block takes a while. The worker starts when the page is idle or when
+// the first finished code block needs it; a block whose text changed meanwhile is left.
+let worker = null;
+let nextId = 0;
+const waiting = new Map(); // id -> [code element, text sent]
+function highlighter() {
+  if (worker === null) {
+    try {
+      worker = new Worker(import.meta.resolve("grokweb/highlight-worker"), { type: "module" });
+      worker.onmessage = ({ data }) => {
+        const job = waiting.get(data.id);
+        waiting.delete(data.id);
+        if (!job || !data.html) return;
+        const [code, text] = job;
+        if (code.textContent !== text || code.classList.contains("hljs")) return;
+        code.innerHTML = DOMPurify.sanitize(data.html, { ALLOWED_TAGS: ["span"], ALLOWED_ATTR: ["class"] });
+        code.classList.add("hljs");
+      };
+      worker.onerror = () => {
+        worker = false;
+      };
+    } catch {
+      worker = false; // no workers: code stays plain
+    }
   }
-  hljsLoading ||= import("highlight.js").then((module) => {
-    hljs = module.default;
-    hljs.configure({ ignoreUnescapedHTML: true });
-    return hljs;
-  });
-  hljsLoading.then(fn, () => {});
+  return worker || null;
 }
 export function preloadHighlighter() {
-  withHighlighter(() => {});
+  highlighter()?.postMessage({ id: -1, code: "", lang: "plaintext", url: import.meta.resolve("highlight.js") });
 }
 
 function highlight(code, lang) {
-  withHighlighter((h) => {
-    if (code.classList.contains("hljs")) return;
-    const size = code.textContent.length;
-    try {
-      if (lang && h.getLanguage(lang) && size <= HIGHLIGHT_MAX) h.highlightElement(code);
-      else if (!lang && size <= HIGHLIGHT_AUTO_MAX) h.highlightElement(code);
-    } catch {
-      /* leave it plain */
-    }
-  });
+  const text = code.textContent;
+  const size = text.length;
+  if (lang ? size > HIGHLIGHT_MAX : size > HIGHLIGHT_AUTO_MAX) return;
+  const w = highlighter();
+  if (!w) return;
+  const id = (nextId += 1);
+  waiting.set(id, [code, text]);
+  w.postMessage({ id, code: text, lang, auto: !lang, url: import.meta.resolve("highlight.js") });
 }
-
-DOMPurify.addHook("afterSanitizeAttributes", (node) => {
-  if (node.tagName === "A" && node.hasAttribute("href")) {
-    node.setAttribute("target", "_blank");
-    node.setAttribute("rel", "noopener noreferrer nofollow");
-  }
-});
 
 const HIGHLIGHT_AUTO_MAX = 20_000; // characters: longer code without a language stays plain
 const HIGHLIGHT_MAX = 100_000; // characters: longer code stays plain (one long task otherwise)
