@@ -317,3 +317,30 @@ def test_axe_finds_nothing_serious_on_the_chat_page(page: Page, grokweb_server: 
     page.keyboard.press("Escape")
     page.set_viewport_size({"width": 390, "height": 844})
     assert axe_violations(page) == [], "at 390 px"
+
+
+def test_streaming_keeps_finished_blocks_and_highlights_code_once(page: Page, grokweb_server: LiveServer) -> None:
+    sign_in(page, grokweb_server)
+    send(page, "Write at length, with some code. [[tokens=2500]]")
+    reply = last_reply(page)
+    expect(reply).to_have_attribute("data-status", "streaming")
+    # Once the code block is finished (highlighted) and text follows it, tag what is on screen.
+    page.wait_for_function("""() => {
+        const a = [...document.querySelectorAll('#thread article.msg-assistant')].pop();
+        const blocks = a.querySelectorAll('.content .md-block');
+        return a.querySelector('.code-block code.hljs') && blocks.length > 6 && a.dataset.status === 'streaming';
+    }""", timeout=30_000)
+    page.evaluate("""() => {
+        const a = [...document.querySelectorAll('#thread article.msg-assistant')].pop();
+        a.querySelector('.content .md-block').dataset.kept = 'first';
+        const code = a.querySelector('.code-block code.hljs');
+        code.dataset.kept = 'code';
+        window.__codeChanges = 0;
+        new MutationObserver(() => { window.__codeChanges += 1; }).observe(code, { childList: true, subtree: true });
+    }""")
+    expect(reply).to_have_attribute("data-status", "complete", timeout=60_000)
+    # The first block and the highlighted code are the same elements, never rebuilt or highlighted again.
+    expect(reply.locator('.md-block[data-kept="first"]')).to_have_count(1)
+    expect(reply.locator('code.hljs[data-kept="code"]')).to_have_count(1)
+    assert page.evaluate("window.__codeChanges") == 0
+    assert not page.js_errors, page.js_errors  # type: ignore[attr-defined]
