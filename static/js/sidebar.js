@@ -103,15 +103,47 @@ export class Sidebar {
     try {
       const page = await this.api.conversations(this.query, this.next, { view: this.view, limit: PAGE_SIZE });
       if (ticket !== this.loading) return;
-      for (const conv of page.results) if (!this.items.has(conv.id) && !this.deleting.has(conv.id)) this.add(conv);
+      const fresh = page.results.filter((conv) => !this.items.has(conv.id) && !this.deleting.has(conv.id));
+      const last = this.list.lastElementChild;
+      const tail = last ? this.items.get(last.dataset.id)?.conv : null;
+      // The next page sorts after what is shown (the usual case): append it instead of
+      // placing every row again, so scrolling through thousands of chats stays cheap.
+      const appendable = !this.frame && fresh.length &&
+        (!tail || sortConversations([fresh[0], tail], this.view === "active")[0] === tail);
+      for (const conv of fresh) this.add(conv);
       this.next = page.next;
+      if (appendable) this.append(fresh);
+      else this.layout(true);
     } catch (err) {
       this.toast(err.message || "Could not load more conversations.", true);
     } finally {
       this.fetching = false;
       this.more.disabled = false;
-      this.layout(true);
+      this.more.hidden = !this.next;
     }
+  }
+
+  /** Put rows at the end of the list, with the date headings they start. */
+  append(convs) {
+    const today = new Date();
+    const fragment = document.createDocumentFragment();
+    const heads = this.list.querySelectorAll(".conv-group-label"); // a handful: one per date group
+    let group = heads.length ? heads[heads.length - 1].textContent : null;
+    for (const conv of convs) {
+      const label = this.label(conv, today);
+      if (label !== group) {
+        group = label;
+        const head = el("li", "conv-group");
+        head.append(el("h3", "conv-group-label", label));
+        fragment.append(head);
+      }
+      fragment.append(this.items.get(conv.id).li);
+    }
+    this.list.append(fragment); // new rows are out of the tab order already (add): the tab stop stays
+  }
+
+  label(conv, today) {
+    return conv.pinned && this.view === "active" ? "Pinned" : groupLabel(conv.updated_at, today);
   }
 
   setView(view) {
@@ -184,7 +216,7 @@ export class Sidebar {
     const fragment = document.createDocumentFragment();
     let group = null;
     for (const item of items) {
-      const label = item.conv.pinned && this.view === "active" ? "Pinned" : groupLabel(item.conv.updated_at, today);
+      const label = this.label(item.conv, today);
       if (label !== group) {
         group = label;
         const head = el("li", "conv-group");
