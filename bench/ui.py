@@ -150,7 +150,9 @@ def sidebar(context: Any, web: str, count: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--parts", default="open,stream,sidebar", help="comma-separated: open, stream, sidebar")
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
     runs = 3 if args.quick else 7
     from playwright.sync_api import sync_playwright
 
@@ -161,7 +163,8 @@ def main() -> None:
     scale = entry.timing.tokens_per_s / RATE  # the emulator's pace: RATE tokens a second
     with running_stack(delay_scale=scale) as stack:
         cookie = session_cookie(stack.web)
-        chats = {n: seed_chat(stack.env, n) for n in (10, 1_000, 10_000)}
+        sizes = (10, 1_000, 10_000) if "open" in parts else (1_000,) if "stream" in parts else ()
+        chats = {n: seed_chat(stack.env, n) for n in sizes}
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
             context = browser.new_context(viewport={"width": 1280, "height": 860})
@@ -169,19 +172,25 @@ def main() -> None:
             load = Path("/proc/loadavg").read_text().split()[0]
             print(f"Chromium {browser.version}; {runs} runs per figure; load average {load} on "
                   f"{os.cpu_count()} cores at the start\n")
-            print("| messages | newest painted: median | min | max |")
-            print("|---:|---:|---:|---:|")
-            for n, conv in chats.items():
+            if "open" in parts:
+                print("| messages | newest painted: median | min | max |")
+                print("|---:|---:|---:|---:|")
+            for n, conv in chats.items() if "open" in parts else ():
                 open_time(context, f"{stack.web}/c/{conv}/", f"[message {n - 1}]")  # warm caches
                 times = [open_time(context, f"{stack.web}/c/{conv}/", f"[message {n - 1}]") for _ in range(runs)]
                 print(f"| {n:,} | {statistics.median(times):.0f} ms | {min(times):.0f} ms | {max(times):.0f} ms |")
-            print("\n| 5,000-token reply at 400 tok/s | stream | longest task | long-task total | long tasks |")
-            print("|---|---:|---:|---:|---:|")
-            for label, url in (("new chat", f"{stack.web}/"),
-                               ("after 1,000 messages", f"{stack.web}/c/{chats[1_000]}/")):
+            streams: tuple[tuple[str, str], ...] = ()
+            if "stream" in parts:
+                streams = (("new chat", f"{stack.web}/"), ("after 1,000 messages", f"{stack.web}/c/{chats[1_000]}/"))
+                print("\n| 5,000-token reply at 400 tok/s | stream | longest task | long-task total | long tasks |")
+                print("|---|---:|---:|---:|---:|")
+            for label, url in streams:
                 r = stream_tasks(context, url)
                 print(f"| {label} | {r['seconds']:.1f} s | {r['longest']:.0f} ms | {r['total']:.0f} ms "
                       f"| {r['count']:.0f} ({r['at'] or 'none'}) |")
+            if "sidebar" not in parts:
+                browser.close()
+                return
             manage(stack.env, "shell", "-c", SEED_SIDEBAR.format(count=5_000))
             total = 5_000  # and the chats made above
             results = [sidebar(context, stack.web, total) for _ in range(max(1, runs // 2))]
