@@ -100,6 +100,7 @@ export class Sidebar {
     const ticket = this.loading;
     this.fetching = true;
     this.more.disabled = true;
+    let loaded = false;
     try {
       const page = await this.api.conversations(this.query, this.next, { view: this.view, limit: PAGE_SIZE });
       if (ticket !== this.loading) return;
@@ -114,6 +115,7 @@ export class Sidebar {
       this.next = page.next;
       if (appendable) this.append(fresh);
       else this.layout(true);
+      loaded = true;
     } catch (err) {
       this.toast(err.message || "Could not load more conversations.", true);
     } finally {
@@ -121,6 +123,14 @@ export class Sidebar {
       this.more.disabled = false;
       this.more.hidden = !this.next;
     }
+    // The observer only reports changes: if the end of the list is still in reach (a tall
+    // window, a reader holding the bottom), load on.
+    requestAnimationFrame(() => {
+      const nav = this.list.closest("nav");
+      if (loaded && this.next && nav && this.more.getBoundingClientRect().top < nav.getBoundingClientRect().bottom + 600) {
+        this.loadMore();
+      }
+    });
   }
 
   /** Put rows at the end of the list, with the date headings they start. */
