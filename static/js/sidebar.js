@@ -10,7 +10,8 @@
 import { groupLabel, sortConversations } from "grokweb/groups";
 
 const SEARCH_DELAY_MS = 250;
-const PAGE_SIZE = 60;
+const PAGE_SIZE = 60; // the first page: enough to fill the sidebar, quick to paint
+const MORE_SIZE = 200; // later pages, fetched while scrolling (the API's largest)
 const UNDO_MS = 6000;
 
 function el(tag, className, text) {
@@ -102,7 +103,7 @@ export class Sidebar {
     this.more.disabled = true;
     let loaded = false;
     try {
-      const page = await this.api.conversations(this.query, this.next, { view: this.view, limit: PAGE_SIZE });
+      const page = await this.api.conversations(this.query, this.next, { view: this.view, limit: MORE_SIZE });
       if (ticket !== this.loading) return;
       const fresh = page.results.filter((conv) => !this.items.has(conv.id) && !this.deleting.has(conv.id));
       const last = this.list.lastElementChild;
