@@ -17,8 +17,8 @@ pytestmark = pytest.mark.e2e
 
 UUID_URL = re.compile(r"/c/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/$")
 FRAME_BOUND = 256 * 1024
-WORDS = ("The harbor master logged every vessel that came in through the breakwater, noting the tide, "
-         "the wind and the cargo, and the ledger grew thicker each season. ") * 12  # ~1.9 KB a message
+WORDS = ("The lighthouse keeper logged every ship that passed the point, noting the tide, "
+         "the wind and the cargo, and the logbook grew thicker each season. ") * 12  # ~1.8 KB a message
 
 SEED = """
 import uuid
@@ -142,9 +142,9 @@ def test_edit_and_branch_switching_persist_over_reload(page: Page, grokweb_serve
     expect(question.locator("textarea")).to_have_count(0)
     expect(question).to_contain_text("Tell me about lighthouses.")
     question.get_by_role("button", name="Edit message").click()
-    question.locator("textarea").fill("Tell me about harbors instead.")
+    question.locator("textarea").fill("Tell me about canals instead.")
     question.locator("textarea").press("Enter")
-    expect(page.locator("#thread article.msg-user").first).to_contain_text("harbors instead")
+    expect(page.locator("#thread article.msg-user").first).to_contain_text("canals instead")
     expect(last_reply(page)).to_have_attribute("data-status", "complete", timeout=30_000)
     nav = page.locator("#thread article.msg-user").first.locator(".sib-nav")
     expect(nav.locator(".sib-label")).to_have_text("2/2")
@@ -164,12 +164,12 @@ def test_edit_and_branch_switching_persist_over_reload(page: Page, grokweb_serve
     expect(page.locator("#thread article.msg-user").first).to_contain_text("Tell me about lighthouses.")
     expect(page.locator("#thread article.msg-user").first.locator(".sib-label")).to_have_text("1/2")
 
-    # And forward again: the harbor branch comes back with its newest answer.
+    # And forward again: the canal branch comes back with its newest answer.
     page.locator("#thread article.msg-user").first.get_by_role("button", name="Next version").click()
-    expect(page.locator("#thread article.msg-user").first).to_contain_text("harbors instead")
+    expect(page.locator("#thread article.msg-user").first).to_contain_text("canals instead")
     expect(last_reply(page).locator(".sib-label")).to_have_text("2/2")
     page.reload()
-    expect(page.locator("#thread article.msg-user").first).to_contain_text("harbors instead")
+    expect(page.locator("#thread article.msg-user").first).to_contain_text("canals instead")
     assert not page.js_errors, page.js_errors  # type: ignore[attr-defined]
 
 
