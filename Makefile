@@ -132,7 +132,7 @@ test-integration: collectstatic
 
 lint: setup
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy gateways usage accounts chat grokweb emulator
+	$(VENV)/bin/mypy gateways usage accounts chat teamapi grokweb emulator
 	$(VENV)/bin/lint-imports
 
 bench: setup

@@ -1,8 +1,11 @@
+from typing import Any
+
 from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
 
-from .models import GroupPolicy, Invite, ModelAccess, SiteSettings, User
+from . import tokens
+from .models import ApiToken, GroupPolicy, Invite, ModelAccess, SiteSettings, User
 
 
 @admin.register(User)
@@ -46,3 +49,24 @@ class SiteSettingsAdmin(admin.ModelAdmin):
 class InviteAdmin(admin.ModelAdmin):
     list_display = ("email", "group", "uses", "max_uses", "expires_at", "revoked", "created_at")
     readonly_fields = ("token_hash", "uses", "created_by")
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens are made on the API tokens page (or by manage.py create_api_token); here they are only revoked."""
+
+    list_display = ("name", "user", "hint", "created_at", "expires_at", "last_used_at", "revoked_at")
+    list_filter = ("revoked_at",)
+    search_fields = ("name", "user__username", "hint")
+    readonly_fields = ("user", "name", "hint", "model_slugs", "expires_at", "created_at", "created_by",
+                       "last_used_at", "last_used_ip", "revoked_at", "revoked_by")
+    exclude = ("token_hash",)
+    actions = ["revoke"]
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False
+
+    @admin.action(description="Revoke the selected tokens (they stop working at once)")
+    def revoke(self, request: Any, queryset: Any) -> None:
+        revoked = sum(tokens.revoke(token, by=request.user) for token in queryset)
+        self.message_user(request, f"{revoked} token(s) revoked.")

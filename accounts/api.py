@@ -13,7 +13,7 @@ from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 
 from usage import reports
-from usage.api import UsageRowOut, parse_api_range
+from usage.api import UsageRowOut, parse_api_filters, parse_api_range
 
 from . import people
 from .budgets import budget_status
@@ -61,20 +61,25 @@ class MeOut(Schema):
     totals: UsageRowOut
     rows: list[UsageRowOut]  # per day (PROTOCOL.md: "totals and per-day rows")
     models: list[UsageRowOut]  # addition: per model
+    sources: list[UsageRowOut]  # addition: per source (chat, api)
+    tokens: list[UsageRowOut]  # addition: per personal access token (key: its id; "-": no token)
     budget: BudgetOut | None
 
 
 @router.get("/usage/me", response=MeOut, by_alias=True, summary="The signed-in user's own usage")
 def usage_me(
-    request: HttpRequest, start: str | None = Query(None, alias="from"), end: str | None = Query(None, alias="to")
+    request: HttpRequest, start: str | None = Query(None, alias="from"), end: str | None = Query(None, alias="to"),
+    source: str | None = None, token: str | None = None,
 ) -> dict[str, Any]:
     first, last = parse_api_range(start, end)
-    user_id = request.user.pk
-    days = reports.report(first, last, "day", user_id=user_id)  # its totals are the range's totals
+    narrow = {"user_id": request.user.pk, **parse_api_filters(source, token).report_kwargs()}
+    days = reports.report(first, last, "day", **narrow)  # its totals are the range's totals
     return {
         "from": first, "to": last,
         "totals": days.totals.api(),
         "rows": [r.api() for r in days.rows],
-        "models": [r.api() for r in reports.report(first, last, "model", user_id=user_id).rows],
+        "models": [r.api() for r in reports.report(first, last, "model", **narrow).rows],
+        "sources": [r.api() for r in reports.report(first, last, "source", **narrow).rows],
+        "tokens": [r.api() for r in reports.report(first, last, "token", **narrow).rows],
         "budget": budget_of(request.user),
     }

@@ -189,10 +189,22 @@ def prompt_estimate(prompt_chars: int, price_input: Decimal) -> tuple[int, int]:
     return ticks, tokens
 
 
-def refusal(budgets: list[Budget], need_ticks: int, need_tokens: int) -> tuple[BudgetStatus, str] | None:
+def statuses(budgets: list[Budget]) -> list[BudgetStatus]:
+    """Each budget measured with what streaming replies reserve (admission reads them once)."""
+    return [measure(budget, with_reserved=True) for budget in budgets]
+
+
+def room(measured: list[BudgetStatus]) -> tuple[int | None, int | None]:
+    """(ticks, tokens) left in the strictest of these budgets; None where none of them limits it."""
+    ticks = [s.remaining_ticks for s in measured if s.remaining_ticks is not None]
+    tokens = [s.remaining_tokens for s in measured if s.remaining_tokens is not None]
+    return (min(ticks) if ticks else None), (min(tokens) if tokens else None)
+
+
+def refusal(budgets: list[Budget], need_ticks: int, need_tokens: int,
+            measured: list[BudgetStatus] | None = None) -> tuple[BudgetStatus, str] | None:
     """The first budget without room for this call (counting streaming replies), with a sentence for the user."""
-    for budget in budgets:
-        status = measure(budget, with_reserved=True)
+    for budget, status in zip(budgets, measured if measured is not None else statuses(budgets), strict=True):
         short_usd = status.remaining_ticks is not None and (
             status.remaining_ticks <= 0 or status.remaining_ticks < need_ticks)
         short_tokens = status.remaining_tokens is not None and (

@@ -122,3 +122,23 @@ class BudgetForm(forms.Form):
 
     budget_usd = forms.DecimalField(required=False, min_value=Decimal(0), max_digits=12, decimal_places=4)
     budget_tokens = forms.IntegerField(required=False, min_value=0)
+
+
+class ApiTokenForm(forms.Form):
+    """A new personal access token: a name, when it expires, and optionally which models it may use."""
+
+    EXPIRY = [("30", "in 30 days"), ("90", "in 90 days"), ("365", "in a year"), ("7", "in 7 days"), ("", "never")]
+
+    name = forms.CharField(max_length=80, help_text="What it is for, e.g. “laptop notebook” or “CI”.")
+    expires = forms.ChoiceField(choices=EXPIRY, required=False, initial="90")
+    models = forms.MultipleChoiceField(
+        required=False, widget=forms.CheckboxSelectMultiple,
+        help_text="Leave all unticked to allow every model your account may use (now and later).")
+
+    def __init__(self, *args: Any, models: list[Any] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["models"].choices = [(m.slug, f"{m.name} ({m.slug})") for m in models or []]
+
+    def expires_at(self) -> Any:
+        days = self.cleaned_data.get("expires")
+        return timezone.now() + timedelta(days=int(days)) if days else None

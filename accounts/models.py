@@ -8,6 +8,7 @@ accounts.limits; the rows they read are here.
 from __future__ import annotations
 
 import hashlib
+import uuid
 from typing import Any
 
 from django.conf import settings
@@ -169,12 +170,59 @@ class Invite(models.Model):
 class Reservation(models.Model):
     """What a live reply holds: its slot (the concurrent-reply limit counts these) and its estimated cost.
 
-    Made with the reply and deleted when it ends, however it ends (accounts.gate.hold / release);
-    budgets subtract what live replies reserve, then their ledger rows count instead.
+    Made with the reply (or Team API call) and deleted when it ends, however it ends (accounts.gate.hold /
+    release); budgets subtract what live replies reserve, then their ledger rows count instead.
     """
 
-    message_id = models.UUIDField(unique=True)
+    message_id = models.UUIDField(unique=True)  # the chat's reply, or a Team API call's own id
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reservations")
     ticks = models.BigIntegerField(default=0)
     tokens = models.BigIntegerField(default=0)
+    # The web process holding a call that has no row of its own (a Team API call): when that process
+    # dies, gate.release_orphans frees the slot. Blank for chat replies (their message says who runs them).
+    holder = models.CharField(max_length=64, blank=True, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+
+class ApiToken(models.Model):
+    """A personal access token for the Team API (/v1/): only its SHA-256 is kept, the token is shown once.
+
+    A token acts as its owner, under the owner's model access, budgets and rate limits,
+    narrowed to `model_slugs` when that list is not empty. It stops working when revoked,
+    when it expires, and whenever its owner may not use Grokweb (accounts.tokens.authenticate).
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=80)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    hint = models.CharField(max_length=24, editable=False, help_text="The token's first characters, to recognise it")
+    model_slugs = models.JSONField(default=list, blank=True,
+                                   help_text="Slugs of the models this token may use; empty: all the owner may use")
+    expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+")
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    last_used_ip = models.GenericIPAddressField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+")
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.hint}…)"
+
+    @property
+    def expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+    @property
+    def state(self) -> str:
+        """"active", "expired" or "revoked"."""
+        if self.revoked_at is not None:
+            return "revoked"
+        return "expired" if self.expired else "active"

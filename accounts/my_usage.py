@@ -14,7 +14,8 @@ from django.shortcuts import render
 from django.urls import path, reverse
 
 from usage import reports
-from usage.pages import ME_TABLES, presets, query, range_from
+from usage.models import Source
+from usage.pages import ME_TABLES, filters_from, presets, query, range_from
 
 from .budgets import budget_status
 
@@ -38,16 +39,22 @@ def budget_of(user: Any) -> dict[str, Any] | None:
 @login_required
 def me(request: HttpRequest) -> HttpResponse:
     first, last, preset, error = range_from(request)
-    user_id = request.user.pk
-    days = reports.report(first, last, "day", user_id=user_id)
-    by_model = reports.report(first, last, "model", user_id=user_id)
+    filters, filter_error = filters_from(request)
+    error = " ".join(e for e in (error, filter_error) if e)
+    narrow = {"user_id": request.user.pk, **filters.report_kwargs()}
+    tables = {name: reports.report(first, last, name, **narrow) for name in ("day", "model", "source", "token")}
     budget = budget_of(request.user)
     if budget is not None:
         budget["percent"] = min(round((budget["fraction"] or 0) * 100), 100)
+    kept = filters.query()
     context = {
         "first": first, "last": last, "preset": preset, "error": error, "presets": presets(preset),
-        "totals": days.totals, "days": days.rows, "models": by_model.rows, "budget": budget,
-        "csv": {t: query(first, last, table=t) for t in (*ME_TABLES, "ledger")}, "me_csv_url": reverse("usage:me_csv"),
+        "totals": tables["day"].totals, "days": tables["day"].rows, "models": tables["model"].rows,
+        "by_source": tables["source"].rows, "by_token": tables["token"].rows, "budget": budget,
+        "filters": filters, "sources": Source.choices, "query": query(first, last, **kept),
+        "unfiltered_query": query(first, last),
+        "csv": {t: query(first, last, table=t, **kept) for t in (*ME_TABLES, "ledger")},
+        "me_csv_url": reverse("usage:me_csv"),
     }
     return render(request, "usage/me.html", context, status=400 if error else 200)
 

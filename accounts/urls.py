@@ -1,8 +1,8 @@
-"""Public account pages under /accounts/ (sign-in and sign-out are in grokweb/urls.py)."""
+"""Account pages under /accounts/: sign-up, invites, passwords, API tokens (sign-in and sign-out: grokweb/urls.py)."""
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import views
+from . import token_pages, views
 
 urlpatterns = [
     path("signup/", views.signup_view, name="signup"),
@@ -15,4 +15,6 @@ urlpatterns = [
     path("password/reset/<uidb64>/<token>/", auth_views.PasswordResetConfirmView.as_view(),
          name="password_reset_confirm"),
     path("password/reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
+    path("tokens/", token_pages.api_tokens, name="api_tokens"),
+    path("tokens/<uuid:token_id>/revoke/", token_pages.api_token_revoke, name="api_token_revoke"),
 ]

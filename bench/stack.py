@@ -45,6 +45,7 @@ class Stack:
     emulator: str  # http://127.0.0.1:PORT/v1
     daphne_pid: int
     env: dict[str, str]
+    emulator_pid: int = 0
 
 
 def manage(env: dict[str, str], *args: str) -> str:
@@ -77,6 +78,7 @@ def running_stack(extra_env: dict[str, str] | None = None, delay_scale: float = 
             [PY, "-m", "emulator.app", "--port", str(emu_port), "--flavour", "xai",
              "--delay-scale", str(delay_scale)],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        emulator_pid = procs[0].pid
         manage(env, "migrate", "--noinput")
         manage(env, "bootstrap")
         manage(env, "shell", "-c",
@@ -87,7 +89,7 @@ def running_stack(extra_env: dict[str, str] | None = None, delay_scale: float = 
         procs.append(daphne)
         wait_http(f"{emulator}/models")
         wait_http(f"http://127.0.0.1:{web_port}/healthz")
-        yield Stack(f"http://127.0.0.1:{web_port}", emulator, daphne.pid, env)
+        yield Stack(f"http://127.0.0.1:{web_port}", emulator, daphne.pid, env, emulator_pid)
     finally:
         for proc in procs:
             proc.terminate()

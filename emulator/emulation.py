@@ -22,6 +22,9 @@ from gateways import catalog
 FLAVOURS = ("xai", "aimlapi", "openai")
 TOKENS_MARKER = re.compile(r"\[\[tokens=(\d{1,6})\]\]")
 FAULT_MARKER = re.compile(r"\[\[fault:([A-Za-z0-9_:.\-]+)\]\]")
+# Timing asked for by the request (benchmarks: a fixed profile whatever the model), not scaled by delay_scale.
+TTFT_MARKER = re.compile(r"\[\[ttft_ms=(\d{1,6})\]\]")
+TPS_MARKER = re.compile(r"\[\[tps=([1-9]\d{0,5})\]\]")
 MAX_TOKENS = 200_000
 
 _WORDS = """
@@ -132,11 +135,12 @@ def plan_reply(body: dict[str, Any], entry: catalog.CatalogEntry, delay_scale: f
     elif entry.reasoning == catalog.HIDDEN:
         reasoning_count = rng.randint(100, 400)
     tokens = _title(text) if _asks_for_title(messages) else _answer(rng, count)
+    ttft, tps = TTFT_MARKER.search(text), TPS_MARKER.search(text)
     return Reply(
         model=entry.slug,
         reasoning_style=entry.reasoning,
-        think_s=think * delay_scale,
-        token_interval_s=delay_scale / entry.timing.tokens_per_s,
+        think_s=int(ttft.group(1)) / 1000 if ttft else think * delay_scale,
+        token_interval_s=1 / int(tps.group(1)) if tps else delay_scale / entry.timing.tokens_per_s,
         reasoning_tokens=reasoning_tokens,
         tokens=tokens,
         prompt_tokens=prompt,
@@ -154,7 +158,9 @@ def _asks_for_title(messages: list[dict[str, Any]]) -> bool:
 
 def _title(text: str) -> list[str]:
     """The first words of the user's message, as one token per word."""
-    text = FAULT_MARKER.sub("", TOKENS_MARKER.sub("", text)).replace("user:", " ")
+    for marker in (TOKENS_MARKER, FAULT_MARKER, TTFT_MARKER, TPS_MARKER):
+        text = marker.sub("", text)
+    text = text.replace("user:", " ")
     words = re.findall(r"[A-Za-z0-9][A-Za-z0-9'\-]*", text)[:5] or ["New", "chat"]
     words[0] = words[0][:1].upper() + words[0][1:]
     return [words[0], *(" " + w for w in words[1:])]

@@ -73,7 +73,7 @@ def usable_routes(model: Model, breaker: Breaker | None = None) -> list[RouteCho
     if not choices:
         seconds = max(1, math.ceil(min(waits)))
         raise ChatError("upstream_unavailable", f"Every gateway serving {model.name} failed repeatedly; "
-                        f"it is given a rest. Try again in {seconds} s.")
+                        f"it is given a rest. Try again in {seconds} s.", retry_after=seconds)
     return choices
 
 

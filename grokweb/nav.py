@@ -13,6 +13,7 @@ from django.urls import NoReverseMatch, reverse
 NAV: tuple[tuple[str, str, bool], ...] = (
     ("Chat", "chat:index", False),
     ("My usage", "usage:me", False),
+    ("API tokens", "api_tokens", False),
     ("People", "team:people", True),
     ("Invites", "team:invites", True),
     ("Providers", "gateways:providers", True),

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "usage",
     "accounts",
     "chat",
+    "teamapi",
     "emulator",
 ]
 
@@ -220,6 +221,10 @@ CELERY_BEAT_SCHEDULE["gateways-discover-models"] = {
     "task": "gateways.tasks.discover_models",
     "schedule": env.float("MODEL_DISCOVERY_INTERVAL_S", default=6 * 3600.0),
 }
+# Team API calls hold a reservation in their web process's name: free those of processes that died.
+CELERY_BEAT_SCHEDULE["accounts-release-orphans"] = {
+    "task": "accounts.tasks.release_orphan_reservations", "schedule": 60.0,
+}
 CELERY_BEAT_SCHEDULE["gateways-prune-attempts"] = {"task": "gateways.tasks.prune_attempts", "schedule": 24 * 3600.0}
 # "Test connection" calls a gateway slow above this many milliseconds.
 GATEWAY_SLOW_MS = env.int("GATEWAY_SLOW_MS", default=5000)
@@ -257,6 +262,8 @@ GROKWEB = {
     "MESSAGES_PER_MINUTE": env.int("MESSAGES_PER_MINUTE", default=20),
     "DELTA_INTERVAL_S": env.float("DELTA_INTERVAL_S", default=0.03),
     "CHECKPOINT_INTERVAL_S": env.float("CHECKPOINT_INTERVAL_S", default=2.0),
+    # The Team API's largest request body (images travel inside it as data: URLs).
+    "API_MAX_BODY_BYTES": env.int("API_MAX_BODY_BYTES", default=20 * 1024 * 1024),
 }
 
 LOGGING = {

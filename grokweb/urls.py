@@ -24,6 +24,8 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("team/", include("accounts.team_urls")),
     path("api/", api.urls),
+    # The Team API: OpenAI-compatible, authenticated by personal access tokens (docs/api.md).
+    path("v1/", include(("teamapi.urls", "teamapi"))),
     path("gateways/", include("gateways.urls")),
     # The usage pages, and My usage beside them (it shows the budget too: accounts.my_usage).
     path("usage/", include((usage_urls.urlpatterns + my_usage.urlpatterns, "usage"))),

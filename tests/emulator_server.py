@@ -1,4 +1,4 @@
-"""The emulator on a real loopback port, for tests that must see a genuine stream.
+"""The emulator (or any ASGI app) on a real loopback port, for tests that must see a genuine stream.
 
 httpx.ASGITransport buffers whole responses, so stream tests talk TCP.
 """
@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import uvicorn
 
@@ -24,19 +25,25 @@ def free_port() -> int:
 @contextmanager
 def running_emulator(flavour: str = "xai", delay_scale: float = 0.0, app: Emulator | None = None) -> Iterator[str]:
     """Serve an emulator (or `app`) in a background thread; yield its base URL (ending in /v1)."""
+    with serving(app or make_emulator(flavour, delay_scale), f"emulator-{flavour}") as url:
+        yield f"{url}/v1"
+
+
+@contextmanager
+def serving(app: Any, name: str) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn in a background thread; yield http://127.0.0.1:<port>."""
     port = free_port()
-    config = uvicorn.Config(app or make_emulator(flavour, delay_scale), host="127.0.0.1", port=port,
-                            log_level="warning", lifespan="off", access_log=False)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", access_log=False)
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name=f"emulator-{flavour}", daemon=True)
+    thread = threading.Thread(target=server.run, name=name, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started:
         if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the emulator did not start")
+            raise RuntimeError(f"{name} did not start")
         time.sleep(0.01)
     try:
-        yield f"http://127.0.0.1:{port}/v1"
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=5)

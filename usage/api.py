@@ -13,9 +13,10 @@ from ninja.errors import HttpError
 
 from . import exports, reports
 from .dates import parse_range
+from .pages import Filters, parse_filters
 
 router = Router(tags=["usage"])
-API_GROUPS = ("user", "model", "day", "provider")
+API_GROUPS = ("user", "model", "day", "provider", "source", "token")
 
 
 class UsageRowOut(Schema):
@@ -45,13 +46,21 @@ def parse_api_range(start: str | None, end: str | None) -> tuple[dt.date, dt.dat
     return first, last
 
 
+def parse_api_filters(source: str | None, token: str | None) -> Filters:
+    try:
+        return parse_filters(source, token)
+    except ValueError as exc:
+        raise HttpError(400, str(exc)) from None
+
+
 @router.get("/report", response=list[UsageRowOut], summary="Staff: usage of everyone, grouped",
             description="Rows of {key, requests, prompt_tokens, ...} (PROTOCOL.md), most expensive first (days in "
-                        "order); the key is a username, a model slug, a YYYY-MM-DD day or a provider name. "
+                        "order); the key is a username, a model slug, a YYYY-MM-DD day, a provider name, a source "
+                        "(chat, api) or a token id. `source` and `token` narrow the rows. "
                         "`format=csv` answers the same rows as CSV.")
 def usage_report(
     request: HttpRequest, start: str | None = Query(None, alias="from"), end: str | None = Query(None, alias="to"),
-    group_by: str = "user", format: str = "json",
+    group_by: str = "user", format: str = "json", source: str | None = None, token: str | None = None,
 ) -> Any:
     if not request.user.is_staff:
         raise HttpError(403, "Only staff can read the usage report.")
@@ -60,7 +69,8 @@ def usage_report(
     if format not in ("json", "csv"):
         raise HttpError(400, "format must be json or csv.")
     first, last = parse_api_range(start, end)
-    result = reports.report(first, last, group_by)
+    filters = parse_api_filters(source, token)
+    result = reports.report(first, last, group_by, **filters.report_kwargs())
     if format == "csv":
         response: HttpResponse = exports.report_csv(request, result, f"by-{group_by}")  # type: ignore[assignment]
         return response

@@ -16,7 +16,7 @@ from django.utils import timezone
 from .aggregates import day_span
 from .models import UsageRecord
 from .money import format_usd
-from .reports import Report
+from .reports import NO_TOKEN, Report
 
 REPORT_COLUMNS = (
     "key", "label", "requests", "prompt_tokens", "cached_tokens", "completion_tokens", "reasoning_tokens",
@@ -27,7 +27,7 @@ LEDGER_COLUMNS = (
     "id", "created_at", "user", "purpose", "provider", "model", "upstream_model", "outcome", "prompt_tokens",
     "cached_tokens", "image_tokens", "completion_tokens", "reasoning_tokens", "billable_output_tokens",
     "total_tokens", "estimated", "reconciles", "convention", "price_input", "price_cached_input", "price_output",
-    "cost_usd", "stated_cost_usd", "conversation", "raw_usage",
+    "cost_usd", "stated_cost_usd", "conversation", "raw_usage", "source", "token",
 )
 
 
@@ -75,15 +75,22 @@ def report_csv(request: HttpRequest, report: Report, name: str) -> StreamingHttp
 
 
 def ledger_csv(request: HttpRequest, first: dt.date, last: dt.date, *, user_id: int | None = None,
-               model_slug: str = "") -> StreamingHttpResponse:
-    """Every ledger row of the range (optionally one user / model), read in chunks: any size streams."""
+               model_slug: str = "", source: str | None = None, token_id: Any = None) -> StreamingHttpResponse:
+    """Every ledger row of the range (optionally one user / model / source / token), read in chunks: any size
+    streams. `source` and `token` (the token's name) are the last columns, after the contract's."""
     start, end = day_span(first, last)
     qs = UsageRecord.objects.filter(created_at__gte=start, created_at__lt=end)
     if user_id is not None:
         qs = qs.filter(user_id=user_id)
     if model_slug:
         qs = qs.filter(model_slug=model_slug)
-    qs = qs.select_related("user", "provider").order_by("created_at", "id")
+    if source is not None:
+        qs = qs.filter(source=source)
+    if token_id == NO_TOKEN:
+        qs = qs.filter(token__isnull=True)
+    elif token_id is not None:
+        qs = qs.filter(token_id=token_id)
+    qs = qs.select_related("user", "provider", "token").order_by("created_at", "id")
 
     def rows() -> Iterator[list[Any]]:
         for r in qs.iterator(chunk_size=2000):
@@ -95,6 +102,7 @@ def ledger_csv(request: HttpRequest, first: dt.date, last: dt.date, *, user_id: 
                 r.price_output, format_usd(r.cost_ticks),
                 format_usd(r.stated_cost_ticks) if r.stated_cost_ticks is not None else "",
                 r.conversation_id or "", json.dumps(r.raw_usage, separators=(",", ":")) if r.raw_usage else "",
+                r.source, r.token.name if r.token else "",
             ]
 
     return _response(request, _lines(LEDGER_COLUMNS, rows()), f"usage-ledger-{first}-{last}.csv")

@@ -51,27 +51,29 @@ def ledger_row(
     )
 
 
-def _ledger_failed(user_id: int, conversation_id: UUID, model_slug: str, choice: RouteChoice) -> None:
+def _ledger_failed(user_id: int, conversation_id: UUID | None, model_slug: str, choice: RouteChoice,
+                   fields: dict[str, Any]) -> None:
     model = Model.objects.filter(slug=model_slug).first()
     if model is None:  # removed from the catalog mid-reply: nothing to price against
         return
     ledger_row(user_id, model, refused(), provider_id=choice.provider_id, route_id=choice.route_id,
                upstream_model=choice.upstream_id, conversation_id=conversation_id,
-               purpose=UsageRecord.Purpose.CHAT, outcome="error")
+               purpose=UsageRecord.Purpose.CHAT, outcome="error", **fields)
 
 
 def ledger_failed_attempts(
-    user_id: int, conversation_id: UUID, model_slug: str
+    user_id: int, conversation_id: UUID | None, model_slug: str, *, thread_sensitive: bool = True, **fields: Any
 ) -> FailedOver:
     """A `failed_over` callback for gateways.failover: the ledger gets every upstream call.
 
     Such an attempt was refused (or dropped) before any token, so its row has zero usage and no
-    cost, like any refused call; it belongs to the conversation but to no message (the reply's
-    row names the route that served it).
+    cost, like any refused call; it belongs to the conversation (if any) but to no message (the
+    reply's row names the route that served it). `fields` go on the row too (the Team API's
+    `source` and `token_id`).
     """
-    write = database_sync_to_async(_ledger_failed)
+    write = database_sync_to_async(_ledger_failed, thread_sensitive=thread_sensitive)
 
     async def failed_over(choice: RouteChoice, exc: UpstreamError) -> None:
-        await write(user_id, conversation_id, model_slug, choice)
+        await write(user_id, conversation_id, model_slug, choice, fields)
 
     return failed_over

@@ -16,15 +16,26 @@ from gateways.models import Model, Provider, Route
 PRICE = {"max_digits": 12, "decimal_places": 6, "default": Decimal(0)}
 
 
+class Source(models.TextChoices):
+    """Who asked for a call: the web chat (its replies and their titles) or the Team API (a personal token)."""
+
+    CHAT = "chat", "Chat"
+    API = "api", "Team API"
+
+
 class UsageRecord(models.Model):
     """The ledger: one row per upstream call, cost fixed when written.
 
-    Money is in ticks (USD x 1e10, xAI's own unit) so sums stay exact.
+    Money is in ticks (USD x 1e10, xAI's own unit) so sums stay exact. `purpose` says what
+    the call was for (a reply, a title); `source` who asked for it, and `token` which personal
+    access token when the Team API did.
     """
 
     class Purpose(models.TextChoices):
         CHAT = "chat"
         TITLE = "title"
+
+    Source = Source
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="usage")
     conversation = models.ForeignKey("chat.Conversation", on_delete=models.SET_NULL, null=True, blank=True)
@@ -32,6 +43,10 @@ class UsageRecord(models.Model):
         "chat.Message", on_delete=models.SET_NULL, null=True, blank=True, related_name="usage_record"
     )
     purpose = models.CharField(max_length=10, choices=Purpose.choices, default=Purpose.CHAT)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.CHAT)
+    # A string reference, like `conversation`: usage never imports accounts.
+    token = models.ForeignKey("accounts.ApiToken", on_delete=models.SET_NULL, null=True, blank=True,
+                              related_name="+")
     provider = models.ForeignKey(Provider, on_delete=models.SET_NULL, null=True, blank=True)
     route = models.ForeignKey(Route, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     model = models.ForeignKey(Model, on_delete=models.SET_NULL, null=True, blank=True)
@@ -86,7 +101,7 @@ class Sums(models.Model):
 
 
 class UsageDaily(Sums):
-    """Sums of the ledger rows of one day (server time zone) per user, provider, model and purpose.
+    """Sums of the ledger rows of one day (server time zone) per user, provider, model, purpose, source and token.
 
     Rebuilt whole for a day (delete + insert in one transaction), so
     recomputing a day always gives the same rows.
@@ -98,10 +113,13 @@ class UsageDaily(Sums):
     model = models.ForeignKey(Model, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     model_slug = models.CharField(max_length=80)
     purpose = models.CharField(max_length=10)
+    source = models.CharField(max_length=10, default=Source.CHAT)
+    token = models.ForeignKey("accounts.ApiToken", on_delete=models.SET_NULL, null=True, blank=True,
+                              related_name="+")
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["day", "user", "provider", "model_slug", "purpose"],
+            models.UniqueConstraint(fields=["day", "user", "provider", "model_slug", "purpose", "source", "token"],
                                     name="usage_daily_one_per_key"),
         ]
         indexes = [models.Index(fields=["day"]), models.Index(fields=["user", "day"])]

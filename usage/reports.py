@@ -7,6 +7,10 @@ A report over [first, last] (days in the server's time zone) sums
 Each part is one grouped query, whatever the range: a report costs a
 constant number of queries. `raw_rows` aggregates the ledger alone (for
 checking and for the benchmark).
+
+A report may be narrowed to one user, one source (chat, api) and one personal
+access token; grouped or narrowed by source or token it reads the finest rollup,
+which has both keys.
 """
 from __future__ import annotations
 
@@ -27,7 +31,9 @@ from .models import Sums, UsageDaily, UsageDailyModel, UsageDailyUser, UsageReco
 from .money import format_usd
 from .rollups import watermark
 
-GROUPS = ("user", "model", "provider", "day", "user_model", "day_model", "purpose")
+GROUPS = ("user", "model", "provider", "day", "user_model", "day_model", "purpose", "source", "token")
+SOURCE_LABELS = {"chat": "Chat", "api": "Team API"}
+NO_TOKEN = "-"  # the key of calls made without a token (the web chat) when grouping by token
 MAX_DAYS = 366
 
 # group -> the values a report groups by. Ids only, no joins: names are read once afterwards
@@ -41,7 +47,23 @@ _ROLLUP_KEYS: dict[str | None, tuple[str, ...]] = {
     "user_model": ("user_id", "model_slug"),
     "day_model": ("day", "model_slug"),
     "purpose": ("purpose",),
+    "source": ("source",),
+    "token": ("token_id",),
 }
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a report is narrowed to (None: everything)."""
+
+    user_id: int | None = None
+    source: str | None = None
+    token_id: Any = None  # an accounts.ApiToken id (a UUID), or NO_TOKEN: the calls made without one
+
+    @property
+    def narrowed(self) -> bool:
+        """Narrowed by a key only the finest rollup has."""
+        return self.source is not None or self.token_id is not None
 
 
 @dataclass
@@ -104,8 +126,14 @@ def _ledger_keys(group_by: str | None) -> tuple[tuple[str, ...], dict[str, Any]]
     return _ROLLUP_KEYS[group_by], {}
 
 
-def _names(group_by: str | None, parts: list[list[dict[str, Any]]]) -> dict[int | None, str]:
-    """Usernames or provider names of the ids in the grouped rows: one query, whatever the range."""
+def _names(group_by: str | None, parts: list[list[dict[str, Any]]]) -> dict[Any, Any]:
+    """Usernames, provider or token names of the ids in the grouped rows: one query, whatever the range."""
+    if group_by == "token":
+        ids = {values["token_id"] for part in parts for values in part} - {None}
+        # Through the ledger's foreign key: usage never imports accounts.
+        tokens = UsageRecord._meta.get_field("token").related_model._default_manager  # type: ignore[union-attr]
+        return {pk: (name, owner) for pk, name, owner in
+                tokens.filter(pk__in=ids).values_list("pk", "name", "user__username")}
     if group_by in ("user", "user_model"):
         ids = {values["user_id"] for part in parts for values in part}
         return dict(get_user_model().objects.filter(pk__in=ids).values_list("pk", "username"))
@@ -116,11 +144,19 @@ def _names(group_by: str | None, parts: list[list[dict[str, Any]]]) -> dict[int 
     return {}
 
 
-def _key_of(group_by: str | None, values: dict[str, Any], names: dict[int | None, str]) -> \
+def _key_of(group_by: str | None, values: dict[str, Any], names: dict[Any, Any], scope: Scope) -> \
         tuple[str, str, int | None, str]:
     """(key, label, user id, model slug) of one grouped row."""
     if group_by is None:
         return "total", "Total", None, ""
+    if group_by == "source":
+        return values["source"], SOURCE_LABELS.get(values["source"], values["source"]), None, ""
+    if group_by == "token":  # keyed by the token's UUID; labelled with its owner unless the report is theirs
+        if values["token_id"] is None:
+            return NO_TOKEN, "No token (the chat)", None, ""
+        name, owner = names.get(values["token_id"], ("(removed token)", ""))
+        label = name if scope.user_id is not None or not owner else f"{owner} · {name}"
+        return str(values["token_id"]), label, None, ""
     if group_by == "user":  # keyed by username: sequential ids are never exposed
         name = names.get(values["user_id"], "(removed user)")
         return name, name, values["user_id"], ""
@@ -140,13 +176,13 @@ def _key_of(group_by: str | None, values: dict[str, Any], names: dict[int | None
     return name, name, None, values.get("model_slug", "")
 
 
-def _merge(group_by: str | None, parts: Iterable[Iterable[dict[str, Any]]]) -> dict[str, Row]:
+def _merge(group_by: str | None, parts: Iterable[Iterable[dict[str, Any]]], scope: Scope) -> dict[str, Row]:
     read = [list(part) for part in parts]
     names = _names(group_by, read)
     rows: dict[str, Row] = {}
     for part in read:
         for values in part:
-            key, label, user_id, model_slug = _key_of(group_by, values, names)
+            key, label, user_id, model_slug = _key_of(group_by, values, names, scope)
             row = rows.get(key)
             if row is None:
                 row = rows[key] = Row(key, label, user_id=user_id, model_slug=model_slug)
@@ -163,8 +199,11 @@ def _order(group_by: str | None, rows: dict[str, Row]) -> list[Row]:
     return sorted(rows.values(), key=lambda r: (-r.sums["cost_ticks"], -r.sums["calls"], r.label))
 
 
-def _rollup_table(group_by: str | None, user_id: int | None) -> type[Sums]:
+def _rollup_table(group_by: str | None, scope: Scope) -> type[Sums]:
     """The narrowest rollup that has the report's keys: fewer rows to sum, same numbers."""
+    if scope.narrowed or group_by in ("source", "token"):
+        return UsageDaily
+    user_id = scope.user_id
     if user_id is not None:
         return UsageDailyUser if group_by in (None, "day") else UsageDaily
     if group_by == "user":
@@ -181,13 +220,26 @@ def check_range(first: dt.date, last: dt.date) -> None:
         raise ValueError(f"A report covers at most {MAX_DAYS} days.")
 
 
-def _scoped(qs: QuerySet[Any], user_id: int | None) -> QuerySet[Any]:
-    return qs.filter(user_id=user_id) if user_id is not None else qs
+def _scoped(qs: QuerySet[Any], scope: Scope) -> QuerySet[Any]:
+    if scope.user_id is not None:
+        qs = qs.filter(user_id=scope.user_id)
+    if scope.source is not None:
+        qs = qs.filter(source=scope.source)
+    if scope.token_id == NO_TOKEN:
+        qs = qs.filter(token__isnull=True)
+    elif scope.token_id is not None:
+        qs = qs.filter(token_id=scope.token_id)
+    return qs
 
 
-def report(first: dt.date, last: dt.date, group_by: str | None = None, *, user_id: int | None = None) -> Report:
-    """Sums per `group_by` key over [first, last]: rollups for closed days, the ledger for the rest."""
+def report(first: dt.date, last: dt.date, group_by: str | None = None, *, user_id: int | None = None,
+           source: str | None = None, token_id: Any = None) -> Report:
+    """Sums per `group_by` key over [first, last]: rollups for closed days, the ledger for the rest.
+
+    `user_id`, `source` and `token_id` narrow the report to one user, one source and one token.
+    """
     check_range(first, last)
+    scope = Scope(user_id, source, token_id)
     if group_by not in _ROLLUP_KEYS:
         raise ValueError(f"group_by must be one of: {', '.join(GROUPS)}.")
     today = timezone.localdate()
@@ -196,26 +248,28 @@ def report(first: dt.date, last: dt.date, group_by: str | None = None, *, user_i
     parts: list[Iterable[dict[str, Any]]] = []
     closed_last = min(last, today - dt.timedelta(days=1))
     if first <= closed_last:
-        rolled = _rollup_table(group_by, user_id).objects.filter(day__gte=first, day__lte=closed_last)
-        parts.append(_grouped(_scoped(rolled, user_id), _ROLLUP_KEYS[group_by], {}, rollup_sums()))
+        rolled = _rollup_table(group_by, scope).objects.filter(day__gte=first, day__lte=closed_last)
+        parts.append(_grouped(_scoped(rolled, scope), _ROLLUP_KEYS[group_by], {}, rollup_sums()))
     start, end = day_span(first, last)
     fresh = UsageRecord.objects.filter(created_at__gte=start, created_at__lt=end)
     unrolled = Q(id__gt=mark)
     if last >= today:
         unrolled |= Q(created_at__gte=day_start(today))
     fresh = fresh.filter(unrolled)
-    parts.append(_grouped(_scoped(fresh, user_id), keys, annotations, ledger_sums()))
-    rows = _merge(group_by, parts)
+    parts.append(_grouped(_scoped(fresh, scope), keys, annotations, ledger_sums()))
+    rows = _merge(group_by, parts, scope)
     return Report(first, last, group_by, _order(group_by, rows), _total(rows))
 
 
-def raw_rows(first: dt.date, last: dt.date, group_by: str | None = None, *, user_id: int | None = None) -> Report:
+def raw_rows(first: dt.date, last: dt.date, group_by: str | None = None, *, user_id: int | None = None,
+             source: str | None = None, token_id: Any = None) -> Report:
     """The same report from the ledger alone: the reference a rollup report must equal."""
     check_range(first, last)
+    scope = Scope(user_id, source, token_id)
     keys, annotations = _ledger_keys(group_by)
     start, end = day_span(first, last)
-    qs = _scoped(UsageRecord.objects.filter(created_at__gte=start, created_at__lt=end), user_id)
-    rows = _merge(group_by, [_grouped(qs, keys, annotations, ledger_sums())])
+    qs = _scoped(UsageRecord.objects.filter(created_at__gte=start, created_at__lt=end), scope)
+    rows = _merge(group_by, [_grouped(qs, keys, annotations, ledger_sums())], scope)
     return Report(first, last, group_by, _order(group_by, rows), _total(rows))
 
 

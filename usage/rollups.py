@@ -26,7 +26,7 @@ from .aggregates import COLUMNS, day_span, day_start, ledger_sums, rollup_sums
 from .models import RollupState, Sums, UsageDaily, UsageDailyModel, UsageDailyUser, UsageRecord
 
 log = logging.getLogger(__name__)
-GROUP = ("user_id", "provider_id", "model_slug", "purpose")
+GROUP = ("user_id", "provider_id", "model_slug", "purpose", "source", "token_id")
 # How long after midnight yesterday keeps being rebuilt, for rows committed a moment late.
 SETTLE = dt.timedelta(hours=1)
 

@@ -5,9 +5,17 @@ Without them it skips locally, but fails under CI=true: CI must never pass by sk
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
 
 import pytest
 from django.conf import settings
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def pytest_collection_finish(session):  # type: ignore[no-untyped-def]
@@ -55,3 +63,63 @@ def django_db_setup(django_db_setup, django_db_blocker):  # type: ignore[no-unty
     with django_db_blocker.unblock(), connection.cursor() as cursor:
         cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                        "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+
+
+# Two real web processes ------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _database_url() -> str:
+    """The test database (pytest-django's test_ name), for the web processes to share."""
+    db = settings.DATABASES["default"]
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture
+def two_web_processes(tmp_path):  # type: ignore[no-untyped-def]
+    """Two daphne processes on the same PostgreSQL and Redis, 4 messages a minute each user."""
+    env = {
+        **os.environ, "DJANGO_SETTINGS_MODULE": "grokweb.settings", "DATABASE_URL": _database_url(),
+        "REDIS_URL": settings.REDIS_URL, "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "SECRET_KEY": settings.SECRET_KEY, "ALLOWED_HOSTS": "127.0.0.1", "DEBUG": "0", "LOG_LEVEL": "WARNING",
+        "MESSAGES_PER_MINUTE": "4", "MAX_LIVE_GENERATIONS": "1", "CONN_MAX_AGE": "0",
+    }
+    daphne = str(Path(sys.executable).with_name("daphne"))
+    servers = []
+    try:
+        for n in range(2):
+            port = _free_port()
+            log = (tmp_path / f"web{n}.log").open("wb")
+            proc = subprocess.Popen([daphne, "-b", "127.0.0.1", "-p", str(port), "grokweb.asgi:application"],
+                                    cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+            servers.append((port, proc))
+        for port, proc in servers:
+            _wait_until_up(port, proc, tmp_path)
+        yield [port for port, _ in servers]
+    finally:
+        for _, proc in servers:
+            proc.terminate()
+        for _, proc in servers:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _wait_until_up(port: int, proc: subprocess.Popen[bytes], logs: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, [p.read_text()[-2000:] for p in logs.glob("*.log")]
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)  # polling a starting process, not waiting for our own work
+    raise AssertionError(f"web process on {port} did not start")

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 import uuid
 from decimal import Decimal
 from pathlib import Path
@@ -124,64 +122,7 @@ def test_two_processes_share_the_per_minute_counter_through_redis(user) -> None:
     assert cache.get(f"grokweb:rate:{user.pk}:{int(now // 60)}") == 21
 
 
-# Two real web processes ------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _database_url() -> str:
-    """The test database (pytest-django's test_ name), for the web processes to share."""
-    db = settings.DATABASES["default"]
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-@pytest.fixture
-def two_web_processes(tmp_path):  # type: ignore[no-untyped-def]
-    """Two daphne processes on the same PostgreSQL and Redis, 4 messages a minute each user."""
-    env = {
-        **os.environ, "DJANGO_SETTINGS_MODULE": "grokweb.settings", "DATABASE_URL": _database_url(),
-        "REDIS_URL": settings.REDIS_URL, "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "SECRET_KEY": settings.SECRET_KEY, "ALLOWED_HOSTS": "127.0.0.1", "DEBUG": "0", "LOG_LEVEL": "WARNING",
-        "MESSAGES_PER_MINUTE": "4", "MAX_LIVE_GENERATIONS": "1", "CONN_MAX_AGE": "0",
-    }
-    daphne = str(Path(sys.executable).with_name("daphne"))
-    servers = []
-    try:
-        for n in range(2):
-            port = _free_port()
-            log = (tmp_path / f"web{n}.log").open("wb")
-            proc = subprocess.Popen([daphne, "-b", "127.0.0.1", "-p", str(port), "grokweb.asgi:application"],
-                                    cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-            servers.append((port, proc))
-        for port, proc in servers:
-            _wait_until_up(port, proc, tmp_path)
-        yield [port for port, _ in servers]
-    finally:
-        for _, proc in servers:
-            proc.terminate()
-        for _, proc in servers:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-
-
-def _wait_until_up(port: int, proc: subprocess.Popen[bytes], logs: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, [p.read_text()[-2000:] for p in logs.glob("*.log")]
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.1)  # polling a starting process, not waiting for our own work
-    raise AssertionError(f"web process on {port} did not start")
+# Two real web processes (tests/integration/conftest.py: two_web_processes) ---------------------------
 
 
 class Tab:

@@ -9,6 +9,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from accounts import tokens
 from usage import reports, rollups
 from usage.aggregates import COLUMNS, as_ints, ledger_sums
 from usage.models import UsageDaily, UsageRecord
@@ -18,18 +19,31 @@ pytestmark = pytest.mark.django_db
 SLUGS = ["grok-4-fast-reasoning", "grok-code-fast-1", "grok-4-0709", "grok-3-mini"]
 
 
+def _token_of(user):  # type: ignore[no-untyped-def]
+    from accounts.models import ApiToken
+
+    found = ApiToken.objects.filter(user=user).first()
+    return found or tokens.create(user, f"{user.username}'s script")[0]
+
+
 def _insert_random(rng: random.Random, users, record, today: dt.date, count: int) -> None:  # type: ignore[no-untyped-def]
     for _ in range(count):
         prompt = rng.randint(1, 5000)
-        record(rng.choice(users), rng.choice(SLUGS), today - dt.timedelta(days=rng.randint(0, 12)),
+        user = rng.choice(users)
+        api = rng.random() < 0.3  # a third of the calls come through the Team API, with the user's token
+        record(user, rng.choice(SLUGS), today - dt.timedelta(days=rng.randint(0, 12)),
+               source="api" if api else "chat", token_id=_token_of(user).pk if api else None,
                hour=rng.randint(0, 23), prompt=prompt, cached=rng.randint(0, prompt), visible=rng.randint(0, 900),
                reasoning=rng.choice([0, 0, rng.randint(1, 3000)]), estimated=rng.random() < 0.1,
                reconciles=rng.random() > 0.05, stated=rng.choice([None, rng.randint(1, 10**7)]),
                purpose=rng.choice(["chat", "chat", "title"]), outcome=rng.choice(["complete", "complete", "error"]))
 
 
+KEYS = ("user_id", "provider_id", "model_slug", "purpose", "source", "token_id")
+
+
 def _rollup_by_day_key() -> dict[tuple, dict[str, int]]:
-    return {(r.day, r.user_id, r.provider_id, r.model_slug, r.purpose): {c: getattr(r, c) for c in COLUMNS}
+    return {(r.day, *(getattr(r, k) for k in KEYS)): {c: getattr(r, c) for c in COLUMNS}
             for r in UsageDaily.objects.all()}
 
 
@@ -37,8 +51,8 @@ def _ledger_by_day_key() -> dict[tuple, dict[str, int]]:
     from django.db.models.functions import TruncDate
 
     rows = (UsageRecord.objects.annotate(day=TruncDate("created_at")).order_by()
-            .values("day", "user_id", "provider_id", "model_slug", "purpose").annotate(**ledger_sums()))
-    return {(r["day"], r["user_id"], r["provider_id"], r["model_slug"], r["purpose"]): as_ints(r) for r in rows}
+            .values("day", *KEYS).annotate(**ledger_sums()))
+    return {(r["day"], *(r[k] for k in KEYS)): as_ints(r) for r in rows}
 
 
 def test_rollups_equal_ledger_sums_after_random_and_late_inserts(make_user, record, today) -> None:
@@ -72,7 +86,8 @@ def test_recomputing_a_day_gives_the_same_rows(make_user, record, today) -> None
     assert UsageDaily.objects.filter(day=day).count() == len([k for k in before if k[0] == day])
 
 
-@pytest.mark.parametrize("group_by", [None, "user", "model", "provider", "day", "user_model", "day_model", "purpose"])
+@pytest.mark.parametrize("group_by", [None, "user", "model", "provider", "day", "user_model", "day_model", "purpose",
+                                      "source", "token"])
 def test_reports_equal_raw_ledger_aggregation_including_today(make_user, record, today, group_by) -> None:
     rng = random.Random(11)
     users = [make_user(f"u{i}") for i in range(3)]
@@ -86,6 +101,28 @@ def test_reports_equal_raw_ledger_aggregation_including_today(make_user, record,
     raw = reports.raw_rows(first, today, group_by)
     assert [(r.key, r.sums) for r in exact.rows] == [(r.key, r.sums) for r in raw.rows]
     assert exact.totals.sums == raw.totals.sums and exact.totals.calls > 0
+
+
+@pytest.mark.parametrize("group_by", ["day", "model", "token"])
+def test_reports_narrowed_to_a_source_or_a_token_equal_the_ledger(make_user, record, today, group_by) -> None:
+    rng = random.Random(13)
+    users = [make_user(f"n{i}") for i in range(3)]
+    _insert_random(rng, users, record, today, 90)
+    rollups.refresh()
+    _insert_random(rng, users, record, today, 20)
+    first, token = today - dt.timedelta(days=10), _token_of(users[0]).pk
+    for narrow in ({"source": "api"}, {"source": "chat"}, {"token_id": token}, {"user_id": users[0].pk,
+                                                                              "source": "api"}):
+        exact = reports.report(first, today, group_by, **narrow)
+        raw = reports.raw_rows(first, today, group_by, **narrow)
+        assert [(r.key, r.sums) for r in exact.rows] == [(r.key, r.sums) for r in raw.rows]
+        assert exact.totals.calls > 0
+    api = reports.report(first, today, "source", token_id=token)
+    assert [r.key for r in api.rows] == ["api"] and api.rows[0].label == "Team API"
+    by_token = reports.report(first, today, "token")
+    assert {r.label for r in by_token.rows} >= {"n0 · n0's script", "No token (the chat)"}
+    assert reports.report(first, today, "token", user_id=users[0].pk).rows[0].label in ("n0's script",
+                                                                                       "No token (the chat)")
 
 
 def test_a_report_costs_a_constant_number_of_queries(make_user, record, today) -> None:
