@@ -45,9 +45,10 @@ def bound(frame: dict[str, Any], limit: int) -> dict[str, Any]:
             break  # nothing left to cut: the frame is made of something else
         holder, field = texts[0]
         text = holder[field]
-        # UTF-8 and JSON escapes make a character 1-6 bytes: cut by bytes over, then check again.
-        cut_to = max(0, len(text) - max(over, len(text) // 8) - 16)
-        holder[field] = text[:cut_to]
+        # A character is 1-6 bytes once encoded: keep the share of the text that fits, then check again.
+        encoded = size(text)
+        keep = max(0, encoded - over - 32) / encoded
+        holder[field] = text[: min(int(len(text) * keep), len(text) - max(1, len(text) // 64))]
         holder["truncated"] = True
         over = size(frame) - limit
     return frame

@@ -1,4 +1,4 @@
-"""Pure: a conversation as a tree of messages, its branches, siblings and pages.
+"""Pure: a conversation as a tree of messages, its branches and siblings.
 
 A conversation is a tree (edits and regenerations are siblings under one parent);
 the UI shows one path from the root to a leaf. These functions take the tree as
@@ -7,7 +7,7 @@ database and cost one light query (two columns) however long the conversation.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -64,30 +64,6 @@ class Tree(Generic[K]):
     def latest(self) -> K | None:
         """The most recently created message (the leaf to show when none is stored)."""
         return next(reversed(self.parent), None) if self.parent else None
-
-
-@dataclass(frozen=True)
-class Page(Generic[K]):
-    """One page of a branch: `keys` oldest first, and whether older messages exist."""
-
-    keys: list[K]
-    more: bool
-
-
-def page_before(path: Sequence[K], before: K | None, limit: int) -> Page[K]:
-    """The up-to-`limit` messages of `path` just before `before` (None: the end of the path).
-
-    `before` not on the path gives an empty page: the client asked about another branch.
-    """
-    if before is None:
-        end = len(path)
-    else:
-        try:
-            end = list(path).index(before)
-        except ValueError:
-            return Page([], False)
-    start = max(0, end - max(1, limit))
-    return Page(list(path[start:end]), start > 0)
 
 
 def fit(keys: list[K], size: Callable[[K], int], budget: int) -> list[K]:

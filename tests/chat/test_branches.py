@@ -1,7 +1,7 @@
-"""Pure: branches, siblings and pages of a conversation tree (chat.branches)."""
+"""Pure: branches and siblings of a conversation tree (chat.branches)."""
 from __future__ import annotations
 
-from chat.branches import Tree, fit, page_before
+from chat.branches import Tree, fit
 
 # 1 -> 2 -> 3          (first answer)
 #   \-> 4 -> 5 -> 6    (an edit of 2, and its continuation)
@@ -29,18 +29,6 @@ def test_switching_to_a_version_follows_its_newest_continuation() -> None:
     assert tree.newest_leaf(4) == 7
     assert tree.newest_leaf(1) == 7
     assert tree.latest() == 7
-
-
-def test_pages_walk_back_from_the_end() -> None:
-    path = list(range(1, 101))
-    last = page_before(path, None, 40)
-    assert last.keys == list(range(61, 101)) and last.more
-    older = page_before(path, 61, 40)
-    assert older.keys == list(range(21, 61)) and older.more
-    first = page_before(path, 21, 40)
-    assert first.keys == list(range(1, 21)) and not first.more
-    assert page_before(path, 1, 40).keys == []
-    assert page_before(path, 999, 40).keys == []  # not on this branch
 
 
 def test_a_page_fits_its_byte_budget_keeping_the_newest() -> None:
