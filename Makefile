@@ -44,7 +44,7 @@ TEST_WORKERS ?= 0
 BENCH_ARGS ?=
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/grokweb_bench
 
-.PHONY: help setup run test test-unit test-js test-e2e test-integration lint bench bench-report emulator collectstatic clean distclean
+.PHONY: help setup run test test-unit test-js test-e2e test-integration lint bench bench-report bench-ui emulator collectstatic clean distclean
 
 help:
 	@echo "Grokweb"
@@ -54,6 +54,7 @@ help:
 	@echo "  make lint              ruff + mypy + import-linter (layering)"
 	@echo "  make bench             relay, failover and database-write benchmarks (BENCH_ARGS=--quick)"
 	@echo "  make bench-report      usage-report benchmark on PostgreSQL (BENCH_DATABASE_URL)"
+	@echo "  make bench-ui          the chat page in Chromium: long chats, streaming, a big sidebar"
 	@echo "  make emulator          the Grok gateway emulator alone on port $(EMULATOR_PORT)"
 	@echo "  make clean / distclean remove build and test leftovers / also .venv and node_modules"
 
@@ -157,6 +158,10 @@ bench: setup
 bench-report: export DATABASE_URL = $(BENCH_DATABASE_URL)
 bench-report: collectstatic
 	$(PY) bench/report.py $(BENCH_ARGS)
+
+# The chat page in Debian's Chromium (E2E_CHROMIUM): BENCH_ARGS=--quick, --parts open,stream,sidebar.
+bench-ui: collectstatic
+	$(PY) bench/ui.py $(BENCH_ARGS)
 
 emulator: setup
 	$(PY) manage.py run_emulator --host $(HOST) --port $(EMULATOR_PORT)

@@ -42,7 +42,7 @@ class ModelAccessAdmin(admin.ModelAdmin):
 
 @admin.register(SiteSettings)
 class SiteSettingsAdmin(admin.ModelAdmin):
-    list_display = ("signup_mode", "allowed_domains", "updated_at")
+    list_display = ("signup_mode", "allowed_domains", "sharing_enabled", "updated_at")
 
 
 @admin.register(Invite)

@@ -69,6 +69,9 @@ class SiteSettings(models.Model):
                                    help_text="Blank: the SIGNUP_MODE environment default")
     allowed_domains = models.TextField(blank=True, help_text="E-mail domains allowed to sign up, one per line "
                                                              "or comma-separated; blank allows any")
+    sharing_enabled = models.BooleanField(
+        default=True, help_text="Members may share read-only links to their conversations. Turning it off "
+                                "makes every existing link answer 404 (they work again if turned back on).")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

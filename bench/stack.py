@@ -54,7 +54,8 @@ def manage(env: dict[str, str], *args: str) -> str:
 
 
 @contextlib.contextmanager
-def running_stack(extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
+def running_stack(extra_env: dict[str, str] | None = None, delay_scale: float = 0.0) -> Iterator[Stack]:
+    """`delay_scale` 0: the emulator answers at once; 1: at each model's real speed."""
     tmp = tempfile.mkdtemp(prefix="grokweb-bench-")
     emu_port, web_port = free_port(), free_port()
     emulator = f"http://127.0.0.1:{emu_port}/v1"
@@ -74,7 +75,8 @@ def running_stack(extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
     procs: list[subprocess.Popen[bytes]] = []
     try:
         procs.append(subprocess.Popen(
-            [PY, "-m", "emulator.app", "--port", str(emu_port), "--flavour", "xai", "--delay-scale", "0"],
+            [PY, "-m", "emulator.app", "--port", str(emu_port), "--flavour", "xai",
+             "--delay-scale", str(delay_scale)],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         emulator_pid = procs[0].pid
         manage(env, "migrate", "--noinput")

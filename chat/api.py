@@ -17,11 +17,13 @@ from ninja.errors import HttpError
 from accounts.access import model_for, models_for
 from gateways.wire.codes import ChatError
 
-from . import selectors
+from . import organize, selectors
+from .conversation_routes import router as conversation_router
 from .models import Conversation
 
 router = Router(tags=["chat"])
 PAGE = 30
+MAX_PAGE = 200
 
 
 class PriceOut(Schema):
@@ -52,6 +54,10 @@ class ConversationRow(Schema):
     archived: bool
 
 
+class ConversationChanged(ConversationRow):
+    leaf: str | None = None  # the last message of the branch shown (after a switch)
+
+
 class ConversationPage(Schema):
     results: list[ConversationRow]
     next: str | None
@@ -65,6 +71,7 @@ class ConversationOut(Schema):
     params: dict[str, Any]
     messages: list[dict[str, Any]]
     usage: dict[str, Any] | None = None  # totals of every ledger row of the conversation (usage app)
+    leaf: str | None = None  # the last message of the branch shown
 
 
 class ConversationPatch(Schema):
@@ -74,17 +81,24 @@ class ConversationPatch(Schema):
     model: str | None = None
     system_prompt: str | None = None
     params: dict[str, Any] | None = None
+    leaf: str | None = None  # show the branch through this message (its newest continuation)
 
 
-def _encode_cursor(conversation: Conversation) -> str:
+def _encode_cursor(conversation: Conversation, view: str) -> str:
     raw = f"{conversation.updated_at.isoformat()}|{conversation.id}"
+    if view == "active":  # pinned first: the cursor says which part of the list it is in
+        raw = f"{int(conversation.pinned)}|{raw}"
     return base64.urlsafe_b64encode(raw.encode()).decode()
 
 
-def _decode_cursor(cursor: str) -> tuple[datetime, UUID]:
+def _decode_cursor(cursor: str) -> tuple[bool | None, datetime, UUID]:
     try:
-        stamp, key = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        return datetime.fromisoformat(stamp), UUID(key)
+        parts = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        pinned = None
+        if len(parts) == 3:
+            pinned = parts.pop(0) == "1"
+        stamp, key = parts
+        return pinned, datetime.fromisoformat(stamp), UUID(key)
     except (ValueError, UnicodeDecodeError):
         raise HttpError(400, "The cursor is not valid.") from None
 
@@ -102,51 +116,79 @@ def list_models(request: HttpRequest) -> list[dict[str, Any]]:
 
 
 @router.get("/conversations/", response=ConversationPage)
-def list_conversations(request: HttpRequest, q: str = "", cursor: str = "") -> dict[str, Any]:
-    qs = selectors.conversations_of(request.user, q.strip()[:200])
+def list_conversations(request: HttpRequest, q: str = "", cursor: str = "", view: str = "",
+                       limit: int = PAGE) -> dict[str, Any]:
+    """`view` (addition): "active" = not archived, pinned first; "archived"; absent = all, newest first."""
+    if view not in selectors.VIEWS:
+        raise HttpError(400, "view must be active or archived.")
+    size = min(max(limit, 1), MAX_PAGE)
+    qs = selectors.conversations_of(request.user, q.strip()[:200], view)
     if cursor:
-        stamp, key = _decode_cursor(cursor)
-        qs = qs.filter(Q(updated_at__lt=stamp) | Q(updated_at=stamp, id__lt=key))
-    rows = list(qs[: PAGE + 1])
-    more = len(rows) > PAGE
-    rows = rows[:PAGE]
+        pinned, stamp, key = _decode_cursor(cursor)
+        later = Q(updated_at__lt=stamp) | Q(updated_at=stamp, id__lt=key)
+        qs = qs.filter(Q(pinned__lt=pinned) | (Q(pinned=pinned) & later) if pinned is not None else later)
+    rows = list(qs[: size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
     return {"results": [selectors.conversation_dict(c) for c in rows],
-            "next": _encode_cursor(rows[-1]) if more else None}
+            "next": _encode_cursor(rows[-1], view) if more else None}
 
 
 @router.get("/conversations/{conversation_id}/", response=ConversationOut)
 def get_conversation(request: HttpRequest, conversation_id: UUID) -> dict[str, Any]:
     conversation = _own(request, conversation_id)
+    branch = selectors.visible_branch(conversation)
     return {
         **selectors.conversation_dict(conversation),
         "system_prompt": conversation.system_prompt,
         "params": conversation.params,
-        "messages": [selectors.message_dict(m) for m in selectors.visible_branch(conversation)],
+        "messages": [selectors.message_dict(m) for m in branch],
         "usage": selectors.conversation_usage(conversation),
+        "leaf": str(branch[-1].id) if branch else None,
     }
 
 
-@router.patch("/conversations/{conversation_id}/", response=ConversationRow)
+@router.patch("/conversations/{conversation_id}/", response=ConversationChanged)
 def update_conversation(request: HttpRequest, conversation_id: UUID, patch: ConversationPatch) -> dict[str, Any]:
+    """Changes reach every tab of the user (conversation.updated); none of them moves the chat in the list."""
     conversation = _own(request, conversation_id)
     changes = patch.dict(exclude_unset=True)
+    announced: dict[str, Any] = {}
+    if "leaf" in changes:
+        leaf = organize.switch_branch(conversation, changes.pop("leaf"))
+        announced["leaf"] = str(leaf)
     if "model" in changes:
         model = model_for(request.user, changes.pop("model"))
         if model is None:  # unknown, disabled, or limited to groups this user is not in (accounts.access)
             raise ChatError("model_unavailable", "That model is not available.")
         conversation.model = model
+        changes["model"] = model
+        announced["model"] = model.slug
     if "title" in changes:
+        # A title someone chose is never overwritten: titles.write_title only names untitled chats.
         changes["title"] = (changes["title"] or "").strip()[:200]
+    for field in ("pinned", "archived"):
+        if field in changes and changes[field] is None:
+            raise HttpError(400, f"{field} cannot be null.")
     for field, value in changes.items():
         setattr(conversation, field, value)
-    conversation.save()
-    return selectors.conversation_dict(conversation)
+        if field in organize.LIST_FIELDS:
+            announced[field] = value
+    if changes:
+        conversation.save(update_fields=list(changes))
+    if announced:
+        organize.announce(conversation, announced)
+    return {**selectors.conversation_dict(conversation), "leaf": announced.get("leaf")}
 
 
 @router.delete("/conversations/{conversation_id}/", response={204: None})
 def delete_conversation(request: HttpRequest, conversation_id: UUID) -> tuple[int, None]:
-    _own(request, conversation_id).delete()
+    organize.delete(_own(request, conversation_id))
     return 204, None
+
+
+# Older pages of a branch, exports and share links.
+router.add_router("/", conversation_router)
 
 
 class ConversationUsageOut(Schema):

@@ -24,7 +24,7 @@ from django.conf import settings
 from accounts import status as account_status
 from gateways.wire.codes import ChatError
 
-from . import frames, selectors, services
+from . import bounds, frames, paging, selectors, services
 from .groups import conversation_group, user_group
 from .hub import Hub, get_hub
 
@@ -124,6 +124,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             frame["request_id"] = request_id
         await self.send_json(frame)
 
+    async def send_json(self, content: Any, close: bool = False) -> None:
+        """Every frame out stays under MAX_FRAME_BYTES (chat.bounds): texts too long are cut and marked."""
+        await super().send_json(bounds.bound(content, settings.GROKWEB["MAX_FRAME_BYTES"]), close)
+
     # Client frames -------------------------------------------------------
 
     async def on_ping(self, frame: frames.Ping) -> None:
@@ -133,18 +137,21 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         found = await db(_stored_state)(self.user, frame.conversation)
         if found is None:
             raise ChatError("not_found", "That conversation does not exist.")
-        conversation, messages, streaming = found
-        await self._join(conversation["id"])
+        conversation, page = found
+        await self._join(str(conversation.id))
         live = []
-        for message in streaming:  # the running process knows more than the last checkpoint
+        for message in page.streaming:  # the running process knows more than the last checkpoint
             snap = await self.hub.snapshot(message.id, message.runner) or {
                 "message": str(message.id), "content": message.content,
                 "reasoning": message.reasoning, "seq": message.live_seq,
             }
             self.seen_seq[snap["message"]] = snap["seq"]
             live.append(snap)
-        await self.send_json({"type": "conversation.snapshot", "conversation": conversation,
-                              "messages": messages, "live": live})
+        # The latest page of the branch; older pages over HTTP. send_json keeps it under the bound.
+        await self.send_json({"type": "conversation.snapshot",
+                              "conversation": {**selectors.conversation_dict(conversation), "leaf": page.leaf},
+                              "messages": page.messages, "live": live,
+                              "more": page.more, "cursor": page.cursor})
 
     async def on_send(self, frame: frames.Send) -> None:
         params = frame.params.model_dump(exclude_none=True) if frame.params else None
@@ -219,15 +226,13 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(frame)
 
 
-def _stored_state(user: Any, conversation_id: Any) -> tuple[dict[str, Any], list[dict[str, Any]], list[Any]] | None:
-    """Sync, one hop: the conversation, its visible branch as frames, and the replies still streaming."""
+def _stored_state(user: Any, conversation_id: Any) -> tuple[Any, paging.BranchPage] | None:
+    """Sync, one hop: the conversation and the latest page of its visible branch (with its streaming replies)."""
     conversation = selectors.conversation_for(user, conversation_id)
     if conversation is None:
         return None
-    branch = selectors.visible_branch(conversation)
-    streaming = [m for m in branch if m.status == m.Status.STREAMING]
-    messages = [selectors.message_dict(m, staff=user.is_staff) for m in branch]
-    return selectors.conversation_dict(conversation), messages, streaming
+    # Live text usually takes the place of the checkpoint it extends: keep a little room for it.
+    return conversation, paging.branch_page(conversation, staff=user.is_staff, live_bytes=paging.LIVE_RESERVE)
 
 
 @dataclass
@@ -246,10 +251,12 @@ def _store_and_plan(user: Any, start: Callable[[], services.Started], request_id
     if started.new_conversation:
         conversation = {"type": "conversation.created",
                         "conversation": selectors.conversation_dict(started.conversation)}
+    made = [m for m in (started.user_message, started.assistant_message) if m is not None]
+    objects = paging.with_siblings(started.conversation, made)  # "‹ 2/3 ›" for edits and regenerations
     created = {
         "type": "message.created", "request_id": request_id, "conversation": str(started.conversation.id),
-        "user_message": selectors.message_dict(started.user_message) if started.user_message else None,
-        "assistant_message": selectors.message_dict(started.assistant_message),
+        "user_message": objects[0] if started.user_message else None,
+        "assistant_message": objects[-1],
     }
     prepared = _Prepared(started, conversation, created)
     if started.duplicate:

@@ -73,3 +73,16 @@ class Message(models.Model):
     def __str__(self) -> str:
         return f"{self.role} {self.id}"
 
+
+class Share(models.Model):
+    """A read-only link to a conversation's branch as it was when shared (chat.sharing)."""
+
+    token = models.CharField(max_length=64, unique=True, editable=False)
+    conversation = models.OneToOneField(Conversation, on_delete=models.CASCADE, related_name="share")
+    # The last message the link shows; later messages and other branches stay private.
+    leaf = models.ForeignKey(Message, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"share of {self.conversation_id}"

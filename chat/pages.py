@@ -11,3 +11,23 @@ from django.shortcuts import render
 @login_required
 def index(request: HttpRequest, conversation_id: UUID | None = None) -> HttpResponse:
     return render(request, "chat/index.html", {"conversation_id": conversation_id or ""})
+
+
+def shared(request: HttpRequest, token: str) -> HttpResponse:
+    """A read-only share link (chat.sharing): anyone with the link, signed in or not."""
+    from django.http import Http404
+
+    from .sharing import shared_branch
+
+    found = shared_branch(token)
+    if found is None:
+        raise Http404("No such link.")
+    conversation, messages = found
+    response = render(request, "chat/share.html", {
+        "title": conversation.title or "New chat",
+        "shared_at": conversation.share.updated_at,
+        "messages": messages,
+    })
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    response["Referrer-Policy"] = "no-referrer"  # the link is the key: never leak it to sites it links to
+    return response

@@ -143,10 +143,18 @@ def visible_branch(conversation: Conversation, *, for_prompt: bool = False) -> l
     return branch
 
 
-def conversations_of(user: Any, q: str = "") -> QuerySet[Conversation]:
+VIEWS = ("", "active", "archived")
+
+
+def conversations_of(user: Any, q: str = "", view: str = "") -> QuerySet[Conversation]:
+    """The user's conversations, newest first; `view` "active" (not archived, pinned first) or "archived"."""
     qs = Conversation.objects.filter(owner=user).select_related("model")
     if q:
         qs = qs.filter(Q(title__icontains=q) | Q(messages__content__icontains=q)).distinct()
+    if view == "active":
+        return qs.filter(archived=False).order_by("-pinned", "-updated_at", "-id")
+    if view == "archived":
+        qs = qs.filter(archived=True)
     return qs.order_by("-updated_at", "-id")
 
 

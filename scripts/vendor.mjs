@@ -8,7 +8,7 @@
 //   static/vendor/highlight.mjs        highlight.js core + its "common" languages as one ESM file
 //   static/vendor/hljs-light.css       highlight.js "github" theme
 //   static/vendor/hljs-dark.css        highlight.js "github-dark" theme
-//   static/vendor/axe.min.js           axe-core, for the accessibility checks in the browser tests
+//   static/vendor/axe.min.js           axe-core, loaded only by the browser tests (accessibility checks)
 //
 // highlight.js publishes no single-file browser build on npm (its es/ entry points
 // re-export the CommonJS files), so we wrap lib/core.js and the language modules
@@ -70,7 +70,12 @@ writeFileSync(join(out, "highlight.mjs"), bundle);
 writeFileSync(
   join(out, "VERSIONS.json"),
   JSON.stringify(
-    { marked: version("marked"), dompurify: version("dompurify"), "highlight.js": version("highlight.js") },
+    {
+      marked: version("marked"),
+      dompurify: version("dompurify"),
+      "highlight.js": version("highlight.js"),
+      "axe-core": version("axe-core"),
+    },
     null,
     2,
   ) + "\n",

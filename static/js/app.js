@@ -1,5 +1,6 @@
 // Wire-up: the socket feeds the store, the store drives the thread, the composer and
 // the sidebar; navigation between conversations uses history.pushState (/c/<uuid>/).
+// Keyboard shortcuts are listed in the "?" dialog (templates/chat/index.html).
 
 import { ChatSocket } from "grokweb/socket";
 import { Store } from "grokweb/store";
@@ -9,6 +10,8 @@ import { Sidebar } from "grokweb/sidebar";
 import { createApi } from "grokweb/api";
 import { errorText, uuid } from "grokweb/format";
 import { BudgetLine, ComposerNotice } from "grokweb/budget";
+import { ShareDialog } from "grokweb/share";
+import { preloadHighlighter } from "grokweb/markdown";
 
 const $ = (id) => document.getElementById(id);
 const root = $("app");
@@ -19,23 +22,36 @@ const models = new Map(); // slug -> model from /api/models/
 const MODEL_KEY = "grokweb.model";
 const UUID_PATH = /^\/c\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\/?$/i;
 
-// Toasts: short notices for errors that belong to no message.
+// Toasts: short notices for errors that belong to no message, and undo offers. The
+// live region exists from the start, so screen readers announce what appears in it.
 let toastTimer = 0;
-function toast(text, isError = false) {
-  let node = document.querySelector(".toast");
-  if (!node) {
-    node = document.createElement("div");
-    node.className = "toast";
-    node.setAttribute("role", isError ? "alert" : "status");
-    document.body.append(node);
+const toastNode = $("toast");
+function notify({ text, isError = false, action = null, timeout = 0 }) {
+  const node = toastNode;
+  node.replaceChildren();
+  const span = document.createElement("span");
+  span.textContent = text;
+  node.append(span);
+  if (action) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "toast-action";
+    button.textContent = action.label;
+    button.addEventListener("click", () => {
+      node.hidden = true;
+      action.run();
+    });
+    node.append(button);
   }
-  node.textContent = text;
   node.classList.toggle("error", isError);
   node.hidden = false;
   clearTimeout(toastTimer);
   toastTimer = setTimeout(() => {
     node.hidden = true;
-  }, isError ? 6000 : 3000);
+  }, timeout || (action ? 6000 : isError ? 6000 : 3000));
+}
+function toast(text, isError = false) {
+  notify({ text, isError });
 }
 
 // The socket ------------------------------------------------------------------
@@ -44,8 +60,11 @@ const wsUrl = `${location.protocol === "https:" ? "wss" : "ws"}://${location.hos
 let bannerTimer = 0;
 const socket = new ChatSocket(wsUrl, {
   onFrame,
-  onOpen() {
-    if (store.conversationId) socket.send({ type: "subscribe", conversation: store.conversationId });
+  onOpen({ subscribed } = {}) {
+    // The page's early socket may have asked for this conversation already.
+    if (store.conversationId && subscribed !== store.conversationId) {
+      socket.send({ type: "subscribe", conversation: store.conversationId });
+    }
   },
   onStatus(status) {
     clearTimeout(bannerTimer);
@@ -69,9 +88,10 @@ const thread = new ThreadView({
   thread: $("thread"),
   scroller: $("messages"),
   empty: $("empty-state"),
+  older: $("older"),
   store,
   models,
-  actions: { regenerate },
+  actions: { regenerate, edit, switchTo, loadOlder, busy },
 });
 
 const composer = new Composer({
@@ -80,7 +100,10 @@ const composer = new Composer({
   button: $("send"),
   onSend: send,
   onStop: stop,
+  onEditLast: () => thread.editLast(),
 });
+
+const shareDialog = new ShareDialog($("share-dialog"), api, toast);
 
 const sidebar = new Sidebar({
   api,
@@ -88,11 +111,15 @@ const sidebar = new Sidebar({
   empty: $("conv-empty"),
   more: $("conv-more"),
   search: $("search"),
+  heading: $("conv-heading"),
+  archivedToggle: $("show-archived"),
   toast,
+  notify,
   onOpen: (id) => navigate(id),
   onDeleted: (id) => {
     if (id === store.conversationId) navigate(null, { replace: true });
   },
+  onShare: (id) => shareDialog.open(id, sidebar.title(id)),
 });
 
 const budget = new BudgetLine($("budget-left"), api);
@@ -130,18 +157,73 @@ function stop() {
   if (reply) socket.send({ type: "stop", message: reply.id });
 }
 
-function regenerate(messageId) {
-  if (store.streaming()) {
+function busy() {
+  return !!store.streaming() || requests.size > 0;
+}
+
+function regenerate(messageId, modelSlug) {
+  if (busy()) {
     toast("Wait for the current reply to finish, or stop it.");
     return;
   }
   const requestId = uuid();
   const frame = { type: "regenerate", request_id: requestId, message: messageId };
-  const model = selectedModel();
+  const model = modelSlug || selectedModel();
   if (model) frame.model = model;
   requests.set(requestId, { kind: "regenerate" });
   composer.setBusy(true);
   socket.send(frame);
+}
+
+/** Edit a message you wrote: a new version (a sibling) and a new reply. */
+function edit(messageId, content) {
+  if (busy()) {
+    toast("Wait for the current reply to finish, or stop it.");
+    return false;
+  }
+  const requestId = uuid();
+  requests.set(requestId, { kind: "edit", content });
+  composer.setBusy(true);
+  thread.scrollToBottom();
+  socket.send({ type: "edit", request_id: requestId, message: messageId, content });
+  return true;
+}
+
+// Branches: "‹ 2/3 ›" asks the server to show another version; it remembers the branch
+// and tells every tab (conversation.updated with `leaf`), which then resubscribe.
+let requestedLeaf = null;
+async function switchTo(messageId, fromId) {
+  if (busy()) {
+    toast("Wait for the current reply to finish, or stop it.");
+    return;
+  }
+  const id = store.conversationId;
+  try {
+    const conv = await api.switchBranch(id, messageId);
+    thread.reveal(messageId, fromId);
+    if (conv && conv.leaf) followLeaf(id, conv.leaf);
+  } catch (err) {
+    toast(err.message || "Could not show that version.", true);
+  }
+}
+
+function followLeaf(conversationId, leaf) {
+  if (conversationId !== store.conversationId || !leaf || leaf === store.leaf() || leaf === requestedLeaf) return;
+  requestedLeaf = leaf;
+  socket.send({ type: "subscribe", conversation: conversationId });
+}
+
+/** The page of messages before the oldest one shown (scrolling up). */
+async function loadOlder() {
+  const id = store.conversationId;
+  const before = store.cursor;
+  if (!id || !before) return;
+  try {
+    const page = await api.messages(id, before);
+    store.applyHistory(id, before, page);
+  } catch (err) {
+    toast(err.message || "Could not load earlier messages.", true);
+  }
 }
 
 // A gap in a reply's seq: ask for a fresh snapshot (at most one every 500 ms).
@@ -162,6 +244,7 @@ function resync() {
 function onFrame(frame) {
   switch (frame.type) {
     case "conversation.snapshot":
+      requestedLeaf = null;
       if (store.applySnapshot(frame)) {
         setTitle(frame.conversation.title);
         refreshUsage();
@@ -174,7 +257,17 @@ function onFrame(frame) {
     case "conversation.updated":
       sidebar.updated(frame.conversation);
       if (store.applyConversation(frame.conversation)) setTitle(store.conversation.title);
-      if (frame.conversation.id === store.conversationId) refreshUsage();
+      if (frame.conversation.id === store.conversationId) {
+        if (frame.conversation.leaf) followLeaf(frame.conversation.id, frame.conversation.leaf);
+        if ("title" in frame.conversation && Object.keys(frame.conversation).length <= 3) refreshUsage();
+      }
+      break;
+    case "conversation.deleted":
+      sidebar.deleted(frame.conversation);
+      if (frame.conversation === store.conversationId) {
+        toast("This conversation was deleted.");
+        navigate(null, { replace: true });
+      }
       break;
     case "message.created": {
       const ours = requests.delete(frame.request_id);
@@ -217,8 +310,8 @@ function onError(frame) {
   if (request) {
     requests.delete(frame.request_id);
     composer.setBusy(false);
-    if (request.kind === "send") {
-      store.failPending(frame.request_id);
+    if (request.kind === "send" || request.kind === "edit") {
+      if (request.kind === "send") store.failPending(frame.request_id);
       // Give the text back so nothing typed is lost.
       const input = $("input");
       if (!input.value.trim()) {
@@ -332,8 +425,51 @@ function closeSidebar() {
 $("sidebar-toggle").addEventListener("click", openSidebar);
 $("sidebar-close").addEventListener("click", closeSidebar);
 $("scrim").addEventListener("click", closeSidebar);
+
+// Keyboard shortcuts (listed in the "?" dialog) -------------------------------
+
+const shortcuts = $("shortcuts-dialog");
+function typing(target) {
+  return target instanceof HTMLElement && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName));
+}
+function focusSearch() {
+  if (!window.matchMedia("(min-width: 801px)").matches) openSidebar();
+  $("search").focus();
+  $("search").select();
+}
 document.addEventListener("keydown", (event) => {
-  if (event.key === "Escape" && root.classList.contains("sidebar-open")) closeSidebar();
+  const mod = event.ctrlKey || event.metaKey;
+  const key = event.key.toLowerCase();
+  if (mod && !event.shiftKey && !event.altKey && key === "k") {
+    event.preventDefault();
+    focusSearch();
+  } else if (mod && event.shiftKey && !event.altKey && key === "o") {
+    event.preventDefault();
+    navigate(null);
+  } else if (event.key === "?" && !mod && !typing(event.target) && !document.querySelector("dialog[open]")) {
+    event.preventDefault();
+    shortcuts.showModal();
+  } else if (event.key === "Escape" && !event.defaultPrevented && !document.querySelector("dialog[open]")) {
+    if (root.classList.contains("sidebar-open")) {
+      closeSidebar();
+    } else if (store.streaming()) {
+      event.preventDefault();
+      stop();
+    }
+  }
+});
+$("show-shortcuts").addEventListener("click", () => {
+  $("user-menu").open = false;
+  shortcuts.showModal();
+});
+$("shortcuts-close").addEventListener("click", () => shortcuts.close());
+$("export-all").addEventListener("click", () => {
+  $("user-menu").open = false;
+  api.download(null, "json");
+});
+$("skip-to-composer").addEventListener("click", (event) => {
+  event.preventDefault();
+  composer.focus();
 });
 document.addEventListener("click", (event) => {
   const menu = $("user-menu");
@@ -408,3 +544,5 @@ loadModels();
 budget.refresh();
 sidebar.load("");
 if (!initial) composer.focus();
+// Code highlighting is not needed for the first paint: fetch it when the page is idle.
+(window.requestIdleCallback || ((fn) => setTimeout(fn, 300)))(() => preloadHighlighter(), { timeout: 2000 });

@@ -1,7 +1,8 @@
-// The message box: Enter sends, Shift+Enter adds a line; the button sends or stops.
+// The message box: Enter sends, Shift+Enter adds a line; the button sends or stops;
+// ↑ in an empty box edits the last message you wrote.
 
 export class Composer {
-  constructor({ form, input, button, onSend, onStop }) {
+  constructor({ form, input, button, onSend, onStop, onEditLast }) {
     this.form = form;
     this.input = input;
     this.button = button;
@@ -16,6 +17,10 @@ export class Composer {
       this.update();
     });
     input.addEventListener("keydown", (event) => {
+      if (event.key === "ArrowUp" && !input.value && onEditLast && !event.shiftKey && !event.altKey) {
+        if (onEditLast()) event.preventDefault();
+        return;
+      }
       if (event.key !== "Enter" || event.shiftKey || event.altKey || event.isComposing || event.keyCode === 229) return;
       event.preventDefault();
       if (!this.streaming) this.submit();

@@ -45,26 +45,37 @@ export class ChatSocket {
     clearTimeout(this.timers.retry);
     if (this.ws && (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING)) return;
     this.setStatus(this.attempt === 0 ? "connecting" : "reconnecting");
+    // The page's inline script opened a socket (and subscribed) while the modules loaded: adopt it once.
+    const early = window.grokwebEarlySocket;
+    window.grokwebEarlySocket = null;
     let ws;
-    try {
-      ws = new WebSocket(this.url);
-    } catch {
-      this.scheduleReconnect();
-      return;
+    let subscribed = null;
+    if (early && early.ws.readyState <= WebSocket.OPEN) {
+      ws = early.ws;
+      ws.removeEventListener("message", early.listener);
+      subscribed = early.subscribed;
+    } else {
+      try {
+        ws = new WebSocket(this.url);
+      } catch {
+        this.scheduleReconnect();
+        return;
+      }
     }
     this.ws = ws;
-    ws.addEventListener("open", () => {
+    const opened = () => {
       if (ws !== this.ws) return;
       this.attempt = 0;
       this.setStatus("open");
       this.startPing();
-      this.onOpen();
+      this.onOpen({ subscribed });
+      subscribed = null;
       for (const frame of this.pending.values()) this.rawSend(frame);
       const queued = this.queue;
       this.queue = [];
       for (const frame of queued) this.rawSend(frame);
-    });
-    ws.addEventListener("message", (event) => {
+    };
+    const received = (event) => {
       if (ws !== this.ws) return;
       let frame;
       try {
@@ -79,7 +90,11 @@ export class ChatSocket {
         this.pending.delete(frame.request_id);
       }
       this.onFrame(frame);
-    });
+    };
+    if (ws.readyState === WebSocket.OPEN) opened();
+    else ws.addEventListener("open", opened);
+    ws.addEventListener("message", received);
+    for (const event of early && ws === early.ws ? early.frames : []) received(event);
     ws.addEventListener("close", (event) => {
       if (ws !== this.ws) return;
       this.ws = null;

@@ -1,10 +1,18 @@
-// The state of the open conversation: its messages (the visible branch) and the
-// live text of replies being written. Frames from the server are applied here;
-// listeners are told what changed ({kind: "list" | "message" | "conversation", id}).
+// The state of the open conversation: the loaded part of its visible branch (the
+// latest page first, older pages prepended as the reader scrolls up) and the live
+// text of replies being written. Frames from the server are applied here; listeners
+// are told what changed:
+//   {kind: "list"}                the messages were replaced or the branch was cut
+//   {kind: "prepend", count}      `count` older messages were added at the top
+//   {kind: "message", id}         one message changed
+//   {kind: "conversation"}        title or other conversation fields
 //
 // Deltas carry a per-message `seq` (1, 2, 3 ...). A delta at or below the seq we hold
 // is a duplicate and ignored; one that skips ahead means we missed frames, and
 // applyDelta answers "gap" so the app resubscribes (the snapshot resets text and seq).
+//
+// Nothing on the streaming path walks the whole branch: a 10,000-message
+// conversation costs the same per delta as a 10-message one.
 
 export class Store {
   constructor() {
@@ -17,7 +25,10 @@ export class Store {
     this.conversation = null;
     this.order = []; // message ids, oldest first
     this.byId = new Map();
+    this.live = new Set(); // ids of replies streaming
     this.loaded = !conversationId; // a new chat has nothing to load
+    this.more = false; // older messages exist on the server
+    this.cursor = null; // pass as `before` to fetch them
     this.emit({ kind: "list" });
   }
 
@@ -38,22 +49,41 @@ export class Store {
     return this.byId.get(id);
   }
 
-  /** The reply being written in this conversation, if any (the last one wins). */
+  /** The reply being written in this conversation, if any (the newest wins). */
   streaming() {
+    let found = null;
+    for (const id of this.live) {
+      const m = this.byId.get(id);
+      if (m && m.status === "streaming") found = m;
+    }
+    return found;
+  }
+
+  hasPending() {
+    return this.order.some((id) => this.byId.get(id).pending);
+  }
+
+  /** The newest user message of the branch (for ↑ in an empty composer). */
+  lastUserMessage() {
     for (let i = this.order.length - 1; i >= 0; i -= 1) {
       const m = this.byId.get(this.order[i]);
-      if (m.role === "assistant" && m.status === "streaming") return m;
+      if (m.role === "user" && !m.pending) return m;
     }
     return null;
   }
 
-  hasPending() {
-    return this.messages.some((m) => m.pending);
+  /** The id of the branch's last stored message (the leaf the server shows). */
+  leaf() {
+    for (let i = this.order.length - 1; i >= 0; i -= 1) {
+      const m = this.byId.get(this.order[i]);
+      if (!m.pending) return m.id;
+    }
+    return null;
   }
 
   // Frames ----------------------------------------------------------------
 
-  /** conversation.snapshot: the stored branch plus live text and seq of running replies. */
+  /** conversation.snapshot: the latest page of the branch plus live text and seq of running replies. */
   applySnapshot(frame) {
     const conv = frame.conversation || {};
     if (!this.conversationId || conv.id !== this.conversationId) return false;
@@ -61,6 +91,7 @@ export class Store {
     const live = new Map((frame.live || []).map((l) => [l.message, l]));
     const order = [];
     const byId = new Map();
+    this.live = new Set();
     for (const raw of frame.messages || []) {
       const prev = this.byId.get(raw.id);
       const msg = normalize(raw, prev);
@@ -73,6 +104,7 @@ export class Store {
       } else {
         msg.seq = prev ? prev.seq : 0;
       }
+      if (msg.status === "streaming") this.live.add(msg.id);
       order.push(msg.id);
       byId.set(msg.id, msg);
     }
@@ -86,19 +118,43 @@ export class Store {
     }
     this.order = order;
     this.byId = byId;
+    // Additions (docs/protocol.md): older servers send the whole branch and no cursor.
+    this.more = !!frame.more;
+    this.cursor = frame.more ? frame.cursor || null : null;
     this.loaded = true;
     this.emit({ kind: "conversation" });
     this.emit({ kind: "list" });
     return true;
   }
 
+  /**
+   * A page of older messages (GET /api/conversations/{id}/messages?before=): the
+   * ancestors of the oldest message we hold, oldest first. Answers how many were added.
+   */
+  applyHistory(conversationId, before, page) {
+    if (conversationId !== this.conversationId || before !== this.cursor) return 0;
+    const first = this.order[0];
+    const fresh = [];
+    for (const raw of page.messages || []) {
+      if (!this.byId.has(raw.id)) fresh.push(normalize(raw));
+    }
+    // The page must end at the parent of what we show; anything else is a stale answer.
+    if (fresh.length && first && fresh[fresh.length - 1].id !== this.byId.get(first).parent) return 0;
+    for (const msg of fresh) this.byId.set(msg.id, msg);
+    this.order = [...fresh.map((m) => m.id), ...this.order];
+    this.more = !!page.more;
+    this.cursor = page.more ? page.cursor || null : null;
+    if (fresh.length) this.emit({ kind: "prepend", count: fresh.length });
+    return fresh.length;
+  }
+
   /** Show the user's message at once, until message.created replaces it. */
   addPending(requestId, content) {
     const id = `pending:${requestId}`;
-    const parent = this.order.length ? this.order[this.order.length - 1] : null;
+    const parent = this.leaf();
     this.byId.set(id, {
-      id, role: "user", content, reasoning: "", status: "pending", pending: true,
-      requestId, parent, model: null, usage: null, error: null, timing: null, seq: 0,
+      id, role: "user", content, reasoning: "", status: "pending", pending: true, siblings: null,
+      requestId, parent, model: null, usage: null, error: null, timing: null, seq: 0, v: 0,
     });
     this.order.push(id);
     this.emit({ kind: "list" });
@@ -145,6 +201,7 @@ export class Store {
     const reply = normalize(assistant);
     reply.startedAt = Date.now();
     this.push(reply);
+    if (reply.status === "streaming") this.live.add(reply.id);
     this.emit({ kind: "list" });
     return result;
   }
@@ -162,7 +219,7 @@ export class Store {
       if (!msg.content) msg.firstContentAt = Date.now();
       msg.content += frame.content;
     }
-    this.emit({ kind: "message", id: msg.id });
+    this.changed(msg);
     return "applied";
   }
 
@@ -171,15 +228,17 @@ export class Store {
     const msg = this.byId.get(frame.message);
     if (!msg) return false;
     msg.status = frame.status || "complete";
-    if (typeof frame.content === "string") msg.content = frame.content;
-    if (typeof frame.reasoning === "string") msg.reasoning = frame.reasoning;
+    // A text cut to fit the frame bound (`truncated`, an addition) is shorter than what was streamed.
+    if (typeof frame.content === "string" && !frame.truncated) msg.content = frame.content;
+    if (typeof frame.reasoning === "string" && !frame.truncated) msg.reasoning = frame.reasoning;
     msg.finish_reason = frame.finish_reason || null;
     msg.usage = frame.usage || msg.usage;
     msg.timing = frame.timing || msg.timing;
     if (frame.route) msg.route = frame.route; // staff only: which gateway served it
     msg.error = null;
     msg.endedAt = Date.now();
-    this.emit({ kind: "message", id: msg.id });
+    this.live.delete(msg.id);
+    this.changed(msg);
     return true;
   }
 
@@ -193,7 +252,8 @@ export class Store {
     msg.error = { code: frame.code, detail: frame.detail, retryable: !!frame.retryable };
     if (frame.route) msg.route = frame.route;
     msg.endedAt = Date.now();
-    this.emit({ kind: "message", id: msg.id });
+    this.live.delete(msg.id);
+    this.changed(msg);
     return true;
   }
 
@@ -207,6 +267,11 @@ export class Store {
 
   // Helpers ---------------------------------------------------------------
 
+  changed(msg) {
+    msg.v = (msg.v || 0) + 1;
+    this.emit({ kind: "message", id: msg.id });
+  }
+
   push(msg) {
     this.byId.set(msg.id, msg);
     this.order.push(msg.id);
@@ -217,13 +282,18 @@ export class Store {
     let cut;
     if (parentId == null) {
       cut = 0;
+      this.more = false;
+      this.cursor = null;
     } else {
-      const at = this.order.indexOf(parentId);
+      const at = this.order.lastIndexOf(parentId);
       if (at < 0) return; // unknown parent: keep what we show, append
       cut = at + 1;
     }
     for (const id of this.order.slice(cut)) {
-      if (!keepPending.includes(id)) this.byId.delete(id);
+      if (!keepPending.includes(id)) {
+        this.byId.delete(id);
+        this.live.delete(id);
+      }
     }
     this.order = [...this.order.slice(0, cut), ...keepPending.filter((id) => this.order.indexOf(id) >= cut)];
   }
@@ -245,7 +315,13 @@ export function normalize(raw, prev) {
     usage: raw.usage || null,
     error: raw.error || null,
     timing: raw.timing || null,
+    route: raw.route || null,
+    // Additions: the ids of this message and its siblings, oldest first (edits and
+    // regenerations), and whether the text was cut to fit a frame.
+    siblings: Array.isArray(raw.siblings) ? raw.siblings : null,
+    truncated: !!raw.truncated,
     seq: 0,
+    v: (prev?.v || 0) + 1,
     pending: false,
     // Local clocks for the "Thinking…" timer; the server's created_at is clamped to now.
     startedAt: prev?.startedAt || (Number.isFinite(created) ? Math.min(created, Date.now()) : Date.now()),

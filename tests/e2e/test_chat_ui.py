@@ -265,11 +265,16 @@ def test_delete_conversation(page: Page, grokweb_server: LiveServer) -> None:
     expect(page).to_have_url(UUID_URL)
     items = page.locator("#conv-list .conv-item")
     count = items.count()
-    page.once("dialog", lambda dialog: dialog.accept())
+    deleted = page.url.rstrip("/").rsplit("/", 1)[-1]
     active = page.locator("#conv-list .conv-item.active")
     active.hover()
-    active.locator("button.conv-delete").click()
-    expect(items).to_have_count(count - 1)
-    expect(page).to_have_url(f"{grokweb_server.url}/")  # the open chat was deleted: back to a new one
-    expect(page.locator("#empty-state")).to_be_visible()
+    active.locator("button.conv-menu-btn").click()
+    with page.expect_response(lambda r: r.request.method == "DELETE", timeout=15_000) as gone:
+        page.get_by_role("menuitem", name="Delete").click()  # no native confirm: a few seconds to undo instead
+        expect(items).to_have_count(count - 1)
+        expect(page).to_have_url(f"{grokweb_server.url}/")  # the open chat was deleted: back to a new one
+        expect(page.locator("#empty-state")).to_be_visible()
+        expect(page.locator("#toast")).to_contain_text("Deleted")
+    assert gone.value.status == 204
+    assert page.request.get(f"/api/conversations/{deleted}/").status == 404
     assert not page.js_errors, page.js_errors  # type: ignore[attr-defined]

@@ -114,3 +114,42 @@ test("formatting", () => {
   assert.equal(errorText("timeout", "The model did not answer in 60 s."), "The model did not answer in 60 s.");
   assert.match(uuid(), /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
 });
+
+test("older pages are prepended once, and only when they end at the oldest message shown", () => {
+  const store = new Store();
+  store.reset(C);
+  const U2 = "55555555-5555-4555-8555-555555555555";
+  store.applySnapshot({
+    type: "conversation.snapshot", conversation: { id: C, title: "T" },
+    messages: [msg(U2, "user", { parent: A1 })], live: [], more: true, cursor: U2,
+  });
+  assert.equal(store.more, true);
+  const changes = [];
+  store.onChange((c) => changes.push(c.kind));
+  // A stale answer (for another cursor) is ignored.
+  assert.equal(store.applyHistory(C, "elsewhere", { messages: [msg(A1, "assistant")], more: false }), 0);
+  const page = { messages: [msg(U1, "user"), msg(A1, "assistant", { parent: U1 })], more: false, cursor: null };
+  assert.equal(store.applyHistory(C, U2, page), 2);
+  assert.deepEqual(store.order, [U1, A1, U2]);
+  assert.equal(store.more, false);
+  assert.deepEqual(changes, ["prepend"]);
+  assert.equal(store.applyHistory(C, U2, page), 0);
+});
+
+test("an old server's snapshot (no cursor) means the whole branch is there", () => {
+  const store = streamingStore();
+  assert.equal(store.more, false);
+  assert.equal(store.cursor, null);
+  assert.equal(store.leaf(), A1);
+  assert.equal(store.lastUserMessage().id, U1);
+});
+
+test("siblings arrive with messages", () => {
+  const store = new Store();
+  store.reset(C);
+  store.applySnapshot({
+    conversation: { id: C }, live: [],
+    messages: [msg(U1, "user", { siblings: ["x", U1] })],
+  });
+  assert.deepEqual(store.get(U1).siblings, ["x", U1]);
+});

@@ -1,0 +1,206 @@
+"""UI benchmark (issue 14): Chromium (Debian's, via Playwright) against the real stack.
+
+    .venv/bin/python bench/ui.py            # full run, prints a markdown table
+    .venv/bin/python bench/ui.py --quick    # fewer runs
+
+Data is made through the ORM (manage.py shell) in a fresh SQLite database; replies come
+from the emulator slowed to 400 tokens/s. Measured in the page (performance.now(), from
+navigation start):
+
+1. navigation -> the newest message painted, conversations of 10 / 1,000 / 10,000
+   messages (~2 KB each);
+2. long tasks (PerformanceObserver "longtask", > 50 ms) while a 5,000-token reply
+   streams at 400 tokens/s, in a new chat and at the end of a 1,000-message one;
+3. a sidebar of 5,000 conversations: its first row painted, and scrolling to the end
+   (every page loaded and laid out).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.stack import manage, running_stack, session_cookie
+
+CHROMIUM = os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
+MODEL = "grok-4-1-fast-non-reasoning"
+RATE = 400  # tokens per second
+TEXT = ("The harbor master logged every vessel that came in through the breakwater, noting the tide, "
+        "the wind and the cargo, and the ledger grew thicker each season. ") * 12
+
+SEED_CHAT = """
+import uuid
+from accounts.models import User
+from chat.models import Conversation, Message
+owner = User.objects.get(username='bench')
+conv = Conversation.objects.create(owner=owner, title='{count} messages')
+rows, parent = [], None
+for i in range({count}):
+    role = 'user' if i % 2 == 0 else 'assistant'
+    m = Message(id=uuid.uuid4(), conversation=conv, parent_id=parent, role=role, status='complete',
+                content={text!r} + ' [message ' + str(i) + ']', model_slug='' if role == 'user' else {model!r})
+    rows.append(m)
+    parent = m.id
+Message.objects.bulk_create(rows, batch_size=1000)
+conv.current_leaf_id = parent
+conv.save()
+print(conv.id)
+"""
+
+SEED_SIDEBAR = """
+import datetime, uuid
+from django.utils import timezone
+from accounts.models import User
+from chat.models import Conversation
+owner = User.objects.get(username='bench')
+now = timezone.now()
+rows = [Conversation(owner=owner, title='Sidebar chat %d' % i) for i in range({count})]
+Conversation.objects.bulk_create(rows, batch_size=1000)
+for i, c in enumerate(rows):
+    c.updated_at = now - datetime.timedelta(hours=3 * i)
+Conversation.objects.bulk_update(rows, ['updated_at'], batch_size=1000)
+"""
+
+# Stamps the first animation frame after `selector` shows up containing `text` (the paint).
+WATCH = """
+(() => {
+  const [selector, text, name] = %s;
+  const tick = () => {
+    const node = document.querySelector(selector);
+    if (node && (!text || node.textContent.includes(text))) {
+      requestAnimationFrame(() => { window[name] = performance.now(); });
+      return;
+    }
+    requestAnimationFrame(tick);
+  };
+  requestAnimationFrame(tick);
+  window.__long = [];
+  try {
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) window.__long.push([e.startTime, e.duration]);
+    }).observe({ type: "longtask", buffered: true });
+  } catch (e) {}
+})();
+"""
+
+
+def seed_chat(env: dict[str, str], count: int) -> str:
+    return manage(env, "shell", "-c", SEED_CHAT.format(count=count, text=TEXT, model=MODEL)).strip().splitlines()[-1]
+
+
+def open_time(context: Any, url: str, marker: str) -> float:
+    page = context.new_page()
+    page.add_init_script(WATCH % repr(["#thread article.msg:last-child", marker, "__painted"]))
+    page.goto(url)
+    page.wait_for_function("window.__painted !== undefined", timeout=60_000)
+    value = float(page.evaluate("window.__painted"))
+    page.close()
+    return value
+
+
+def stream_tasks(context: Any, url: str) -> dict[str, float]:
+    page = context.new_page()
+    page.add_init_script(WATCH % repr(["#thread", "", "__ready"]))
+    page.goto(url)
+    page.wait_for_function("window.__ready !== undefined && !document.querySelector('#model').disabled")
+    page.select_option("#model", MODEL)
+    page.wait_for_timeout(500)
+    start = float(page.evaluate("performance.now()"))
+    page.fill("#input", f"A long answer, please. [[tokens=5000]] {time.time()}")
+    page.press("#input", "Enter")
+    page.wait_for_selector("#thread article.msg-assistant:last-child[data-status=streaming]")
+    page.wait_for_selector("#thread article.msg-assistant:last-child[data-status=complete]", timeout=120_000)
+    end = float(page.evaluate("performance.now()"))
+    tasks = [(s - start, d) for s, d in page.evaluate("window.__long") if s >= start]
+    page.close()
+    durations = [d for _, d in tasks]
+    return {"seconds": (end - start) / 1000, "longest": max(durations, default=0.0), "total": sum(durations),
+            "count": len(durations), "at": ", ".join(f"{d:.0f} ms at {s / 1000:.1f} s" for s, d in tasks)}
+
+
+def sidebar(context: Any, web: str, count: int) -> dict[str, float]:
+    page = context.new_page()
+    page.add_init_script(WATCH % repr(["#conv-list .conv-item", "", "__painted"]))
+    page.goto(web + "/")
+    page.wait_for_function("window.__painted !== undefined", timeout=60_000)
+    first = float(page.evaluate("window.__painted"))
+    elapsed, rows = page.evaluate("""async () => {
+        const nav = document.querySelector('.conv-nav');
+        const more = document.querySelector('#conv-more');
+        const start = performance.now();
+        while (!more.hidden) {  // the last page is in when there is nothing more to load
+          nav.scrollTop = nav.scrollHeight;
+          await new Promise((r) => requestAnimationFrame(r));
+        }
+        nav.scrollTop = nav.scrollHeight;
+        await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+        return [performance.now() - start, document.querySelectorAll('#conv-list .conv-item').length];
+    }""")
+    page.close()
+    assert rows >= count, rows
+    return {"first": first, "to_end": float(elapsed)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--parts", default="open,stream,sidebar", help="comma-separated: open, stream, sidebar")
+    args = parser.parse_args()
+    parts = set(args.parts.split(","))
+    runs = 3 if args.quick else 7
+    from playwright.sync_api import sync_playwright
+
+    from gateways.catalog import lookup
+
+    entry = lookup(MODEL)
+    assert entry is not None
+    scale = entry.timing.tokens_per_s / RATE  # the emulator's pace: RATE tokens a second
+    with running_stack(delay_scale=scale) as stack:
+        cookie = session_cookie(stack.web)
+        sizes = (10, 1_000, 10_000) if "open" in parts else (1_000,) if "stream" in parts else ()
+        chats = {n: seed_chat(stack.env, n) for n in sizes}
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+            context = browser.new_context(viewport={"width": 1280, "height": 860})
+            context.add_cookies([{"name": "sessionid", "value": cookie, "url": stack.web}])
+            load = Path("/proc/loadavg").read_text().split()[0]
+            print(f"Chromium {browser.version}; {runs} runs per figure; load average {load} on "
+                  f"{os.cpu_count()} cores at the start\n")
+            if "open" in parts:
+                print("| messages | newest painted: median | min | max |")
+                print("|---:|---:|---:|---:|")
+            for n, conv in chats.items() if "open" in parts else ():
+                open_time(context, f"{stack.web}/c/{conv}/", f"[message {n - 1}]")  # warm caches
+                times = [open_time(context, f"{stack.web}/c/{conv}/", f"[message {n - 1}]") for _ in range(runs)]
+                print(f"| {n:,} | {statistics.median(times):.0f} ms | {min(times):.0f} ms | {max(times):.0f} ms |")
+            streams: tuple[tuple[str, str], ...] = ()
+            if "stream" in parts:
+                streams = (("new chat", f"{stack.web}/"), ("after 1,000 messages", f"{stack.web}/c/{chats[1_000]}/"))
+                print("\n| 5,000-token reply at 400 tok/s | stream | longest task | long-task total | long tasks |")
+                print("|---|---:|---:|---:|---:|")
+            for label, url in streams:
+                r = stream_tasks(context, url)
+                print(f"| {label} | {r['seconds']:.1f} s | {r['longest']:.0f} ms | {r['total']:.0f} ms "
+                      f"| {r['count']:.0f} ({r['at'] or 'none'}) |")
+            if "sidebar" not in parts:
+                browser.close()
+                return
+            manage(stack.env, "shell", "-c", SEED_SIDEBAR.format(count=5_000))
+            total = 5_000  # and the chats made above
+            results = [sidebar(context, stack.web, total) for _ in range(max(1, runs // 2))]
+            first = statistics.median(r["first"] for r in results)
+            to_end = statistics.median(r["to_end"] for r in results)
+            print("\n| sidebar of 5,000 chats | first row painted | scroll to the end (all pages) |")
+            print("|---|---:|---:|")
+            print(f"| median of {len(results)} | {first:.0f} ms | {to_end:.0f} ms |")
+            browser.close()
+
+
+if __name__ == "__main__":
+    main()
