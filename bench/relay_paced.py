@@ -130,6 +130,7 @@ class Setup:
     warm_cookie: str
     processes: int
     redis_url: str | None
+    pin: bool = True
     worker: subprocess.Popen[bytes] | None = None
 
 
@@ -216,7 +217,7 @@ def prepared(args: argparse.Namespace, users: int) -> Iterator[Setup]:
         keys = json.loads(manage(root, env, "shell", "-c", USERS_SCRIPT.replace("COUNT", str(users))).strip()
                           .splitlines()[-1])
         wait_http(f"{emulator}/models")
-        setup = Setup(root, tmp, env, emulator, keys[1:], keys[0], args.processes, args.redis_url)
+        setup = Setup(root, tmp, env, emulator, keys[1:], keys[0], args.processes, args.redis_url, args.pin)
         if args.redis_url:  # titles run on a worker, as deployed (in-process without a broker)
             setup.worker = subprocess.Popen(
                 [PY, "-m", "celery", "-A", "grokweb", "worker", "--concurrency=1", "--loglevel=WARNING"],
@@ -252,7 +253,7 @@ def web_processes(setup: Setup) -> Iterator[tuple[list[str], list[int], bool]]:
     if setup.redis_url:
         forget_layer(setup.redis_url)
     available = cpus()
-    pin = shutil.which("taskset") is not None and setup.processes <= len(available)
+    pin = setup.pin and shutil.which("taskset") is not None and setup.processes <= len(available)
     procs, urls = [], []
     try:
         for i in range(setup.processes):
@@ -283,6 +284,16 @@ def forget_layer(url: str) -> None:
 
 def cpu_of(pids: list[int]) -> float:
     return sum(cpu_seconds(pid) for pid in pids)
+
+
+def waited_for_cpu(pids: list[int]) -> float:
+    """Seconds the processes' threads sat runnable on a run queue, not running (/proc/.../schedstat)."""
+    total = 0
+    for pid in pids:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                total += int((task / "schedstat").read_text().split()[1])
+    return total / 1e9
 
 
 # --- clients --------------------------------------------------------------------------------
@@ -441,6 +452,8 @@ class Level:
     direct: list[Reply] = field(default_factory=list)
     busy_cpu_s: float = 0.0
     busy_wall_s: float = 0.0
+    waited_s: float = 0.0  # relay runnable but not running: the machine's other load
+    client_cpu_s: float = 0.0  # this load generator's own CPU while the stack streamed
     fixed_ms: float | None = None
     rss_kib: float | None = None
     pinned: bool = False
@@ -483,11 +496,13 @@ async def measure(setup: Setup, args: argparse.Namespace, rate: int, streams: in
         limits = httpx.Limits(max_connections=None, max_keepalive_connections=streams)
         async with httpx.AsyncClient(timeout=timeout, limits=limits) as client:
             for _ in range(rounds):
-                cpu0, t0 = cpu_of(pids), time.perf_counter()
+                cpu0, t0, wait0, own0 = cpu_of(pids), time.perf_counter(), waited_for_cpu(pids), time.process_time()
                 got = await asyncio.gather(*(tab.reply(args.tokens, args.ttft_ms, rate, timeout) for tab in tabs))
                 wall = time.perf_counter() - t0
                 level.busy_cpu_s += cpu_of(pids) - cpu0 - idle_rate * wall
                 level.busy_wall_s += wall
+                level.waited_s += waited_for_cpu(pids) - wait0
+                level.client_cpu_s += time.process_time() - own0
                 level.stack += got
                 level.direct += await asyncio.gather(*(direct(client, setup.emulator, args.tokens, args.ttft_ms, rate)
                                                        for _ in range(streams)))
@@ -555,7 +570,8 @@ def row(level: Level, tokens: int, processes: int, ttft_s: float) -> str:
         f"{statistics.median(s_rate):.0f} / {statistics.median(d_rate):.0f}" if s_rate and d_rate else "—",
         f"{relayed / level.busy_wall_s:,.0f}" if level.busy_wall_s else "—",
         f"{level.busy_cpu_s / relayed * 1e6:,.0f} ms" if relayed else "—",
-        f"{level.busy_cpu_s / level.busy_wall_s / processes:.0%}" if level.busy_wall_s else "—",
+        f"{level.busy_cpu_s / level.busy_wall_s / processes:.0%} / {level.waited_s / level.busy_wall_s / processes:.0%}"
+        f" / {level.client_cpu_s / level.busy_wall_s:.0%}" if level.busy_wall_s else "—",
         f"{level.fixed_ms:.1f} ms" if level.fixed_ms is not None else "—",
         f"{level.rss_kib:.1f} KiB" if level.rss_kib is not None else "—",
         f"{verified:,} / {problems}" + (" (" + ", ".join(f"{k}: {v}" for k, v in level.problems.items()) + ")"
@@ -566,7 +582,7 @@ def row(level: Level, tokens: int, processes: int, ttft_s: float) -> str:
 
 
 HEADER = ("| tok/s upstream | streams | added TTFT p50 / p95 | TTFT p50 stack / direct | tok/s per stream "
-          "p50 stack / direct | aggregate tok/s | relay CPU per 1k tokens | relay busy (of its cores) "
+          "p50 stack / direct | aggregate tok/s | relay CPU per 1k tokens | relay busy / waiting for CPU / client busy "
           "| fixed CPU per 1-token reply | RSS per socket | tokens verified / problems | load 1-min |\n"
           "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|")
 
@@ -598,10 +614,13 @@ async def main(args: argparse.Namespace) -> int:
         print(f"\nRSS per idle signed-in socket: {idle[0]:.1f} KiB ({idle[1]} sockets on fresh, warmed "
               f"process(es); load {idle[2]})")
     pinned = all(level.pinned for level in levels)
-    pinning = "pinned with taskset, one CPU per process" if pinned else "NOT pinned (no taskset or too few CPUs)"
+    pinning = "pinned with taskset, one CPU per process" if pinned else "NOT pinned (--no-pin, no taskset, few CPUs)"
     print(f"\ndaphne {pinning}; "
           f"untitled tabs: {sum(level.untitled for level in levels)}; "
-          "relay CPU per 1k tokens includes each reply's fixed cost; added TTFT = stack minus the direct client.")
+          "relay CPU per 1k tokens includes each reply's fixed cost; added TTFT = stack minus the direct client; "
+          "busy = the relay's CPU per second per process, waiting = its threads' seconds runnable but not "
+          "running per second per process (other load; over 100% when several threads wait), client = this "
+          "load generator's own CPU per second, all while the stack streamed.")
     return 1 if any(level.problems or level.failed for level in levels) else 0
 
 
@@ -624,6 +643,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rss-sockets", type=int, default=None,
                         help="idle sockets for RSS per socket, 0 to skip (default 500; quick 100)")
     parser.add_argument("--batch", type=int, default=25, help="websocket handshakes at once (default 25)")
+    parser.add_argument("--pin", action=argparse.BooleanOptionalAction, default=True,
+                        help="pin each daphne to one CPU with taskset (default; --no-pin lets the kernel move it)")
     parser.add_argument("--processes", type=int, default=1, help="daphne processes (more than 1 needs --redis-url)")
     parser.add_argument("--redis-url", help="Redis channel layer, cache and Celery (db 1-14; flushed)")
     parser.add_argument("--database-url", help="PostgreSQL database, dropped and created (name must contain 'bench')")
