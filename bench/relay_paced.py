@@ -110,8 +110,10 @@ def check_deltas(seqs: list[int], text: str, done: dict | None, tokens: int) -> 
     else:
         if done.get("content") != want:
             problems.append("message.done text differs")
-        if (done.get("usage") or {}).get("completion_tokens") != tokens:
-            problems.append("completion_tokens differs")
+        usage = done.get("usage") or {}
+        if usage.get("completion_tokens") != tokens:
+            estimated = " (estimated)" if usage.get("estimated") else ""
+            problems.append(f"completion_tokens {usage.get('completion_tokens')}{estimated}")
         if done.get("status") != "complete":
             problems.append(f"status {done.get('status')}")
     return problems
@@ -302,6 +304,8 @@ def waited_for_cpu(pids: list[int]) -> float:
 class Tab:
     """A signed-in browser tab: one websocket, one ongoing conversation."""
 
+    shown = 0  # problems printed in full so far
+
     def __init__(self, web: str, cookie: str) -> None:
         self.url = web.replace("http", "ws", 1) + "/ws/chat/"
         self.headers = {"Cookie": f"sessionid={cookie}", "Origin": web}
@@ -385,6 +389,11 @@ class Tab:
             self.ended.add(message)
         if not out.problems or out.problems == ["timeout"]:
             out.problems += check_deltas(seqs, out.text, done, tokens)
+        if out.problems and Tab.shown < 5:  # what went wrong, in full, for the first few
+            Tab.shown += 1
+            ending = {k: (done or {}).get(k) for k in ("type", "status", "finish_reason", "usage", "timing", "code")}
+            print(f"# problem {out.problems} in reply {message} ({len(seqs)} deltas, {len(out.text)} chars): "
+                  f"{json.dumps(ending)}", file=sys.stderr, flush=True)
         return out
 
     async def close(self) -> None:
@@ -526,7 +535,7 @@ async def measure(setup: Setup, args: argparse.Namespace, rate: int, streams: in
     return level
 
 
-async def rss_idle(setup: Setup, args: argparse.Namespace) -> tuple[float, int, str]:
+async def rss_idle(setup: Setup, args: argparse.Namespace) -> tuple[float, int, str, float]:
     """RSS per idle signed-in socket: fresh processes, warmed, then --rss-sockets more sockets (pinged)."""
     with web_processes(setup) as (urls, pids, _pinned):
         warm = [await Tab(urls[i % len(urls)], setup.warm_cookie).open() for i in range(2 * len(urls))]
@@ -539,7 +548,7 @@ async def rss_idle(setup: Setup, args: argparse.Namespace) -> tuple[float, int, 
         per_socket = (sum(rss_bytes(pid) for pid in pids) - rss0) / len(tabs) / 1024
         for tab in tabs + warm:
             await tab.close()
-    return per_socket, len(tabs), f"{os.getloadavg()[0]:.1f}"
+    return per_socket, len(tabs), f"{os.getloadavg()[0]:.1f}", rss0 / len(pids) / 2**20
 
 
 def tally(level: Level, problems: list[str]) -> None:
@@ -612,7 +621,7 @@ async def main(args: argparse.Namespace) -> int:
         print(row(level, args.tokens, args.processes, args.ttft_ms / 1000))
     if idle:
         print(f"\nRSS per idle signed-in socket: {idle[0]:.1f} KiB ({idle[1]} sockets on fresh, warmed "
-              f"process(es); load {idle[2]})")
+              f"process(es); load {idle[2]}); a warmed process before them: {idle[3]:.0f} MiB")
     pinned = all(level.pinned for level in levels)
     pinning = "pinned with taskset, one CPU per process" if pinned else "NOT pinned (--no-pin, no taskset, few CPUs)"
     print(f"\ndaphne {pinning}; "
