@@ -10,7 +10,7 @@ The upstream is the project's emulator at a gateway's pace (`[[ttft_ms]]`, `[[tp
 after 300 ms, then one token per SSE event at the given rate; `[[numbered]]` makes the tokens
 " w1 w2 ..." so every relayed token is checked for order and presence). For each rate and level
 (concurrent streams, one tab per distinct user) daphne starts fresh (one process per CPU, pinned
-with taskset when there are CPUs enough), then:
+with taskset when there are CPUs enough, each in a session of its own), then:
 
 - RSS per open socket: the daphne RSS delta over opening the level's tabs (signed in, pinged);
 - idle CPU: daphne's utime+stime from /proc over --idle-s with the tabs open;
@@ -264,7 +264,11 @@ def web_processes(setup: Setup) -> Iterator[tuple[list[str], list[int], bool]]:
             if pin:
                 command = ["taskset", "-c", str(available[i]), *command]
             with open(Path(setup.tmp) / f"daphne-{i}.log", "ab") as log:  # the child keeps its own copy
-                procs.append(subprocess.Popen(command, cwd=setup.root, env=setup.env,
+                # Its own session: with autogroup scheduling (Linux's default on desktops and many
+                # servers) a session's processes share one CPU share, so a relay started in ours
+                # would split its share with this load generator and the emulator, and N
+                # processes would split one share N ways. Deployed, each is a service of its own.
+                procs.append(subprocess.Popen(command, cwd=setup.root, env=setup.env, start_new_session=True,
                                               stdout=subprocess.DEVNULL, stderr=log))
             urls.append(f"http://127.0.0.1:{port}")
         for url in urls:
