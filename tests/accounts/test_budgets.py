@@ -186,7 +186,7 @@ async def test_a_streaming_reply_reserves_its_worst_case(user, emulator_provider
     prompt = "x" * 400  # about 100 tokens
     await db(User.objects.filter(pk=user.pk).update)(budget_tokens=150)
     socket = await open_socket(user)
-    created = await socket.chat(prompt + " [[tokens=100000]]")
+    created = await socket.chat(prompt + " [[tokens=100000]] [[tps=5]]")  # slow: still streaming below
     error = await _refused(socket, type="send", conversation=None, content=prompt)
     # The first reply holds the worst case it can cost (here: all that was left) while it streams.
     assert error["code"] == "budget_exceeded" and error["remaining_tokens"] == 0 and "being written" in error["detail"]
