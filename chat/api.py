@@ -15,11 +15,13 @@ from ninja import Router, Schema
 from ninja.errors import HttpError
 
 from accounts.access import model_for, models_for
+from gateways import parameters
 from gateways.wire.codes import ChatError
 
-from . import organize, selectors
+from . import organize, presets, selectors
 from .conversation_routes import router as conversation_router
 from .models import Conversation
+from .preset_routes import router as preset_router
 
 router = Router(tags=["chat"])
 PAGE = 30
@@ -43,6 +45,7 @@ class ModelOut(Schema):
     price: PriceOut
     simulated: bool
     default: bool
+    params: dict[str, dict[str, Any]]  # addition: the parameters it takes and their limits (gateways.parameters)
 
 
 class ConversationRow(Schema):
@@ -164,6 +167,14 @@ def update_conversation(request: HttpRequest, conversation_id: UUID, patch: Conv
         conversation.model = model
         changes["model"] = model
         announced["model"] = model.slug
+        if "params" not in changes:  # what the new model does not take is dropped, not sent upstream
+            changes["params"] = parameters.check(model, conversation.params, strict=False)
+    if changes.get("params") is not None and conversation.model is not None:
+        changes["params"] = parameters.check(conversation.model, changes["params"])
+    elif "params" in changes:
+        changes["params"] = {}
+    if "system_prompt" in changes:
+        changes["system_prompt"] = presets.check_prompt(changes["system_prompt"])
     if "title" in changes:
         # A title someone chose is never overwritten: titles.write_title only names untitled chats.
         changes["title"] = (changes["title"] or "").strip()[:200]
@@ -187,8 +198,9 @@ def delete_conversation(request: HttpRequest, conversation_id: UUID) -> tuple[in
     return 204, None
 
 
-# Older pages of a branch, exports and share links.
+# Older pages of a branch, exports and share links; instructions and presets.
 router.add_router("/", conversation_router)
+router.add_router("/", preset_router)
 
 
 class ConversationUsageOut(Schema):
