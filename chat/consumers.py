@@ -101,6 +101,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         try:
             if len(raw.encode()) > settings.GROKWEB["MAX_FRAME_BYTES"]:
                 raise ChatError("too_large", f"Frames are limited to {settings.GROKWEB['MAX_FRAME_BYTES']:,} bytes.")
+            if frames.too_deep(raw):
+                raise ChatError("bad_request", f"Frames nest at most {frames.MAX_DEPTH} levels deep.")
             try:
                 data = json.loads(raw)
             except ValueError:

@@ -18,6 +18,10 @@ from django.conf import settings
 from chat.routing import websocket_urlpatterns
 from emulator.app import make_emulator
 
+from .serving import answer_overlong_lines
+
+answer_overlong_lines()
+
 _emulator = make_emulator(flavour="xai", delay_scale=settings.EMULATOR_DELAY_SCALE)
 
 
