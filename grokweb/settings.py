@@ -250,6 +250,9 @@ PROVIDER_ENV = {
     "maxtoken": ("MAXTOKEN_API_KEY", "MAXTOKEN_BASE_URL", "https://api.maxtoken.ai/v1"),
     "crazyrouter": ("CRAZYROUTER_API_KEY", "CRAZYROUTER_BASE_URL", "https://crazyrouter.com/v1"),
 }
+# Only superusers may change a provider's key, base URL or kind (other staff still
+# enable, disable, test and map): for teams whose staff should not handle gateway keys.
+GATEWAY_KEYS_SUPERUSERS_ONLY = env.bool("GATEWAY_KEYS_SUPERUSERS_ONLY", default=False)
 # The built-in emulator, used when no key is configured: mounted in our own
 # ASGI app at /emulator/v1 unless EMULATOR_URL points elsewhere.
 EMULATOR_URL = env.str("EMULATOR_URL", default="http://127.0.0.1:8000/emulator/v1")
