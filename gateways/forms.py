@@ -88,7 +88,7 @@ class ProviderForm(forms.ModelForm):
         if not may_change_keys(self.actor):
             for name in KEY_BOUND:
                 self.fields[name].disabled = True
-                self.fields[name].help_text = "Only superusers change keys and URLs here (GATEWAY_KEYS_SUPERUSERS_ONLY)."
+                self.fields[name].help_text = "Only superusers change keys and URLs (GATEWAY_KEYS_SUPERUSERS_ONLY)."
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
