@@ -257,6 +257,9 @@ GATEWAY_KEYS_SUPERUSERS_ONLY = env.bool("GATEWAY_KEYS_SUPERUSERS_ONLY", default=
 # ASGI app at /emulator/v1 unless EMULATOR_URL points elsewhere.
 EMULATOR_URL = env.str("EMULATOR_URL", default="http://127.0.0.1:8000/emulator/v1")
 EMULATOR_DELAY_SCALE = env.float("EMULATOR_DELAY_SCALE", default=1.0)
+# The key the mounted emulator accepts (and start-up stores in its provider); unset:
+# derived from SECRET_KEY (gateways.providers.emulator_key).
+EMULATOR_API_KEY = env.str("EMULATOR_API_KEY", default="")
 # Key for encrypting provider API keys at rest; derived from SECRET_KEY when unset.
 FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY", default="")
 
