@@ -135,6 +135,8 @@ class Emulator:
             if cut is not None and sent >= cut:
                 await self._fault_midway(fault, send, gone)  # type: ignore[arg-type]
                 return False
+            if fault is not None and fault.kind == "unstorable" and field == "content" and sent == fault.arg:
+                await _unstorable(send, frame)
             delta: dict[str, Any] = {field: token}
             if frame.first:
                 delta["role"] = "assistant"
@@ -242,6 +244,14 @@ async def _json(send: Send, status: int, body: dict[str, Any], extra: list[tuple
 async def _event(send: Send, payload: dict[str, Any]) -> None:
     data = b"data: " + json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode() + b"\n\n"
     await send({"type": "http.response.body", "body": data, "more_body": True})
+
+
+async def _unstorable(send: Send, frame: _Framer) -> None:
+    """Legal JSON that naive code cannot store: an emoji as two escapes in two chunks, then a NUL."""
+    for escaped in (rb" \ud83d", rb"\ude00 ", rb"\u0000"):  # the JSON escapes themselves, as bytes
+        data = b"data: " + json.dumps(frame.chunk({"content": "@"})).encode() + b"\n\n"
+        await send({"type": "http.response.body", "body": data.replace(b'"@"', b'"' + escaped + b'"'),
+                    "more_body": True})
 
 
 async def _last(send: Send, data: bytes) -> None:

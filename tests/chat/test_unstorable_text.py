@@ -48,3 +48,18 @@ async def test_an_emoji_cut_between_its_two_halves_is_stored_whole(make_user, em
 async def test_any_text_cut_anywhere_is_stored_as_shown(make_user, emulator_provider, answer, reasoning, cuts,
                                                         byte_cuts) -> None:
     await _reply(make_user, answer, reasoning, cuts, byte_cuts)
+
+
+async def test_a_gateway_that_cuts_an_emoji_and_sends_a_nul_gives_a_complete_reply(user, emulator_provider) -> None:
+    """The emulator's `unstorable` fault: "\\ud83d" and "\\ude00" in two chunks, then "\\u0000"."""
+    from tests.chat.wsclient import open_socket
+
+    socket = await open_socket(user)
+    created = await socket.chat("Say it [[tokens=8]] [[fault:unstorable:3]]")
+    reply = created["assistant_message"]["id"]
+    done = await socket.until("message.done", message=reply)
+    stored = await database_sync_to_async(Message.objects.get)(id=reply)
+    assert done["status"] == "complete" == stored.status
+    assert " 😀 \ufffd" in stored.content and stored.content == done["content"]
+    assert not done["usage"]["estimated"]
+    await socket.close()
