@@ -138,6 +138,8 @@ class Emulator:
             if cut is not None and sent >= cut:
                 await self._fault_midway(fault, send, gone)  # type: ignore[arg-type]
                 return False
+            if fault is not None and fault.kind == "unstorable" and field == "content" and sent == fault.arg:
+                await _unstorable(send, frame)
             delta: dict[str, Any] = {field: token}
             if frame.first:
                 delta["role"] = "assistant"
@@ -156,12 +158,12 @@ class Emulator:
         completion = len(reply.tokens)
         usage = em.usage(reply, self.flavour, completion)
         if self.flavour == "aimlapi":  # usage rides on the finishing chunk, with meta
-            chunk = frame.chunk({}, finish="stop")
+            chunk = frame.chunk({}, finish=reply.finish)
             if include_usage:
                 chunk.update(usage=usage, meta=em.meta(reply, completion))
             await _event(send, chunk)
         else:
-            await _event(send, frame.chunk({}, finish="stop"))
+            await _event(send, frame.chunk({}, finish=reply.finish))
             if include_usage:
                 await _event(send, {**frame.base(), "choices": [], "usage": usage})
         await _last(send, b"data: [DONE]\n\n")
@@ -181,7 +183,7 @@ class Emulator:
             message["reasoning_content"] = "".join(reply.reasoning_tokens)
         out = {"id": str(uuid.uuid4()), "object": "chat.completion", "created": int(time.time()),
                "model": reply.model if self.flavour == "xai" else model_id,
-               "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+               "choices": [{"index": 0, "message": message, "finish_reason": reply.finish}],
                "usage": em.usage(reply, self.flavour, completion), "system_fingerprint": "fp_emulated"}
         if self.flavour == "aimlapi":
             out["meta"] = em.meta(reply, completion)
@@ -246,6 +248,14 @@ async def _json(send: Send, status: int, body: dict[str, Any], extra: list[tuple
 async def _event(send: Send, payload: dict[str, Any]) -> None:
     data = b"data: " + json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode() + b"\n\n"
     await send({"type": "http.response.body", "body": data, "more_body": True})
+
+
+async def _unstorable(send: Send, frame: _Framer) -> None:
+    """Legal JSON that naive code cannot store: an emoji as two escapes in two chunks, then a NUL."""
+    for escaped in (rb" \ud83d", rb"\ude00 ", rb"\u0000"):  # the JSON escapes themselves, as bytes
+        data = b"data: " + json.dumps(frame.chunk({"content": "@"})).encode() + b"\n\n"
+        await send({"type": "http.response.body", "body": data.replace(b'"@"', b'"' + escaped + b'"'),
+                    "more_body": True})
 
 
 async def _last(send: Send, data: bytes) -> None:
