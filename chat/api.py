@@ -18,7 +18,7 @@ from accounts.access import model_for, models_for
 from gateways import parameters
 from gateways.wire.codes import ChatError
 
-from . import organize, presets, selectors
+from . import frames, organize, presets, selectors
 from .conversation_routes import router as conversation_router
 from .models import Conversation
 from .preset_routes import router as preset_router
@@ -26,6 +26,7 @@ from .preset_routes import router as preset_router
 router = Router(tags=["chat"])
 PAGE = 30
 MAX_PAGE = 200
+MAX_SEARCH = 200  # characters of `q` (the sidebar's search box holds no more)
 
 
 class PriceOut(Schema):
@@ -124,8 +125,10 @@ def list_conversations(request: HttpRequest, q: str = "", cursor: str = "", view
     """`view` (addition): "active" = not archived, pinned first; "archived"; absent = all, newest first."""
     if view not in selectors.VIEWS:
         raise HttpError(400, "view must be active or archived.")
+    if len(q) > MAX_SEARCH:
+        raise HttpError(400, f"Search text is limited to {MAX_SEARCH} characters.")
     size = min(max(limit, 1), MAX_PAGE)
-    qs = selectors.conversations_of(request.user, q.strip()[:200], view)
+    qs = selectors.conversations_of(request.user, q.strip(), view)
     if cursor:
         pinned, stamp, key = _decode_cursor(cursor)
         later = Q(updated_at__lt=stamp) | Q(updated_at=stamp, id__lt=key)
@@ -169,10 +172,10 @@ def update_conversation(request: HttpRequest, conversation_id: UUID, patch: Conv
         announced["model"] = model.slug
         if "params" not in changes:  # what the new model does not take is dropped, not sent upstream
             changes["params"] = parameters.check(model, conversation.params, strict=False)
-    if changes.get("params") is not None and conversation.model is not None:
-        changes["params"] = parameters.check(conversation.model, changes["params"])
-    elif "params" in changes:
-        changes["params"] = {}
+    if "params" in changes:  # what the conversation's model takes, within its limits (as on send)
+        checked = _params(changes["params"])
+        model = conversation.model
+        changes["params"] = parameters.check(model, changes["params"]) if model is not None else checked
     if "system_prompt" in changes:
         changes["system_prompt"] = presets.check_prompt(changes["system_prompt"])
     if "title" in changes:
@@ -190,6 +193,14 @@ def update_conversation(request: HttpRequest, conversation_id: UUID, patch: Conv
     if announced:
         organize.announce(conversation, announced)
     return {**selectors.conversation_dict(conversation), "leaf": announced.get("leaf")}
+
+
+def _params(params: dict[str, Any] | None) -> dict[str, Any]:
+    """The generation parameters a send frame may carry (chat.frames.Params), nothing else."""
+    try:
+        return frames.Params.model_validate(params or {}).model_dump(exclude_none=True)
+    except frames.ValidationError as exc:
+        raise ChatError("bad_request", f"params: {frames.describe(exc)}") from None
 
 
 @router.delete("/conversations/{conversation_id}/", response={204: None})
