@@ -320,7 +320,7 @@ def plan(reply: Message, conversation: Conversation, owner: Any) -> Plan:
         accepts_reasoning_effort=model.accepts_reasoning_effort,
         accepts_penalties=not model.reasons,
     )
-    routes = usable_routes(model)
+    routes = usable_routes(model, trial=True)  # the failover stream ends a trial it is given
     first = routes[0]
     request = replace(request, model=first.upstream_id)
     return Plan(reply.id, conversation.id, conversation.owner_id, first.endpoint, request,
