@@ -129,6 +129,8 @@ class Emulator:
         pieces = [("reasoning_content", t) for t in reply.reasoning_tokens] + [("content", t) for t in reply.tokens]
         gap = reply.token_interval_s
         gap_summary = reply.think_s / max(len(reply.reasoning_tokens), 1)
+        loop = asyncio.get_running_loop()
+        due = loop.time()  # a gateway keeps its rate: a late wake-up shortens the next pause, never adds up
         for index, (field, token) in enumerate(pieces):
             if gone.done():
                 return False  # the client went away: stop writing, as a real gateway does
@@ -143,7 +145,8 @@ class Emulator:
                 sent += 1
             delay = gap_summary if field == "reasoning_content" and reply.reasoning_style == catalog.SUMMARY else gap
             if delay > 0:
-                await asyncio.sleep(delay)
+                due += delay
+                await asyncio.sleep(max(0.0, due - loop.time()))  # behind: still one event per token
             elif index % 64 == 63:
                 await asyncio.sleep(0)  # zero delay: still let the loop breathe
         return True
@@ -152,12 +155,12 @@ class Emulator:
         completion = len(reply.tokens)
         usage = em.usage(reply, self.flavour, completion)
         if self.flavour == "aimlapi":  # usage rides on the finishing chunk, with meta
-            chunk = frame.chunk({}, finish="stop")
+            chunk = frame.chunk({}, finish=reply.finish)
             if include_usage:
                 chunk.update(usage=usage, meta=em.meta(reply, completion))
             await _event(send, chunk)
         else:
-            await _event(send, frame.chunk({}, finish="stop"))
+            await _event(send, frame.chunk({}, finish=reply.finish))
             if include_usage:
                 await _event(send, {**frame.base(), "choices": [], "usage": usage})
         await _last(send, b"data: [DONE]\n\n")
@@ -177,7 +180,7 @@ class Emulator:
             message["reasoning_content"] = "".join(reply.reasoning_tokens)
         out = {"id": str(uuid.uuid4()), "object": "chat.completion", "created": int(time.time()),
                "model": reply.model if self.flavour == "xai" else model_id,
-               "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+               "choices": [{"index": 0, "message": message, "finish_reason": reply.finish}],
                "usage": em.usage(reply, self.flavour, completion), "system_fingerprint": "fp_emulated"}
         if self.flavour == "aimlapi":
             out["meta"] = em.meta(reply, completion)

@@ -269,6 +269,8 @@ GROKWEB = {
     "REPLY_START_DEADLINE_S": env.float("REPLY_START_DEADLINE_S", default=90.0),
     # Seconds of silence from a gateway before the tab is told "still waiting for <gateway>".
     "WAITING_NOTICE_S": env.float("WAITING_NOTICE_S", default=5.0),
+    # Where a budget applies, a reply without max_tokens reserves (and is held to) this much output.
+    "RESERVE_OUTPUT_TOKENS": env.int("RESERVE_OUTPUT_TOKENS", default=16_384),
     # The Team API's largest request body (images travel inside it as data: URLs).
     "API_MAX_BODY_BYTES": env.int("API_MAX_BODY_BYTES", default=20 * 1024 * 1024),
 }
