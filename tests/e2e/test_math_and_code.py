@@ -95,3 +95,13 @@ def test_formulas_typeset_code_stays_literal_and_a_rare_language_loads_on_use(pa
     expect(reasoning.locator(".math-done .katex")).to_have_count(1)
     expect(reasoning).to_contain_text("`$q$` stays code.")
     assert not page.js_errors, page.js_errors  # type: ignore[attr-defined]
+
+    # A share link of the conversation typesets the same reply (the read-only page has its own import map).
+    csrf = next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")
+    shared = page.request.post(f"/api/conversations/{conversation}/share",
+                               headers={"X-CSRFToken": csrf, "Origin": grokweb_server.url})
+    assert shared.ok, shared.text()
+    page.goto(shared.json()["url"])
+    expect(page.locator("article.msg-assistant .math-display .katex-display .mfrac")).to_have_count(1)
+    expect(page.locator("article.msg-assistant pre code").first).to_have_text("echo $x$ and $$y$$\n")
+    assert not page.js_errors, page.js_errors  # type: ignore[attr-defined]
