@@ -202,6 +202,7 @@ def queries() -> None:
     os.environ.setdefault("SECRET_KEY", "bench-only")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "grokweb.settings")
     os.environ.pop("REDIS_URL", None)
+    os.environ["MESSAGES_PER_MINUTE"] = "1000000"
     import django
 
     django.setup()
@@ -276,10 +277,51 @@ def queries() -> None:
             del hub
             asyncio.run(go())
         counting["on"] = False
+        fixed_cpu(user, conversation)
     print(f"queries per reply in an existing chat: {len(seen)} (send and plan: {sent}, ending: {len(seen) - sent})")
     if os.environ.get("SHOW_SQL"):
         for sql in seen:
             print("  ", sql[:150])
+
+
+def fixed_cpu(user, conversation, replies: int = 60) -> None:  # type: ignore[no-untyped-def]
+    """CPU of the two database hops of a reply (store-and-plan, ending), without the upstream call."""
+    import cProfile
+    import pstats
+
+    from chat import consumers, services
+    from gateways.attempts import Attempted
+    from gateways.wire.usage import estimate
+
+    def one() -> tuple[float, float]:
+        t0 = time.process_time()
+        prepared = consumers._store_and_plan(user, lambda: services.send(
+            user, request_id=uuid.uuid4(), conversation_id=conversation, content="hi", model_slug=MODEL), "r")
+        t1 = time.process_time()
+        plan = prepared.plan
+        ending = services.Ending("complete", "a reply of some words", "", "stop", estimate(plan.prompt_chars, "a reply", ""),
+                                 None, upstream_model=plan.request.model, ttft_ms=5, duration_ms=9,
+                                 route_id=plan.routes[0].route_id, provider_id=plan.routes[0].provider_id)
+        attempt = Attempted(plan.routes[0].provider_id, plan.routes[0].route_id, plan.model_slug, "ok", 5)
+        services.finish(plan.message_id, ending, (attempt,))
+        return t1 - t0, time.process_time() - t1
+
+    for _ in range(5):
+        one()
+    profile = cProfile.Profile() if os.environ.get("PROFILE") else None
+    if profile:
+        profile.enable()
+    times = [one() for _ in range(replies)]
+    if profile:
+        profile.disable()
+        pstats.Stats(profile).sort_stats("cumulative").print_stats(45)
+    times.sort(key=sum)
+    mid = times[len(times) // 4: 3 * len(times) // 4]  # the middle half: this machine is shared
+    send_ms = sum(t[0] for t in mid) / len(mid) * 1000
+    end_ms = sum(t[1] for t in mid) / len(mid) * 1000
+    print(f"CPU of a reply's database hops, in-process (middle half of {replies}, chat of "
+          f"{2 * (replies + 9)} messages at the end): store and plan {send_ms:.2f} ms, ending {end_ms:.2f} ms, "
+          f"together {send_ms + end_ms:.2f} ms")
 
 
 if __name__ == "__main__":
