@@ -24,6 +24,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import websockets
 
@@ -135,9 +136,9 @@ async def level(stack, cookies: list[str], streams: int, args) -> dict[str, floa
     paced = PACED.format(tps=args.tps, tokens=args.tokens)
     spy = None
     if args.profile:  # a sampling profile of daphne over the paced replies (py-spy, collapsed stacks)
-        spy = subprocess.Popen([args.profile, "record", "-p", str(stack.daphne_pid), "-r", "250", "-f", "raw",
-                                "-o", f"/tmp/relay_cost_{streams}.txt"], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+        command = [args.profile, "record", "-p", str(stack.daphne_pid), "-r", "250", "-f", "raw",
+                   "-o", f"/tmp/relay_cost_{streams}.txt"]
+        spy = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: ASYNC220
         await asyncio.sleep(1.0)
     cpu, wall, tokens = await measure(stack.daphne_pid, idle, rounds(paced, args.replies))
     if spy is not None:
@@ -177,7 +178,8 @@ async def run(args) -> None:  # type: ignore[no-untyped-def]
     levels = [int(n) for n in args.levels.split(",")]
     with running_stack() as stack:
         if args.pin:
-            subprocess.run(["taskset", "-pc", "0", str(stack.daphne_pid)], check=True, capture_output=True)
+            subprocess.run(["taskset", "-pc", "0", str(stack.daphne_pid)],  # noqa: ASYNC221  # before any load
+                           check=True, capture_output=True)
         cookies = signed_in_users(stack.env, max(levels))
         rows = [await level(stack, cookies, n, args) for n in levels]
         rss = await rss_per_socket(stack, cookies[0], args.sockets)
@@ -195,6 +197,19 @@ async def run(args) -> None:  # type: ignore[no-untyped-def]
 
 # Queries per reply, in-process ------------------------------------------------------------------
 
+SEEN: list[str] = []
+
+
+def _count(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+    SEEN.append(sql)
+    return execute(sql, params, many, context)
+
+
+def _wrap(sender, connection, **kwargs):  # type: ignore[no-untyped-def]
+    if _count not in connection.execute_wrappers:  # every connection, the runner's thread's too
+        connection.execute_wrappers.append(_count)
+
+
 def queries() -> None:
     import tempfile
 
@@ -207,37 +222,19 @@ def queries() -> None:
 
     django.setup()
     from django.core.management import call_command
-    from django.db.backends.signals import connection_created
-
-    seen: list[str] = []
-    counting = {"on": False}
-
-    def count(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
-        if counting["on"]:
-            seen.append(sql)
-        return execute(sql, params, many, context)
-
-    def hook(sender, connection, **kwargs):  # type: ignore[no-untyped-def]
-        if count not in connection.execute_wrappers:
-            connection.execute_wrappers.append(count)
-
-    connection_created.connect(hook)
     from django.db import connection
-
-    connection.ensure_connection()
-    hook(None, connection)
-    call_command("migrate", verbosity=0)
+    from django.db.backends.signals import connection_created
 
     from accounts.models import User
     from chat import consumers, services
-    from chat.generation import Runner
-    from chat.hub import Hub
-    from chat.store import DjangoStore
     from gateways import catalog, offering
     from gateways.models import Provider
-    from gateways.wire.client import get_client, reset_client
     from tests.emulator_server import running_emulator
 
+    connection_created.connect(_wrap)
+    connection.ensure_connection()
+    _wrap(None, connection)
+    call_command("migrate", verbosity=0)
     user = User.objects.create_user("q", "", "x")
     with running_emulator(flavour="xai", delay_scale=0.0) as url:
         provider = Provider.objects.filter(name="emulator").first() or Provider(name="emulator", kind="emulator")
@@ -246,42 +243,43 @@ def queries() -> None:
         provider.save()
         offering.offer(provider, list(catalog.CATALOG))
         conversation = None
-        for turn in range(4):
-            seen.clear()
-            counting["on"] = turn == 3  # the first replies warm the caches (plans, prices) and title the chat
-            start = (lambda c=conversation: services.send(
-                user, request_id=uuid.uuid4(), conversation_id=c, content="hi [[tokens=5]]", model_slug=MODEL))
+        for _ in range(4):  # the first replies warm the caches (plans, prices) and title the chat
+
+            def start(chat: Any = conversation) -> services.Started:
+                return services.send(user, request_id=uuid.uuid4(), conversation_id=chat,
+                                     content="hi [[tokens=5]]", model_slug=MODEL)
+
+            SEEN.clear()
             prepared = consumers._store_and_plan(user, start, "r")
+            sent = len(SEEN)
+            asyncio.run(_run_reply(prepared.plan))
             conversation = prepared.started.conversation.id
-            sent = len(seen)
-            plan = prepared.plan
-            hub = Hub.__new__(Hub)
-
-            async def go() -> None:
-                reset_client()
-                store = DjangoStore()
-                from gateways.attempts import buffered
-                from gateways.failover import FailoverStream
-
-                events = FailoverStream(get_client(), list(plan.routes), plan.request,
-                                        record=buffered(plan.model_slug, store.attempts))
-
-                async def publish(frame):  # type: ignore[no-untyped-def]
-                    return None
-
-                from chat.generation import Job
-                await Runner(Job(plan.message_id, plan.prompt_chars), events, publish, store,
-                             served=lambda: events.served).run()
-                await get_client().aclose()
-
-            del hub
-            asyncio.run(go())
-        counting["on"] = False
+        print(f"queries per reply in an existing chat: {len(SEEN)} (send and plan: {sent}, "
+              f"ending: {len(SEEN) - sent})")
+        if os.environ.get("SHOW_SQL"):
+            for sql in SEEN:
+                print("  ", sql[:150])
         fixed_cpu(user, conversation)
-    print(f"queries per reply in an existing chat: {len(seen)} (send and plan: {sent}, ending: {len(seen) - sent})")
-    if os.environ.get("SHOW_SQL"):
-        for sql in seen:
-            print("  ", sql[:150])
+
+
+async def _run_reply(plan: Any) -> None:
+    """The runner, as the hub starts it, to the reply's end (the ending's hop included)."""
+    from chat.generation import Job, Runner
+    from chat.store import DjangoStore
+    from gateways.attempts import buffered
+    from gateways.failover import FailoverStream
+    from gateways.wire.client import get_client, reset_client
+
+    reset_client()
+    store = DjangoStore()
+    events = FailoverStream(get_client(), list(plan.routes), plan.request,
+                            record=buffered(plan.model_slug, store.attempts))
+
+    async def publish(frame: dict[str, Any]) -> None:
+        return None
+
+    await Runner(Job(plan.message_id, plan.prompt_chars), events, publish, store, served=lambda: events.served).run()
+    await get_client().aclose()
 
 
 def fixed_cpu(user, conversation, replies: int = 60) -> None:  # type: ignore[no-untyped-def]
@@ -299,8 +297,9 @@ def fixed_cpu(user, conversation, replies: int = 60) -> None:  # type: ignore[no
             user, request_id=uuid.uuid4(), conversation_id=conversation, content="hi", model_slug=MODEL), "r")
         t1 = time.process_time()
         plan = prepared.plan
-        ending = services.Ending("complete", "a reply of some words", "", "stop", estimate(plan.prompt_chars, "a reply", ""),
-                                 None, upstream_model=plan.request.model, ttft_ms=5, duration_ms=9,
+        usage = estimate(plan.prompt_chars, "a reply", "")
+        ending = services.Ending("complete", "a reply of some words", "", "stop", usage, None,
+                                 upstream_model=plan.request.model, ttft_ms=5, duration_ms=9,
                                  route_id=plan.routes[0].route_id, provider_id=plan.routes[0].provider_id)
         attempt = Attempted(plan.routes[0].provider_id, plan.routes[0].route_id, plan.model_slug, "ok", 5)
         services.finish(plan.message_id, ending, (attempt,))
