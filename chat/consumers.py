@@ -280,7 +280,7 @@ def _store_and_plan(user: Any, start: Callable[[], services.Started], request_id
         return prepared
     reply_id = started.assistant_message.id
     try:
-        prepared.plan = services.plan(started.assistant_message, started.conversation, user)
+        prepared.plan = services.plan(started.assistant_message, started.conversation, user, started.held)
     except ChatError as exc:
         services.fail_to_start(reply_id, exc.code, exc.detail)
         prepared.failed = {"type": "message.error", "message": str(reply_id), "code": exc.code,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import UUID
 
+from accounts.gate import tokens_so_far
 from gateways.wire.codes import is_retryable
 from gateways.wire.errors import UpstreamError
 from gateways.wire.events import TEXT_EVENTS, ContentDelta, Finish, UpstreamEvent, Usage
@@ -48,6 +49,11 @@ class Job:
     usage_convention: str = "auto"
     hidden_reasoning_rate: float = 0.0
     show_route: bool = False  # add the serving route to the final frame (staff only)
+    output_room: int | None = None  # output tokens the budget leaves this reply (accounts.gate.output_room)
+
+
+BUDGET_CUT = ("This reply reached what your budget had left for it, so it was stopped here; "
+              "the text so far is kept (and billed).")
 
 
 class Served(Protocol):
@@ -124,6 +130,8 @@ class Runner:
         try:
             async for event in self._events:
                 self._apply(event)
+                if self._over_budget():
+                    return "error", "budget_exceeded", BUDGET_CUT
             return "complete", "", ""
         except asyncio.CancelledError:
             return "cancelled", "", ""
@@ -149,6 +157,18 @@ class Runner:
             self._usage = event  # some gateways send a running total: the last one wins
         elif isinstance(event, Finish):
             self._finish_reason = event.reason
+
+    def _over_budget(self) -> bool:
+        """Whether the reply's output, counted as its ledger estimate will count it, has used up its room.
+
+        Checked after every upstream event, so the reply ends within one read of the room.
+        """
+        room = self.job.output_room
+        if room is None or self._first_token is None:
+            return False
+        hidden = int((self._first_token - self._started) * self.job.hidden_reasoning_rate)
+        live = self.live
+        return tokens_so_far(live.content_chars) + tokens_so_far(live.reasoning_chars) + hidden >= room
 
     async def _flush_loop(self) -> None:
         """Publish pending text at most once per frame interval; checkpoint now and then."""

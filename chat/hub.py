@@ -133,7 +133,7 @@ class Hub:
             await self.publish(group, frame)
 
         job = Job(plan.message_id, plan.prompt_chars, plan.endpoint.usage_convention, plan.hidden_reasoning_rate,
-                  plan.show_route)
+                  plan.show_route, plan.output_room)
         store = DjangoStore()  # the attempts are written with the ending: no thread hop of their own
         events = FailoverStream(get_client(), list(plan.routes), plan.request,
                                 record=buffered(plan.model_slug, store.attempts),

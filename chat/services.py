@@ -22,9 +22,10 @@ from gateways import catalog
 from gateways.attempts import Attempted, record_attempts
 from gateways.models import Model
 from gateways.routes import usable_routes
+from gateways.tariffs import rate_on
 from gateways.wire.client import ChatRequest
 from gateways.wire.codes import ChatError
-from gateways.wire.usage import NormalizedUsage, estimate
+from gateways.wire.usage import NormalizedUsage, estimate, prompt_tokens_for
 from usage.ledger import ledger_row
 from usage.models import UsageRecord
 
@@ -45,6 +46,7 @@ class Started:
     assistant_message: Message
     new_conversation: bool
     duplicate: bool
+    held: gate.Hold | None = None  # what admission reserved (None for a repeated request_id)
 
 
 def _limits() -> dict[str, Any]:
@@ -99,16 +101,34 @@ def _new_reply(
     return reply
 
 
-def prompt_size(conversation: Conversation | None, leaf_id: Any | None, new_text: str = "",
-                system_prompt: str = "") -> int:
-    """Characters the upstream prompt will have: the branch up to `leaf_id`, plus a new message (for budgets)."""
+def prompt_tokens(conversation: Conversation | None, leaf_id: Any | None, new_text: str = "",
+                  system_prompt: str = "") -> int:
+    """Estimated tokens of the upstream prompt: the branch up to `leaf_id`, plus a new message (for budgets)."""
     history: list[Any] = []
     if conversation is not None and leaf_id is not None:
         view = copy.copy(conversation)
         view.current_leaf_id = leaf_id
         history = visible_branch(view, for_prompt=True)
     prompt = conversation.system_prompt if conversation is not None else system_prompt
-    return prompt_chars(upstream_messages(prompt or "", history)) + len(new_text)
+    messages = upstream_messages(prompt or "", history)
+    if new_text:
+        messages.append({"role": "user", "content": new_text})
+    return prompt_tokens_for(messages)
+
+
+def _route_provider(model: Model) -> int | None:
+    """The provider of the route that will serve a call (its price is the one billed), if any is usable."""
+    try:
+        routes = usable_routes(model)
+    except ChatError:
+        return None
+    return routes[0].provider_id if routes else None
+
+
+def _admit(user: Any, model: Model, tokens: Any, limits: Any, params: dict[str, Any]) -> gate.Hold:
+    max_tokens = params.get("max_tokens")
+    return gate.admit(user, model, tokens, limits, max_tokens=max_tokens if isinstance(max_tokens, int) else None,
+                      provider_id=_route_provider(model))
 
 
 def send(
@@ -145,8 +165,10 @@ def _send(user: Any, request_id: UUID, conversation_id: UUID | None, content: st
     limits = gate.before(user)
     leaf_id = conversation.current_leaf_id if conversation is not None else None
     with transaction.atomic():
-        held = gate.admit(user, model,
-                          lambda: prompt_size(conversation, leaf_id, content, system_prompt or ""), limits)
+        merged = _clean_params(params) if conversation is None else {
+            **conversation.params, **_clean_params(params)}
+        held = _admit(user, model, lambda: prompt_tokens(conversation, leaf_id, content, system_prompt or ""),
+                      limits, merged)
         new = conversation is None
         if conversation is None:
             conversation = Conversation.objects.create(
@@ -162,7 +184,7 @@ def _send(user: Any, request_id: UUID, conversation_id: UUID | None, content: st
         )
         reply = _new_reply(conversation, user_message, model, runner)
         gate.hold(user, held, reply.id)
-    return Started(conversation, user_message, reply, new, False)
+    return Started(conversation, user_message, reply, new, False, held)
 
 
 def regenerate(user: Any, *, request_id: UUID, message_id: UUID, model_slug: str | None, runner: str) -> Started:
@@ -182,10 +204,10 @@ def _regenerate(user: Any, request_id: UUID, message_id: UUID, model_slug: str |
         raise ChatError("model_unavailable", f"The model {model_slug or old.model_slug!r} is not available.")
     limits = gate.before(user)
     with transaction.atomic():
-        held = gate.admit(user, model, lambda: prompt_size(conversation, old.parent_id), limits)
+        held = _admit(user, model, lambda: prompt_tokens(conversation, old.parent_id), limits, conversation.params)
         reply = _new_reply(conversation, old.parent, model, runner, request_id=request_id)
         gate.hold(user, held, reply.id)
-    return Started(conversation, None, reply, False, False)
+    return Started(conversation, None, reply, False, False, held)
 
 
 def edit(user: Any, *, request_id: UUID, message_id: UUID, content: str, runner: str) -> Started:
@@ -208,12 +230,13 @@ def _edit(user: Any, request_id: UUID, message_id: UUID, content: str, runner: s
         raise ChatError("model_unavailable", "The conversation's model is not available.")
     limits = gate.before(user)
     with transaction.atomic():
-        held = gate.admit(user, model, lambda: prompt_size(conversation, old.parent_id, content), limits)
+        held = _admit(user, model, lambda: prompt_tokens(conversation, old.parent_id, content), limits,
+                      conversation.params)
         user_message = Message.objects.create(conversation=conversation, parent=old.parent, role=Message.Role.USER,
                                               content=content, parts=old.parts, request_id=request_id)
         reply = _new_reply(conversation, user_message, model, runner)
         gate.hold(user, held, reply.id)
-    return Started(conversation, user_message, reply, False, False)
+    return Started(conversation, user_message, reply, False, False, held)
 
 
 def fail_to_start(message_id: UUID, code: str, detail: str) -> None:
@@ -313,6 +336,7 @@ class Plan:
     routes: tuple[Any, ...] = ()  # gateways.failover.RouteChoice, in the order to try (cooled-down ones left out)
     model_slug: str = ""
     show_route: bool = False  # staff see which route served a reply
+    output_room: int | None = None  # output tokens before the reply reaches its budget reservation (accounts.gate)
 
 
 def prepare(message_id: UUID) -> Plan:
@@ -321,8 +345,12 @@ def prepare(message_id: UUID) -> Plan:
     return plan(reply, reply.conversation, reply.conversation.owner)
 
 
-def plan(reply: Message, conversation: Conversation, owner: Any) -> Plan:
-    """The plan of a reply whose rows are in hand (`send` just wrote them): no need to read them again."""
+def plan(reply: Message, conversation: Conversation, owner: Any, held: gate.Hold | None = None) -> Plan:
+    """The plan of a reply whose rows are in hand (`send` just wrote them): no need to read them again.
+
+    `held`: what admission reserved. A budgeted reply asks the gateway for no more output than it
+    reserved for (max_tokens), and one whose budget left less than that is cut at its reservation.
+    """
     view = copy.copy(conversation)  # the branch that leads to this reply, whatever the conversation shows
     view.current_leaf_id = reply.parent_id
     history = visible_branch(view, for_prompt=True)
@@ -332,18 +360,23 @@ def plan(reply: Message, conversation: Conversation, owner: Any) -> Plan:
         raise ChatError("model_unavailable", "The model of this reply was removed.")
     entry = catalog.lookup(model.upstream_id) or catalog.lookup(model.slug)
     rate = entry.timing.tokens_per_s if entry and model.reasoning == Model.Reasoning.HIDDEN else 0.0
+    params = _clean_params(conversation.params)
+    routes = usable_routes(model)
+    first = routes[0]
+    room = gate.output_room(held, rate_on(first.provider_id, model)) if held is not None else None
+    if held is not None and held.max_output is not None:
+        # The gateway stops it too, by its own count, at what the budget leaves it (gate.output_room).
+        params["max_tokens"] = held.max_output if room is None else max(1, min(held.max_output, room))
     request = ChatRequest(
         model=model.upstream_id,
         messages=messages,
-        params=_clean_params(conversation.params),
+        params=params,
         accepts_reasoning_effort=model.accepts_reasoning_effort,
         accepts_penalties=not model.reasons,
     )
-    routes = usable_routes(model)
-    first = routes[0]
     request = replace(request, model=first.upstream_id)
     return Plan(reply.id, conversation.id, conversation.owner_id, first.endpoint, request,
-                prompt_chars(messages), rate, tuple(routes), model.slug, owner.is_staff)
+                prompt_chars(messages), rate, tuple(routes), model.slug, owner.is_staff, room)
 
 
 def end_orphans(is_alive: Any, grace_s: float = 30.0) -> int:

@@ -155,12 +155,12 @@ class Emulator:
         completion = len(reply.tokens)
         usage = em.usage(reply, self.flavour, completion)
         if self.flavour == "aimlapi":  # usage rides on the finishing chunk, with meta
-            chunk = frame.chunk({}, finish="stop")
+            chunk = frame.chunk({}, finish=reply.finish)
             if include_usage:
                 chunk.update(usage=usage, meta=em.meta(reply, completion))
             await _event(send, chunk)
         else:
-            await _event(send, frame.chunk({}, finish="stop"))
+            await _event(send, frame.chunk({}, finish=reply.finish))
             if include_usage:
                 await _event(send, {**frame.base(), "choices": [], "usage": usage})
         await _last(send, b"data: [DONE]\n\n")
@@ -180,7 +180,7 @@ class Emulator:
             message["reasoning_content"] = "".join(reply.reasoning_tokens)
         out = {"id": str(uuid.uuid4()), "object": "chat.completion", "created": int(time.time()),
                "model": reply.model if self.flavour == "xai" else model_id,
-               "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+               "choices": [{"index": 0, "message": message, "finish_reason": reply.finish}],
                "usage": em.usage(reply, self.flavour, completion), "system_fingerprint": "fp_emulated"}
         if self.flavour == "aimlapi":
             out["meta"] = em.meta(reply, completion)

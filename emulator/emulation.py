@@ -59,6 +59,7 @@ class Reply:
     cached_tokens: int
     reasoning_count: int  # billed reasoning tokens
     price: tuple[Decimal, Decimal, Decimal]
+    finish: str = "stop"  # "length" when max_tokens cut the answer short, as real gateways say
 
 
 def fault_from(text: str, header: str | None, counters: dict[str, int]) -> Fault | None:
@@ -120,8 +121,9 @@ def plan_reply(body: dict[str, Any], entry: catalog.CatalogEntry, delay_scale: f
     rng = random.Random(digest)
     marker = TOKENS_MARKER.search(text)
     count = int(marker.group(1)) if marker else rng.randint(40, 120)
-    if isinstance(body.get("max_tokens"), int) and body["max_tokens"] > 0:
-        count = min(count, body["max_tokens"])
+    finish = "stop"
+    if isinstance(body.get("max_tokens"), int) and 0 < body["max_tokens"] < count:
+        count, finish = body["max_tokens"], "length"
     count = max(1, min(count, MAX_TOKENS))
     prompt, cached = prompt_tokens(messages)
     reasoning_tokens: list[str] = []
@@ -154,6 +156,7 @@ def plan_reply(body: dict[str, Any], entry: catalog.CatalogEntry, delay_scale: f
         cached_tokens=cached,
         reasoning_count=reasoning_count,
         price=(entry.price_input, entry.price_cached, entry.price_output),
+        finish=finish if not _asks_for_title(messages) else "stop",
     )
 
 

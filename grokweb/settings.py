@@ -264,6 +264,8 @@ GROKWEB = {
     "MESSAGES_PER_MINUTE": env.int("MESSAGES_PER_MINUTE", default=20),
     "DELTA_INTERVAL_S": env.float("DELTA_INTERVAL_S", default=0.03),
     "CHECKPOINT_INTERVAL_S": env.float("CHECKPOINT_INTERVAL_S", default=2.0),
+    # Where a budget applies, a reply without max_tokens reserves (and is held to) this much output.
+    "RESERVE_OUTPUT_TOKENS": env.int("RESERVE_OUTPUT_TOKENS", default=16_384),
     # The Team API's largest request body (images travel inside it as data: URLs).
     "API_MAX_BODY_BYTES": env.int("API_MAX_BODY_BYTES", default=20 * 1024 * 1024),
 }
