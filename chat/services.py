@@ -24,14 +24,15 @@ from gateways.models import Model
 from gateways.routes import usable_routes
 from gateways.tariffs import rate_on
 from gateways.wire.client import ChatRequest
-from gateways.wire.codes import ChatError
+from gateways.wire.codes import ChatError, is_retryable
+from gateways.wire.text import mend
 from gateways.wire.usage import NormalizedUsage, estimate, prompt_tokens_for
 from usage.ledger import ledger_row
 from usage.models import UsageRecord
 
 from .models import Conversation, Message
 from .prompting import prompt_chars, upstream_messages
-from .selectors import conversation_for, message_for, visible_branch
+from .selectors import conversation_for, message_for, usage_dict, visible_branch
 
 log = logging.getLogger(__name__)
 ALLOWED_PARAMS = {"temperature", "top_p", "max_tokens", "reasoning_effort"}
@@ -379,37 +380,96 @@ def plan(reply: Message, conversation: Conversation, owner: Any, held: gate.Hold
                 prompt_chars(messages), rate, tuple(routes), model.slug, owner.is_staff, room)
 
 
-def end_orphans(is_alive: Any, grace_s: float = 30.0) -> int:
-    """End replies left `streaming` by a process that died; their text is kept.
+UNSAVED_DETAIL = "This reply could not be saved as it was written; the text so far is kept."
+ORPHAN_DETAIL = "The server process writing this reply stopped; the text so far is kept."
 
-    A reply whose runner is not alive is ended at once; one with no runner
-    recorded only after a grace period (it may be starting right now).
+
+def unsaved(ending: Ending) -> Ending:
+    """The ending to store when storing `ending` raised: an error, its text made storable, its usage kept."""
+    return replace(ending, status=Message.Status.ERROR, finish_reason="", error_code="internal",
+                   error_detail=UNSAVED_DETAIL, content=mend(ending.content), reasoning=mend(ending.reasoning))
+
+
+def end_anyway(message_id: UUID, ending: Ending, attempts: tuple[Attempted, ...] = ()) -> UsageRecord | None:
+    """Store an ending whatever else fails: with its ledger row if possible, else status and text alone.
+
+    The reply's slot is freed either way. Raises only when the database cannot be written at all
+    (the hub then tries again: chat.hub.Hub.unsaved).
+    """
+    try:
+        return finish(message_id, ending, attempts)[1]
+    except Message.DoesNotExist:  # deleted while it streamed: only its slot is left
+        gate.release(message_id)
+        return None
+    except Exception:
+        log.exception("reply %s: the ending could not be stored with its ledger row", message_id)
+    with transaction.atomic():
+        Message.objects.filter(id=message_id, status=Message.Status.STREAMING).update(
+            status=ending.status, content=ending.content, reasoning=ending.reasoning, error_code=ending.error_code,
+            error_detail=ending.error_detail, updated_at=timezone.now())
+        gate.release(message_id)
+    return None
+
+
+def error_frame(message_id: UUID, ending: Ending, usage: dict[str, Any] | None) -> dict[str, Any]:
+    """The `message.error` frame of an ended reply (PROTOCOL.md)."""
+    return {"type": "message.error", "message": str(message_id), "code": ending.error_code,
+            "detail": ending.error_detail, "retryable": is_retryable(ending.error_code),
+            "content": ending.content, "usage": usage}
+
+
+Ended = tuple[UUID, dict[str, Any]]  # (conversation id, the end frame its tabs must get)
+
+
+def end_orphan(message_id: UUID) -> Ended | None:
+    """End one reply nobody is writing, keeping its text; None if it had ended already.
+
+    The row is locked and checked first, so whoever ends it (the survivor's sweep, start-up,
+    a `stop`, a subscribe) is the only one who gets its end frame to broadcast.
+    """
+    with transaction.atomic():
+        message = (Message.objects.select_for_update(of=("self",)).select_related("model")
+                   .filter(id=message_id, status=Message.Status.STREAMING).first())
+        if message is None:
+            return None
+        ending = Ending(
+            status=Message.Status.ERROR, content=mend(message.content), reasoning=mend(message.reasoning),
+            finish_reason="", usage=estimate(0, message.content, message.reasoning), raw_usage=None,
+            error_code="internal", error_detail=ORPHAN_DETAIL,
+        )
+        record = None
+        if message.model is not None:
+            record = finish(message.id, ending)[1]
+        else:
+            Message.objects.filter(id=message.id).update(status=ending.status, error_code=ending.error_code,
+                                                         error_detail=ending.error_detail, updated_at=timezone.now())
+            gate.release(message.id)
+    return message.conversation_id, error_frame(message.id, ending, usage_dict(record))
+
+
+def end_orphans(is_alive: Any, mine: str = "", running: frozenset[UUID] = frozenset(),
+                grace_s: float = 30.0) -> list[Ended]:
+    """End replies left `streaming` by a process that died; their text is kept. Returns the end frames to send.
+
+    A reply whose runner is not alive is ended at once; one with no runner recorded only after a
+    grace period (it may be starting right now). `mine` is the calling process's channel: its own
+    replies that it no longer runs (`running`) are ended too, after the same grace.
     """
     cutoff = timezone.now() - timezone.timedelta(seconds=grace_s)
     alive: dict[str, bool] = {}  # asked once per process, not once per reply (a cache read each)
     orphans = []
-    for message_id, runner, updated_at in Message.objects.filter(status=Message.Status.STREAMING).values_list(
-            "id", "runner", "updated_at"):
+    for message_id, runner, created_at in Message.objects.filter(status=Message.Status.STREAMING).values_list(
+            "id", "runner", "created_at"):
+        if mine and runner == mine:
+            if message_id not in running and created_at < cutoff:
+                orphans.append(message_id)
+            continue
         if runner not in alive:
             alive[runner] = bool(is_alive(runner))
-        if alive[runner] or (not runner and updated_at > cutoff):
+        if alive[runner] or (not runner and created_at > cutoff):
             continue
         orphans.append(message_id)
-    ended = 0
-    for message in Message.objects.filter(id__in=orphans, status=Message.Status.STREAMING).select_related("model"):
-        usage = estimate(0, message.content, message.reasoning)
-        ending = Ending(
-            status=Message.Status.ERROR, content=message.content, reasoning=message.reasoning,
-            finish_reason="", usage=usage, raw_usage=None, error_code="internal",
-            error_detail="The server restarted while this reply was being written; the text so far is kept.",
-        )
-        if message.model is not None:
-            finish(message.id, ending)
-        else:
-            Message.objects.filter(id=message.id).update(status=Message.Status.ERROR, error_code="internal",
-                                                         error_detail=ending.error_detail)
-            gate.release(message.id)
-        ended += 1
+    ended = [found for message_id in orphans if (found := end_orphan(message_id)) is not None]
     if ended:
-        log.warning("ended %d replies left streaming by a stopped process", ended)
+        log.warning("ended %d replies left streaming by a stopped process", len(ended))
     return ended

@@ -41,7 +41,7 @@ _SUMMARY = ["Plan", "ning", " a", " concise", " answer", " for", " the", " user"
 
 @dataclass(frozen=True)
 class Fault:
-    kind: str  # bad_key, 401, 403_policy, 403_credits, 404, 429, 500, 503, stream_error, drop, stall
+    kind: str  # bad_key, 401, 403_policy, 403_credits, 404, 429, 500, 503, stream_error, drop, stall, unstorable
     arg: int = 0
 
 
