@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 from uuid import UUID
@@ -73,6 +74,22 @@ def _existing(user: Any, request_id: UUID) -> Started | None:
     return Started(first.conversation, first, reply, False, True)
 
 
+def _once(user: Any, request_id: UUID, start: Callable[[], Started]) -> Started:
+    """Run `start`, unless this request_id already started a reply: then answer with that one.
+
+    The unique request_id decides (a second insert fails), so a first send costs no lookup;
+    the first request's rows are read only when the repeat fails, on the constraint or earlier
+    (a repeat may be refused by a limit the first reply itself now fills). A repeat does count
+    once more against the per-minute message limit.
+    """
+    try:
+        return start()
+    except (IntegrityError, ChatError):
+        if found := _existing(user, request_id):
+            return found
+        raise
+
+
 def _new_reply(
     conversation: Conversation, parent: Message, model: Model, runner: str, request_id: UUID | None = None
 ) -> Message:
@@ -113,7 +130,7 @@ def _route_provider(model: Model) -> int | None:
 def _admit(user: Any, model: Model, tokens: Any, limits: Any, params: dict[str, Any]) -> gate.Hold:
     max_tokens = params.get("max_tokens")
     return gate.admit(user, model, tokens, limits, max_tokens=max_tokens if isinstance(max_tokens, int) else None,
-                      provider_id=_route_provider(model))
+                      provider=lambda: _route_provider(model))
 
 
 def send(
@@ -128,8 +145,12 @@ def send(
     runner: str = "",
 ) -> Started:
     """Store the user's message and an empty streaming reply, in one transaction."""
-    if found := _existing(user, request_id):
-        return found
+    return _once(user, request_id, lambda: _send(user, request_id, conversation_id, content, model_slug, params,
+                                                 system_prompt, runner))
+
+
+def _send(user: Any, request_id: UUID, conversation_id: UUID | None, content: str, model_slug: str | None,
+          params: dict[str, Any] | None, system_prompt: str | None, runner: str) -> Started:
     content = content.strip()
     if not content:
         raise ChatError("bad_request", "The message is empty.")
@@ -150,36 +171,32 @@ def send(
         else ""
     limits = gate.before(user)
     leaf_id = conversation.current_leaf_id if conversation is not None else None
-    try:
-        with transaction.atomic():
-            held = _admit(user, model, lambda: prompt_tokens(conversation, leaf_id, content, first_prompt),
-                          limits, merged)
-            new = conversation is None
-            if conversation is None:
-                conversation = Conversation.objects.create(
-                    owner=user, model=model, system_prompt=first_prompt, params=merged,
-                )
-            elif asked:
-                conversation.params = {**conversation.params, **asked}
-                conversation.save(update_fields=["params", "updated_at"])
-            user_message = Message.objects.create(
-                conversation=conversation, parent_id=conversation.current_leaf_id, role=Message.Role.USER,
-                content=content, request_id=request_id,
+    with transaction.atomic():
+        held = _admit(user, model, lambda: prompt_tokens(conversation, leaf_id, content, first_prompt),
+                      limits, merged)
+        new = conversation is None
+        if conversation is None:
+            conversation = Conversation.objects.create(
+                owner=user, model=model, system_prompt=first_prompt, params=merged,
             )
-            reply = _new_reply(conversation, user_message, model, runner)
-            gate.hold(user, held, reply.id)
-    except IntegrityError:
-        # The same request_id raced in from another tab: answer with the winner.
-        if found := _existing(user, request_id):
-            return found
-        raise
+        elif asked:
+            conversation.params = {**conversation.params, **asked}
+            conversation.save(update_fields=["params", "updated_at"])
+        user_message = Message.objects.create(
+            conversation=conversation, parent_id=conversation.current_leaf_id, role=Message.Role.USER,
+            content=content, request_id=request_id,
+        )
+        reply = _new_reply(conversation, user_message, model, runner)
+        gate.hold(user, held, reply.id)
     return Started(conversation, user_message, reply, new, False, held)
 
 
 def regenerate(user: Any, *, request_id: UUID, message_id: UUID, model_slug: str | None, runner: str) -> Started:
     """A new reply to the same user message, as a sibling of the old one."""
-    if found := _existing(user, request_id):
-        return found
+    return _once(user, request_id, lambda: _regenerate(user, request_id, message_id, model_slug, runner))
+
+
+def _regenerate(user: Any, request_id: UUID, message_id: UUID, model_slug: str | None, runner: str) -> Started:
     old = message_for(user, message_id)
     if old is None or old.role != Message.Role.ASSISTANT or old.parent_id is None:
         raise ChatError("not_found", "That reply does not exist.")
@@ -199,8 +216,10 @@ def regenerate(user: Any, *, request_id: UUID, message_id: UUID, model_slug: str
 
 def edit(user: Any, *, request_id: UUID, message_id: UUID, content: str, runner: str) -> Started:
     """A changed user message as a sibling of the old one, then a new reply."""
-    if found := _existing(user, request_id):
-        return found
+    return _once(user, request_id, lambda: _edit(user, request_id, message_id, content, runner))
+
+
+def _edit(user: Any, request_id: UUID, message_id: UUID, content: str, runner: str) -> Started:
     old = message_for(user, message_id)
     if old is None or old.role != Message.Role.USER:
         raise ChatError("not_found", "That message does not exist.")
@@ -346,7 +365,7 @@ def plan(reply: Message, conversation: Conversation, owner: Any, held: gate.Hold
     entry = catalog.lookup(model.upstream_id) or catalog.lookup(model.slug)
     rate = entry.timing.tokens_per_s if entry and model.reasoning == Model.Reasoning.HIDDEN else 0.0
     params = _clean_params(conversation.params)
-    routes = usable_routes(model)
+    routes = usable_routes(model, trial=True)  # the failover stream ends a trial it is given
     first = routes[0]
     room = gate.output_room(held, rate_on(first.provider_id, model)) if held is not None else None
     if held is not None and held.max_output is not None:
