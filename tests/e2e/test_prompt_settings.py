@@ -44,7 +44,7 @@ def test_picker_prices_estimate_params_presets_and_instructions(page: Page, grok
     requests: list[str] = []
     page.on("request", lambda r: requests.append(r.url) if "/api/" in r.url else None)
     box = page.locator("#input")
-    box.press_sequentially("Summarize the history of the harbor", delay=5)
+    box.press_sequentially("Summarize the history of the lighthouse", delay=5)
     box.fill("x" * 4000)
     expect(page.locator("#cost-estimate")).to_contain_text("≈ $0.0030 to send (~1,007 tokens)")
     worst4, reply = _worst(page)
@@ -109,7 +109,7 @@ def test_picker_prices_estimate_params_presets_and_instructions(page: Page, grok
     page.click("#instructions-save")
     expect(page.locator("#instructions-dialog")).to_be_hidden()
     page.click("#new-chat")
-    box.fill("What is a harbor?")
+    box.fill("What is a lighthouse?")
     box.press("Enter")
     expect(page).to_have_url(UUID_URL)
     second = UUID_URL.search(page.url).group(1)  # type: ignore[union-attr]
