@@ -271,7 +271,7 @@ async def _run_reply(plan: Any) -> None:
     from gateways.wire.client import get_client, reset_client
 
     reset_client()
-    store = DjangoStore()
+    store = DjangoStore(plan.planned)
     events = FailoverStream(get_client(), list(plan.routes), plan.request,
                             record=buffered(plan.model_slug, store.attempts))
 
@@ -302,7 +302,7 @@ def fixed_cpu(user, conversation, replies: int = 60) -> None:  # type: ignore[no
                                  upstream_model=plan.request.model, ttft_ms=5, duration_ms=9,
                                  route_id=plan.routes[0].route_id, provider_id=plan.routes[0].provider_id)
         attempt = Attempted(plan.routes[0].provider_id, plan.routes[0].route_id, plan.model_slug, "ok", 5)
-        services.finish(plan.message_id, ending, (attempt,))
+        services.finish_planned(plan.planned, ending, (attempt,))
         return t1 - t0, time.process_time() - t1
 
     for _ in range(5):
