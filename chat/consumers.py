@@ -23,7 +23,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from accounts import status as account_status
-from gateways.wire.codes import ChatError
+from gateways.wire.codes import ChatError, is_retryable
 
 from . import bounds, frames, paging, selectors, services
 from .fanout import SocketInbox
@@ -292,5 +292,5 @@ def _store_and_plan(user: Any, start: Callable[[], services.Started], request_id
     except ChatError as exc:
         services.fail_to_start(reply_id, exc.code, exc.detail)
         prepared.failed = {"type": "message.error", "message": str(reply_id), "code": exc.code,
-                           "detail": exc.detail, "retryable": False, "content": ""}
+                           "detail": exc.detail, "retryable": is_retryable(exc.code), "content": "", **exc.extra}
     return prepared

@@ -401,7 +401,7 @@ def plan(reply: Message, conversation: Conversation, owner: Any, held: gate.Hold
     entry = catalog.lookup(model.upstream_id) or catalog.lookup(model.slug)
     rate = entry.timing.tokens_per_s if entry and model.reasoning == Model.Reasoning.HIDDEN else 0.0
     params = _clean_params(conversation.params)
-    routes = usable_routes(model)
+    routes = usable_routes(model, trial=True)  # the failover stream ends a trial it is given
     first = routes[0]
     room = gate.output_room(held, rate_on(first.provider_id, model)) if held is not None else None
     if held is not None and held.max_output is not None:
