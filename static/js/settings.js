@@ -305,12 +305,14 @@ export class InstructionsDialog {
   }
 
   async open() {
-    this.dialog.showModal();
+    // Read first, then show: what is typed is never overwritten by an answer arriving late.
     try {
       this.text.value = (await this.api.instructions()).custom_instructions;
     } catch (err) {
       this.toast(err.message || "Could not load your custom instructions.", true);
+      return;
     }
+    this.dialog.showModal();
     this.text.focus();
   }
 

@@ -87,7 +87,7 @@ def test_picker_prices_estimate_params_presets_and_instructions(page: Page, grok
     expect(page.locator("#model")).to_have_value("grok-3-mini")
     expect(page.locator("#system-prompt")).to_have_value("Talk like a pirate.")
     expect(page.locator("#p-max_tokens")).to_have_value("50")
-    box.fill("Ahoy?")
+    box.fill("Ahoy? [[numbered]] [[tokens=20]]")  # numbered words: no harbor for the chat suite's search
     box.press("Enter")
     expect(page).to_have_url(UUID_URL)
     conversation_id = UUID_URL.search(page.url).group(1)  # type: ignore[union-attr]
@@ -102,19 +102,31 @@ def test_picker_prices_estimate_params_presets_and_instructions(page: Page, grok
     expect(page.locator("#settings-status")).to_have_text("Saved for this chat.")
     assert _stored(page, conversation_id)["params"]["temperature"] == 0.9
 
-    # Custom instructions start every new chat.
+    # Custom instructions start every new chat (cleared again after: the server is shared with other tests).
+    try:
+        _instructions_start_new_chats(page, conversation_id)
+    finally:
+        page.evaluate("""async () => {
+            const csrf = document.cookie.match(/csrftoken=([^;]+)/)[1];
+            await fetch('/api/me/instructions/', {method: 'PUT', headers: {'Content-Type': 'application/json',
+                'X-CSRFToken': csrf}, body: JSON.stringify({custom_instructions: ''})});
+        }""")
+    assert page.js_errors == []  # type: ignore[attr-defined]
+
+
+def _instructions_start_new_chats(page: Page, earlier: str) -> None:
+    box = page.locator("#input")
     page.click("#user-menu summary")
     page.click("#open-instructions")
     page.fill("#instructions-text", "Answer in one sentence.")
     page.click("#instructions-save")
     expect(page.locator("#instructions-dialog")).to_be_hidden()
     page.click("#new-chat")
-    box.fill("What is a lighthouse?")
+    box.fill("What is a lighthouse? [[numbered]] [[tokens=20]]")
     box.press("Enter")
     expect(page).to_have_url(UUID_URL)
     second = UUID_URL.search(page.url).group(1)  # type: ignore[union-attr]
-    assert second != conversation_id
+    assert second != earlier
     expect(page.locator("#thread article.msg-assistant").last).to_have_attribute("data-status", "complete",
                                                                                 timeout=30_000)
     assert _stored(page, second)["system_prompt"] == "Answer in one sentence."
-    assert page.js_errors == []  # type: ignore[attr-defined]
