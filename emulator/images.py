@@ -29,7 +29,7 @@ class Seen:
 
     @property
     def tokens(self) -> int:
-        return image_tokens(self.width, self.height, self.detail)
+        return image_tokens(self.width, self.height)
 
 
 def image_parts(content: Any) -> list[dict[str, Any]]:

@@ -1,8 +1,8 @@
 """Pure: what an image costs in prompt tokens, as xAI bills it (UPSTREAM.md, Request).
 
 An image is cut into 448x448 tiles, at most 6; it costs (tiles + 1) x 256 prompt
-tokens. `detail: low` reads one thumbnail: 256 tokens. Shared by the emulator (to
-bill image parts like xAI does) and the chat (to estimate a prompt before sending).
+tokens. UPSTREAM.md records no discount for `detail: low`, so none is made. Shared by
+the emulator (to bill image parts like xAI does) and the chat (to estimate a prompt).
 """
 from __future__ import annotations
 
@@ -23,8 +23,6 @@ def tiles(width: int, height: int) -> int:
     return min(MAX_TILES, math.ceil(width / TILE) * math.ceil(height / TILE))
 
 
-def image_tokens(width: int, height: int, detail: str = "auto") -> int:
+def image_tokens(width: int, height: int) -> int:
     """Prompt tokens one image costs."""
-    if detail == "low":
-        return TOKENS_PER_TILE
     return (tiles(width, height) + 1) * TOKENS_PER_TILE
