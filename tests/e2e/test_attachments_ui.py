@@ -68,4 +68,6 @@ def test_an_image_goes_to_a_vision_model_and_not_to_a_text_only_one(page: Page, 
     _attach(page, "setup.png", b"MZ\x90\x00" + b"\x00" * 64, "image/png")
     expect(page.locator("#att-tray .att-status")).to_contain_text("named like an image")
     expect(page.locator("#att-tray .att-item")).to_have_count(1)
-    assert not page.js_errors, page.js_errors  # type: ignore[attr-defined]
+    # Chromium logs the refused upload's 400 as a console error; nothing else may fail.
+    errors = [e for e in page.js_errors if "status of 400" not in e]  # type: ignore[attr-defined]
+    assert not errors, errors
