@@ -52,7 +52,7 @@ help:
 	@echo "  make test              unit/functional tests, front-end (node) tests, then browser tests (Chromium)"
 	@echo "  make test-integration  tests against real PostgreSQL + Redis"
 	@echo "  make lint              ruff + mypy + import-linter (layering)"
-	@echo "  make bench             relay, failover and database-write benchmarks (BENCH_ARGS=--quick)"
+	@echo "  make bench             database-write, failover, relay (unpaced, then paced) benchmarks (BENCH_ARGS=--quick)"
 	@echo "  make bench-report      usage-report benchmark on PostgreSQL (BENCH_DATABASE_URL)"
 	@echo "  make bench-ui          the chat page in Chromium: long chats, streaming, a big sidebar"
 	@echo "  make emulator          the Grok gateway emulator alone on port $(EMULATOR_PORT)"
@@ -152,7 +152,8 @@ lint: setup
 bench: setup
 	$(PY) bench/writes.py
 	$(PY) bench/failover.py
-	$(PY) bench/relay.py $(BENCH_ARGS)
+	$(PY) bench/relay.py $(filter --quick,$(BENCH_ARGS))
+	$(PY) bench/relay_paced.py $(BENCH_ARGS)
 
 # 2,000,000 ledger rows in PostgreSQL (a few minutes to load; BENCH_ARGS=--reuse re-measures).
 bench-report: export DATABASE_URL = $(BENCH_DATABASE_URL)

@@ -1,4 +1,9 @@
-"""Relay benchmark: what the whole stack adds on top of the upstream.
+"""Relay benchmark, UNPACED: what the whole stack adds on top of an upstream that answers at once.
+
+The emulator here has no delay, so tokens reach the relay in batches (many per socket read):
+this measures the relay's bulk throughput, not real traffic. A real gateway sends one token per
+SSE event at 50-200 tok/s, which costs the relay several times more CPU per token: that is
+bench/relay_paced.py, the benchmark to read first.
 
     .venv/bin/python bench/relay.py            # full run, prints a markdown table
     .venv/bin/python bench/relay.py --quick    # fewer samples
@@ -146,6 +151,8 @@ async def main(quick: bool) -> None:
         hundred = await ttft_round(stack, cookie, 100, 2 if quick else 5)
         tput = await throughput(stack, cookie, 100, 1000 if quick else 2000)
         rss = await rss_per_socket(stack, cookie, 200 if quick else 1000)
+    print("# UNPACED relay (zero-delay emulator, tokens in batches): bench/relay.py; "
+          "for a gateway's pace see bench/relay_paced.py")
     print("| measure | value |\n|---|---|")
     for name, row in (("1 stream", one), ("100 streams", hundred)):
         print(f"| TTFT {name}, stack p50 / p95 | {row['stack_p50']:.1f} / {row['stack_p95']:.1f} ms |")

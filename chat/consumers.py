@@ -79,6 +79,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         # 4401 not signed in, 4403 disabled, 4423 pending approval (accounts.status).
         refused = account_status.close_code(user)
         if refused is not None:
+            # Accept first: a close before accept() is an HTTP 403 on the wire (daphne), and the
+            # browser would never learn the code, so a tab whose session is gone would retry forever.
+            await self.accept()
             await self.close(code=refused)
             return
         self.user = user

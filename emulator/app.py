@@ -129,6 +129,8 @@ class Emulator:
         pieces = [("reasoning_content", t) for t in reply.reasoning_tokens] + [("content", t) for t in reply.tokens]
         gap = reply.token_interval_s
         gap_summary = reply.think_s / max(len(reply.reasoning_tokens), 1)
+        loop = asyncio.get_running_loop()
+        due = loop.time()  # a gateway keeps its rate: a late wake-up shortens the next pause, never adds up
         for index, (field, token) in enumerate(pieces):
             if gone.done():
                 return False  # the client went away: stop writing, as a real gateway does
@@ -143,7 +145,8 @@ class Emulator:
                 sent += 1
             delay = gap_summary if field == "reasoning_content" and reply.reasoning_style == catalog.SUMMARY else gap
             if delay > 0:
-                await asyncio.sleep(delay)
+                due += delay
+                await asyncio.sleep(max(0.0, due - loop.time()))  # behind: still one event per token
             elif index % 64 == 63:
                 await asyncio.sleep(0)  # zero delay: still let the loop breathe
         return True

@@ -27,6 +27,8 @@ FAULT_MARKER = re.compile(r"\[\[fault:([A-Za-z0-9_:.\-]+)\]\]")
 # Timing asked for by the request (benchmarks: a fixed profile whatever the model), not scaled by delay_scale.
 TTFT_MARKER = re.compile(r"\[\[ttft_ms=(\d{1,6})\]\]")
 TPS_MARKER = re.compile(r"\[\[tps=([1-9]\d{0,5})\]\]")
+# Answer tokens " w1", " w2", ...: a benchmark can check every relayed token's order and presence.
+NUMBERED_MARKER = re.compile(r"\[\[numbered\]\]")
 MAX_TOKENS = 200_000
 
 _WORDS = """
@@ -154,7 +156,12 @@ def plan_reply(body: dict[str, Any], entry: catalog.CatalogEntry, delay_scale: f
         reasoning_count = rng.randint(150, 260)
     elif entry.reasoning == catalog.HIDDEN:
         reasoning_count = rng.randint(100, 400)
-    tokens = _title(text) if _asks_for_title(messages) else (_seen_prefix(messages) + _answer(rng, count))[:count]
+    if _asks_for_title(messages):
+        tokens = _title(text)
+    elif NUMBERED_MARKER.search(text):
+        tokens = numbered_tokens(count)
+    else:
+        tokens = (_seen_prefix(messages) + _answer(rng, count))[:count]
     ttft, tps = TTFT_MARKER.search(text), TPS_MARKER.search(text)
     return Reply(
         model=entry.slug,
@@ -179,12 +186,17 @@ def _asks_for_title(messages: list[dict[str, Any]]) -> bool:
 
 def _title(text: str) -> list[str]:
     """The first words of the user's message, as one token per word."""
-    for marker in (TOKENS_MARKER, FAULT_MARKER, TTFT_MARKER, TPS_MARKER):
+    for marker in (TOKENS_MARKER, FAULT_MARKER, TTFT_MARKER, TPS_MARKER, NUMBERED_MARKER):
         text = marker.sub("", text)
     text = text.replace("user:", " ")
     words = re.findall(r"[A-Za-z0-9][A-Za-z0-9'\-]*", text)[:5] or ["New", "chat"]
     words[0] = words[0][:1].upper() + words[0][1:]
     return [words[0], *(" " + w for w in words[1:])]
+
+
+def numbered_tokens(count: int) -> list[str]:
+    """The answer a `[[numbered]]` request gets, one token per chunk."""
+    return [f" w{i}" for i in range(1, count + 1)]
 
 
 def _prose(rng: random.Random, count: int, capital: str = "") -> list[str]:

@@ -8,7 +8,7 @@ from django.test import Client
 
 from accounts.models import User
 from accounts.status import CLOSE_ANONYMOUS, CLOSE_DISABLED, CLOSE_PENDING
-from tests.chat.wsclient import connect, open_socket
+from tests.chat.wsclient import open_socket, refused_with
 
 db = database_sync_to_async
 
@@ -17,12 +17,8 @@ db = database_sync_to_async
 @pytest.mark.parametrize(("status", "code"), [("disabled", CLOSE_DISABLED), ("pending", CLOSE_PENDING)])
 async def test_the_websocket_refuses_inactive_users_with_their_own_close_code(user, status, code) -> None:
     await db(User.objects.filter(pk=user.pk).update)(status=status, is_active=False)
-    refused, connected, close_code = await connect(user)
-    assert not connected and close_code == code
-    await refused.disconnect()  # let the consumer end (on Redis, a listener left behind stalls the loop's teardown)
-    anonymous, connected, close_code = await connect(None)
-    assert not connected and close_code == CLOSE_ANONYMOUS
-    await anonymous.disconnect()
+    assert await refused_with(user) == code
+    assert await refused_with(None) == CLOSE_ANONYMOUS
 
 
 @pytest.mark.django_db(transaction=True)

@@ -59,6 +59,17 @@ async def connect(user: Any | None, origin: bytes = b"http://127.0.0.1") -> tupl
     return communicator, connected, code
 
 
+async def refused_with(user: Any | None) -> int:
+    """The close code a refused socket hears: accepted first, then closed (a close before accept is an
+    HTTP 403 on the wire, which this in-process communicator would report as a code no client sees)."""
+    communicator, accepted, _ = await connect(user)
+    assert accepted, "refused before accept(): daphne answers HTTP 403 and the code never reaches the client"
+    message = await communicator.receive_output(timeout=5)
+    assert message["type"] == "websocket.close", message
+    await communicator.wait()
+    return int(message["code"])
+
+
 async def open_socket(user: Any) -> Socket:
     communicator, connected, code = await connect(user)
     assert connected, code

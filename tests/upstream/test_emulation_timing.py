@@ -1,6 +1,10 @@
 """The emulator's timing markers: a benchmark asks for a fixed profile whatever the model and the delay scale."""
 from __future__ import annotations
 
+import json
+
+import httpx
+
 from emulator import emulation
 from gateways import catalog
 
@@ -20,3 +24,24 @@ def test_without_markers_the_catalogs_timing_is_scaled() -> None:
     reply = _plan("bench [[tokens=10]]", 0.5)
     assert (reply.think_s, reply.token_interval_s) == (0.2, 0.5 / 250)
     assert _plan("x [[tps=0]]", 0.0).token_interval_s == 0.0  # not a marker: the rate must be positive
+
+
+def test_numbered_marker_gives_checkable_tokens() -> None:
+    reply = _plan("bench [[numbered]] [[tokens=4]]", 0.0)
+    assert reply.tokens == [" w1", " w2", " w3", " w4"]
+    assert _plan("bench [[tokens=4]]", 0.0).tokens != reply.tokens  # only when asked
+
+
+def test_a_paced_stream_sends_one_token_per_event_in_order(emulator_url: str) -> None:
+    """What the paced benchmark relies on: every token is its own SSE event, as real gateways send them."""
+    body = {"model": "grok-4-1-fast-non-reasoning", "stream": True,
+            "messages": [{"role": "user", "content": "x [[numbered]] [[tokens=12]] [[ttft_ms=0]] [[tps=2000]]"}]}
+    contents = []
+    with httpx.stream("POST", f"{emulator_url}/chat/completions", json=body,
+                      headers={"Authorization": "Bearer emulator"}, timeout=30) as response:
+        for line in response.iter_lines():
+            if line.startswith("data: {"):
+                delta = (json.loads(line[6:])["choices"] or [{}])[0].get("delta", {})
+                if delta.get("content"):
+                    contents.append(delta["content"])
+    assert contents == emulation.numbered_tokens(12)
