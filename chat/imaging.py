@@ -44,6 +44,8 @@ def prepare(data: bytes, *, max_side: int, max_pixels: int, name: str = "The ima
             probe.verify()
         image: Image.Image = Image.open(io.BytesIO(data))
         source = image.format
+        if source == "JPEG" and max(image.size) > 2 * max_side:
+            image.draft("RGB", (max_side, max_side))  # decode at 1/2, 1/4 or 1/8 scale: far less work
         image.load()
     except BadImage:
         raise
@@ -55,11 +57,11 @@ def prepare(data: bytes, *, max_side: int, max_pixels: int, name: str = "The ima
     alpha = _has_alpha(image)
     out = io.BytesIO()
     if source == "JPEG" or (source == "WEBP" and not alpha):
-        image.convert("RGB").save(out, "JPEG", quality=90, optimize=True)
+        image.convert("RGB").save(out, "JPEG", quality=90)
         mime = "image/jpeg"
     else:
         if image.mode not in PLAIN_MODES or image.mode == "P" and alpha:
             image = image.convert("RGBA" if alpha else "RGB")
-        image.save(out, "PNG", optimize=True)
+        image.save(out, "PNG")
         mime = "image/png"
     return Prepared(out.getvalue(), mime, image.width, image.height)
