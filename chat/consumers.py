@@ -104,6 +104,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         try:
             if len(raw.encode()) > settings.GROKWEB["MAX_FRAME_BYTES"]:
                 raise ChatError("too_large", f"Frames are limited to {settings.GROKWEB['MAX_FRAME_BYTES']:,} bytes.")
+            if frames.too_deep(raw):
+                raise ChatError("bad_request", f"Frames nest at most {frames.MAX_DEPTH} levels deep.")
             try:
                 data = json.loads(raw)
             except ValueError:
@@ -142,12 +144,12 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             raise ChatError("not_found", "That conversation does not exist.")
         conversation, page = found
         await self._join(str(conversation.id))
+        # The running processes know more than the last checkpoints: ask them all at once.
+        answers = await asyncio.gather(*(self.hub.snapshot(m.id, m.runner) for m in page.streaming))
         live = []
-        for message in page.streaming:  # the running process knows more than the last checkpoint
-            snap = await self.hub.snapshot(message.id, message.runner) or {
-                "message": str(message.id), "content": message.content,
-                "reasoning": message.reasoning, "seq": message.live_seq,
-            }
+        for message, snap in zip(page.streaming, answers, strict=True):
+            snap = snap or {"message": str(message.id), "content": message.content,
+                            "reasoning": message.reasoning, "seq": message.live_seq}
             self.seen_seq[snap["message"]] = snap["seq"]
             live.append(snap)
         # The latest page of the branch; older pages over HTTP. send_json keeps it under the bound.
@@ -266,7 +268,7 @@ def _store_and_plan(user: Any, start: Callable[[], services.Started], request_id
         return prepared
     reply_id = started.assistant_message.id
     try:
-        prepared.plan = services.plan(started.assistant_message, started.conversation, user)
+        prepared.plan = services.plan(started.assistant_message, started.conversation, user, started.held)
     except ChatError as exc:
         services.fail_to_start(reply_id, exc.code, exc.detail)
         prepared.failed = {"type": "message.error", "message": str(reply_id), "code": exc.code,

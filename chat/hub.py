@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 from uuid import UUID
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
@@ -35,8 +37,31 @@ RUNNER_TTL_S = 30
 RENEW_GROUPS_BEATS = 360  # re-add layer group memberships hourly (they expire after a day)
 
 
+SINCE_KEY = "grokweb:runners-since"  # when the shared cache started keeping runner marks
+
+
 def _alive(runner: str) -> bool:
-    return bool(runner) and cache.get(f"grokweb:runner:{runner}") is not None
+    """Whether the process with channel `runner` said it was alive within RUNNER_TTL_S.
+
+    A missing mark means a dead process only once the cache has kept marks that long: a Redis
+    that restarted empty forgot every mark, and live processes put theirs back within a beat.
+    """
+    if not runner:
+        return False
+    if cache.get(f"grokweb:runner:{runner}") is not None:
+        return True
+    if not settings.REDIS_URL:
+        return False  # a process-local cache dies with its process: no mark, no process
+    since = cache.get(SINCE_KEY)
+    return since is None or time.time() - float(since) < RUNNER_TTL_S
+
+
+async def _alive_now(runner: str) -> bool:
+    try:
+        return await sync_to_async(_alive, thread_sensitive=False)(runner)
+    except Exception:  # the cache is away: assume the process is (never end a reply on a guess)
+        log.warning("could not tell whether %s is alive", runner, exc_info=True)
+        return True
 
 
 class Hub:
@@ -45,6 +70,8 @@ class Hub:
         self.channel = ""
         self.fanout = Fanout(self.layer)
         self.runners: dict[UUID, Runner] = {}
+        # Replies that ended (their tabs were told) but whose ending the database did not take: retried each beat.
+        self.unsaved: dict[UUID, services.Ending] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
 
     async def start(self) -> None:
@@ -53,7 +80,7 @@ class Hub:
         self.channel = await self.layer.new_channel()
         self.fanout.channel = self.channel
         await self._beat()
-        await database_sync_to_async(services.end_orphans)(_alive)
+        await self.sweep()
         self._spawn(self._listen())
         self._spawn(self._heartbeat())
         if settings.CELERY_TASK_ALWAYS_EAGER:  # no broker, so no beat either: run its schedule here
@@ -63,21 +90,28 @@ class Hub:
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._done)
         return task
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("a hub task failed", exc_info=task.exception())
 
     async def _beat(self) -> None:
         await cache.aset(f"grokweb:runner:{self.channel}", 1, RUNNER_TTL_S)
+        await cache.aadd(SINCE_KEY, time.time(), None)
 
     async def _heartbeat(self) -> None:
-        """Mark this process alive; end replies whose process has died."""
+        """Mark this process alive; end replies nobody is writing; store endings the database refused."""
         beats = 0
         while True:
             await asyncio.sleep(HEARTBEAT_S)
             beats += 1
             try:
                 await self._beat()
-                await database_sync_to_async(services.end_orphans)(_alive)
+                await self._store_unsaved()
+                await self.sweep()
                 if beats % RENEW_GROUPS_BEATS == 0:
                     await self.fanout.renew()
             except Exception:  # a missed beat must not kill the loop
@@ -98,9 +132,13 @@ class Hub:
         if not kind.startswith("runner."):
             self.fanout.received(request)  # a frame for this process's sockets
             return
-        runner = self.runners.get(UUID(request["message"]))
-        if kind == "runner.stop" and runner is not None:
-            runner.stop()
+        message_id = UUID(request["message"])
+        runner = self.runners.get(message_id)
+        if kind == "runner.stop":
+            if runner is not None:
+                runner.stop()
+            elif message_id not in self.unsaved:  # recorded as ours, but nobody here writes it
+                await self.end_orphan(message_id)
         elif kind == "runner.snapshot":
             snap = runner.live.snapshot() if runner is not None else None
             await self.layer.send(request["reply_to"], {"type": "runner.snapshot_reply", "live": snap})
@@ -133,7 +171,7 @@ class Hub:
             await self.publish(group, frame)
 
         job = Job(plan.message_id, plan.prompt_chars, plan.endpoint.usage_convention, plan.hidden_reasoning_rate,
-                  plan.show_route)
+                  plan.show_route, plan.output_room)
         store = DjangoStore()  # the attempts are written with the ending: no thread hop of their own
         events = FailoverStream(get_client(), list(plan.routes), plan.request,
                                 record=buffered(plan.model_slug, store.attempts),
@@ -149,6 +187,8 @@ class Hub:
     async def _run(self, runner: Runner, store: DjangoStore, plan: services.Plan) -> None:
         try:
             ending = await runner.run()
+            if runner.unstored is not None:
+                self.unsaved[plan.message_id] = runner.unstored
             # A stopped first reply still names the chat; a titled one costs no thread hop here.
             if store.untitled and ending.status != "error" and ending.content:
                 await database_sync_to_async(tasks.request_title, thread_sensitive=False)(plan.conversation_id)
@@ -158,16 +198,53 @@ class Hub:
             self.runners.pop(plan.message_id, None)
 
     async def stop(self, message_id: UUID, runner_channel: str) -> None:
+        """Stop a reply wherever it runs; one that no process runs is ended here and now."""
         if message_id in self.runners:
             self.runners[message_id].stop()
-        elif runner_channel:
+        elif message_id in self.unsaved:
+            return  # ended already, its tabs told
+        elif runner_channel and runner_channel != self.channel and await _alive_now(runner_channel):
             await self.layer.send(runner_channel, {"type": "runner.stop", "message": str(message_id)})
+        else:
+            await self.end_orphan(message_id)
+
+    async def end_orphan(self, message_id: UUID) -> None:
+        """End a reply no process writes, and tell its tabs on every process (once: services.end_orphan)."""
+        ended = await database_sync_to_async(services.end_orphan)(message_id)
+        if ended is not None:
+            await self._announce([ended])
+
+    async def sweep(self) -> None:
+        """End the replies nobody writes any more (a dead process's, or this one's lost ones); tell their tabs."""
+        running = frozenset(self.runners) | frozenset(self.unsaved)
+        ended = await database_sync_to_async(services.end_orphans)(_alive, self.channel, running)
+        await self._announce(ended)
+
+    async def _announce(self, ended: list[services.Ended]) -> None:
+        for conversation_id, frame in ended:
+            await self.publish(conversation_group(conversation_id), frame)
+
+    async def _store_unsaved(self) -> None:
+        for message_id, ending in list(self.unsaved.items()):
+            try:
+                await database_sync_to_async(services.end_anyway)(message_id, ending)
+            except Exception:
+                log.warning("reply %s: its ending is still not stored", message_id, exc_info=True)
+                return  # the database is still away: try the rest next beat
+            self.unsaved.pop(message_id, None)
 
     async def snapshot(self, message_id: UUID, runner_channel: str) -> dict[str, Any] | None:
-        """Live text and seq of a running reply, asking its process if it is elsewhere."""
+        """Live text and seq of a running reply, asking its process if it is elsewhere.
+
+        None when no process runs it: a dead process's reply is then ended (its tabs get the end
+        frame) without waiting for an answer that cannot come.
+        """
         if message_id in self.runners:
             return self.runners[message_id].live.snapshot()
         if not runner_channel or runner_channel == self.channel:
+            return None
+        if not await _alive_now(runner_channel):
+            self._spawn(self.end_orphan(message_id))
             return None
         reply_to = await self.layer.new_channel()
         await self.layer.send(runner_channel, {"type": "runner.snapshot", "message": str(message_id),

@@ -23,16 +23,18 @@ from gateways import catalog
 from gateways.attempts import Attempted, record_attempts
 from gateways.models import Model
 from gateways.routes import usable_routes
+from gateways.tariffs import rate_on
 from gateways.wire.client import ChatRequest
-from gateways.wire.codes import ChatError
-from gateways.wire.usage import CHARS_PER_TOKEN, NormalizedUsage, estimate
+from gateways.wire.codes import ChatError, is_retryable
+from gateways.wire.text import mend
+from gateways.wire.usage import CHARS_PER_TOKEN, NormalizedUsage, estimate, prompt_tokens_for
 from usage.ledger import ledger_row
 from usage.models import UsageRecord
 
 from . import uploads
 from .models import Attachment, Conversation, Message
 from .prompting import prompt_chars, upstream_messages
-from .selectors import conversation_for, message_for, visible_branch
+from .selectors import conversation_for, message_for, usage_dict, visible_branch
 
 log = logging.getLogger(__name__)
 ALLOWED_PARAMS = {"temperature", "top_p", "max_tokens", "reasoning_effort"}
@@ -47,6 +49,7 @@ class Started:
     assistant_message: Message
     new_conversation: bool
     duplicate: bool
+    held: gate.Hold | None = None  # what admission reserved (None for a repeated request_id)
 
 
 def _limits() -> dict[str, Any]:
@@ -97,16 +100,20 @@ def _refs(history: Sequence[Any]) -> list[dict[str, Any]]:
     return [p for turn in history for p in (turn.parts or []) if isinstance(p, dict) and p.get("type") == "attachment"]
 
 
-def prompt_size(conversation: Conversation | None, leaf_id: Any | None, new_text: str = "",
-                system_prompt: str = "", attachment_tokens: int = 0) -> int:
-    """Characters the upstream prompt will have: the branch up to `leaf_id`, plus a new message (for budgets).
+def prompt_tokens(conversation: Conversation | None, leaf_id: Any | None, new_text: str = "",
+                  system_prompt: str = "", attachment_tokens: int = 0) -> int:
+    """Estimated tokens of the upstream prompt: the branch up to `leaf_id`, plus a new message (for budgets).
 
-    Attachments count by their estimated tokens (a file's text, an image as xAI bills it).
+    Attachments count by their own estimates (a file's text; an image as xAI bills it), the new
+    message's (`attachment_tokens`) and those earlier on the branch (kept in each message's parts).
     """
     history = _history(conversation, leaf_id)
     prompt = conversation.system_prompt if conversation is not None else system_prompt
-    tokens = attachment_tokens + sum(int(ref.get("tokens") or 0) for ref in _refs(history))
-    return prompt_chars(upstream_messages(prompt or "", history)) + len(new_text) + tokens * CHARS_PER_TOKEN
+    messages = upstream_messages(prompt or "", history)
+    if new_text:
+        messages.append({"role": "user", "content": new_text})
+    earlier = sum(int(ref.get("tokens") or 0) for ref in _refs(history))
+    return prompt_tokens_for(messages) + attachment_tokens + earlier
 
 
 def _has_attachments(conversation: Conversation | None) -> bool:
@@ -149,6 +156,21 @@ def check_attachments(user: Any, model: Model, history: Sequence[Any], new: Sequ
                         "context.")
 
 
+def _route_provider(model: Model) -> int | None:
+    """The provider of the route that will serve a call (its price is the one billed), if any is usable."""
+    try:
+        routes = usable_routes(model)
+    except ChatError:
+        return None
+    return routes[0].provider_id if routes else None
+
+
+def _admit(user: Any, model: Model, tokens: Any, limits: Any, params: dict[str, Any]) -> gate.Hold:
+    max_tokens = params.get("max_tokens")
+    return gate.admit(user, model, tokens, limits, max_tokens=max_tokens if isinstance(max_tokens, int) else None,
+                      provider_id=_route_provider(model))
+
+
 def send(
     user: Any,
     *,
@@ -189,8 +211,10 @@ def send(
     limits = gate.before(user)
     try:
         with transaction.atomic():
-            held = gate.admit(user, model, lambda: prompt_size(conversation, leaf_id, content, system_prompt or "",
-                                                               attached_tokens), limits)
+            merged = _clean_params(params) if conversation is None else {
+                **conversation.params, **_clean_params(params)}
+            held = _admit(user, model, lambda: prompt_tokens(conversation, leaf_id, content, system_prompt or "",
+                                                             attached_tokens), limits, merged)
             new = conversation is None
             if conversation is None:
                 conversation = Conversation.objects.create(
@@ -212,7 +236,7 @@ def send(
         if found := _existing(user, request_id):
             return found
         raise
-    return Started(conversation, user_message, reply, new, False)
+    return Started(conversation, user_message, reply, new, False, held)
 
 
 def regenerate(user: Any, *, request_id: UUID, message_id: UUID, model_slug: str | None, runner: str) -> Started:
@@ -232,10 +256,10 @@ def regenerate(user: Any, *, request_id: UUID, message_id: UUID, model_slug: str
         check_attachments(user, model, _history(conversation, old.parent_id))
     limits = gate.before(user)
     with transaction.atomic():
-        held = gate.admit(user, model, lambda: prompt_size(conversation, old.parent_id), limits)
+        held = _admit(user, model, lambda: prompt_tokens(conversation, old.parent_id), limits, conversation.params)
         reply = _new_reply(conversation, old.parent, model, runner, request_id=request_id)
         gate.hold(user, held, reply.id)
-    return Started(conversation, None, reply, False, False)
+    return Started(conversation, None, reply, False, False, held)
 
 
 def edit(user: Any, *, request_id: UUID, message_id: UUID, content: str, runner: str) -> Started:
@@ -258,12 +282,13 @@ def edit(user: Any, *, request_id: UUID, message_id: UUID, content: str, runner:
         check_attachments(user, model, _history(conversation, old.parent_id), _refs([old]), content)
     limits = gate.before(user)
     with transaction.atomic():
-        held = gate.admit(user, model, lambda: prompt_size(conversation, old.parent_id, content), limits)
+        held = _admit(user, model, lambda: prompt_tokens(conversation, old.parent_id, content), limits,
+                      conversation.params)
         user_message = Message.objects.create(conversation=conversation, parent=old.parent, role=Message.Role.USER,
                                               content=content, parts=old.parts, request_id=request_id)
         reply = _new_reply(conversation, user_message, model, runner)
         gate.hold(user, held, reply.id)
-    return Started(conversation, user_message, reply, False, False)
+    return Started(conversation, user_message, reply, False, False, held)
 
 
 def fail_to_start(message_id: UUID, code: str, detail: str) -> None:
@@ -363,6 +388,7 @@ class Plan:
     routes: tuple[Any, ...] = ()  # gateways.failover.RouteChoice, in the order to try (cooled-down ones left out)
     model_slug: str = ""
     show_route: bool = False  # staff see which route served a reply
+    output_room: int | None = None  # output tokens before the reply reaches its budget reservation (accounts.gate)
 
 
 def prepare(message_id: UUID) -> Plan:
@@ -371,8 +397,12 @@ def prepare(message_id: UUID) -> Plan:
     return plan(reply, reply.conversation, reply.conversation.owner)
 
 
-def plan(reply: Message, conversation: Conversation, owner: Any) -> Plan:
-    """The plan of a reply whose rows are in hand (`send` just wrote them): no need to read them again."""
+def plan(reply: Message, conversation: Conversation, owner: Any, held: gate.Hold | None = None) -> Plan:
+    """The plan of a reply whose rows are in hand (`send` just wrote them): no need to read them again.
+
+    `held`: what admission reserved. A budgeted reply asks the gateway for no more output than it
+    reserved for (max_tokens), and one whose budget left less than that is cut at its reservation.
+    """
     view = copy.copy(conversation)  # the branch that leads to this reply, whatever the conversation shows
     view.current_leaf_id = reply.parent_id
     history = visible_branch(view, for_prompt=True)
@@ -385,52 +415,116 @@ def plan(reply: Message, conversation: Conversation, owner: Any) -> Plan:
         raise ChatError("model_unavailable", "The model of this reply was removed.")
     entry = catalog.lookup(model.upstream_id) or catalog.lookup(model.slug)
     rate = entry.timing.tokens_per_s if entry and model.reasoning == Model.Reasoning.HIDDEN else 0.0
+    params = _clean_params(conversation.params)
+    routes = usable_routes(model)
+    first = routes[0]
+    room = gate.output_room(held, rate_on(first.provider_id, model)) if held is not None else None
+    if held is not None and held.max_output is not None:
+        # The gateway stops it too, by its own count, at what the budget leaves it (gate.output_room).
+        params["max_tokens"] = held.max_output if room is None else max(1, min(held.max_output, room))
     request = ChatRequest(
         model=model.upstream_id,
         messages=messages,
-        params=_clean_params(conversation.params),
+        params=params,
         accepts_reasoning_effort=model.accepts_reasoning_effort,
         accepts_penalties=not model.reasons,
     )
-    routes = usable_routes(model)
-    first = routes[0]
     request = replace(request, model=first.upstream_id)
     return Plan(reply.id, conversation.id, conversation.owner_id, first.endpoint, request,
                 prompt_chars(messages) + image_tokens * CHARS_PER_TOKEN, rate, tuple(routes), model.slug,
-                owner.is_staff)
+                owner.is_staff, room)
 
 
-def end_orphans(is_alive: Any, grace_s: float = 30.0) -> int:
-    """End replies left `streaming` by a process that died; their text is kept.
+UNSAVED_DETAIL = "This reply could not be saved as it was written; the text so far is kept."
+ORPHAN_DETAIL = "The server process writing this reply stopped; the text so far is kept."
 
-    A reply whose runner is not alive is ended at once; one with no runner
-    recorded only after a grace period (it may be starting right now).
+
+def unsaved(ending: Ending) -> Ending:
+    """The ending to store when storing `ending` raised: an error, its text made storable, its usage kept."""
+    return replace(ending, status=Message.Status.ERROR, finish_reason="", error_code="internal",
+                   error_detail=UNSAVED_DETAIL, content=mend(ending.content), reasoning=mend(ending.reasoning))
+
+
+def end_anyway(message_id: UUID, ending: Ending, attempts: tuple[Attempted, ...] = ()) -> UsageRecord | None:
+    """Store an ending whatever else fails: with its ledger row if possible, else status and text alone.
+
+    The reply's slot is freed either way. Raises only when the database cannot be written at all
+    (the hub then tries again: chat.hub.Hub.unsaved).
+    """
+    try:
+        return finish(message_id, ending, attempts)[1]
+    except Message.DoesNotExist:  # deleted while it streamed: only its slot is left
+        gate.release(message_id)
+        return None
+    except Exception:
+        log.exception("reply %s: the ending could not be stored with its ledger row", message_id)
+    with transaction.atomic():
+        Message.objects.filter(id=message_id, status=Message.Status.STREAMING).update(
+            status=ending.status, content=ending.content, reasoning=ending.reasoning, error_code=ending.error_code,
+            error_detail=ending.error_detail, updated_at=timezone.now())
+        gate.release(message_id)
+    return None
+
+
+def error_frame(message_id: UUID, ending: Ending, usage: dict[str, Any] | None) -> dict[str, Any]:
+    """The `message.error` frame of an ended reply (PROTOCOL.md)."""
+    return {"type": "message.error", "message": str(message_id), "code": ending.error_code,
+            "detail": ending.error_detail, "retryable": is_retryable(ending.error_code),
+            "content": ending.content, "usage": usage}
+
+
+Ended = tuple[UUID, dict[str, Any]]  # (conversation id, the end frame its tabs must get)
+
+
+def end_orphan(message_id: UUID) -> Ended | None:
+    """End one reply nobody is writing, keeping its text; None if it had ended already.
+
+    The row is locked and checked first, so whoever ends it (the survivor's sweep, start-up,
+    a `stop`, a subscribe) is the only one who gets its end frame to broadcast.
+    """
+    with transaction.atomic():
+        message = (Message.objects.select_for_update(of=("self",)).select_related("model")
+                   .filter(id=message_id, status=Message.Status.STREAMING).first())
+        if message is None:
+            return None
+        ending = Ending(
+            status=Message.Status.ERROR, content=mend(message.content), reasoning=mend(message.reasoning),
+            finish_reason="", usage=estimate(0, message.content, message.reasoning), raw_usage=None,
+            error_code="internal", error_detail=ORPHAN_DETAIL,
+        )
+        record = None
+        if message.model is not None:
+            record = finish(message.id, ending)[1]
+        else:
+            Message.objects.filter(id=message.id).update(status=ending.status, error_code=ending.error_code,
+                                                         error_detail=ending.error_detail, updated_at=timezone.now())
+            gate.release(message.id)
+    return message.conversation_id, error_frame(message.id, ending, usage_dict(record))
+
+
+def end_orphans(is_alive: Any, mine: str = "", running: frozenset[UUID] = frozenset(),
+                grace_s: float = 30.0) -> list[Ended]:
+    """End replies left `streaming` by a process that died; their text is kept. Returns the end frames to send.
+
+    A reply whose runner is not alive is ended at once; one with no runner recorded only after a
+    grace period (it may be starting right now). `mine` is the calling process's channel: its own
+    replies that it no longer runs (`running`) are ended too, after the same grace.
     """
     cutoff = timezone.now() - timezone.timedelta(seconds=grace_s)
     alive: dict[str, bool] = {}  # asked once per process, not once per reply (a cache read each)
     orphans = []
-    for message_id, runner, updated_at in Message.objects.filter(status=Message.Status.STREAMING).values_list(
-            "id", "runner", "updated_at"):
+    for message_id, runner, created_at in Message.objects.filter(status=Message.Status.STREAMING).values_list(
+            "id", "runner", "created_at"):
+        if mine and runner == mine:
+            if message_id not in running and created_at < cutoff:
+                orphans.append(message_id)
+            continue
         if runner not in alive:
             alive[runner] = bool(is_alive(runner))
-        if alive[runner] or (not runner and updated_at > cutoff):
+        if alive[runner] or (not runner and created_at > cutoff):
             continue
         orphans.append(message_id)
-    ended = 0
-    for message in Message.objects.filter(id__in=orphans, status=Message.Status.STREAMING).select_related("model"):
-        usage = estimate(0, message.content, message.reasoning)
-        ending = Ending(
-            status=Message.Status.ERROR, content=message.content, reasoning=message.reasoning,
-            finish_reason="", usage=usage, raw_usage=None, error_code="internal",
-            error_detail="The server restarted while this reply was being written; the text so far is kept.",
-        )
-        if message.model is not None:
-            finish(message.id, ending)
-        else:
-            Message.objects.filter(id=message.id).update(status=Message.Status.ERROR, error_code="internal",
-                                                         error_detail=ending.error_detail)
-            gate.release(message.id)
-        ended += 1
+    ended = [found for message_id in orphans if (found := end_orphan(message_id)) is not None]
     if ended:
-        log.warning("ended %d replies left streaming by a stopped process", ended)
+        log.warning("ended %d replies left streaming by a stopped process", len(ended))
     return ended

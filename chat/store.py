@@ -30,6 +30,11 @@ class DjangoStore:
         self.untitled = not message.conversation.title
         return record
 
+    async def end_anyway(self, message_id: UUID, ending: services.Ending) -> dict[str, Any] | None:
+        record = await database_sync_to_async(services.end_anyway)(message_id, ending, tuple(self.attempts))
+        self.attempts.clear()
+        return usage_dict(record)
+
 
 def _finish(message_id: UUID, ending: services.Ending, attempts: tuple[Attempted, ...]) -> tuple[Any, Any]:
     message, record = services.finish(message_id, ending, attempts)

@@ -43,7 +43,7 @@ _SUMMARY = ["Plan", "ning", " a", " concise", " answer", " for", " the", " user"
 
 @dataclass(frozen=True)
 class Fault:
-    kind: str  # bad_key, 401, 403_policy, 403_credits, 404, 429, 500, 503, stream_error, drop, stall
+    kind: str  # bad_key, 401, 403_policy, 403_credits, 404, 429, 500, 503, stream_error, drop, stall, unstorable
     arg: int = 0
 
 
@@ -61,6 +61,7 @@ class Reply:
     cached_tokens: int
     reasoning_count: int  # billed reasoning tokens
     price: tuple[Decimal, Decimal, Decimal]
+    finish: str = "stop"  # "length" when max_tokens cut the answer short, as real gateways say
     image_tokens: int = 0  # the part of prompt_tokens that images cost
 
 
@@ -140,8 +141,9 @@ def plan_reply(body: dict[str, Any], entry: catalog.CatalogEntry, delay_scale: f
     rng = random.Random(digest)
     marker = TOKENS_MARKER.search(text)
     count = int(marker.group(1)) if marker else rng.randint(40, 120)
-    if isinstance(body.get("max_tokens"), int) and body["max_tokens"] > 0:
-        count = min(count, body["max_tokens"])
+    finish = "stop"
+    if isinstance(body.get("max_tokens"), int) and 0 < body["max_tokens"] < count:
+        count, finish = body["max_tokens"], "length"
     count = max(1, min(count, MAX_TOKENS))
     prompt, cached = prompt_tokens(messages)
     reasoning_tokens: list[str] = []
@@ -174,6 +176,7 @@ def plan_reply(body: dict[str, Any], entry: catalog.CatalogEntry, delay_scale: f
         cached_tokens=cached,
         reasoning_count=reasoning_count,
         price=(entry.price_input, entry.price_cached, entry.price_output),
+        finish=finish if not _asks_for_title(messages) else "stop",
         image_tokens=image_tokens(messages),
     )
 

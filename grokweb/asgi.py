@@ -17,8 +17,14 @@ from django.conf import settings
 
 from chat.routing import websocket_urlpatterns
 from emulator.app import make_emulator
+from gateways.providers import emulator_key
 
-_emulator = make_emulator(flavour="xai", delay_scale=settings.EMULATOR_DELAY_SCALE)
+from .serving import answer_overlong_lines
+
+answer_overlong_lines()
+
+# It answers only callers holding the emulator provider's own key (401 otherwise, as a gateway would).
+_emulator = make_emulator(flavour="xai", delay_scale=settings.EMULATOR_DELAY_SCALE, api_key=emulator_key())
 
 
 async def http_app(scope, receive, send):  # type: ignore[no-untyped-def]

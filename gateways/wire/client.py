@@ -19,6 +19,7 @@ from .errors import UpstreamError, classify_http, connection_error, dropped_erro
 from .events import TEXT_EVENTS, Finish, UpstreamEvent
 from .retry import RETRY_AFTER_CAP_S, backoff_delay
 from .sse import SSEDecoder
+from .text import EventMender
 from .watchdog import Watchdog
 
 log = logging.getLogger(__name__)
@@ -208,6 +209,7 @@ async def _events(
 ) -> AsyncIterator[UpstreamEvent]:
     """SSE bytes -> events, with the first-token and idle timeouts and drop detection."""
     decoder = SSEDecoder()
+    mender = EventMender()  # storable text from here on (gateways.wire.text)
     raw = response.aiter_bytes()
     waited, what = False, "first token"
     finished = False
@@ -233,8 +235,10 @@ async def _events(
             watchdog.feed()
             for sse in decoder.feed(chunk):
                 if sse.data == DONE:
+                    for event in mender.flush():
+                        yield event
                     return
-                for event in parse_data(sse.data):
+                for event in mender.mend(parse_data(sse.data)):
                     if isinstance(event, Finish):
                         finished = True
                     elif not waited and isinstance(event, TEXT_EVENTS):
@@ -249,6 +253,8 @@ async def _events(
         watchdog.close()
         await raw.aclose()  # type: ignore[attr-defined]  # an async generator
     decoder.flush()
+    for event in mender.flush():  # text cut short is still text
+        yield event
     if not finished:
         raise dropped_error()  # closed without [DONE] or a finish_reason: the reply is cut short
 

@@ -1,7 +1,7 @@
 // One message of the thread: a user bubble (editable) or a reply (markdown, reasoning,
 // usage, actions), with "‹ 2/3 ›" when it has siblings (edits and regenerations).
 
-import { MarkdownView, el } from "grokweb/markdown";
+import { MarkdownView, el, renderPlainMath } from "grokweb/markdown";
 import { errorText, formatInt, formatSeconds, usageParts } from "grokweb/format";
 import { sentAttachments } from "grokweb/attachments";
 
@@ -132,7 +132,10 @@ export class MessageView {
     // Reasoning text, when the model streams it (trace or summary).
     if (msg.reasoning) {
       this.reasoning.hidden = false;
-      if (this.reasoningBody.textContent.length !== msg.reasoning.length) this.reasoningBody.textContent = msg.reasoning;
+      if (this.shownReasoning !== msg.reasoning) {
+        this.shownReasoning = msg.reasoning;
+        renderPlainMath(this.reasoningBody, msg.reasoning); // plain text, its formulas typeset
+      }
     } else {
       this.reasoning.hidden = true;
     }
