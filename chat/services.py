@@ -8,7 +8,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 from uuid import UUID
@@ -73,6 +73,22 @@ def _existing(user: Any, request_id: UUID) -> Started | None:
     if reply is None:  # cannot happen: both rows are written in one transaction
         raise ChatError("internal", "The earlier request left no reply.")
     return Started(first.conversation, first, reply, False, True)
+
+
+def _once(user: Any, request_id: UUID, start: Callable[[], Started]) -> Started:
+    """Run `start`, unless this request_id already started a reply: then answer with that one.
+
+    The unique request_id decides (a second insert fails), so a first send costs no lookup;
+    the first request's rows are read only when the repeat fails, on the constraint or earlier
+    (a repeat may be refused by a limit the first reply itself now fills). A repeat does count
+    once more against the per-minute message limit.
+    """
+    try:
+        return start()
+    except (IntegrityError, ChatError):
+        if found := _existing(user, request_id):
+            return found
+        raise
 
 
 def _new_reply(
@@ -187,8 +203,13 @@ def send(
 
     Attachments (ids from POST /api/attachments/) are bound to the new message.
     """
-    if found := _existing(user, request_id):
-        return found
+    return _once(user, request_id, lambda: _send(user, request_id, conversation_id, content, model_slug, params,
+                                                 system_prompt, runner, attachments))
+
+
+def _send(user: Any, request_id: UUID, conversation_id: UUID | None, content: str, model_slug: str | None,
+          params: dict[str, Any] | None, system_prompt: str | None, runner: str,
+          attachments: Sequence[UUID]) -> Started:
     content = content.strip()
     attached = uploads.unsent(user, attachments) if attachments else []
     if not content and not attached:
@@ -209,40 +230,36 @@ def send(
         check_attachments(user, model, _history(conversation, leaf_id), parts, content)
     attached_tokens = sum(a.tokens for a in attached)
     limits = gate.before(user)
-    try:
-        with transaction.atomic():
-            merged = _clean_params(params) if conversation is None else {
-                **conversation.params, **_clean_params(params)}
-            held = _admit(user, model, lambda: prompt_tokens(conversation, leaf_id, content, system_prompt or "",
-                                                             attached_tokens), limits, merged)
-            new = conversation is None
-            if conversation is None:
-                conversation = Conversation.objects.create(
-                    owner=user, model=model, system_prompt=(system_prompt or "").strip(),
-                    params=_clean_params(params),
-                )
-            elif params:
-                conversation.params = {**conversation.params, **_clean_params(params)}
-                conversation.save(update_fields=["params", "updated_at"])
-            user_message = Message.objects.create(
-                conversation=conversation, parent_id=conversation.current_leaf_id, role=Message.Role.USER,
-                content=content, parts=parts, request_id=request_id,
+    with transaction.atomic():
+        merged = _clean_params(params) if conversation is None else {
+            **conversation.params, **_clean_params(params)}
+        held = _admit(user, model, lambda: prompt_tokens(conversation, leaf_id, content, system_prompt or "",
+                                                         attached_tokens), limits, merged)
+        new = conversation is None
+        if conversation is None:
+            conversation = Conversation.objects.create(
+                owner=user, model=model, system_prompt=(system_prompt or "").strip(),
+                params=_clean_params(params),
             )
-            uploads.bind(attached, user_message)
-            reply = _new_reply(conversation, user_message, model, runner)
-            gate.hold(user, held, reply.id)
-    except IntegrityError:
-        # The same request_id raced in from another tab: answer with the winner.
-        if found := _existing(user, request_id):
-            return found
-        raise
+        elif params:
+            conversation.params = {**conversation.params, **_clean_params(params)}
+            conversation.save(update_fields=["params", "updated_at"])
+        user_message = Message.objects.create(
+            conversation=conversation, parent_id=conversation.current_leaf_id, role=Message.Role.USER,
+            content=content, parts=parts, request_id=request_id,
+        )
+        uploads.bind(attached, user_message)
+        reply = _new_reply(conversation, user_message, model, runner)
+        gate.hold(user, held, reply.id)
     return Started(conversation, user_message, reply, new, False, held)
 
 
 def regenerate(user: Any, *, request_id: UUID, message_id: UUID, model_slug: str | None, runner: str) -> Started:
     """A new reply to the same user message, as a sibling of the old one."""
-    if found := _existing(user, request_id):
-        return found
+    return _once(user, request_id, lambda: _regenerate(user, request_id, message_id, model_slug, runner))
+
+
+def _regenerate(user: Any, request_id: UUID, message_id: UUID, model_slug: str | None, runner: str) -> Started:
     old = message_for(user, message_id)
     if old is None or old.role != Message.Role.ASSISTANT or old.parent_id is None:
         raise ChatError("not_found", "That reply does not exist.")
@@ -264,8 +281,10 @@ def regenerate(user: Any, *, request_id: UUID, message_id: UUID, model_slug: str
 
 def edit(user: Any, *, request_id: UUID, message_id: UUID, content: str, runner: str) -> Started:
     """A changed user message as a sibling of the old one, then a new reply."""
-    if found := _existing(user, request_id):
-        return found
+    return _once(user, request_id, lambda: _edit(user, request_id, message_id, content, runner))
+
+
+def _edit(user: Any, request_id: UUID, message_id: UUID, content: str, runner: str) -> Started:
     old = message_for(user, message_id)
     if old is None or old.role != Message.Role.USER:
         raise ChatError("not_found", "That message does not exist.")
@@ -282,8 +301,9 @@ def edit(user: Any, *, request_id: UUID, message_id: UUID, content: str, runner:
         check_attachments(user, model, _history(conversation, old.parent_id), _refs([old]), content)
     limits = gate.before(user)
     with transaction.atomic():
-        held = _admit(user, model, lambda: prompt_tokens(conversation, old.parent_id, content), limits,
-                      conversation.params)
+        kept = sum(int(ref.get("tokens") or 0) for ref in _refs([old]))  # the edit keeps the attachments
+        held = _admit(user, model, lambda: prompt_tokens(conversation, old.parent_id, content, attachment_tokens=kept),
+                      limits, conversation.params)
         user_message = Message.objects.create(conversation=conversation, parent=old.parent, role=Message.Role.USER,
                                               content=content, parts=old.parts, request_id=request_id)
         reply = _new_reply(conversation, user_message, model, runner)
@@ -375,6 +395,44 @@ def finish(message_id: UUID, ending: Ending, attempts: tuple[Attempted, ...] = (
 
 
 @dataclass(frozen=True)
+class Planned:
+    """A reply's rows as its plan knew them: enough to end it without reading them first."""
+
+    message_id: UUID
+    owner_id: int
+    conversation_id: UUID
+    model: Model
+    titled: bool  # the conversation had a title when the reply was planned
+
+
+def finish_planned(reply: Planned, ending: Ending, attempts: tuple[Attempted, ...] = ()) -> UsageRecord:
+    """`finish` for a reply its plan knew: one conditional UPDATE instead of a locked read and a save.
+
+    The update takes the row's lock itself and applies only while the reply is streaming, so the
+    ending stays exactly-once: a reply ended meanwhile (the orphan sweep) goes through `finish`,
+    which finds its ledger row.
+    """
+    with transaction.atomic():
+        now = timezone.now()
+        ended = Message.objects.filter(id=reply.message_id, status=Message.Status.STREAMING).update(
+            status=ending.status, content=ending.content, reasoning=ending.reasoning,
+            finish_reason=ending.finish_reason, error_code=ending.error_code, error_detail=ending.error_detail,
+            ttft_ms=ending.ttft_ms, duration_ms=ending.duration_ms, updated_at=now)
+        if ended:
+            record = ledger_row(
+                reply.owner_id, reply.model, ending.usage,
+                conversation_id=reply.conversation_id, message_id=reply.message_id,
+                purpose=UsageRecord.Purpose.CHAT, upstream_model=ending.upstream_model, outcome=ending.status,
+                raw_usage=ending.raw_usage, provider_id=ending.provider_id, route_id=ending.route_id,
+            )
+            Conversation.objects.filter(id=reply.conversation_id).update(updated_at=now)
+            gate.release(reply.message_id)
+            record_attempts(attempts)
+            return record
+    return finish(reply.message_id, ending, attempts)[1]
+
+
+@dataclass(frozen=True)
 class Plan:
     """Everything the runner needs for one reply, read once before streaming."""
 
@@ -389,6 +447,7 @@ class Plan:
     model_slug: str = ""
     show_route: bool = False  # staff see which route served a reply
     output_room: int | None = None  # output tokens before the reply reaches its budget reservation (accounts.gate)
+    planned: Planned | None = None  # for ending it without reading its rows again (finish_planned)
 
 
 def prepare(message_id: UUID) -> Plan:
@@ -416,7 +475,7 @@ def plan(reply: Message, conversation: Conversation, owner: Any, held: gate.Hold
     entry = catalog.lookup(model.upstream_id) or catalog.lookup(model.slug)
     rate = entry.timing.tokens_per_s if entry and model.reasoning == Model.Reasoning.HIDDEN else 0.0
     params = _clean_params(conversation.params)
-    routes = usable_routes(model)
+    routes = usable_routes(model, trial=True)  # the failover stream ends a trial it is given
     first = routes[0]
     room = gate.output_room(held, rate_on(first.provider_id, model)) if held is not None else None
     if held is not None and held.max_output is not None:
@@ -432,7 +491,8 @@ def plan(reply: Message, conversation: Conversation, owner: Any, held: gate.Hold
     request = replace(request, model=first.upstream_id)
     return Plan(reply.id, conversation.id, conversation.owner_id, first.endpoint, request,
                 prompt_chars(messages) + image_tokens * CHARS_PER_TOKEN, rate, tuple(routes), model.slug,
-                owner.is_staff, room)
+                owner.is_staff, room,
+                Planned(reply.id, conversation.owner_id, conversation.id, model, bool(conversation.title)))
 
 
 UNSAVED_DETAIL = "This reply could not be saved as it was written; the text so far is kept."
