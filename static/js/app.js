@@ -6,6 +6,7 @@ import { ChatSocket } from "grokweb/socket";
 import { Store } from "grokweb/store";
 import { ThreadView } from "grokweb/render";
 import { Composer } from "grokweb/composer";
+import { AttachmentTray } from "grokweb/attachments";
 import { Sidebar } from "grokweb/sidebar";
 import { createApi } from "grokweb/api";
 import { errorText, uuid } from "grokweb/format";
@@ -22,6 +23,7 @@ const config = root.dataset;
 const api = createApi(config.api || "/api/", config.loginUrl || "/accounts/login/");
 const store = new Store();
 const models = new Map(); // slug -> model from /api/models/
+let estimateFrame = 0; // the cost estimate waits for the next animation frame (scheduleEstimate)
 const MODEL_KEY = "grokweb.model";
 const UUID_PATH = /^\/c\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\/?$/i;
 
@@ -97,6 +99,20 @@ const thread = new ThreadView({
   actions: { regenerate, edit, switchTo, loadOlder, busy },
 });
 
+const tray = new AttachmentTray({
+  root: $("att-tray"),
+  button: $("attach"),
+  input: $("attach-input"),
+  dropZone: $("composer"),
+  textarea: $("input"),
+  base: config.api || "/api/",
+  maxBytes: Number(config.attachmentMaxBytes) || 10 * 1024 * 1024,
+  onChange: () => {
+    composer.update();
+    scheduleEstimate();
+  },
+});
+
 const composer = new Composer({
   form: $("composer"),
   input: $("input"),
@@ -104,6 +120,7 @@ const composer = new Composer({
   onSend: send,
   onStop: stop,
   onEditLast: () => thread.editLast(),
+  attachments: tray,
 });
 
 const shareDialog = new ShareDialog($("share-dialog"), api, toast);
@@ -150,7 +167,6 @@ $("open-instructions").addEventListener("click", () => {
 
 const costNode = $("cost-estimate");
 const RESERVE_OUTPUT = Number(config.reserveOutput) || 16384;
-let estimateFrame = 0;
 function scheduleEstimate() {
   if (!estimateFrame) estimateFrame = requestAnimationFrame(showEstimate);
 }
@@ -171,7 +187,7 @@ function showEstimate() {
     costNode.textContent = "";
     return;
   }
-  const prompt = promptTokens({ ...branchPrompt(), text: $("input").value });
+  const prompt = promptTokens({ ...branchPrompt(), text: $("input").value, extra: tray.tokens() });
   const reply = settings.maxTokens() || RESERVE_OUTPUT;
   const estimate = estimateCost(model, prompt, reply);
   costNode.textContent = `≈ ${formatUsd(estimate.prompt)} to send (~${prompt.toLocaleString("en-US")} tokens)` +
@@ -201,6 +217,16 @@ function send(content) {
   const frame = { type: "send", request_id: requestId, conversation: store.conversationId, content };
   const model = selectedModel();
   if (model) frame.model = model;
+  const chosen = model ? models.get(model) : null;
+  if (chosen && !chosen.vision && tray.hasImages()) {
+    const can = [...models.values()].filter((m) => m.vision).map((m) => m.name);
+    tray.say(`${chosen.name} cannot read images.${can.length ? ` Pick a model that can: ${can.join(", ")}.` : ""}`);
+    return false;
+  }
+  if (chosen && chosen.context_window && tray.tokens() > chosen.context_window) {
+    tray.say(`The attachments are about ${tray.tokens().toLocaleString()} tokens, more than ${chosen.name} reads (${chosen.context_window.toLocaleString()}).`);
+    return false;
+  }
   if (!store.conversationId) {
     // A new chat starts with the panel's system prompt and parameters (a chat already open saved them).
     const systemPrompt = settings.systemPrompt();
@@ -208,7 +234,9 @@ function send(content) {
     const params = settings.params();
     if (Object.keys(params).length) frame.params = params;
   }
-  requests.set(requestId, { kind: "send", content });
+  const attached = tray.take();
+  if (attached.length) frame.attachments = attached.map((x) => x.server.id);
+  requests.set(requestId, { kind: "send", content, attached });
   store.addPending(requestId, content);
   thread.scrollToBottom();
   composer.setBusy(true);
@@ -381,7 +409,10 @@ function onError(frame) {
     requests.delete(frame.request_id);
     composer.setBusy(false);
     if (request.kind === "send" || request.kind === "edit") {
-      if (request.kind === "send") store.failPending(frame.request_id);
+      if (request.kind === "send") {
+        store.failPending(frame.request_id);
+        tray.restore(request.attached); // still unsent on the server: send them again
+      }
       // Give the text back so nothing typed is lost.
       const input = $("input");
       if (!input.value.trim()) {

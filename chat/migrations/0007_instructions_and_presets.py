@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('chat', '0005_share'),
+        ('chat', '0006_attachments'),
         ('gateways', '0003_catalog_and_prices_move_in'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
