@@ -18,7 +18,6 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -329,7 +328,8 @@ async def test_redis_restarted_empty_mid_stream(user, web, redis_server) -> None
     assert all(row.status == "streaming" for row in rows)  # all 20 under way when Redis goes
 
     redis_server.kill()
-    ready = httpx.get(f"{first.url}/readyz", timeout=30)  # while Redis is away
+    async with httpx.AsyncClient(timeout=30) as http:
+        ready = await http.get(f"{first.url}/readyz")  # while Redis is away
     redis_server.start()  # empty: group members, liveness marks, everything is gone
     back = time.monotonic()
     assert ready.status_code == 503 and ready.json()["checks"]["channel_layer"].startswith("error")
@@ -358,7 +358,8 @@ async def test_redis_restarted_empty_mid_stream(user, web, redis_server) -> None
         for reply in replies:
             assert len(tab.ends(reply)) <= 1 and (tab.ends(reply) or _ended_in_snapshot(tab, reply))
         assert set(tab.closes) <= {4503}  # closed only to resync, never dropped
-    assert httpx.get(f"{first.url}/readyz", timeout=30).status_code == 200  # Redis is back
+    async with httpx.AsyncClient(timeout=30) as http:
+        assert (await http.get(f"{first.url}/readyz")).status_code == 200  # Redis is back
     _figure("redis-restart", replies=20, all_ended_after_back_s=round(took, 1),
             replies_killed=sum(r.status != "complete" for r in rows), tokens_lost=0,
             resyncs=len(tab_a.closes) + len(tab_b.closes))
