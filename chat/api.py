@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from django.conf import settings
 from django.db.models import Q
 from django.http import HttpRequest
 from ninja import Router, Schema
@@ -17,13 +18,14 @@ from ninja.errors import HttpError
 from accounts.access import model_for, models_for
 from gateways.wire.codes import ChatError
 
-from . import organize, selectors
+from . import frames, organize, selectors
 from .conversation_routes import router as conversation_router
 from .models import Conversation
 
 router = Router(tags=["chat"])
 PAGE = 30
 MAX_PAGE = 200
+MAX_SEARCH = 200  # characters of `q` (the sidebar's search box holds no more)
 
 
 class PriceOut(Schema):
@@ -121,8 +123,10 @@ def list_conversations(request: HttpRequest, q: str = "", cursor: str = "", view
     """`view` (addition): "active" = not archived, pinned first; "archived"; absent = all, newest first."""
     if view not in selectors.VIEWS:
         raise HttpError(400, "view must be active or archived.")
+    if len(q) > MAX_SEARCH:
+        raise HttpError(400, f"Search text is limited to {MAX_SEARCH} characters.")
     size = min(max(limit, 1), MAX_PAGE)
-    qs = selectors.conversations_of(request.user, q.strip()[:200], view)
+    qs = selectors.conversations_of(request.user, q.strip(), view)
     if cursor:
         pinned, stamp, key = _decode_cursor(cursor)
         later = Q(updated_at__lt=stamp) | Q(updated_at=stamp, id__lt=key)
@@ -167,6 +171,10 @@ def update_conversation(request: HttpRequest, conversation_id: UUID, patch: Conv
     if "title" in changes:
         # A title someone chose is never overwritten: titles.write_title only names untitled chats.
         changes["title"] = (changes["title"] or "").strip()[:200]
+    if "system_prompt" in changes:
+        changes["system_prompt"] = _system_prompt(changes["system_prompt"])
+    if "params" in changes:
+        changes["params"] = _params(changes["params"])
     for field in ("pinned", "archived"):
         if field in changes and changes[field] is None:
             raise HttpError(400, f"{field} cannot be null.")
@@ -179,6 +187,21 @@ def update_conversation(request: HttpRequest, conversation_id: UUID, patch: Conv
     if announced:
         organize.announce(conversation, announced)
     return {**selectors.conversation_dict(conversation), "leaf": announced.get("leaf")}
+
+
+def _system_prompt(text: str | None) -> str:
+    limit = settings.GROKWEB["MAX_MESSAGE_CHARS"]
+    if text is not None and len(text) > limit:
+        raise ChatError("too_large", f"A system prompt is limited to {limit:,} characters.")
+    return (text or "").strip()
+
+
+def _params(params: dict[str, Any] | None) -> dict[str, Any]:
+    """The generation parameters a send frame may carry (chat.frames.Params), nothing else."""
+    try:
+        return frames.Params.model_validate(params or {}).model_dump(exclude_none=True)
+    except frames.ValidationError as exc:
+        raise ChatError("bad_request", f"params: {frames.describe(exc)}") from None
 
 
 @router.delete("/conversations/{conversation_id}/", response={204: None})

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hmac
 import json
 import time
 import uuid
@@ -61,7 +62,7 @@ class Emulator:
     def _key_ok(self, headers: dict[str, str]) -> bool:
         if self.api_key is None:
             return _has_key(headers)
-        return headers.get("authorization", "") == f"Bearer {self.api_key}"
+        return hmac.compare_digest(headers.get("authorization", "").encode(), f"Bearer {self.api_key}".encode())
 
     async def _models(self, path: str, headers: dict[str, str], send: Send) -> None:
         if not self._key_ok(headers):
@@ -271,8 +272,10 @@ async def _lifespan(receive: Receive, send: Send) -> None:
             return
 
 
-def make_emulator(flavour: str = "xai", delay_scale: float = 1.0, listing: str | None = None) -> Emulator:
-    return Emulator(flavour, delay_scale, listing)
+def make_emulator(flavour: str = "xai", delay_scale: float = 1.0, listing: str | None = None,
+                  api_key: str | None = None) -> Emulator:
+    """`api_key`: the only key accepted (None: any bearer token, for an emulator run alone on loopback)."""
+    return Emulator(flavour, delay_scale, listing, api_key=api_key)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -282,15 +285,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--flavour", choices=em.FLAVOURS, default="xai")
     parser.add_argument("--delay-scale", type=float, default=1.0,
                         help="1 = measured gateway timings, 0 = as fast as possible")
+    parser.add_argument("--api-key", default=None, help="accept only this key (default: any bearer token)")
     args = parser.parse_args(argv)
-    serve(args.host, args.port, args.flavour, args.delay_scale)
+    serve(args.host, args.port, args.flavour, args.delay_scale, args.api_key)
 
 
-def serve(host: str, port: int, flavour: str, delay_scale: float) -> None:
+def serve(host: str, port: int, flavour: str, delay_scale: float, api_key: str | None = None) -> None:
     import uvicorn
 
     print(f"Grok emulator ({flavour}, delay x{delay_scale:g}) on http://{host}:{port}/v1", flush=True)
-    uvicorn.run(make_emulator(flavour, delay_scale), host=host, port=port, log_level="warning",
+    uvicorn.run(make_emulator(flavour, delay_scale, api_key=api_key), host=host, port=port, log_level="warning",
                 lifespan="on", access_log=False)
 
 

@@ -63,6 +63,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # A NUL in a query, form or JSON body is refused before any view (PostgreSQL cannot store it).
+    "grokweb.input_guard.NulGuardMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -248,10 +250,16 @@ PROVIDER_ENV = {
     "maxtoken": ("MAXTOKEN_API_KEY", "MAXTOKEN_BASE_URL", "https://api.maxtoken.ai/v1"),
     "crazyrouter": ("CRAZYROUTER_API_KEY", "CRAZYROUTER_BASE_URL", "https://crazyrouter.com/v1"),
 }
+# Only superusers may change a provider's key, base URL or kind (other staff still
+# enable, disable, test and map): for teams whose staff should not handle gateway keys.
+GATEWAY_KEYS_SUPERUSERS_ONLY = env.bool("GATEWAY_KEYS_SUPERUSERS_ONLY", default=False)
 # The built-in emulator, used when no key is configured: mounted in our own
 # ASGI app at /emulator/v1 unless EMULATOR_URL points elsewhere.
 EMULATOR_URL = env.str("EMULATOR_URL", default="http://127.0.0.1:8000/emulator/v1")
 EMULATOR_DELAY_SCALE = env.float("EMULATOR_DELAY_SCALE", default=1.0)
+# The key the mounted emulator accepts (and start-up stores in its provider); unset:
+# derived from SECRET_KEY (gateways.providers.emulator_key).
+EMULATOR_API_KEY = env.str("EMULATOR_API_KEY", default="")
 # Key for encrypting provider API keys at rest; derived from SECRET_KEY when unset.
 FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY", default="")
 
@@ -264,6 +272,11 @@ GROKWEB = {
     "MESSAGES_PER_MINUTE": env.int("MESSAGES_PER_MINUTE", default=20),
     "DELTA_INTERVAL_S": env.float("DELTA_INTERVAL_S", default=0.03),
     "CHECKPOINT_INTERVAL_S": env.float("CHECKPOINT_INTERVAL_S", default=2.0),
+    # The longest a reply may wait for its first token, every route and retry together
+    # (each attempt also has its provider's first_token_timeout); then it ends as `timeout`.
+    "REPLY_START_DEADLINE_S": env.float("REPLY_START_DEADLINE_S", default=90.0),
+    # Seconds of silence from a gateway before the tab is told "still waiting for <gateway>".
+    "WAITING_NOTICE_S": env.float("WAITING_NOTICE_S", default=5.0),
     # Where a budget applies, a reply without max_tokens reserves (and is held to) this much output.
     "RESERVE_OUTPUT_TOKENS": env.int("RESERVE_OUTPUT_TOKENS", default=16_384),
     # The Team API's largest request body (images travel inside it as data: URLs).

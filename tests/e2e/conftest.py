@@ -130,6 +130,9 @@ def grokweb_server() -> Iterator[LiveServer]:
         "MEDIA_ROOT": str(tmp / "media"),
         "EMULATOR_URL": f"http://127.0.0.1:{port}/emulator/v1",
         "EMULATOR_DELAY_SCALE": os.environ.get("E2E_DELAY_SCALE", "0.3"),
+        # The mounted emulator answers only this key (bootstrap stores it in its provider); a
+        # test that adds a second provider pointing at it enters the same key.
+        "EMULATOR_API_KEY": "sk-e2e-emulator-key-do-not-show",
         "LOG_LEVEL": "WARNING",
         "PYTHONUNBUFFERED": "1",
         # A developer's .env (a real XAI_API_KEY...) must not refill what is removed below.
