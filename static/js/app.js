@@ -109,9 +109,28 @@ const tray = new AttachmentTray({
   maxBytes: Number(config.attachmentMaxBytes) || 10 * 1024 * 1024,
   onChange: () => {
     composer.update();
+    tray.advise(attachmentProblem());
     scheduleEstimate();
   },
 });
+
+/** What stops the attachments from going to the chosen model (no vision, too long), with a way out. */
+function attachmentProblem() {
+  const slug = selectedModel();
+  const chosen = slug ? models.get(slug) : null;
+  if (!chosen) return null;
+  if (!chosen.vision && tray.hasImages()) {
+    const alt = [...models.values()].find((m) => m.vision && m.default) || [...models.values()].find((m) => m.vision);
+    return {
+      text: `${chosen.name} cannot read images.${alt ? "" : " No model you may use reads images."}`,
+      action: alt ? { label: `Use ${alt.name}`, run: () => { setModel(alt.slug); tray.advise(attachmentProblem()); } } : null,
+    };
+  }
+  if (chosen.context_window && tray.tokens() > chosen.context_window) {
+    return { text: `The attachments are about ${tray.tokens().toLocaleString()} tokens, more than ${chosen.name} reads (${chosen.context_window.toLocaleString()}).` };
+  }
+  return null;
+}
 
 const composer = new Composer({
   form: $("composer"),
@@ -208,23 +227,18 @@ function send(content) {
   if (store.conversationId && !store.loaded) return false; // still loading
   if (store.streaming()) return false;
   const requestId = uuid();
-  const problem = settings.problem();
-  if (problem) {
+  const paramProblem = settings.problem();
+  if (paramProblem) {
     settings.show(true);
-    toast(problem, true);
+    toast(paramProblem, true);
     return false;
   }
   const frame = { type: "send", request_id: requestId, conversation: store.conversationId, content };
   const model = selectedModel();
   if (model) frame.model = model;
-  const chosen = model ? models.get(model) : null;
-  if (chosen && !chosen.vision && tray.hasImages()) {
-    const can = [...models.values()].filter((m) => m.vision).map((m) => m.name);
-    tray.say(`${chosen.name} cannot read images.${can.length ? ` Pick a model that can: ${can.join(", ")}.` : ""}`);
-    return false;
-  }
-  if (chosen && chosen.context_window && tray.tokens() > chosen.context_window) {
-    tray.say(`The attachments are about ${tray.tokens().toLocaleString()} tokens, more than ${chosen.name} reads (${chosen.context_window.toLocaleString()}).`);
+  const problem = attachmentProblem();
+  if (problem) {
+    tray.advise(problem);
     return false;
   }
   if (!store.conversationId) {
@@ -635,7 +649,10 @@ async function loadModels() {
   thread.refreshAll(); // model names and reasoning flags in the thread
 }
 
-picker.addEventListener("change", () => setModel(picker.value));
+picker.addEventListener("change", () => {
+  setModel(picker.value);
+  tray.advise(attachmentProblem());
+});
 
 // Start -----------------------------------------------------------------------
 
