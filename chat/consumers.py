@@ -59,6 +59,20 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         finally:
             frames.cancel()
 
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels' dispatch, without its `aclose_old_connections()` before every message.
+
+        That call is a hop to the one database thread per websocket event (the connect, every
+        client frame, every frame of a reply this socket forwards), all of them queued behind
+        each other: a burst of handshakes waited on it. Nothing here touches the database
+        except through `database_sync_to_async`, which closes stale connections itself, in
+        that thread, around each call.
+        """
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
     async def _read_inbox(self) -> None:
         while True:
             message = await self.inbox.get()
