@@ -112,6 +112,22 @@ async def measure(pid: int, idle: float, work) -> tuple[float, float, object]:  
     return max(0.0, cpu_seconds(pid) - cpu0 - idle * wall), wall, result
 
 
+async def _profile(args: Any, pid: int, path: str) -> subprocess.Popen[bytes] | None:
+    """A sampling profile of daphne (py-spy, collapsed stacks into `path`) until _stop."""
+    if not args.profile:
+        return None
+    command = [args.profile, "record", "-p", str(pid), "-r", "250", "-f", "raw", "-o", path]
+    spy = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: ASYNC220
+    await asyncio.sleep(1.0)
+    return spy
+
+
+def _stop(spy: subprocess.Popen[bytes] | None) -> None:
+    if spy is not None:
+        spy.send_signal(2)
+        spy.wait(30)
+
+
 async def level(stack, cookies: list[str], streams: int, args) -> dict[str, float]:  # type: ignore[no-untyped-def]
     tabs = [await Tab(stack.web, cookie).open() for cookie in cookies[:streams]]
     await asyncio.gather(*(tab.reply("[[tokens=3]]") for tab in tabs))  # a chat each, titled
@@ -132,18 +148,13 @@ async def level(stack, cookies: list[str], streams: int, args) -> dict[str, floa
         return tokens
 
     fixed_n = max(1, args.fixed_replies // streams)
+    spy = await _profile(args, stack.daphne_pid, f"/tmp/relay_cost_fixed_{streams}.txt")
     fixed_cpu, _, _ = await measure(stack.daphne_pid, idle, rounds("[[tokens=1]]", fixed_n))
+    _stop(spy)
     paced = PACED.format(tps=args.tps, tokens=args.tokens)
-    spy = None
-    if args.profile:  # a sampling profile of daphne over the paced replies (py-spy, collapsed stacks)
-        command = [args.profile, "record", "-p", str(stack.daphne_pid), "-r", "250", "-f", "raw",
-                   "-o", f"/tmp/relay_cost_{streams}.txt"]
-        spy = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: ASYNC220
-        await asyncio.sleep(1.0)
+    spy = await _profile(args, stack.daphne_pid, f"/tmp/relay_cost_{streams}.txt")
     cpu, wall, tokens = await measure(stack.daphne_pid, idle, rounds(paced, args.replies))
-    if spy is not None:
-        spy.send_signal(2)
-        spy.wait(30)
+    _stop(spy)
     replies = streams * args.replies
     want = replies * args.tokens
     if tokens != want:
@@ -271,7 +282,8 @@ async def _run_reply(plan: Any) -> None:
     from gateways.wire.client import get_client, reset_client
 
     reset_client()
-    store = DjangoStore()
+    planned = getattr(plan, "planned", None)  # an older tree has no planned ending
+    store = DjangoStore(planned) if planned is not None else DjangoStore()
     events = FailoverStream(get_client(), list(plan.routes), plan.request,
                             record=buffered(plan.model_slug, store.attempts))
 
@@ -302,7 +314,10 @@ def fixed_cpu(user, conversation, replies: int = 60) -> None:  # type: ignore[no
                                  upstream_model=plan.request.model, ttft_ms=5, duration_ms=9,
                                  route_id=plan.routes[0].route_id, provider_id=plan.routes[0].provider_id)
         attempt = Attempted(plan.routes[0].provider_id, plan.routes[0].route_id, plan.model_slug, "ok", 5)
-        services.finish(plan.message_id, ending, (attempt,))
+        if getattr(plan, "planned", None) is not None:
+            services.finish_planned(plan.planned, ending, (attempt,))
+        else:  # an older tree
+            services.finish(plan.message_id, ending, (attempt,))
         return t1 - t0, time.process_time() - t1
 
     for _ in range(5):

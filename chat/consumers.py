@@ -26,6 +26,7 @@ from accounts import status as account_status
 from gateways.wire.codes import ChatError, is_retryable
 
 from . import bounds, frames, paging, selectors, services
+from .fanout import SocketInbox
 from .groups import conversation_group, user_group
 from .hub import Hub, get_hub
 
@@ -46,41 +47,19 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         self.scope = scope
         self.channel_layer = None  # the hub holds this process's layer channel
         self.base_send = send
-        self.inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.inbox = SocketInbox(self._take_turn)
         self._turn = asyncio.Lock()
-        frames = asyncio.ensure_future(self._read_inbox())
         try:
             while True:
-                message = await receive()
-                async with self._turn:
-                    await self.dispatch(message)
+                await self._take_turn(await receive())
         except StopConsumer:
             pass
         finally:
-            frames.cancel()
+            self.inbox.close()
 
-    async def dispatch(self, message: dict[str, Any]) -> None:
-        """Channels' dispatch, without its `aclose_old_connections()` before every message.
-
-        That call is a hop to the one database thread per websocket event (the connect, every
-        client frame, every frame of a reply this socket forwards), all of them queued behind
-        each other: a burst of handshakes waited on it. Nothing here touches the database
-        except through `database_sync_to_async`, which closes stale connections itself, in
-        that thread, around each call.
-        """
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
-
-    async def _read_inbox(self) -> None:
-        while True:
-            message = await self.inbox.get()
-            try:
-                async with self._turn:
-                    await self.dispatch(message)
-            except Exception:  # one frame that fails to go out must not end the socket's frames
-                log.exception("delivering a %s to a socket failed", message.get("type"))
+    async def _take_turn(self, message: dict[str, Any]) -> None:
+        async with self._turn:
+            await self.dispatch(message)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Channels' dispatch without its thread hop per message.
@@ -97,10 +76,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     @classmethod
     async def encode_json(cls, content: dict[str, Any]) -> str:
-        try:
-            return orjson.dumps(content).decode()
-        except TypeError:  # e.g. a lone surrogate a client escaped into its JSON: let json escape it
-            return json.dumps(content)
+        return _encode(content).decode()
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -158,8 +134,16 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(frame)
 
     async def send_json(self, content: Any, close: bool = False) -> None:
-        """Every frame out stays under MAX_FRAME_BYTES (chat.bounds): texts too long are cut and marked."""
-        await super().send_json(bounds.bound(content, settings.GROKWEB["MAX_FRAME_BYTES"]), close)
+        """Every frame out stays under MAX_FRAME_BYTES (chat.bounds): texts too long are cut and marked.
+
+        Encoded once: a frame that fits (all but a rare huge one) is sent as encoded, and only one
+        over the limit is measured and cut by chat.bounds.
+        """
+        limit = settings.GROKWEB["MAX_FRAME_BYTES"]
+        data = _encode(content)
+        if len(data) > limit:
+            data = _encode(bounds.bound(content, limit))
+        await self.send(text_data=data.decode(), close=close)
 
     # Client frames -------------------------------------------------------
 
@@ -257,6 +241,14 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         elif frame["type"] in ("message.done", "message.error"):
             self.seen_seq.pop(frame["message"], None)
         await self.send_json(frame)
+
+
+def _encode(content: Any) -> bytes:
+    """A frame as UTF-8 JSON."""
+    try:
+        return orjson.dumps(content)
+    except TypeError:  # e.g. a lone surrogate a client escaped into its JSON: let json escape it
+        return json.dumps(content).encode()
 
 
 def _stored_state(user: Any, conversation_id: Any) -> tuple[Any, paging.BranchPage] | None:

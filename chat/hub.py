@@ -145,10 +145,10 @@ class Hub:
 
     # Sockets and their groups (chat.fanout) --------------------------------
 
-    async def join(self, group: str, inbox: Inbox[dict[str, Any]]) -> None:
+    async def join(self, group: str, inbox: Inbox) -> None:
         await self.fanout.join(group, inbox)
 
-    async def leave(self, group: str, inbox: Inbox[dict[str, Any]]) -> None:
+    async def leave(self, group: str, inbox: Inbox) -> None:
         await self.fanout.leave(group, inbox)
 
     async def publish(self, group: str, frame: dict[str, Any]) -> None:
@@ -172,7 +172,7 @@ class Hub:
 
         job = Job(plan.message_id, plan.prompt_chars, plan.endpoint.usage_convention, plan.hidden_reasoning_rate,
                   plan.show_route, plan.output_room)
-        store = DjangoStore()  # the attempts are written with the ending: no thread hop of their own
+        store = DjangoStore(plan.planned)  # the attempts are written with the ending: no thread hop of their own
         g = settings.GROKWEB
 
         async def waiting(choice: RouteChoice) -> None:

@@ -324,6 +324,44 @@ def finish(message_id: UUID, ending: Ending, attempts: tuple[Attempted, ...] = (
 
 
 @dataclass(frozen=True)
+class Planned:
+    """A reply's rows as its plan knew them: enough to end it without reading them first."""
+
+    message_id: UUID
+    owner_id: int
+    conversation_id: UUID
+    model: Model
+    titled: bool  # the conversation had a title when the reply was planned
+
+
+def finish_planned(reply: Planned, ending: Ending, attempts: tuple[Attempted, ...] = ()) -> UsageRecord:
+    """`finish` for a reply its plan knew: one conditional UPDATE instead of a locked read and a save.
+
+    The update takes the row's lock itself and applies only while the reply is streaming, so the
+    ending stays exactly-once: a reply ended meanwhile (the orphan sweep) goes through `finish`,
+    which finds its ledger row.
+    """
+    with transaction.atomic():
+        now = timezone.now()
+        ended = Message.objects.filter(id=reply.message_id, status=Message.Status.STREAMING).update(
+            status=ending.status, content=ending.content, reasoning=ending.reasoning,
+            finish_reason=ending.finish_reason, error_code=ending.error_code, error_detail=ending.error_detail,
+            ttft_ms=ending.ttft_ms, duration_ms=ending.duration_ms, updated_at=now)
+        if ended:
+            record = ledger_row(
+                reply.owner_id, reply.model, ending.usage,
+                conversation_id=reply.conversation_id, message_id=reply.message_id,
+                purpose=UsageRecord.Purpose.CHAT, upstream_model=ending.upstream_model, outcome=ending.status,
+                raw_usage=ending.raw_usage, provider_id=ending.provider_id, route_id=ending.route_id,
+            )
+            Conversation.objects.filter(id=reply.conversation_id).update(updated_at=now)
+            gate.release(reply.message_id)
+            record_attempts(attempts)
+            return record
+    return finish(reply.message_id, ending, attempts)[1]
+
+
+@dataclass(frozen=True)
 class Plan:
     """Everything the runner needs for one reply, read once before streaming."""
 
@@ -338,6 +376,7 @@ class Plan:
     model_slug: str = ""
     show_route: bool = False  # staff see which route served a reply
     output_room: int | None = None  # output tokens before the reply reaches its budget reservation (accounts.gate)
+    planned: Planned | None = None  # for ending it without reading its rows again (finish_planned)
 
 
 def prepare(message_id: UUID) -> Plan:
@@ -377,7 +416,8 @@ def plan(reply: Message, conversation: Conversation, owner: Any, held: gate.Hold
     )
     request = replace(request, model=first.upstream_id)
     return Plan(reply.id, conversation.id, conversation.owner_id, first.endpoint, request,
-                prompt_chars(messages), rate, tuple(routes), model.slug, owner.is_staff, room)
+                prompt_chars(messages), rate, tuple(routes), model.slug, owner.is_staff, room,
+                Planned(reply.id, conversation.owner_id, conversation.id, model, bool(conversation.title)))
 
 
 UNSAVED_DETAIL = "This reply could not be saved as it was written; the text so far is kept."

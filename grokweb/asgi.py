@@ -14,7 +14,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter
 from channels.security.websocket import AllowedHostsOriginValidator
 from django.conf import settings
 
-from accounts.sockets import SessionUserMiddleware
+from accounts.socket_auth import SocketAuthMiddleware
 from chat.routing import websocket_urlpatterns
 from emulator.app import make_emulator
 from gateways.providers import emulator_key
@@ -37,6 +37,6 @@ async def http_app(scope, receive, send):  # type: ignore[no-untyped-def]
 application = ProtocolTypeRouter(
     {
         "http": http_app,
-        "websocket": AllowedHostsOriginValidator(SessionUserMiddleware(URLRouter(websocket_urlpatterns))),
+        "websocket": AllowedHostsOriginValidator(SocketAuthMiddleware(URLRouter(websocket_urlpatterns))),
     }
 )

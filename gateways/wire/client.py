@@ -29,6 +29,7 @@ _COMMON_PARAMS = ("temperature", "top_p", "max_tokens", "seed")
 _PENALTY_PARAMS = ("presence_penalty", "frequency_penalty", "stop")
 _MAX_ERROR_BODY = 64 * 1024
 _BLOCKED_S = 0.001  # a read that took longer waited for the network
+_REST_S = 0.25  # how long the body's end may take to follow [DONE] for the connection to be kept
 
 
 @dataclass(frozen=True)
@@ -263,6 +264,7 @@ async def _events(
             watchdog.feed()
             for sse in decoder.feed(chunk):
                 if sse.data == DONE:
+                    await _read_rest(raw)
                     for event in mender.flush():
                         yield event
                     return
@@ -285,6 +287,19 @@ async def _events(
         yield event
     if not finished:
         raise dropped_error()  # closed without [DONE] or a finish_reason: the reply is cut short
+
+
+async def _read_rest(raw: AsyncIterator[bytes]) -> None:
+    """Read what follows [DONE] (the end of the chunked body, already sent): httpx puts a connection
+    whose body was read to its end back in the pool, and closes one left unread. Unread, every reply
+    opened a new connection: a TCP handshake, and for a real gateway a TLS one, per reply. A gateway
+    that keeps the body open after [DONE] costs at most _REST_S before its connection is dropped."""
+    try:
+        async with asyncio.timeout(_REST_S):
+            async for _ in raw:
+                pass
+    except (TimeoutError, httpx.HTTPError):
+        pass
 
 
 async def _read(response: httpx.Response, limit: float) -> bytes:
