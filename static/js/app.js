@@ -6,6 +6,7 @@ import { ChatSocket } from "grokweb/socket";
 import { Store } from "grokweb/store";
 import { ThreadView } from "grokweb/render";
 import { Composer } from "grokweb/composer";
+import { AttachmentTray } from "grokweb/attachments";
 import { Sidebar } from "grokweb/sidebar";
 import { createApi } from "grokweb/api";
 import { errorText, uuid } from "grokweb/format";
@@ -94,6 +95,38 @@ const thread = new ThreadView({
   actions: { regenerate, edit, switchTo, loadOlder, busy },
 });
 
+const tray = new AttachmentTray({
+  root: $("att-tray"),
+  button: $("attach"),
+  input: $("attach-input"),
+  dropZone: $("composer"),
+  textarea: $("input"),
+  base: config.api || "/api/",
+  maxBytes: Number(config.attachmentMaxBytes) || 10 * 1024 * 1024,
+  onChange: () => {
+    composer.update();
+    tray.advise(attachmentProblem());
+  },
+});
+
+/** What stops the attachments from going to the chosen model (no vision, too long), with a way out. */
+function attachmentProblem() {
+  const slug = selectedModel();
+  const chosen = slug ? models.get(slug) : null;
+  if (!chosen) return null;
+  if (!chosen.vision && tray.hasImages()) {
+    const alt = [...models.values()].find((m) => m.vision && m.default) || [...models.values()].find((m) => m.vision);
+    return {
+      text: `${chosen.name} cannot read images.${alt ? "" : " No model you may use reads images."}`,
+      action: alt ? { label: `Use ${alt.name}`, run: () => { setModel(alt.slug); tray.advise(attachmentProblem()); } } : null,
+    };
+  }
+  if (chosen.context_window && tray.tokens() > chosen.context_window) {
+    return { text: `The attachments are about ${tray.tokens().toLocaleString()} tokens, more than ${chosen.name} reads (${chosen.context_window.toLocaleString()}).` };
+  }
+  return null;
+}
+
 const composer = new Composer({
   form: $("composer"),
   input: $("input"),
@@ -101,6 +134,7 @@ const composer = new Composer({
   onSend: send,
   onStop: stop,
   onEditLast: () => thread.editLast(),
+  attachments: tray,
 });
 
 const shareDialog = new ShareDialog($("share-dialog"), api, toast);
@@ -143,7 +177,14 @@ function send(content) {
   const frame = { type: "send", request_id: requestId, conversation: store.conversationId, content };
   const model = selectedModel();
   if (model) frame.model = model;
-  requests.set(requestId, { kind: "send", content });
+  const problem = attachmentProblem();
+  if (problem) {
+    tray.advise(problem);
+    return false;
+  }
+  const attached = tray.take();
+  if (attached.length) frame.attachments = attached.map((x) => x.server.id);
+  requests.set(requestId, { kind: "send", content, attached });
   store.addPending(requestId, content);
   thread.scrollToBottom();
   composer.setBusy(true);
@@ -314,7 +355,10 @@ function onError(frame) {
     requests.delete(frame.request_id);
     composer.setBusy(false);
     if (request.kind === "send" || request.kind === "edit") {
-      if (request.kind === "send") store.failPending(frame.request_id);
+      if (request.kind === "send") {
+        store.failPending(frame.request_id);
+        tray.restore(request.attached); // still unsent on the server: send them again
+      }
       // Give the text back so nothing typed is lost.
       const input = $("input");
       if (!input.value.trim()) {
@@ -535,7 +579,10 @@ async function loadModels() {
   thread.refreshAll(); // model names and reasoning flags in the thread
 }
 
-picker.addEventListener("change", () => setModel(picker.value));
+picker.addEventListener("change", () => {
+  setModel(picker.value);
+  tray.advise(attachmentProblem());
+});
 
 // Start -----------------------------------------------------------------------
 
