@@ -12,16 +12,17 @@ Rules (documented in docs/operations.md, "Budgets"):
 - A member with their own budget is outside their groups' pools: their spend
   counts against their own budget only, never against a pool they are not held to.
 - Before each upstream call the estimated prompt cost must fit in what is
-  left after replies still streaming (their reservations); a reply that crosses
-  the limit is finished, the next send is refused.
+  left after replies still streaming (their reservations). A new reply reserves
+  the worst case it can cost (prompt + max_tokens, or RESERVE_OUTPUT_TOKENS) or,
+  when less is left, all that is left; such a reply is cut when its running cost
+  reaches its reservation (accounts.gate), and the next send is refused.
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,7 +30,7 @@ from django.conf import settings
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 
-from gateways.wire.usage import CHARS_PER_TOKEN, TICKS_PER_USD
+from gateways.wire.usage import TICKS_PER_USD
 from usage.models import UsageRecord
 from usage.money import format_usd, money
 
@@ -187,11 +188,10 @@ def budget_status(user: Any, measured: dict[Budget, BudgetStatus] | None = None)
 # Admission (called by accounts.gate inside the transaction that creates the reply) ----------
 
 
-def prompt_estimate(prompt_chars: int, price_input: Decimal) -> tuple[int, int]:
-    """(ticks, tokens) a prompt of this many characters is expected to cost."""
-    tokens = max(1, math.ceil(prompt_chars / CHARS_PER_TOKEN))
-    ticks = int((Decimal(tokens) * Decimal(price_input) * TICKS_PER_USD / Decimal(1_000_000)).to_integral_value())
-    return ticks, tokens
+def tokens_cost(tokens: int, price_per_million: Decimal) -> int:
+    """Ticks (USD x 1e10) these many tokens cost at this price, rounded up: a reservation never falls short."""
+    exact = Decimal(tokens) * Decimal(price_per_million) * TICKS_PER_USD / Decimal(1_000_000)
+    return int(exact.to_integral_value(rounding=ROUND_CEILING))
 
 
 def statuses(budgets: list[Budget]) -> list[BudgetStatus]:
@@ -224,6 +224,10 @@ def refusal(budgets: list[Budget], need_ticks: int, need_tokens: int,
             parts.append(f"{status.remaining_tokens:,} of {status.limit_tokens:,} tokens")
         detail = (f"{whose} monthly budget is used up: {' and '.join(parts)} left this month. "
                   f"It starts afresh on {resets_text()}.")
+        if status.reserved_ticks or status.reserved_tokens:
+            detail = (f"{whose} monthly budget has no room for this message while other replies are being "
+                      f"written: they hold the rest of it ({' and '.join(parts)} free). Try again when they "
+                      "finish, or give them a smaller max_tokens.")
         return status, detail
     return None
 

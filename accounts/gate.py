@@ -25,6 +25,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
@@ -40,17 +41,24 @@ from .status import MESSAGES, refusal
 
 @dataclass(frozen=True)
 class Hold:
-    """What a new reply reserves, and the room it was admitted with.
+    """What a new reply reserves while it streams.
 
-    `room_ticks` / `room_tokens`: what the reply may cost in all (its prompt included), measured at
-    admission: the strictest applicable budget's remainder after the other live replies' reservations.
-    None where no budget limits it.
+    Where a budget applies, the reservation is the worst case the reply can cost: its estimated
+    prompt plus `max_output` tokens of output (the request's max_tokens, or RESERVE_OUTPUT_TOKENS),
+    at the price of the route that will serve it; or, when the budget has less left than that,
+    all that is left (`limited`): such a reply is cut (budget_exceeded) once its running cost
+    reaches its reservation. None of `max_output` where no budget applies (nothing is reserved).
     """
 
     ticks: int = 0
     tokens: int = 0
-    room_ticks: int | None = None
-    room_tokens: int | None = None
+    prompt_tokens: int = 0
+    max_output: int | None = None  # sent upstream as max_tokens where a budget applies
+    limited: bool = False  # the budget left less than the worst case: the reply must stop at its reservation
+
+    @property
+    def budgeted(self) -> bool:
+        return self.max_output is not None
 
 
 def before(user: Any) -> limits.Limits:
@@ -63,10 +71,13 @@ def before(user: Any) -> limits.Limits:
     return found
 
 
-def admit(user: Any, model: Any, chars: Callable[[], int], user_limits: limits.Limits | None = None) -> Hold:
+def admit(user: Any, model: Any, prompt_tokens: Callable[[], int], user_limits: limits.Limits | None = None, *,
+          max_tokens: int | None = None, provider: Callable[[], int | None] | None = None) -> Hold:
     """Inside the reply's transaction: lock, then check live replies and budgets.
 
-    `chars` computes the prompt's size; it runs only when a budget applies.
+    `prompt_tokens` estimates the prompt (gateways.wire.usage.prompt_tokens_for); it runs only when
+    a budget applies. `max_tokens` is the request's own limit, if any; `provider` names the provider of
+    the route that will serve the call (default: the model's), asked only when a budget applies.
     Returns what the new reply must reserve.
     """
     # Fresh (the socket's user may be minutes old) and locked: concurrent sends queue here.
@@ -80,10 +91,13 @@ def admit(user: Any, model: Any, chars: Callable[[], int], user_limits: limits.L
     limits.check_live(fresh, live, user_limits or limits.limits_for(fresh))
     if not applicable:
         return Hold()
-    # At the price the call will be billed at (the first route's dated price), not the catalog's.
-    need_ticks, need_tokens = budgets.prompt_estimate(chars(), rate_on(model.provider_id, model).input)
+    # At the price the call will be billed at (the route's dated price), not the catalog's.
+    provider_id = provider() if provider is not None else None
+    rate = rate_on(model.provider_id if provider_id is None else provider_id, model)
+    prompt = max(1, prompt_tokens())
+    need_ticks = budgets.tokens_cost(prompt, rate.input)
     measured = budgets.statuses(applicable)
-    refused = budgets.refusal(applicable, need_ticks, need_tokens, measured)
+    refused = budgets.refusal(applicable, need_ticks, prompt, measured)
     if refused is not None:
         status, detail = refused
         raise ChatError(
@@ -91,8 +105,19 @@ def admit(user: Any, model: Any, chars: Callable[[], int], user_limits: limits.L
             remaining_usd=format_usd(status.remaining_ticks) if status.remaining_ticks is not None else None,
             remaining_tokens=status.remaining_tokens, budget=status.source,
         )
+    output = max_tokens if max_tokens else reserve_output_tokens()
+    worst_ticks = need_ticks + budgets.tokens_cost(output, rate.output)
+    worst_tokens = prompt + output
     room_ticks, room_tokens = budgets.room(measured)
-    return Hold(need_ticks, need_tokens, room_ticks, room_tokens)
+    ticks = worst_ticks if room_ticks is None else min(worst_ticks, room_ticks)
+    tokens = worst_tokens if room_tokens is None else min(worst_tokens, room_tokens)
+    limited = ticks < worst_ticks or tokens < worst_tokens
+    return Hold(ticks, tokens, prompt, output, limited)
+
+
+def reserve_output_tokens() -> int:
+    """The output a budgeted reply without max_tokens is held to (and reserves): settings.GROKWEB."""
+    return int(settings.GROKWEB.get("RESERVE_OUTPUT_TOKENS", 16_384))
 
 
 def hold(user: Any, held: Hold, reply_id: UUID, holder: str = "") -> None:
@@ -109,24 +134,23 @@ def release(*reply_ids: UUID) -> None:
     Reservation.objects.filter(message_id__in=reply_ids).delete()
 
 
-def output_room(held: Hold, rate: Rate, prompt_chars: int) -> int | None:
-    """How many output tokens (answer and reasoning) a live reply may still produce before its budget is used up.
+def output_room(held: Hold, rate: Rate) -> int | None:
+    """How many output tokens (answer and reasoning) a live reply may produce before it reaches its reservation.
 
-    None when no budget applies. The prompt's estimated cost (at `rate`, the price of the route
-    serving the reply) comes off the room first. A streaming loop counts what it has relayed
-    (`tokens_so_far`) and ends the reply once that reaches the room: no database read per token.
+    None when the reply need not be watched: no budget applies, or its reservation covers the worst
+    case (the gateway stops it at `held.max_output`). For a `limited` reply, the prompt's estimated
+    cost (at `rate`, the price of the route serving it) comes off the reservation first. A streaming
+    loop counts what it has relayed (`tokens_so_far`) and ends the reply once that reaches the room:
+    no database read per token.
     """
-    rooms: list[int] = []
-    prompt_tokens = max(1, math.ceil(prompt_chars / CHARS_PER_TOKEN))
-    if held.room_tokens is not None:
-        rooms.append(held.room_tokens - prompt_tokens)
-    if held.room_ticks is not None:
-        per_million = Decimal(TICKS_PER_USD) / Decimal(1_000_000)
-        prompt_ticks = Decimal(prompt_tokens) * rate.input * per_million
-        per_token = rate.output * per_million
-        if per_token > 0:
-            rooms.append(int((Decimal(held.room_ticks) - prompt_ticks) / per_token))
-    return max(0, min(rooms)) if rooms else None
+    if not held.limited:
+        return None
+    rooms = [held.tokens - held.prompt_tokens]
+    per_token = Decimal(rate.output) * Decimal(TICKS_PER_USD) / Decimal(1_000_000)
+    if per_token > 0:
+        prompt_ticks = budgets.tokens_cost(held.prompt_tokens, rate.input)
+        rooms.append(int((Decimal(held.ticks) - prompt_ticks) / per_token))
+    return max(0, min(rooms))
 
 
 def tokens_so_far(chars: int) -> int:

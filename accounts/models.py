@@ -16,6 +16,8 @@ from django.contrib.auth.models import AbstractUser, Group
 from django.db import models, transaction
 from django.utils import timezone
 
+from .usernames import SafeUsernameValidator
+
 USD = {"max_digits": 12, "decimal_places": 4, "null": True, "blank": True}
 
 
@@ -27,6 +29,12 @@ class User(AbstractUser):
         ACTIVE = "active", "Active"
         DISABLED = "disabled", "Disabled"
 
+    username_validator = SafeUsernameValidator()
+    username = models.CharField(
+        "username", max_length=150, unique=True, validators=[username_validator],
+        help_text="Required. 150 characters or fewer: letters, digits and @ . + - _, not starting with = + - @.",
+        error_messages={"unique": "A user with that username already exists."},
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE, db_index=True)
     # Per-user budget override: when either is set, group budgets do not apply to this user.
     budget_usd = models.DecimalField(**USD, help_text="Monthly limit in USD (overrides group budgets)")

@@ -12,11 +12,17 @@ navigation start):
 2. long tasks (PerformanceObserver "longtask", > 50 ms) while a 5,000-token reply
    streams at 400 tokens/s, in a new chat and at the end of a 1,000-message one;
 3. a sidebar of 5,000 conversations: its first row painted, and scrolling to the end
-   (every page loaded and laid out).
+   (every page loaded and laid out);
+4. page weight (issue 15, `--parts weight`): the JS and CSS the chat page fetches (the
+   highlight worker's modules included), each file's body as received, gzipped at level 9
+   and summed, in a fresh browser context: a new chat once idle (the worker has preloaded
+   highlight.js), then conversations whose reply has a Python block, math, a rare language.
+   KaTeX's fonts are counted apart (they are not JS or CSS).
 """
 from __future__ import annotations
 
 import argparse
+import gzip
 import os
 import statistics
 import sys
@@ -147,10 +153,89 @@ def sidebar(context: Any, web: str, count: int) -> dict[str, float]:
     return {"first": first, "to_end": float(elapsed)}
 
 
+SEED_REPLY = """
+import uuid
+from accounts.models import User
+from chat.models import Conversation, Message
+owner = User.objects.get(username='bench')
+conv = Conversation.objects.create(owner=owner, title='weight')
+q = Message.objects.create(id=uuid.uuid4(), conversation=conv, role='user', status='complete', content='Show me.')
+a = Message.objects.create(id=uuid.uuid4(), conversation=conv, parent=q, role='assistant', status='complete',
+                           content={content!r}, model_slug={model!r})
+conv.current_leaf_id = a.id
+conv.save()
+print(conv.id)
+"""
+WEIGHT_REPLIES = {
+    "a Python block": ("```python\ndef f(x):\n    return x * 2\n```\n", "code.language-python.hljs"),
+    "math ($$\\frac{a}{b}$$ and $x^2$)": ("The ratio\n\n$$\\frac{a}{b}$$\n\nand $x^2$.\n", ".math-done .katex"),
+    "an Elixir block (a rare language)": ("```elixir\ndefmodule A do\nend\n```\n", "code.language-elixir.hljs"),
+    "math and an Elixir block": ("$$\\frac{a}{b}$$\n\n```elixir\ndefmodule A do\nend\n```\n",
+                                 "code.language-elixir.hljs"),
+}
+
+
+def page_weight(browser: Any, cookie: str, web: str, url: str, ready: str | None) -> dict[str, int]:
+    """JS/CSS (and font) bytes one cold page load fetches, as received and gzipped (-9)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    context.add_cookies([{"name": "sessionid", "value": cookie, "url": web}])
+    page = context.new_page()
+    bodies: dict[str, bytes] = {}
+
+    def on_response(response: Any) -> None:
+        path = response.url.split("?")[0]
+        if path.endswith((".js", ".mjs", ".css", ".woff2")) and response.ok:
+            try:
+                bodies[response.url] = response.body()
+            except Exception:  # a response that went away with its page
+                pass
+
+    page.on("response", on_response)
+    page.goto(url)
+    page.wait_for_function("!document.querySelector('#model').disabled", timeout=60_000)
+    if ready:
+        page.wait_for_selector(ready, timeout=20_000)
+        page.wait_for_function("document.fonts.status === 'loaded'")
+    else:  # the worker preloads highlight.js when the page is idle (at most 2 s)
+        page.wait_for_function("performance.getEntriesByType('resource').some(e => e.name.includes('highlight'))",
+                               timeout=30_000)
+    page.wait_for_timeout(1500)  # anything still in flight
+    page.close()
+    context.close()
+    out = {"js_css_raw": 0, "js_css_gzip": 0, "fonts": 0, "files": 0}
+    for link, body in bodies.items():
+        if link.split("?")[0].endswith(".woff2"):
+            out["fonts"] += len(body)
+        else:
+            out["js_css_raw"] += len(body)
+            out["js_css_gzip"] += len(gzip.compress(body, 9))
+            out["files"] += 1
+    return out
+
+
+def weight(browser: Any, stack: Any, cookie: str) -> None:
+    print("\n| chat page, cold cache | JS+CSS files | JS+CSS raw | JS+CSS gzip -9 | fonts (woff2) |")
+    print("|---|---:|---:|---:|---:|")
+    cases: list[tuple[str, str, str | None]] = [("new chat, once idle", f"{stack.web}/", None)]
+    for label, (content, ready) in WEIGHT_REPLIES.items():
+        seeded = manage(stack.env, "shell", "-c", SEED_REPLY.format(content=content, model=MODEL))
+        conv = seeded.strip().splitlines()[-1]
+        cases.append((f"a reply with {label}", f"{stack.web}/c/{conv}/", ready))
+    for label, url, ready in cases:
+        try:
+            r = page_weight(browser, cookie, stack.web, url, ready)
+        except Exception as error:  # e.g. the selector never shows (a build without math)
+            print(f"| {label} | — | — | did not render ({type(error).__name__}) | — |")
+            continue
+        print(f"| {label} | {r['files']} | {r['js_css_raw'] / 1024:.1f} KB | {r['js_css_gzip'] / 1024:.1f} KB "
+              f"| {r['fonts'] / 1024:.1f} KB |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--parts", default="open,stream,sidebar", help="comma-separated: open, stream, sidebar")
+    parser.add_argument("--parts", default="open,stream,sidebar,weight",
+                        help="comma-separated: open, stream, sidebar, weight")
     args = parser.parse_args()
     parts = set(args.parts.split(","))
     runs = 3 if args.quick else 7
@@ -188,6 +273,8 @@ def main() -> None:
                 r = stream_tasks(context, url)
                 print(f"| {label} | {r['seconds']:.1f} s | {r['longest']:.0f} ms | {r['total']:.0f} ms "
                       f"| {r['count']:.0f} ({r['at'] or 'none'}) |")
+            if "weight" in parts:
+                weight(browser, stack, cookie)
             if "sidebar" not in parts:
                 browser.close()
                 return

@@ -15,15 +15,19 @@ from ninja import Router, Schema
 from ninja.errors import HttpError
 
 from accounts.access import model_for, models_for
+from gateways import parameters
 from gateways.wire.codes import ChatError
 
-from . import organize, selectors
+from . import frames, organize, presets, selectors
+from .attachment_api import router as attachment_router
 from .conversation_routes import router as conversation_router
 from .models import Conversation
+from .preset_routes import router as preset_router
 
 router = Router(tags=["chat"])
 PAGE = 30
 MAX_PAGE = 200
+MAX_SEARCH = 200  # characters of `q` (the sidebar's search box holds no more)
 
 
 class PriceOut(Schema):
@@ -43,6 +47,7 @@ class ModelOut(Schema):
     price: PriceOut
     simulated: bool
     default: bool
+    params: dict[str, dict[str, Any]]  # addition: the parameters it takes and their limits (gateways.parameters)
 
 
 class ConversationRow(Schema):
@@ -121,8 +126,10 @@ def list_conversations(request: HttpRequest, q: str = "", cursor: str = "", view
     """`view` (addition): "active" = not archived, pinned first; "archived"; absent = all, newest first."""
     if view not in selectors.VIEWS:
         raise HttpError(400, "view must be active or archived.")
+    if len(q) > MAX_SEARCH:
+        raise HttpError(400, f"Search text is limited to {MAX_SEARCH} characters.")
     size = min(max(limit, 1), MAX_PAGE)
-    qs = selectors.conversations_of(request.user, q.strip()[:200], view)
+    qs = selectors.conversations_of(request.user, q.strip(), view)
     if cursor:
         pinned, stamp, key = _decode_cursor(cursor)
         later = Q(updated_at__lt=stamp) | Q(updated_at=stamp, id__lt=key)
@@ -164,6 +171,14 @@ def update_conversation(request: HttpRequest, conversation_id: UUID, patch: Conv
         conversation.model = model
         changes["model"] = model
         announced["model"] = model.slug
+        if "params" not in changes:  # what the new model does not take is dropped, not sent upstream
+            changes["params"] = parameters.check(model, conversation.params, strict=False)
+    if "params" in changes:  # what the conversation's model takes, within its limits (as on send)
+        checked = _params(changes["params"])
+        model = conversation.model
+        changes["params"] = parameters.check(model, changes["params"]) if model is not None else checked
+    if "system_prompt" in changes:
+        changes["system_prompt"] = presets.check_prompt(changes["system_prompt"])
     if "title" in changes:
         # A title someone chose is never overwritten: titles.write_title only names untitled chats.
         changes["title"] = (changes["title"] or "").strip()[:200]
@@ -181,14 +196,25 @@ def update_conversation(request: HttpRequest, conversation_id: UUID, patch: Conv
     return {**selectors.conversation_dict(conversation), "leaf": announced.get("leaf")}
 
 
+def _params(params: dict[str, Any] | None) -> dict[str, Any]:
+    """The generation parameters a send frame may carry (chat.frames.Params), nothing else."""
+    try:
+        return frames.Params.model_validate(params or {}).model_dump(exclude_none=True)
+    except frames.ValidationError as exc:
+        raise ChatError("bad_request", f"params: {frames.describe(exc)}") from None
+
+
 @router.delete("/conversations/{conversation_id}/", response={204: None})
 def delete_conversation(request: HttpRequest, conversation_id: UUID) -> tuple[int, None]:
     organize.delete(_own(request, conversation_id))
     return 204, None
 
 
-# Older pages of a branch, exports and share links.
+# Older pages of a branch, exports and share links; instructions and presets.
 router.add_router("/", conversation_router)
+router.add_router("/", preset_router)
+# Images and files sent with a message.
+router.add_router("/", attachment_router)
 
 
 class ConversationUsageOut(Schema):

@@ -16,7 +16,8 @@ TEXT_FIELDS = ("content", "reasoning")
 
 
 def size(frame: Any) -> int:
-    return len(json.dumps(frame, ensure_ascii=False).encode())
+    # surrogatepass: a lone surrogate a client sent (echoed in an error) is counted, not fatal.
+    return len(json.dumps(frame, ensure_ascii=False).encode("utf-8", "surrogatepass"))
 
 
 def _texts(frame: dict[str, Any]) -> Iterator[tuple[dict[str, Any], str]]:

@@ -7,7 +7,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
-from .groups import FRAME, layer_message, user_group
+from .groups import FRAME, conversation_group, layer_message, user_group
 
 
 def to_user(user_id: Any, frame: dict[str, Any]) -> None:
@@ -19,3 +19,11 @@ def to_user(user_id: Any, frame: dict[str, Any]) -> None:
         async_to_sync(get_channel_layer().group_send)(group, layer_message(group, FRAME, frame=frame))
 
     transaction.on_commit(send)
+
+
+def ended(replies: list[tuple[Any, dict[str, Any]]]) -> None:
+    """Outside a web process (bootstrap): tell each ended reply's tabs, on every process, how it ended."""
+    layer = get_channel_layer()
+    for conversation_id, frame in replies:
+        group = conversation_group(conversation_id)
+        async_to_sync(layer.group_send)(group, layer_message(group, FRAME, frame=frame))

@@ -7,6 +7,10 @@ it into theirs. A process joins a layer group once, with its hub's channel, whil
 one of its sockets follows that group, so a frame costs one layer message per process, not
 one per socket, and none at all with the in-memory layer (there is no other process).
 
+The layer may be away for a while (Redis restarting): a frame that cannot go through it
+still reaches this process's sockets, and the failure is noted (`troubled`) so the hub,
+once the layer is back, rejoins its groups and has its sockets reconnect (chat.hub).
+
 Messages sent to a group from outside a hub (a Celery worker's title, a disabled account)
 carry the group's name (`groups.layer_message`), so the receiving hub knows whose inboxes
 they are for.
@@ -15,12 +19,63 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 from channels.layers import InMemoryChannelLayer
 
 log = logging.getLogger(__name__)
-Inbox = asyncio.Queue  # of layer-shaped messages: {"type": ..., ...}
+LAYER_TIMEOUT_S = 5.0  # a layer call that takes longer is a layer that is away
+
+
+class Inbox(Protocol):
+    """Where a socket's layer-shaped messages ({"type": ..., ...}) go: an asyncio.Queue will do."""
+
+    def put_nowait(self, item: dict[str, Any], /) -> None: ...
+
+
+class SocketInbox:
+    """A socket's inbox: messages handed one at a time, in order, to `deliver`.
+
+    The task that hands them over runs only while some are waiting, and the queue exists only
+    then too: an idle socket (most of them, most of the time) holds neither. An asyncio.Queue and
+    a reader task per socket were a few KiB of every open socket.
+    """
+
+    __slots__ = ("_deliver", "_task", "_waiting")
+
+    def __init__(self, deliver: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
+        self._deliver = deliver
+        self._waiting: deque[dict[str, Any]] | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def put_nowait(self, item: dict[str, Any], /) -> None:
+        if self._waiting is None:
+            self._waiting = deque()
+        self._waiting.append(item)
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._hand_over())
+
+    async def _hand_over(self) -> None:
+        waiting = self._waiting
+        try:
+            while waiting:
+                message = waiting.popleft()
+                try:
+                    await self._deliver(message)
+                except Exception:  # one frame that fails to go out must not end the socket's frames
+                    log.exception("delivering a %s to a socket failed", message.get("type"))
+        finally:
+            self._task = None
+            if not waiting:
+                self._waiting = None
+
+    def close(self) -> None:
+        """The socket is gone: drop what waits, stop handing over."""
+        if self._task is not None:
+            self._task.cancel()
+        self._waiting = None
 
 
 class Fanout:
@@ -29,16 +84,17 @@ class Fanout:
         self.channel = ""  # the hub's channel on the layer (set when the hub starts)
         # Another process may follow a group only over a shared layer.
         self.remote = not isinstance(layer, InMemoryChannelLayer)
-        self.members: dict[str, set[Inbox[dict[str, Any]]]] = {}
+        self.members: dict[str, set[Inbox]] = {}
         self.joined: set[str] = set()  # groups this process is a member of on the layer
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}  # per group: its lock, and who holds or awaits it
+        self.troubled = False  # a layer call failed since the hub last rejoined (chat.hub.Hub._watch_layer)
 
-    async def join(self, group: str, inbox: Inbox[dict[str, Any]]) -> None:
+    async def join(self, group: str, inbox: Inbox) -> None:
         """Follow `group`; returns once frames published anywhere from now on reach `inbox`."""
         self.members.setdefault(group, set()).add(inbox)
         await self._settle(group)
 
-    async def leave(self, group: str, inbox: Inbox[dict[str, Any]]) -> None:
+    async def leave(self, group: str, inbox: Inbox) -> None:
         members = self.members.get(group)
         if members is not None:
             members.discard(inbox)
@@ -57,8 +113,11 @@ class Fanout:
                     await self.layer.group_add(group, self.channel)
                     self.joined.add(group)
                 elif not wanted and group in self.joined:
-                    await self.layer.group_discard(group, self.channel)
                     self.joined.discard(group)
+                    try:
+                        await asyncio.wait_for(self.layer.group_discard(group, self.channel), LAYER_TIMEOUT_S)
+                    except Exception:  # a stale membership costs only ignored messages until it expires
+                        self._trouble("leaving a group")
         finally:
             lock, users = self._locks[group]
             if users == 1:
@@ -75,7 +134,21 @@ class Fanout:
         """To every follower of `group`: here at once, in other processes through the layer."""
         self.deliver(group, message)
         if self.remote:
-            await self.layer.group_send(group, {**message, "group": group, "origin": self.channel})
+            try:
+                await asyncio.wait_for(self.layer.group_send(group, {**message, "group": group,
+                                                                     "origin": self.channel}), LAYER_TIMEOUT_S)
+            except Exception:  # never the publisher's problem: tabs elsewhere resync once the layer is back
+                self._trouble("publishing")
+
+    def _trouble(self, doing: str) -> None:
+        if not self.troubled:
+            log.warning("channel layer unavailable while %s: frames reach only this process's sockets until it "
+                        "is back", doing, exc_info=True)
+        self.troubled = True
+
+    def inboxes(self) -> set[Inbox]:
+        """Every socket of this process (each follows at least its user's group)."""
+        return {inbox for members in self.members.values() for inbox in members}
 
     def received(self, message: dict[str, Any]) -> None:
         """A group message the layer brought to this process's channel."""

@@ -5,12 +5,41 @@ wrong type, unknown types and missing fields are refused with `bad_request`.
 """
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-__all__ = ["ClientFrame", "ValidationError", "parse_frame"]
+from gateways.wire import storable
+
+__all__ = ["ClientFrame", "ValidationError", "parse_frame", "too_deep"]
+
+# No frame needs more than a few levels (a send's params are the deepest, at 2).
+MAX_DEPTH = 32
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
+_BRACKETS = re.compile(r"[\[\]{}]")
+
+
+def too_deep(raw: str, limit: int = MAX_DEPTH) -> bool:
+    """Whether JSON text nests arrays/objects deeper than `limit`, told before it is parsed
+    (a parser recurses once per level: a frame nested 1,000 deep would exhaust the stack)."""
+    depth = 0
+    for bracket in _BRACKETS.findall(_STRINGS.sub("", raw)):
+        depth += 1 if bracket in "[{" else -1
+        if depth > limit:
+            return True
+    return False
+
+
+def _storable(text: str) -> str:
+    if reason := storable.problem(text):
+        raise ValueError(reason)
+    return text
+
+
+# Any text a frame stores: PostgreSQL holds neither a NUL nor a lone surrogate.
+Text = Annotated[str, AfterValidator(_storable)]
 
 
 class _Frame(BaseModel):
@@ -33,11 +62,11 @@ class Send(_Frame):
     type: Literal["send"]
     request_id: UUID
     conversation: UUID | None = None
-    content: str
+    content: Text
     attachments: list[UUID] = []
-    model: str | None = None
+    model: Text | None = None
     params: Params | None = None
-    system_prompt: str | None = None
+    system_prompt: Text | None = None
 
 
 class Stop(_Frame):
@@ -49,14 +78,14 @@ class Regenerate(_Frame):
     type: Literal["regenerate"]
     request_id: UUID
     message: UUID
-    model: str | None = None
+    model: Text | None = None
 
 
 class Edit(_Frame):
     type: Literal["edit"]
     request_id: UUID
     message: UUID
-    content: str
+    content: Text
 
 
 class Ping(_Frame):

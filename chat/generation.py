@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import UUID
 
-from gateways.wire.codes import is_retryable
+from accounts.gate import tokens_so_far
 from gateways.wire.errors import UpstreamError
 from gateways.wire.events import TEXT_EVENTS, ContentDelta, Finish, UpstreamEvent, Usage
 from gateways.wire.usage import estimate, normalize, refused, stored_usage
 
 from .live import LiveText
-from .services import Ending
+from .services import Ending, error_frame, unsaved
 
 log = logging.getLogger(__name__)
 Publish = Callable[[dict[str, Any]], Awaitable[None]]
@@ -31,6 +31,9 @@ class Store(Protocol):
 
     async def finish(self, message_id: UUID, ending: Ending) -> dict[str, Any] | None:
         """Persist the ending; return the stored usage as a protocol dict."""
+
+    async def end_anyway(self, message_id: UUID, ending: Ending) -> dict[str, Any] | None:
+        """`finish` raised: store what can be stored and free the slot (chat.services.end_anyway)."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,11 @@ class Job:
     usage_convention: str = "auto"
     hidden_reasoning_rate: float = 0.0
     show_route: bool = False  # add the serving route to the final frame (staff only)
+    output_room: int | None = None  # output tokens the budget leaves this reply (accounts.gate.output_room)
+
+
+BUDGET_CUT = ("This reply reached what your budget had left for it, so it was stopped here; "
+              "the text so far is kept (and billed).")
 
 
 class Served(Protocol):
@@ -100,6 +108,7 @@ class Runner:
         self._pump: asyncio.Task[tuple[str, str, str]] | None = None
         self._closing = False
         self._in_io = False
+        self.unstored: Ending | None = None  # an ending told to the tabs that the database did not take
 
     async def run(self) -> Ending:
         self._pump = asyncio.create_task(self._consume())
@@ -124,6 +133,8 @@ class Runner:
         try:
             async for event in self._events:
                 self._apply(event)
+                if self._over_budget():
+                    return "error", "budget_exceeded", BUDGET_CUT
             return "complete", "", ""
         except asyncio.CancelledError:
             return "cancelled", "", ""
@@ -150,6 +161,18 @@ class Runner:
         elif isinstance(event, Finish):
             self._finish_reason = event.reason
 
+    def _over_budget(self) -> bool:
+        """Whether the reply's output, counted as its ledger estimate will count it, has used up its room.
+
+        Checked after every upstream event, so the reply ends within one read of the room.
+        """
+        room = self.job.output_room
+        if room is None or self._first_token is None:
+            return False
+        hidden = int((self._first_token - self._started) * self.job.hidden_reasoning_rate)
+        live = self.live
+        return tokens_so_far(live.content_chars) + tokens_so_far(live.reasoning_chars) + hidden >= room
+
     async def _flush_loop(self) -> None:
         """Publish pending text at most once per frame interval; checkpoint now and then."""
         pacing = self._pacing
@@ -161,11 +184,15 @@ class Runner:
             self._in_io = True
             frame = self.live.take_delta()
             if frame is not None:
-                await self._publish(frame)
+                await self._send(frame)
             now = self._clock()
             if now >= next_checkpoint and self.live.seq != saved_seq and checkpoints < pacing.checkpoint_limit:
                 snap = self.live.snapshot()
-                await self._store.checkpoint(self.job.message_id, snap["content"], snap["reasoning"], snap["seq"])
+                try:
+                    await self._store.checkpoint(self.job.message_id, snap["content"], snap["reasoning"],
+                                                 snap["seq"])
+                except Exception:  # a checkpoint is insurance: the reply goes on without it
+                    log.warning("reply %s: a checkpoint failed", self.job.message_id, exc_info=True)
                 saved_seq, checkpoints = snap["seq"], checkpoints + 1
                 gap = min(gap * 2, pacing.checkpoint_max)
                 next_checkpoint = now + gap
@@ -189,10 +216,18 @@ class Runner:
         usage = estimate(self.job.prompt_chars, self.live.content, self.live.reasoning, hidden)
         return usage, (self._usage.raw if self._usage is not None else None)
 
+    async def _send(self, frame: dict[str, Any]) -> None:
+        """Publish; a frame that cannot go out never stops the reply (tabs resync by seq and snapshot)."""
+        try:
+            await self._publish(frame)
+        except Exception:
+            log.warning("reply %s: a %s frame could not be published", self.job.message_id, frame["type"],
+                        exc_info=True)
+
     async def _end(self, status: str, code: str, detail: str) -> Ending:
         frame = self.live.take_delta()
         if frame is not None:
-            await self._publish(frame)
+            await self._send(frame)
         now = self._clock()
         served = self._served()
         usage, raw = self._usage_for(status, served)
@@ -211,19 +246,30 @@ class Runner:
             route_id=served.route_id if served is not None else None,
             provider_id=served.provider_id if served is not None else None,
         )
-        kept_usage = await self._store.finish(self.job.message_id, ending)
+        try:
+            kept_usage = await self._store.finish(self.job.message_id, ending)
+        except Exception:  # ending a reply cannot fail: end it as an error with what can be stored
+            log.exception("reply %s: storing its ending failed; it ends as an error", self.job.message_id)
+            ending = unsaved(ending)
+            kept_usage = await self._end_anyway(ending)
         frame = self._final_frame(ending, kept_usage)
         if self.job.show_route and served is not None:
             frame["route"] = {"provider": served.provider_name, "upstream_id": served.upstream_id}
-        await self._publish(frame)
+        await self._send(frame)
         return ending
+
+    async def _end_anyway(self, ending: Ending) -> dict[str, Any] | None:
+        try:
+            return await self._store.end_anyway(self.job.message_id, ending)
+        except Exception:
+            log.exception("reply %s: the database took no ending; it is kept to store later", self.job.message_id)
+            self.unstored = ending
+            return None
 
     def _final_frame(self, ending: Ending, usage: dict[str, Any] | None) -> dict[str, Any]:
         message = str(self.job.message_id)
         if ending.status == "error":
-            return {"type": "message.error", "message": message, "code": ending.error_code,
-                    "detail": ending.error_detail, "retryable": is_retryable(ending.error_code),
-                    "content": ending.content, "usage": usage}
+            return error_frame(self.job.message_id, ending, usage)
         return {
             "type": "message.done", "message": message, "status": ending.status,
             "finish_reason": ending.finish_reason or None, "content": ending.content,

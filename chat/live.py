@@ -16,14 +16,18 @@ class LiveText:
         self._pending_content: list[str] = []
         self._pending_reasoning: list[str] = []
         self.seq = 0
+        self.content_chars = 0  # counted as text arrives (budgets watch them per token: no joins)
+        self.reasoning_chars = 0
 
     def add_content(self, text: str) -> None:
         self._content.append(text)
         self._pending_content.append(text)
+        self.content_chars += len(text)
 
     def add_reasoning(self, text: str) -> None:
         self._reasoning.append(text)
         self._pending_reasoning.append(text)
+        self.reasoning_chars += len(text)
 
     @property
     def pending(self) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hmac
 import json
 import time
 import uuid
@@ -61,7 +62,7 @@ class Emulator:
     def _key_ok(self, headers: dict[str, str]) -> bool:
         if self.api_key is None:
             return _has_key(headers)
-        return headers.get("authorization", "") == f"Bearer {self.api_key}"
+        return hmac.compare_digest(headers.get("authorization", "").encode(), f"Bearer {self.api_key}".encode())
 
     async def _models(self, path: str, headers: dict[str, str], send: Send) -> None:
         if not self._key_ok(headers):
@@ -137,6 +138,8 @@ class Emulator:
             if cut is not None and sent >= cut:
                 await self._fault_midway(fault, send, gone)  # type: ignore[arg-type]
                 return False
+            if fault is not None and fault.kind == "unstorable" and field == "content" and sent == fault.arg:
+                await _unstorable(send, frame)
             delta: dict[str, Any] = {field: token}
             if frame.first:
                 delta["role"] = "assistant"
@@ -155,12 +158,12 @@ class Emulator:
         completion = len(reply.tokens)
         usage = em.usage(reply, self.flavour, completion)
         if self.flavour == "aimlapi":  # usage rides on the finishing chunk, with meta
-            chunk = frame.chunk({}, finish="stop")
+            chunk = frame.chunk({}, finish=reply.finish)
             if include_usage:
                 chunk.update(usage=usage, meta=em.meta(reply, completion))
             await _event(send, chunk)
         else:
-            await _event(send, frame.chunk({}, finish="stop"))
+            await _event(send, frame.chunk({}, finish=reply.finish))
             if include_usage:
                 await _event(send, {**frame.base(), "choices": [], "usage": usage})
         await _last(send, b"data: [DONE]\n\n")
@@ -180,7 +183,7 @@ class Emulator:
             message["reasoning_content"] = "".join(reply.reasoning_tokens)
         out = {"id": str(uuid.uuid4()), "object": "chat.completion", "created": int(time.time()),
                "model": reply.model if self.flavour == "xai" else model_id,
-               "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+               "choices": [{"index": 0, "message": message, "finish_reason": reply.finish}],
                "usage": em.usage(reply, self.flavour, completion), "system_fingerprint": "fp_emulated"}
         if self.flavour == "aimlapi":
             out["meta"] = em.meta(reply, completion)
@@ -247,6 +250,14 @@ async def _event(send: Send, payload: dict[str, Any]) -> None:
     await send({"type": "http.response.body", "body": data, "more_body": True})
 
 
+async def _unstorable(send: Send, frame: _Framer) -> None:
+    """Legal JSON that naive code cannot store: an emoji as two escapes in two chunks, then a NUL."""
+    for escaped in (rb" \ud83d", rb"\ude00 ", rb"\u0000"):  # the JSON escapes themselves, as bytes
+        data = b"data: " + json.dumps(frame.chunk({"content": "@"})).encode() + b"\n\n"
+        await send({"type": "http.response.body", "body": data.replace(b'"@"', b'"' + escaped + b'"'),
+                    "more_body": True})
+
+
 async def _last(send: Send, data: bytes) -> None:
     await send({"type": "http.response.body", "body": data, "more_body": False})
 
@@ -261,8 +272,10 @@ async def _lifespan(receive: Receive, send: Send) -> None:
             return
 
 
-def make_emulator(flavour: str = "xai", delay_scale: float = 1.0, listing: str | None = None) -> Emulator:
-    return Emulator(flavour, delay_scale, listing)
+def make_emulator(flavour: str = "xai", delay_scale: float = 1.0, listing: str | None = None,
+                  api_key: str | None = None) -> Emulator:
+    """`api_key`: the only key accepted (None: any bearer token, for an emulator run alone on loopback)."""
+    return Emulator(flavour, delay_scale, listing, api_key=api_key)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -272,15 +285,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--flavour", choices=em.FLAVOURS, default="xai")
     parser.add_argument("--delay-scale", type=float, default=1.0,
                         help="1 = measured gateway timings, 0 = as fast as possible")
+    parser.add_argument("--api-key", default=None, help="accept only this key (default: any bearer token)")
     args = parser.parse_args(argv)
-    serve(args.host, args.port, args.flavour, args.delay_scale)
+    serve(args.host, args.port, args.flavour, args.delay_scale, args.api_key)
 
 
-def serve(host: str, port: int, flavour: str, delay_scale: float) -> None:
+def serve(host: str, port: int, flavour: str, delay_scale: float, api_key: str | None = None) -> None:
     import uvicorn
 
     print(f"Grok emulator ({flavour}, delay x{delay_scale:g}) on http://{host}:{port}/v1", flush=True)
-    uvicorn.run(make_emulator(flavour, delay_scale), host=host, port=port, log_level="warning",
+    uvicorn.run(make_emulator(flavour, delay_scale, api_key=api_key), host=host, port=port, log_level="warning",
                 lifespan="on", access_log=False)
 
 

@@ -51,6 +51,11 @@ class ProviderAdmin(admin.ModelAdmin):
     def has_key(self, provider: Provider) -> bool:
         return bool(provider.api_key_encrypted)
 
+    def get_form(self, request: Any, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        """The form knows who edits (GATEWAY_KEYS_SUPERUSERS_ONLY): the admin builds it without a user."""
+        form = super().get_form(request, obj, change, **kwargs)
+        return type(form.__name__, (form,), {"actor": request.user})
+
     def save_model(self, request: Any, obj: Provider, form: Any, change: bool) -> None:
         form.save_by(request.user)
         refresh_availability()

@@ -41,6 +41,15 @@ class HeadersField(forms.CharField):
         return {str(k): str(v) for k, v in data.items()}
 
 
+# What a key is bound to: changing either needs the key again, and, with
+# GATEWAY_KEYS_SUPERUSERS_ONLY, only superusers change any of them.
+KEY_BOUND = ("api_key", "base_url", "kind")
+
+
+def may_change_keys(actor: Any) -> bool:
+    return not settings.GATEWAY_KEYS_SUPERUSERS_ONLY or bool(getattr(actor, "is_superuser", False))
+
+
 class ProviderForm(forms.ModelForm):
     api_key = forms.CharField(
         label="API key", required=False, strip=True,
@@ -58,22 +67,41 @@ class ProviderForm(forms.ModelForm):
             "kind": "How its model ids are spelled; “OpenAI-compatible” for any other gateway.",
             "usage_convention": "How it counts reasoning tokens: A outside the completion count (xAI), "
                                 "B inside it (OpenAI style), or detect from the numbers.",
-            "first_token_timeout": "Seconds to wait for the first token before trying the next route "
-                                   "(reasoning models may think silently for 10 s or more).",
+            "first_token_timeout": "Seconds to wait for the first token before trying the next route; a "
+                                   "silent gateway is not asked again (reasoning models may think silently "
+                                   "for 10 s or more; REPLY_START_DEADLINE_S bounds all routes together).",
             "max_retries": "Retries on this provider before an error; none when another route can take over.",
         }
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    # Who is editing: the Django admin sets it on a subclass (gateways.admin), the pages pass it.
+    actor: Any = None
+
+    def __init__(self, *args: Any, actor: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.actor = actor or self.actor
         defaults = " · ".join(f"{Provider.Kind(kind).label}: {url}"
                               for kind, (_, _, url) in settings.PROVIDER_ENV.items())
         self.fields["base_url"].help_text = f"The root of its OpenAI-compatible API, ending in /v1 ({defaults})."
+        if self.instance.pk is not None and self.instance.api_key_encrypted:
+            self.fields["api_key"].help_text = (
+                "Write-only: stored encrypted, never shown again. Leave empty to keep the stored key; "
+                "changing the base URL or the kind needs the key entered again.")
+        if not may_change_keys(self.actor):
+            for name in KEY_BOUND:
+                self.fields[name].disabled = True
+                self.fields[name].help_text = "Only superusers change keys and URLs (GATEWAY_KEYS_SUPERUSERS_ONLY)."
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         creating = self.instance.pk is None
         if creating and not data.get("api_key") and data.get("kind") != Provider.Kind.EMULATOR:
             self.add_error("api_key", "A new provider needs its API key.")
+        moved = [name for name in ("base_url", "kind") if name in self.changed_data]
+        if not creating and moved and self.instance.api_key_encrypted and not data.get("api_key"):
+            # A key goes only where it was entered for: otherwise a new URL (someone's own
+            # server) and "Test connection" would hand the stored key over.
+            self.add_error("api_key", "Enter the API key again: the stored key is only sent to the "
+                                      f"{' and '.join(n.replace('_', ' ') for n in moved)} it was entered for.")
         for name in ("connect_timeout", "first_token_timeout", "idle_timeout"):
             value = data.get(name)
             if value is not None and not 0 < value <= 3600:
@@ -91,7 +119,9 @@ class ProviderForm(forms.ModelForm):
         changed = [f for f in self.changed_data if f != "api_key"]
         provider.edited_by_hand = provider.edited_by_hand or created or bool(changed) or key_changed
         provider.save()
-        audit.record_form_save(provider, actor, created, changed, key_changed)
+        moves = {} if created else {name: (self.initial.get(name), self.cleaned_data.get(name))
+                                    for name in ("base_url", "kind") if name in changed}
+        audit.record_form_save(provider, actor, created, changed, key_changed, moves)
         return provider
 
 

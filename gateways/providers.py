@@ -6,6 +6,7 @@ import os
 
 from django.conf import settings
 from django.db import transaction
+from django.utils.crypto import salted_hmac
 
 from . import catalog
 from .audit import record_system
@@ -15,6 +16,18 @@ from .offering import offer
 
 log = logging.getLogger(__name__)
 EMULATOR_NAME = "Built-in emulator"
+
+
+def emulator_key() -> str:
+    """The built-in emulator's own API key: only callers holding it get answers from /emulator/v1.
+
+    Derived from SECRET_KEY (salted), so start-up, which stores it in the emulator provider,
+    and the emulator mounted in each web process, which reads no database, agree without
+    it being written anywhere else. EMULATOR_API_KEY sets it instead (an emulator elsewhere).
+    """
+    if settings.EMULATOR_API_KEY:
+        return str(settings.EMULATOR_API_KEY)
+    return "emu-" + salted_hmac("grokweb.gateways.emulator_key", "built-in emulator", algorithm="sha256").hexdigest()
 
 
 def _configured() -> list[tuple[str, str, str]]:
@@ -61,12 +74,16 @@ def sync_from_environment(*, env_wins: bool = False) -> list[Provider]:
         providers.append(provider)
     emulator = Provider.objects.filter(kind=Provider.Kind.EMULATOR).first()
     if emulator is not None and emulator.edited_by_hand and not env_wins:
-        pass  # an admin decided about the emulator
+        # An admin decided about the emulator; but the mounted one answers only its own key.
+        if emulator.base_url == settings.EMULATOR_URL and not emulator.has_key(emulator_key()):
+            emulator.set_api_key(emulator_key())
+            emulator.save(update_fields=["api_key_encrypted", "updated_at"])
+            record_system(emulator, "from environment", ["api_key"])
     elif not configured:
         if emulator is None:
             emulator = Provider(name=EMULATOR_NAME, kind=Provider.Kind.EMULATOR, from_env=True)
         emulator.base_url, emulator.enabled = settings.EMULATOR_URL, True
-        emulator.set_api_key("emulator")
+        emulator.set_api_key(emulator_key())
         emulator.save()
         providers.append(emulator)
     elif emulator is not None and emulator.enabled:

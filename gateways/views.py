@@ -82,7 +82,7 @@ def _form_page(request: HttpRequest, form: ProviderForm, provider: Provider | No
 
 @staff_required
 def provider_add(request: HttpRequest) -> HttpResponse:
-    form = ProviderForm(request.POST or None)
+    form = ProviderForm(request.POST or None, actor=request.user)
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
             provider = form.save_by(request.user)
@@ -95,7 +95,7 @@ def provider_add(request: HttpRequest) -> HttpResponse:
 @staff_required
 def provider_edit(request: HttpRequest, pk: int) -> HttpResponse:
     provider = get_object_or_404(Provider, pk=pk)
-    form = ProviderForm(request.POST or None, instance=provider)
+    form = ProviderForm(request.POST or None, instance=provider, actor=request.user)
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
             provider = form.save_by(request.user)

@@ -1,14 +1,17 @@
 """The project's JSON API (PROTOCOL.md, HTTP): each app's router under /api/, OpenAPI at /api/openapi.json.
 
-Session-authenticated, CSRF-checked writes. A ChatError from any layer answers with its
-PROTOCOL.md code, as on the websocket: `{detail, code, ...extra}`.
+Session-authenticated, CSRF-checked writes. Every refusal answers `{detail, code, ...extra}`:
+a ChatError from any layer with its PROTOCOL.md code, as on the websocket; ninja's own
+refusals (a parameter of the wrong type, no session, a view's HttpError) with the code of
+their status, so a client reads one shape whatever refused it.
 """
 from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import django_auth
 
 from accounts.api import router as accounts_router
@@ -22,9 +25,52 @@ api.add_router("/usage/", usage_router)
 api.add_router("/", accounts_router)
 
 ERROR_STATUS = {"not_found": 404, "rate_limited": 429}
+# The code of a refusal that has no ChatError behind it, by HTTP status.
+STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "bad_request",
+                413: "too_large", 429: "rate_limited"}
+
+
+def _error(request: HttpRequest, status: int, detail: str, **extra: Any) -> Any:
+    return api.create_response(request, {"detail": detail, "code": STATUS_CODES.get(status, "bad_request"), **extra},
+                               status=status)
 
 
 @api.exception_handler(ChatError)
 def chat_error(request: HttpRequest, exc: ChatError) -> Any:
     return api.create_response(request, {"detail": exc.detail, "code": exc.code, **exc.extra},
                                status=ERROR_STATUS.get(exc.code, 400))
+
+
+@api.exception_handler(HttpError)
+def http_error(request: HttpRequest, exc: HttpError) -> Any:
+    return _error(request, exc.status_code, str(exc))
+
+
+@api.exception_handler(AuthenticationError)
+def unauthenticated(request: HttpRequest, exc: AuthenticationError) -> Any:
+    return _error(request, 401, "Sign in first.")
+
+
+@api.exception_handler(Http404)
+def not_found(request: HttpRequest, exc: Http404) -> Any:
+    return _error(request, 404, "Not found.")
+
+
+@api.exception_handler(ValidationError)
+def invalid(request: HttpRequest, exc: ValidationError) -> Any:
+    """A parameter or body of the wrong shape: 400 `bad_request`, saying which (ninja's default is a bare 422)."""
+    return _error(request, 400, describe(exc.errors), errors=[_plain(e) for e in exc.errors])
+
+
+def describe(errors: list[dict[str, Any]]) -> str:
+    if not errors:
+        return "The request is not valid."
+    first = errors[0]
+    where = ".".join(str(p) for p in first.get("loc", ()))
+    return f"{where}: {first.get('msg', 'not valid')}" if where else str(first.get("msg", "The request is not valid."))
+
+
+def _plain(error: dict[str, Any]) -> dict[str, Any]:
+    """An error entry that is sure to encode: pydantic's `ctx` and `input` may hold anything."""
+    return {"loc": [str(p) for p in error.get("loc", ())], "msg": str(error.get("msg", "")),
+            "type": str(error.get("type", ""))}

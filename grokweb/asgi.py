@@ -10,15 +10,21 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "grokweb.settings")
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack
 from channels.routing import ProtocolTypeRouter, URLRouter
 from channels.security.websocket import AllowedHostsOriginValidator
 from django.conf import settings
 
+from accounts.socket_auth import SocketAuthMiddleware
 from chat.routing import websocket_urlpatterns
 from emulator.app import make_emulator
+from gateways.providers import emulator_key
 
-_emulator = make_emulator(flavour="xai", delay_scale=settings.EMULATOR_DELAY_SCALE)
+from .serving import answer_overlong_lines
+
+answer_overlong_lines()
+
+# It answers only callers holding the emulator provider's own key (401 otherwise, as a gateway would).
+_emulator = make_emulator(flavour="xai", delay_scale=settings.EMULATOR_DELAY_SCALE, api_key=emulator_key())
 
 
 async def http_app(scope, receive, send):  # type: ignore[no-untyped-def]
@@ -31,6 +37,6 @@ async def http_app(scope, receive, send):  # type: ignore[no-untyped-def]
 application = ProtocolTypeRouter(
     {
         "http": http_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": AllowedHostsOriginValidator(SocketAuthMiddleware(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -63,6 +63,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # A NUL in a query, form or JSON body is refused before any view (PostgreSQL cannot store it).
+    "grokweb.input_guard.NulGuardMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -228,6 +230,8 @@ CELERY_BEAT_SCHEDULE["accounts-release-orphans"] = {
     "task": "accounts.tasks.release_orphan_reservations", "schedule": 60.0,
 }
 CELERY_BEAT_SCHEDULE["gateways-prune-attempts"] = {"task": "gateways.tasks.prune_attempts", "schedule": 24 * 3600.0}
+# Attachments uploaded but never sent are deleted after a day (chat.uploads.prune).
+CELERY_BEAT_SCHEDULE["chat-prune-attachments"] = {"task": "chat.tasks.prune_attachments", "schedule": 3600.0}
 # "Test connection" calls a gateway slow above this many milliseconds.
 GATEWAY_SLOW_MS = env.int("GATEWAY_SLOW_MS", default=5000)
 # Circuit breaker per route (gateways.breaker): this many failures before the first token within the
@@ -248,10 +252,16 @@ PROVIDER_ENV = {
     "maxtoken": ("MAXTOKEN_API_KEY", "MAXTOKEN_BASE_URL", "https://api.maxtoken.ai/v1"),
     "crazyrouter": ("CRAZYROUTER_API_KEY", "CRAZYROUTER_BASE_URL", "https://crazyrouter.com/v1"),
 }
+# Only superusers may change a provider's key, base URL or kind (other staff still
+# enable, disable, test and map): for teams whose staff should not handle gateway keys.
+GATEWAY_KEYS_SUPERUSERS_ONLY = env.bool("GATEWAY_KEYS_SUPERUSERS_ONLY", default=False)
 # The built-in emulator, used when no key is configured: mounted in our own
 # ASGI app at /emulator/v1 unless EMULATOR_URL points elsewhere.
 EMULATOR_URL = env.str("EMULATOR_URL", default="http://127.0.0.1:8000/emulator/v1")
 EMULATOR_DELAY_SCALE = env.float("EMULATOR_DELAY_SCALE", default=1.0)
+# The key the mounted emulator accepts (and start-up stores in its provider); unset:
+# derived from SECRET_KEY (gateways.providers.emulator_key).
+EMULATOR_API_KEY = env.str("EMULATOR_API_KEY", default="")
 # Key for encrypting provider API keys at rest; derived from SECRET_KEY when unset.
 FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY", default="")
 
@@ -264,9 +274,25 @@ GROKWEB = {
     "MESSAGES_PER_MINUTE": env.int("MESSAGES_PER_MINUTE", default=20),
     "DELTA_INTERVAL_S": env.float("DELTA_INTERVAL_S", default=0.03),
     "CHECKPOINT_INTERVAL_S": env.float("CHECKPOINT_INTERVAL_S", default=2.0),
+    # The longest a reply may wait for its first token, every route and retry together
+    # (each attempt also has its provider's first_token_timeout); then it ends as `timeout`.
+    "REPLY_START_DEADLINE_S": env.float("REPLY_START_DEADLINE_S", default=90.0),
+    # Seconds of silence from a gateway before the tab is told "still waiting for <gateway>".
+    "WAITING_NOTICE_S": env.float("WAITING_NOTICE_S", default=5.0),
+    # Where a budget applies, a reply without max_tokens reserves (and is held to) this much output.
+    "RESERVE_OUTPUT_TOKENS": env.int("RESERVE_OUTPUT_TOKENS", default=16_384),
     # The Team API's largest request body (images travel inside it as data: URLs).
     "API_MAX_BODY_BYTES": env.int("API_MAX_BODY_BYTES", default=20 * 1024 * 1024),
 }
+
+# Attachments (chat.uploads): images and files sent with a message, stored under MEDIA_ROOT
+# (never served as public media: only to their owner, and to staff through the admin).
+ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
+ATTACHMENT_MAX_PER_MESSAGE = env.int("ATTACHMENT_MAX_PER_MESSAGE", default=10)
+# Images are downscaled to fit this many pixels a side (xAI reads at most 6 tiles of 448 px anyway).
+ATTACHMENT_IMAGE_MAX_SIDE = env.int("ATTACHMENT_IMAGE_MAX_SIDE", default=2048)
+# Larger images are refused before being decoded (a "decompression bomb" is a small file).
+ATTACHMENT_IMAGE_MAX_PIXELS = env.int("ATTACHMENT_IMAGE_MAX_PIXELS", default=50_000_000)
 
 LOGGING = {
     "version": 1,

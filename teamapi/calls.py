@@ -18,13 +18,14 @@ from django.db import transaction
 from accounts import gate, tokens
 from accounts.access import model_for, models_for
 from gateways import catalog
+from gateways.breaker import Breaker
 from gateways.failover import RouteChoice
 from gateways.models import Model
 from gateways.routes import usable_routes
 from gateways.tariffs import rate_on
 from gateways.wire.client import ChatRequest
 from gateways.wire.codes import ChatError
-from gateways.wire.usage import NormalizedUsage
+from gateways.wire.usage import NormalizedUsage, prompt_tokens_for
 from usage.ledger import ledger_row
 from usage.models import Source, UsageRecord
 
@@ -109,27 +110,33 @@ def open_call(raw: str, address: str | None, parsed: ApiRequest | BadRequest, ho
         raise ApiError(400, f"{model.name} does not accept images; GET /v1/models says which models do "
                             "(`vision`).", "bad_request", param="messages")
     user = token.user
+    routes: list[RouteChoice] = []
     try:
-        routes = usable_routes(model)
+        routes = usable_routes(model, trial=True)  # the failover stream ends a trial it is given
         limits = gate.before(user)
         call_id = uuid.uuid4()
         with transaction.atomic():
-            held = gate.admit(user, model, _chars(parsed), limits)
+            held = gate.admit(user, model, _tokens(parsed), limits, max_tokens=parsed.params.get("max_tokens"),
+                              provider=lambda: routes[0].provider_id)
             gate.hold(user, held, call_id, holder=holder)
     except ChatError as exc:
+        for route in routes:  # refused after a resting route's trial was claimed: give it back
+            if route.trial:
+                Breaker().end_trial(route.key)
         raise from_chat(exc) from None
-    room = None
-    if held.room_ticks is not None or held.room_tokens is not None:
-        room = gate.output_room(held, rate_on(routes[0].provider_id, model), parsed.prompt_chars)
-    request = ChatRequest(model=routes[0].upstream_id, messages=parsed.messages, params=parsed.params,
+    room = gate.output_room(held, rate_on(routes[0].provider_id, model))
+    params = parsed.params
+    if held.max_output is not None:  # the gateway stops it too, by its own count (as chat.services.plan)
+        params = {**params, "max_tokens": held.max_output if room is None else max(1, min(held.max_output, room))}
+    request = ChatRequest(model=routes[0].upstream_id, messages=parsed.messages, params=params,
                           accepts_reasoning_effort=model.accepts_reasoning_effort, accepts_penalties=not model.reasons)
     entry = catalog.lookup(model.upstream_id) or catalog.lookup(model.slug)
     hidden = entry.timing.tokens_per_s if entry and model.reasoning == Model.Reasoning.HIDDEN else 0.0
     return Call(call_id, user.pk, token.pk, model, tuple(routes), request, parsed.prompt_chars, hidden, room)
 
 
-def _chars(parsed: ApiRequest) -> Callable[[], int]:
-    return lambda: parsed.prompt_chars
+def _tokens(parsed: ApiRequest) -> Callable[[], int]:
+    return lambda: prompt_tokens_for(parsed.messages)
 
 
 def close_call(call: Call, ending: Ending) -> UsageRecord | None:

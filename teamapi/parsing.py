@@ -12,6 +12,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateways.wire import storable
+
 ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
 EFFORTS = ("none", "minimal", "low", "medium", "high")
 IMAGE_DETAILS = ("auto", "low", "high")
@@ -52,8 +54,12 @@ def parse(body: bytes) -> ApiRequest:
         data = json.loads(body) if body else None
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("The body is not valid JSON.") from None
+    except RecursionError:
+        raise BadRequest("The body is nested too deeply.") from None
     if not isinstance(data, dict):
         raise BadRequest("The body must be a JSON object.")
+    if storable.ESCAPED.search(body) and (reason := storable.unstorable(data)):
+        raise BadRequest(reason)
     for name, message in REFUSED.items():
         if data.get(name):
             raise BadRequest(message, name)

@@ -20,11 +20,21 @@ def preset_range(name: str, today: dt.date | None = None) -> tuple[dt.date, dt.d
     return today.replace(day=1), today  # "month", the default
 
 
+# Reports add and subtract days around the range (the day after, the month before): a year
+# at the edge of what datetime holds (9999-12-31) would overflow there. No usage is older
+# than the project, and none lies centuries ahead.
+FIRST_DAY = dt.date(2000, 1, 1)
+LAST_DAY = dt.date(2999, 12, 31)
+
+
 def parse_day(text: str, name: str) -> dt.date:
     try:
-        return dt.date.fromisoformat(text.strip())
+        day = dt.date.fromisoformat(text.strip())
     except ValueError:
         raise ValueError(f"'{name}' must be a date as YYYY-MM-DD, not {text[:20]!r}.") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(f"'{name}' must be a date from {FIRST_DAY} to {LAST_DAY}.")
+    return day
 
 
 def parse_range(start: str | None, end: str | None, default: str = "month") -> tuple[dt.date, dt.date]:

@@ -1,9 +1,14 @@
-"""CSV exports, streamed: report tables (the same rows the page and the API show) and raw ledger rows."""
+"""CSV exports, streamed: report tables (the same rows the page and the API show) and raw ledger rows.
+
+Every cell goes through safe_cell: text from users (usernames, token names, model ids) never
+runs as a formula in the spreadsheet that opens the file.
+"""
 from __future__ import annotations
 
 import csv
 import datetime as dt
 import json
+import re
 from collections.abc import AsyncIterator, Iterable, Iterator
 from itertools import islice
 from typing import Any
@@ -38,11 +43,25 @@ class _Echo:
         return value
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (=HYPERLINK(...) in a
+# username or a title opens in the admin's spreadsheet): OWASP's CSV injection advice.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
+
+
+def safe_cell(value: Any) -> Any:
+    """A cell a spreadsheet shows as text: a string that would start a formula gets a leading `'`.
+    Numbers stay numbers, a negative amount ("-0.0012") included."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS) and not _NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
 def _lines(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> Iterator[str]:
     writer = csv.writer(_Echo())
     yield writer.writerow(header)
     for row in rows:
-        yield writer.writerow(row)
+        yield writer.writerow([safe_cell(value) for value in row])
 
 
 def _take(lines: Iterator[str], count: int) -> str:

@@ -7,6 +7,7 @@ top-level `meta`, and `error` events inside a 200 stream.
 """
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -14,6 +15,7 @@ import orjson
 
 from .errors import classify_stream_error
 from .events import ContentDelta, Finish, ReasoningDelta, UpstreamEvent, Usage
+from .text import EventMender
 
 log = logging.getLogger(__name__)
 DONE = "[DONE]"
@@ -29,16 +31,20 @@ def parse_data(data: str) -> list[UpstreamEvent]:
     try:
         chunk = orjson.loads(data)
     except ValueError:  # orjson.JSONDecodeError is a ValueError
-        log.warning("ignored a stream event that is not JSON (%d chars)", len(data))
-        return []
+        try:  # orjson refuses a lone surrogate escape (half a pair split across chunks); json takes it
+            chunk = json.loads(data)
+        except ValueError:
+            log.warning("ignored a stream event that is not JSON (%d chars)", len(data))
+            return []
     if not isinstance(chunk, dict):
         return []
     return _events(chunk, "delta")
 
 
 def parse_completion(body: dict[str, Any]) -> list[UpstreamEvent]:
-    """A non-streaming `chat.completion` as the same events a stream would give."""
-    return _events(body, "message")
+    """A non-streaming `chat.completion` as the same events a stream would give (texts mended)."""
+    mender = EventMender()
+    return mender.mend(_events(body, "message")) + mender.flush()
 
 
 def _events(body: dict[str, Any], text_key: str) -> list[UpstreamEvent]:

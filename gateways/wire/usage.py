@@ -124,6 +124,33 @@ def tokens_for(text: str) -> int:
     return math.ceil(len(text) / CHARS_PER_TOKEN) if text else 0
 
 
+MESSAGE_OVERHEAD_TOKENS = 4  # role and framing per message (OpenAI counts 3; one more covers rounding per message)
+PRIMING_TOKENS = 3  # every reply is primed with a few tokens
+IMAGE_TOKENS_MAX = (6 + 1) * 256  # an image costs (tiles + 1) x 256 prompt tokens, at most 6 tiles (UPSTREAM.md)
+
+
+def prompt_tokens_for(messages: list[dict[str, Any]]) -> int:
+    """A prompt's tokens, estimated on the high side: what budgets reserve before the call.
+
+    Text at CHARS_PER_TOKEN, the framing of each message, and each image at the most an image can cost.
+    """
+    total = PRIMING_TOKENS
+    for message in messages:
+        content = message.get("content")
+        total += MESSAGE_OVERHEAD_TOKENS
+        if isinstance(content, str):
+            total += tokens_for(content)
+        elif isinstance(content, list):
+            for part in content:
+                if not isinstance(part, dict):
+                    continue
+                if part.get("type") == "image_url":
+                    total += IMAGE_TOKENS_MAX
+                else:
+                    total += tokens_for(str(part.get("text", "")))
+    return total
+
+
 def estimate(
     prompt_chars: int, output_text: str, reasoning_text: str = "", hidden_reasoning_tokens: int = 0
 ) -> NormalizedUsage:

@@ -1,4 +1,4 @@
-// Markdown in the browser: marked -> DOMPurify -> highlight.js, block by block.
+// Markdown in the browser: marked -> DOMPurify -> highlight.js and KaTeX, block by block.
 //
 // A reply is split into top-level blocks (paragraphs, lists, code, ...). While it
 // streams, only its tail is lexed again: every block but the last two is *frozen*
@@ -9,8 +9,109 @@
 
 import { Marked } from "marked";
 import DOMPurify from "dompurify";
+import { mathExtensions, splitMath } from "grokweb/math";
 
-const md = new Marked({ gfm: true, breaks: false });
+const md = new Marked({ gfm: true, breaks: false, extensions: mathExtensions() });
+
+// Math: formulas become placeholders showing their source (static/js/math.js); KaTeX (its
+// script, stylesheet and fonts, ~80 KB gzipped) is loaded the first time one is on screen,
+// then typesets them. Its output is sanitized like the rest (HTML + MathML, no links).
+const MATH_SANITIZE = {
+  USE_PROFILES: { html: true, mathMl: true },
+  ADD_TAGS: ["semantics", "annotation"],
+  ADD_ATTR: ["encoding"],
+  FORBID_TAGS: ["a", "img", "annotation-xml"],
+};
+const KATEX_OPTIONS = { throwOnError: false, trust: false, strict: "ignore", output: "htmlAndMathml", maxSize: 50, maxExpand: 500 };
+let katex = null; // the module, once loaded; false if it failed
+let katexLoading = null;
+const mathWaiting = new Set(); // placeholders rendered before KaTeX arrived
+const mathCache = new Map(); // "1|tex" -> sanitized HTML (a streaming reply re-renders its tail)
+
+function resolve(specifier) {
+  try {
+    return import.meta.resolve(specifier);
+  } catch {
+    return null;
+  }
+}
+
+function loadKatex() {
+  if (!katexLoading) {
+    const css = resolve("grokweb/katex.css");
+    if (css && !document.querySelector("link[data-katex]")) {
+      const link = document.createElement("link");
+      link.rel = "stylesheet";
+      link.href = css;
+      link.dataset.katex = "";
+      document.head.append(link);
+    }
+    katexLoading = import("katex").then(
+      (mod) => {
+        katex = mod.default || mod;
+        const waiting = [...mathWaiting];
+        mathWaiting.clear();
+        for (const node of waiting) if (node.isConnected) typesetOne(node);
+      },
+      () => {
+        katex = false; // offline or blocked: formulas stay as their source
+        mathWaiting.clear();
+      },
+    );
+  }
+  return katexLoading;
+}
+
+function typesetOne(node) {
+  const tex = node.dataset.tex;
+  const display = node.dataset.display === "1";
+  const key = `${display ? 1 : 0}|${tex}`;
+  let html = mathCache.get(key);
+  if (html === undefined) {
+    try {
+      html = DOMPurify.sanitize(katex.renderToString(tex, { ...KATEX_OPTIONS, displayMode: display }), MATH_SANITIZE);
+    } catch {
+      return; // stays as its source
+    }
+    if (mathCache.size > 500) mathCache.delete(mathCache.keys().next().value);
+    mathCache.set(key, html);
+  }
+  node.innerHTML = html;
+  node.classList.add("math-done");
+}
+
+/** Typeset the formulas under `root` now, or as soon as KaTeX has loaded. */
+export function typesetMath(root) {
+  const nodes = root.querySelectorAll(".math[data-tex]:not(.math-done)");
+  if (!nodes.length || katex === false) return;
+  for (const node of nodes) {
+    if (katex) typesetOne(node);
+    else mathWaiting.add(node);
+  }
+  if (!katex) loadKatex();
+}
+
+/** Plain text with its formulas typeset (reasoning traces are not markdown). */
+export function renderPlainMath(container, text) {
+  const parts = splitMath(text || "");
+  if (!parts.some((p) => p.tex)) {
+    container.textContent = text || "";
+    return;
+  }
+  const fragment = document.createDocumentFragment();
+  for (const part of parts) {
+    if (part.tex === undefined) {
+      fragment.append(part.text);
+      continue;
+    }
+    const node = el("span", part.display ? "math math-display" : "math math-inline", part.raw);
+    node.dataset.tex = part.tex;
+    if (part.display) node.dataset.display = "1";
+    fragment.append(node);
+  }
+  container.replaceChildren(fragment);
+  typesetMath(container);
+}
 
 // Highlighting runs in a worker (static/js/highlight-worker.js): highlight.js is large,
 // and a long code block takes a while. The worker starts when the page is idle or when
@@ -190,6 +291,7 @@ export class MarkdownView {
       const div = block?.el || el("div", "md-block");
       div.innerHTML = html;
       if (token.type === "code" || html.includes("<pre")) decorateCode(div, final);
+      if (html.includes('class="math')) typesetMath(div);
       if (!block?.el) this.el.appendChild(div);
       this.blocks[at] = { raw: token.raw, final, el: div };
     }

@@ -1,8 +1,9 @@
 // One message of the thread: a user bubble (editable) or a reply (markdown, reasoning,
 // usage, actions), with "‹ 2/3 ›" when it has siblings (edits and regenerations).
 
-import { MarkdownView, el } from "grokweb/markdown";
+import { MarkdownView, el, renderPlainMath } from "grokweb/markdown";
 import { errorText, formatInt, formatSeconds, usageParts } from "grokweb/format";
+import { sentAttachments } from "grokweb/attachments";
 
 function button(className, text, action, label) {
   const b = el("button", className, text);
@@ -60,7 +61,10 @@ export class MessageView {
       this.edit = button("msg-action", "Edit", "edit", "Edit message");
       this.actions.append(button("msg-action", "Copy", "copy-message", "Copy message"), this.edit);
       this.foot.append(this.siblings.root, this.actions);
-      root.append(this.bubble, this.foot);
+      this.files = el("div", "msg-attachments");
+      this.files.hidden = true;
+      this.filesKey = "";
+      root.append(this.files, this.bubble, this.foot);
       return;
     }
     this.metaTop = el("div", "meta-top");
@@ -109,6 +113,15 @@ export class MessageView {
     this.siblings.render(msg);
     if (this.role === "user") {
       if (this.bubble.textContent !== msg.content) this.bubble.textContent = msg.content;
+      this.bubble.hidden = !msg.content && !!msg.attachments?.length;
+      const key = (msg.attachments || []).map((a) => a.id).join(",");
+      if (key !== this.filesKey) {
+        this.filesKey = key;
+        const fresh = sentAttachments(msg.attachments);
+        this.files.replaceWith(fresh);
+        this.files = fresh;
+        this.files.hidden = !key;
+      }
       this.foot.hidden = !!msg.pending;
       return;
     }
@@ -119,7 +132,10 @@ export class MessageView {
     // Reasoning text, when the model streams it (trace or summary).
     if (msg.reasoning) {
       this.reasoning.hidden = false;
-      if (this.reasoningBody.textContent.length !== msg.reasoning.length) this.reasoningBody.textContent = msg.reasoning;
+      if (this.shownReasoning !== msg.reasoning) {
+        this.shownReasoning = msg.reasoning;
+        renderPlainMath(this.reasoningBody, msg.reasoning); // plain text, its formulas typeset
+      }
     } else {
       this.reasoning.hidden = true;
     }
@@ -183,7 +199,10 @@ export class MessageView {
     let live = false;
     if (streaming && !msg.content) {
       const ms = Date.now() - msg.startedAt;
-      text = `Thinking… ${formatSeconds(ms)}`;
+      // message.waiting: the gateway has said nothing for a while; say whom we are waiting for.
+      text = msg.waitingFor && !msg.reasoning
+        ? `Still waiting for ${msg.waitingFor}… ${formatSeconds(ms)}`
+        : `Thinking… ${formatSeconds(ms)}`;
       live = true;
     } else {
       // Hidden reasoning: the server's time to first token is the thinking time. With a

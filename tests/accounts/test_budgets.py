@@ -130,21 +130,42 @@ async def _refused(socket, **frame):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_a_reply_that_crosses_the_limit_is_finished_and_the_next_send_is_refused(user, emulator_provider) -> None:
-    await db(User.objects.filter(pk=user.pk).update)(budget_tokens=40)
+async def test_a_reply_that_reaches_the_limit_is_cut_billed_and_the_next_send_is_refused(user,
+                                                                                         emulator_provider) -> None:
+    await db(User.objects.filter(pk=user.pk).update)(budget_tokens=80)
     socket = await open_socket(user)
-    created = await socket.chat("Write a lot [[tokens=60]]")
-    done = await socket.until("message.done", message=created["assistant_message"]["id"])
-    assert done["status"] == "complete" and done["usage"]["completion_tokens"] == 60  # not cut at the limit
+    created = await socket.chat("Write a lot [[tokens=2000]]")
+    reply = created["assistant_message"]["id"]
+    cut = await socket.until("message.error", message=reply)
+    assert cut["code"] == "budget_exceeded" and "budget" in cut["detail"] and cut["content"]  # its text is kept
+    stored = await db(Message.objects.get)(id=reply)
+    assert stored.status == "error" and stored.content == cut["content"]
+    record = await db(UsageRecord.objects.get)(message_id=reply)
+    assert record.estimated and record.completion_tokens > 0  # billed for what was written
+    # Cut at the limit (the reservation counts the prompt on the high side), at most one upstream event
+    # (one word here: a few tokens) past it, never the whole 2,000 tokens.
+    assert 60 <= record.total_tokens <= 80 + 5
 
     error = await _refused(socket, type="send", conversation=created["conversation"], content="more")
-    assert error["code"] == "budget_exceeded" and error["remaining_tokens"] == 0
+    assert error["code"] == "budget_exceeded" and error["remaining_tokens"] < 10  # less than its prompt
     assert "monthly budget is used up" in error["detail"] and f"afresh on {resets_text()}." in error["detail"]
-    error = await _refused(socket, type="regenerate", message=created["assistant_message"]["id"])
+    error = await _refused(socket, type="regenerate", message=reply)
     assert error["code"] == "budget_exceeded"
     error = await _refused(socket, type="edit", message=created["user_message"]["id"], content="other")
     assert error["code"] == "budget_exceeded"
     assert await db(Message.objects.count)() == 2  # nothing stored for the refused ones
+    await socket.close()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_reply_within_its_reservation_is_not_cut(user, emulator_provider) -> None:
+    """max_tokens 60 fits the budget: the reply runs to its end, and the gateway was asked for no more."""
+    await db(User.objects.filter(pk=user.pk).update)(budget_tokens=1000)
+    socket = await open_socket(user)
+    created = await socket.chat("Write a lot [[tokens=2000]]", params={"max_tokens": 60})
+    done = await socket.until("message.done", message=created["assistant_message"]["id"])
+    assert done["status"] == "complete" and done["usage"]["completion_tokens"] == 60
+    assert done["finish_reason"] == "length"
     await socket.close()
 
 
@@ -160,14 +181,15 @@ async def test_a_usd_refusal_says_how_much_is_left(user, make_group, emulator_pr
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_a_streaming_reply_reserves_its_prompt_cost(user, emulator_provider) -> None:
+async def test_a_streaming_reply_reserves_its_worst_case(user, emulator_provider) -> None:
     """Room for one prompt: the second send is refused while the first reply is still streaming."""
     prompt = "x" * 400  # about 100 tokens
     await db(User.objects.filter(pk=user.pk).update)(budget_tokens=150)
     socket = await open_socket(user)
-    created = await socket.chat(prompt + " [[tokens=100000]]")
+    created = await socket.chat(prompt + " [[tokens=100000]] [[tps=5]]")  # slow: still streaming below
     error = await _refused(socket, type="send", conversation=None, content=prompt)
-    assert error["code"] == "budget_exceeded" and 0 < error["remaining_tokens"] < 100
+    # The first reply holds the worst case it can cost (here: all that was left) while it streams.
+    assert error["code"] == "budget_exceeded" and error["remaining_tokens"] == 0 and "being written" in error["detail"]
     await socket.send({"type": "stop", "message": created["assistant_message"]["id"]})
     await socket.until("message.done", message=created["assistant_message"]["id"])
     await socket.close()

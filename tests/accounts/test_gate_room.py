@@ -20,25 +20,41 @@ pytestmark = pytest.mark.django_db
 RATE = Rate(Decimal("1.00"), Decimal("0.10"), Decimal("2.00"))  # USD per million tokens
 
 
-def _admit(user, model, chars=400):  # type: ignore[no-untyped-def]
+def _admit(user, model, tokens=100, max_tokens=None):  # type: ignore[no-untyped-def]
     with transaction.atomic():
-        return gate.admit(user, model, lambda: chars)
+        return gate.admit(user, model, lambda: tokens, max_tokens=max_tokens)
 
 
-def test_no_budget_no_room_and_no_cut(user, emulator_provider) -> None:
+def test_no_budget_no_reservation_and_no_cut(user, emulator_provider) -> None:
     held = _admit(user, Model.objects.first())
-    assert (held.room_ticks, held.room_tokens) == (None, None) and gate.output_room(held, RATE, 400) is None
+    assert (held.ticks, held.tokens, held.max_output) == (0, 0, None) and gate.output_room(held, RATE) is None
 
 
-def test_the_room_is_what_the_strictest_budget_leaves_after_the_prompt(user, emulator_provider) -> None:
+def test_a_reply_reserves_its_worst_case_when_the_budget_has_room_for_it(user, emulator_provider) -> None:
+    user.budget_tokens = 10_000
+    user.save()
+    held = _admit(user, Model.objects.first(), max_tokens=500)
+    assert (held.tokens, held.max_output, held.limited) == (600, 500, False)
+    assert gate.output_room(held, RATE) is None  # the gateway stops it at max_tokens: nothing to watch
+
+
+def test_without_max_tokens_the_configured_cap_is_reserved(user, emulator_provider, settings) -> None:
+    settings.GROKWEB = {**settings.GROKWEB, "RESERVE_OUTPUT_TOKENS": 2000}
+    user.budget_tokens = 10_000
+    user.save()
+    held = _admit(user, Model.objects.first())
+    assert (held.tokens, held.max_output) == (2100, 2000)
+
+
+def test_the_room_is_what_the_strictest_budget_leaves_after_the_others_and_the_prompt(user, emulator_provider) -> None:
     user.budget_tokens = 1000
     user.save()
     model = Model.objects.first()
     other = uuid.uuid4()
     Reservation.objects.create(message_id=other, user=user, ticks=0, tokens=300)  # a reply still streaming
-    held = _admit(user, model)
-    assert held.room_tokens == 700 and held.tokens == 100
-    assert gate.output_room(held, RATE, 400) == 600  # 700 left, the 100-token prompt first
+    held = _admit(user, model, max_tokens=4000)
+    assert held.limited and held.tokens == 700 and held.prompt_tokens == 100
+    assert gate.output_room(held, RATE) == 600  # 700 left, the 100-token prompt first
     assert gate.tokens_so_far(2399) == 600 and gate.tokens_so_far(2400) == 600 and gate.tokens_so_far(2401) == 601
 
 
@@ -46,9 +62,26 @@ def test_a_usd_budget_turns_into_output_tokens_at_the_routes_price(user, emulato
     user.budget_usd = Decimal("0.001")  # 10,000,000 ticks
     user.save()
     held = _admit(user, Model.objects.first())
-    room = gate.output_room(held, RATE, 400)
+    room = gate.output_room(held, RATE)
     # (0.001 USD - 100 prompt tokens at $1/M) / $2/M per output token
-    assert held.room_ticks == 10_000_000 and room == (10_000_000 - 1_000_000) // 20_000 == 450
+    assert held.ticks == 10_000_000 and room == (10_000_000 - 1_000_000) // 20_000 == 450
+
+
+def test_concurrent_replies_share_the_budget_by_their_reservations(user, emulator_provider) -> None:
+    """The second reply gets only what the first one's worst case leaves; the third is refused."""
+    from gateways.wire.codes import ChatError
+
+    user.budget_tokens = 1000
+    user.save()
+    model = Model.objects.first()
+    first = _admit(user, model, max_tokens=500)
+    gate.hold(user, first, uuid.uuid4())
+    second = _admit(user, model, max_tokens=500)
+    gate.hold(user, second, uuid.uuid4())
+    assert (first.tokens, first.limited) == (600, False) and (second.tokens, second.limited) == (400, True)
+    with pytest.raises(ChatError) as refused:
+        _admit(user, model, max_tokens=500)
+    assert refused.value.code == "budget_exceeded" and "being written" in refused.value.detail
 
 
 def test_orphaned_reservations_are_freed_once_their_process_is_gone(user) -> None:

@@ -166,3 +166,21 @@ async def test_scripted_stream_without_usage_gets_a_flagged_estimate(user, emula
     message, record = await _stored(started.assistant_message.id)
     assert message.content == "Hello again!" and message.status == "complete"
     assert record.estimated and record.prompt_tokens >= 1 and record.completion_tokens >= 1 and record.cost_ticks > 0
+
+
+async def test_a_reply_that_reaches_its_budget_room_is_cut_kept_and_billed(user, emulator_provider) -> None:
+    started = await db(services.send)(user, request_id=uuid.uuid4(), conversation_id=None,
+                                      content="Write at length [[tokens=5000]]")
+    plan = await db(services.prepare)(started.assistant_message.id)
+    frames = Frames()
+    job = Job(plan.message_id, plan.prompt_chars, output_room=30)
+    runner = Runner(job, get_client().stream(plan.endpoint, plan.request), frames.publish, DjangoStore(),
+                    pacing=Pacing(frame_interval=0.005, checkpoint_first=0.0))
+    ending = await runner.run()
+    message, record = await _stored(job.message_id)
+    assert (ending.status, ending.error_code) == ("error", "budget_exceeded")
+    assert message.status == "error" and message.content == ending.content != ""
+    assert 30 <= record.completion_tokens <= 30 + 4 and record.estimated  # one word past the room at most
+    final = frames.items[-1]
+    assert final["type"] == "message.error" and final["code"] == "budget_exceeded" and not final["retryable"]
+    assert final["content"] == message.content

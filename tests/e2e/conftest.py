@@ -99,10 +99,24 @@ def _wait_for(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float
     raise RuntimeError(f"the server did not answer {url} in {timeout:.0f}s:\n{log.read_text()[-4000:]}")
 
 
+def _revendor_if_stale() -> None:
+    """static/vendor/ is built, not committed: rebuild it when the build script or the lock file
+    is newer than it (after a merge), so the page does not ask for vendor files it lacks."""
+    stamp = ROOT / "static" / "vendor" / "VERSIONS.json"
+    inputs = [ROOT / "scripts" / "vendor.mjs", ROOT / "package-lock.json"]
+    if stamp.exists() and all(stamp.stat().st_mtime >= p.stat().st_mtime for p in inputs if p.exists()):
+        return
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail("static/vendor/ is older than scripts/vendor.mjs and node is not on PATH: run `npm run vendor`")
+    subprocess.run([node, "scripts/vendor.mjs"], cwd=ROOT, check=True, capture_output=True, timeout=300)
+
+
 @pytest.fixture(scope="session")
 def grokweb_server() -> Iterator[LiveServer]:
     if not (ROOT / "static" / "vendor" / "marked.esm.js").exists():
         pytest.fail("static/vendor/ is missing: run `npm install` (or `npm run vendor`) first")
+    _revendor_if_stale()
     tmp = Path(tempfile.mkdtemp(prefix="grokweb-e2e-"))
     port = _free_port()
     env = {
@@ -116,6 +130,9 @@ def grokweb_server() -> Iterator[LiveServer]:
         "MEDIA_ROOT": str(tmp / "media"),
         "EMULATOR_URL": f"http://127.0.0.1:{port}/emulator/v1",
         "EMULATOR_DELAY_SCALE": os.environ.get("E2E_DELAY_SCALE", "0.3"),
+        # The mounted emulator answers only this key (bootstrap stores it in its provider); a
+        # test that adds a second provider pointing at it enters the same key.
+        "EMULATOR_API_KEY": "sk-e2e-emulator-key-do-not-show",
         "LOG_LEVEL": "WARNING",
         "PYTHONUNBUFFERED": "1",
         # A developer's .env (a real XAI_API_KEY...) must not refill what is removed below.

@@ -27,12 +27,12 @@ def test_providers_page_test_connection_and_health(page: Page, grokweb_server: L
     page.fill("#id_name", "Backup gateway")
     page.select_option("#id_kind", "crazyrouter")
     page.fill("#id_base_url", f"{grokweb_server.url}/emulator/v1")
-    page.fill("#id_api_key", "sk-e2e-backup-key-do-not-show")
+    page.fill("#id_api_key", grokweb_server.env["EMULATOR_API_KEY"])  # the emulator's own: it refuses others
     page.fill("#id_headers", '{"X-Emulator-Fault": "403_credits"}')
     page.screenshot(path=str(screenshots / "gateways-provider-form.png"), full_page=True)
     page.click("form.form-grid button[type=submit]")
     expect(page.locator(".flash")).to_contain_text("Added Backup gateway")
-    assert "sk-e2e-backup-key-do-not-show" not in page.content()
+    assert grokweb_server.env["EMULATOR_API_KEY"] not in page.content()
 
     # Test connection, on each provider: plain words.
     emulator = page.locator("section.gw-provider", has_text="Built-in emulator")

@@ -82,13 +82,18 @@ def _database_url() -> str:
 
 
 @pytest.fixture
-def two_web_processes(tmp_path):  # type: ignore[no-untyped-def]
-    """Two daphne processes on the same PostgreSQL and Redis, 4 messages a minute each user."""
+def two_web_processes(tmp_path, request):  # type: ignore[no-untyped-def]
+    """Two daphne processes on the same PostgreSQL and Redis, 4 messages a minute each user.
+
+    A test's `@pytest.mark.web_env(NAME="value", ...)` changes their environment.
+    """
+    marker = request.node.get_closest_marker("web_env")
     env = {
         **os.environ, "DJANGO_SETTINGS_MODULE": "grokweb.settings", "DATABASE_URL": _database_url(),
         "REDIS_URL": settings.REDIS_URL, "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "SECRET_KEY": settings.SECRET_KEY, "ALLOWED_HOSTS": "127.0.0.1", "DEBUG": "0", "LOG_LEVEL": "WARNING",
         "MESSAGES_PER_MINUTE": "4", "MAX_LIVE_GENERATIONS": "1", "CONN_MAX_AGE": "0",
+        **(marker.kwargs if marker is not None else {}),
     }
     daphne = str(Path(sys.executable).with_name("daphne"))
     servers = []

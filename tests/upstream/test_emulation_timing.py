@@ -26,6 +26,25 @@ def test_without_markers_the_catalogs_timing_is_scaled() -> None:
     assert _plan("x [[tps=0]]", 0.0).token_interval_s == 0.0  # not a marker: the rate must be positive
 
 
+def test_an_answer_cut_by_max_tokens_finishes_with_length_as_gateways_say() -> None:
+    entry = catalog.lookup("grok-4-1-fast-non-reasoning")
+    assert entry is not None
+    body = {"messages": [{"role": "user", "content": "long [[tokens=50]]"}], "max_tokens": 20}
+    cut = emulation.plan_reply(body, entry, 0.0)
+    assert (len(cut.tokens), cut.finish) == (20, "length")
+    whole = emulation.plan_reply({**body, "max_tokens": 50}, entry, 0.0)
+    assert (len(whole.tokens), whole.finish) == (50, "stop")
+
+
+def test_the_prompt_estimate_for_budgets_never_falls_below_the_emulators_count() -> None:
+    from gateways.wire.usage import prompt_tokens_for
+
+    for messages in ([{"role": "user", "content": "x"}],
+                     [{"role": "system", "content": "Be brief." * 7}, {"role": "user", "content": "a" * 401},
+                      {"role": "assistant", "content": "b" * 13}, {"role": "user", "content": "c"}]):
+        assert prompt_tokens_for(messages) >= emulation.prompt_tokens(messages)[0]
+
+
 def test_numbered_marker_gives_checkable_tokens() -> None:
     reply = _plan("bench [[numbered]] [[tokens=4]]", 0.0)
     assert reply.tokens == [" w1", " w2", " w3", " w4"]

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
-from chat import services
+from chat import broadcast, services
 from chat.hub import _alive
 from gateways import providers
 
@@ -28,8 +28,9 @@ class Command(BaseCommand):
             count = provider.models.filter(enabled=True).count()
             self.stdout.write(f"Provider {provider.name}: {count} models ({label})")
         ended = services.end_orphans(_alive)
+        broadcast.ended(ended)
         if ended:
-            self.stdout.write(f"Ended {ended} replies left streaming by a stopped server.")
+            self.stdout.write(f"Ended {len(ended)} replies left streaming by a stopped server.")
         self._first_admin(options["url"])
 
     def _first_admin(self, url: str) -> None:
