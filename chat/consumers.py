@@ -27,7 +27,7 @@ from gateways.wire.codes import ChatError, is_retryable
 
 from . import bounds, frames, paging, selectors, services
 from .fanout import SocketInbox
-from .groups import conversation_group, user_group
+from .groups import LAYER_LOST_CODE, conversation_group, user_group
 from .hub import Hub, get_hub
 
 log = logging.getLogger(__name__)
@@ -231,6 +231,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def account_closed(self, event: dict[str, Any]) -> None:
         """Staff disabled this account (chat.receivers): close with its code (4403), on every tab."""
         await self.close(code=event["code"])
+
+    async def layer_lost(self, event: dict[str, Any]) -> None:
+        """This process missed frames while the channel layer was away: reconnect and resubscribe (a snapshot)."""
+        await self.close(code=LAYER_LOST_CODE)
 
     async def chat_frame(self, event: dict[str, Any]) -> None:
         """Forward a frame; drop deltas this socket already has from a snapshot."""
