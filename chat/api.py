@@ -19,6 +19,7 @@ from accounts.access import model_for, models_for
 from gateways.wire.codes import ChatError
 
 from . import frames, organize, selectors
+from .attachment_api import router as attachment_router
 from .conversation_routes import router as conversation_router
 from .models import Conversation
 
@@ -212,6 +213,8 @@ def delete_conversation(request: HttpRequest, conversation_id: UUID) -> tuple[in
 
 # Older pages of a branch, exports and share links.
 router.add_router("/", conversation_router)
+# Images and files sent with a message.
+router.add_router("/", attachment_router)
 
 
 class ConversationUsageOut(Schema):

@@ -21,6 +21,7 @@ def usage_dict(record: UsageRecord | None) -> dict[str, Any] | None:
     return {
         "prompt_tokens": record.prompt_tokens,
         "cached_tokens": record.cached_tokens,
+        "image_tokens": record.image_tokens,  # the part of prompt_tokens that images cost, as the gateway said
         "completion_tokens": record.completion_tokens,
         "reasoning_tokens": record.reasoning_tokens,
         "total_tokens": record.total_tokens,
@@ -36,6 +37,13 @@ def _usage_of(message: Message) -> UsageRecord | None:
         return message.usage_record
     except UsageRecord.DoesNotExist:
         return None
+
+
+def attachment_dicts(parts: list[Any]) -> list[dict[str, Any]]:
+    """A message's attachments for the client: `{id, kind, name, mime, size, tokens, url}` (owner-only URL)."""
+    return [{"id": p["id"], "kind": p.get("kind"), "name": p.get("name"), "mime": p.get("mime"),
+             "size": p.get("size"), "tokens": p.get("tokens"), "url": f"/api/attachments/{p['id']}/"}
+            for p in parts or [] if isinstance(p, dict) and p.get("type") == "attachment"]
 
 
 def message_dict(message: Message, *, staff: bool = False) -> dict[str, Any]:
@@ -61,6 +69,8 @@ def message_dict(message: Message, *, staff: bool = False) -> dict[str, Any]:
         "error": error,
         "timing": timing,
     }
+    if attachments := attachment_dicts(message.parts):
+        out["attachments"] = attachments
     if staff and (record := _usage_of(message)) is not None and record.provider is not None:
         out["route"] = {"provider": record.provider.name, "upstream_id": record.upstream_model}
     return out

@@ -6,6 +6,7 @@ import { ChatSocket } from "grokweb/socket";
 import { Store } from "grokweb/store";
 import { ThreadView } from "grokweb/render";
 import { Composer } from "grokweb/composer";
+import { AttachmentTray } from "grokweb/attachments";
 import { Sidebar } from "grokweb/sidebar";
 import { createApi } from "grokweb/api";
 import { errorText, uuid } from "grokweb/format";
@@ -94,6 +95,17 @@ const thread = new ThreadView({
   actions: { regenerate, edit, switchTo, loadOlder, busy },
 });
 
+const tray = new AttachmentTray({
+  root: $("att-tray"),
+  button: $("attach"),
+  input: $("attach-input"),
+  dropZone: $("composer"),
+  textarea: $("input"),
+  base: config.api || "/api/",
+  maxBytes: Number(config.attachmentMaxBytes) || 10 * 1024 * 1024,
+  onChange: () => composer.update(),
+});
+
 const composer = new Composer({
   form: $("composer"),
   input: $("input"),
@@ -101,6 +113,7 @@ const composer = new Composer({
   onSend: send,
   onStop: stop,
   onEditLast: () => thread.editLast(),
+  attachments: tray,
 });
 
 const shareDialog = new ShareDialog($("share-dialog"), api, toast);
@@ -143,7 +156,19 @@ function send(content) {
   const frame = { type: "send", request_id: requestId, conversation: store.conversationId, content };
   const model = selectedModel();
   if (model) frame.model = model;
-  requests.set(requestId, { kind: "send", content });
+  const chosen = model ? models.get(model) : null;
+  if (chosen && !chosen.vision && tray.hasImages()) {
+    const can = [...models.values()].filter((m) => m.vision).map((m) => m.name);
+    tray.say(`${chosen.name} cannot read images.${can.length ? ` Pick a model that can: ${can.join(", ")}.` : ""}`);
+    return false;
+  }
+  if (chosen && chosen.context_window && tray.tokens() > chosen.context_window) {
+    tray.say(`The attachments are about ${tray.tokens().toLocaleString()} tokens, more than ${chosen.name} reads (${chosen.context_window.toLocaleString()}).`);
+    return false;
+  }
+  const attached = tray.take();
+  if (attached.length) frame.attachments = attached.map((x) => x.server.id);
+  requests.set(requestId, { kind: "send", content, attached });
   store.addPending(requestId, content);
   thread.scrollToBottom();
   composer.setBusy(true);
@@ -314,7 +339,10 @@ function onError(frame) {
     requests.delete(frame.request_id);
     composer.setBusy(false);
     if (request.kind === "send" || request.kind === "edit") {
-      if (request.kind === "send") store.failPending(frame.request_id);
+      if (request.kind === "send") {
+        store.failPending(frame.request_id);
+        tray.restore(request.attached); // still unsent on the server: send them again
+      }
       // Give the text back so nothing typed is lost.
       const input = $("input");
       if (!input.value.trim()) {
