@@ -56,7 +56,10 @@ export class AttachmentTray {
     this.status = el("p", "att-status");
     this.status.setAttribute("role", "alert");
     this.status.hidden = true;
-    root.append(this.list, this.status);
+    this.advice = el("p", "att-status att-advice");
+    this.advice.setAttribute("role", "alert");
+    this.advice.hidden = true;
+    root.append(this.list, this.status, this.advice);
     root.hidden = true;
 
     if (button && input) {
@@ -154,10 +157,31 @@ export class AttachmentTray {
     this.onChange();
   }
 
+  /** An upload's refusal or a size limit, until the next file is added. */
   say(text) {
     this.status.textContent = text;
     this.status.hidden = !text;
-    this.root.hidden = !this.items.length && !text;
+    this.fit();
+  }
+
+  /** A problem with the chosen model ({text, action: {label, run}}), said before anything is sent; null clears it. */
+  advise(problem) {
+    const text = problem && this.items.length ? problem.text : "";
+    if (this.advice.dataset.text === text) return;
+    this.advice.dataset.text = text;
+    this.advice.textContent = text;
+    this.advice.hidden = !text;
+    if (text && problem.action) {
+      const act = el("button", "btn btn-small att-action", problem.action.label);
+      act.type = "button";
+      act.addEventListener("click", () => problem.action.run());
+      this.advice.append(" ", act);
+    }
+    this.fit();
+  }
+
+  fit() {
+    this.root.hidden = !this.items.length && this.status.hidden && this.advice.hidden;
   }
 
   uploading() {
@@ -199,7 +223,7 @@ export class AttachmentTray {
 
   draw() {
     this.list.replaceChildren(...this.items.map((item) => this.itemNode(item)));
-    this.root.hidden = !this.items.length && this.status.hidden;
+    this.fit();
   }
 
   drawItem(item) {

@@ -58,15 +58,23 @@ def test_an_image_goes_to_a_vision_model_and_not_to_a_text_only_one(page: Page, 
     page.select_option("#model", "grok-3-mini")
     _attach(page, "chart.png", _png((640, 480)))
     expect(page.locator("#att-tray .att-item")).to_have_class(re.compile(r"\batt-ready\b"))
+    status = page.locator("#att-tray .att-advice")
+    expect(status).to_contain_text("Grok 3 Mini cannot read images")  # said as soon as both are chosen
     page.locator("#input").fill("Describe it")
     page.locator("#input").press("Enter")
-    expect(page.locator("#att-tray .att-status")).to_contain_text("cannot read images")
+    expect(status).to_contain_text("cannot read images")
     expect(page.locator("#thread article.msg-user")).to_have_count(0)
     expect(page.locator("#input")).to_have_value("Describe it")
+    # It offers a model that reads images; taking it clears the message.
+    status.get_by_role("button", name=re.compile(r"^Use ")).click()
+    assert page.locator("#model").input_value() != "grok-3-mini"
+    expect(status).to_be_hidden()
+    page.select_option("#model", "grok-3-mini")
+    expect(status).to_contain_text("cannot read images")
 
     # A file that lies about being an image is refused by the server, and its chip goes.
     _attach(page, "setup.png", b"MZ\x90\x00" + b"\x00" * 64, "image/png")
-    expect(page.locator("#att-tray .att-status")).to_contain_text("named like an image")
+    expect(page.locator("#att-tray .att-status").first).to_contain_text("named like an image")
     expect(page.locator("#att-tray .att-item")).to_have_count(1)
     # Chromium logs the refused upload's 400 as a console error; nothing else may fail.
     errors = [e for e in page.js_errors if "status of 400" not in e]  # type: ignore[attr-defined]
