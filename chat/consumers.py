@@ -16,15 +16,17 @@ from functools import partial
 from typing import Any
 
 import orjson
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from accounts import status as account_status
-from gateways.wire.codes import ChatError
+from gateways.wire.codes import ChatError, is_retryable
 
 from . import bounds, frames, paging, selectors, services
+from .fanout import SocketInbox
 from .groups import conversation_group, user_group
 from .hub import Hub, get_hub
 
@@ -45,34 +47,36 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         self.scope = scope
         self.channel_layer = None  # the hub holds this process's layer channel
         self.base_send = send
-        self.inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.inbox = SocketInbox(self._take_turn)
         self._turn = asyncio.Lock()
-        frames = asyncio.ensure_future(self._read_inbox())
         try:
             while True:
-                message = await receive()
-                async with self._turn:
-                    await self.dispatch(message)
+                await self._take_turn(await receive())
         except StopConsumer:
             pass
         finally:
-            frames.cancel()
+            self.inbox.close()
 
-    async def _read_inbox(self) -> None:
-        while True:
-            message = await self.inbox.get()
-            try:
-                async with self._turn:
-                    await self.dispatch(message)
-            except Exception:  # one frame that fails to go out must not end the socket's frames
-                log.exception("delivering a %s to a socket failed", message.get("type"))
+    async def _take_turn(self, message: dict[str, Any]) -> None:
+        async with self._turn:
+            await self.dispatch(message)
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels' dispatch without its thread hop per message.
+
+        Channels runs `close_old_connections` in a worker thread before every handler, frames
+        included: a thread hop per frame per socket, the largest per-frame cost in a profile of
+        the relay. Every database call here goes through `database_sync_to_async`, which closes
+        old connections in its own thread anyway, so the extra hop protects nothing.
+        """
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     @classmethod
     async def encode_json(cls, content: dict[str, Any]) -> str:
-        try:
-            return orjson.dumps(content).decode()
-        except TypeError:  # e.g. a lone surrogate a client escaped into its JSON: let json escape it
-            return json.dumps(content)
+        return _encode(content).decode()
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -130,8 +134,16 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(frame)
 
     async def send_json(self, content: Any, close: bool = False) -> None:
-        """Every frame out stays under MAX_FRAME_BYTES (chat.bounds): texts too long are cut and marked."""
-        await super().send_json(bounds.bound(content, settings.GROKWEB["MAX_FRAME_BYTES"]), close)
+        """Every frame out stays under MAX_FRAME_BYTES (chat.bounds): texts too long are cut and marked.
+
+        Encoded once: a frame that fits (all but a rare huge one) is sent as encoded, and only one
+        over the limit is measured and cut by chat.bounds.
+        """
+        limit = settings.GROKWEB["MAX_FRAME_BYTES"]
+        data = _encode(content)
+        if len(data) > limit:
+            data = _encode(bounds.bound(content, limit))
+        await self.send(text_data=data.decode(), close=close)
 
     # Client frames -------------------------------------------------------
 
@@ -231,6 +243,14 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(frame)
 
 
+def _encode(content: Any) -> bytes:
+    """A frame as UTF-8 JSON."""
+    try:
+        return orjson.dumps(content)
+    except TypeError:  # e.g. a lone surrogate a client escaped into its JSON: let json escape it
+        return json.dumps(content).encode()
+
+
 def _stored_state(user: Any, conversation_id: Any) -> tuple[Any, paging.BranchPage] | None:
     """Sync, one hop: the conversation and the latest page of its visible branch (with its streaming replies)."""
     conversation = selectors.conversation_for(user, conversation_id)
@@ -272,5 +292,5 @@ def _store_and_plan(user: Any, start: Callable[[], services.Started], request_id
     except ChatError as exc:
         services.fail_to_start(reply_id, exc.code, exc.detail)
         prepared.failed = {"type": "message.error", "message": str(reply_id), "code": exc.code,
-                           "detail": exc.detail, "retryable": False, "content": ""}
+                           "detail": exc.detail, "retryable": is_retryable(exc.code), "content": "", **exc.extra}
     return prepared

@@ -15,12 +15,62 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 from channels.layers import InMemoryChannelLayer
 
 log = logging.getLogger(__name__)
-Inbox = asyncio.Queue  # of layer-shaped messages: {"type": ..., ...}
+
+
+class Inbox(Protocol):
+    """Where a socket's layer-shaped messages ({"type": ..., ...}) go: an asyncio.Queue will do."""
+
+    def put_nowait(self, item: dict[str, Any], /) -> None: ...
+
+
+class SocketInbox:
+    """A socket's inbox: messages handed one at a time, in order, to `deliver`.
+
+    The task that hands them over runs only while some are waiting, and the queue exists only
+    then too: an idle socket (most of them, most of the time) holds neither. An asyncio.Queue and
+    a reader task per socket were a few KiB of every open socket.
+    """
+
+    __slots__ = ("_deliver", "_task", "_waiting")
+
+    def __init__(self, deliver: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
+        self._deliver = deliver
+        self._waiting: deque[dict[str, Any]] | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def put_nowait(self, item: dict[str, Any], /) -> None:
+        if self._waiting is None:
+            self._waiting = deque()
+        self._waiting.append(item)
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._hand_over())
+
+    async def _hand_over(self) -> None:
+        waiting = self._waiting
+        try:
+            while waiting:
+                message = waiting.popleft()
+                try:
+                    await self._deliver(message)
+                except Exception:  # one frame that fails to go out must not end the socket's frames
+                    log.exception("delivering a %s to a socket failed", message.get("type"))
+        finally:
+            self._task = None
+            if not waiting:
+                self._waiting = None
+
+    def close(self) -> None:
+        """The socket is gone: drop what waits, stop handing over."""
+        if self._task is not None:
+            self._task.cancel()
+        self._waiting = None
 
 
 class Fanout:
@@ -29,16 +79,16 @@ class Fanout:
         self.channel = ""  # the hub's channel on the layer (set when the hub starts)
         # Another process may follow a group only over a shared layer.
         self.remote = not isinstance(layer, InMemoryChannelLayer)
-        self.members: dict[str, set[Inbox[dict[str, Any]]]] = {}
+        self.members: dict[str, set[Inbox]] = {}
         self.joined: set[str] = set()  # groups this process is a member of on the layer
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}  # per group: its lock, and who holds or awaits it
 
-    async def join(self, group: str, inbox: Inbox[dict[str, Any]]) -> None:
+    async def join(self, group: str, inbox: Inbox) -> None:
         """Follow `group`; returns once frames published anywhere from now on reach `inbox`."""
         self.members.setdefault(group, set()).add(inbox)
         await self._settle(group)
 
-    async def leave(self, group: str, inbox: Inbox[dict[str, Any]]) -> None:
+    async def leave(self, group: str, inbox: Inbox) -> None:
         members = self.members.get(group)
         if members is not None:
             members.discard(inbox)

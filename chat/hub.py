@@ -21,7 +21,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from gateways.attempts import buffered
-from gateways.failover import FailoverStream
+from gateways.failover import FailoverStream, RouteChoice
 from gateways.wire.client import get_client
 from usage.ledger import ledger_failed_attempts
 
@@ -145,10 +145,10 @@ class Hub:
 
     # Sockets and their groups (chat.fanout) --------------------------------
 
-    async def join(self, group: str, inbox: Inbox[dict[str, Any]]) -> None:
+    async def join(self, group: str, inbox: Inbox) -> None:
         await self.fanout.join(group, inbox)
 
-    async def leave(self, group: str, inbox: Inbox[dict[str, Any]]) -> None:
+    async def leave(self, group: str, inbox: Inbox) -> None:
         await self.fanout.leave(group, inbox)
 
     async def publish(self, group: str, frame: dict[str, Any]) -> None:
@@ -172,13 +172,18 @@ class Hub:
 
         job = Job(plan.message_id, plan.prompt_chars, plan.endpoint.usage_convention, plan.hidden_reasoning_rate,
                   plan.show_route, plan.output_room)
-        store = DjangoStore()  # the attempts are written with the ending: no thread hop of their own
+        store = DjangoStore(plan.planned)  # the attempts are written with the ending: no thread hop of their own
+        g = settings.GROKWEB
+
+        async def waiting(choice: RouteChoice) -> None:
+            await publish(waiting_frame(plan.message_id, choice.provider_name, g["WAITING_NOTICE_S"]))
+
         events = FailoverStream(get_client(), list(plan.routes), plan.request,
                                 record=buffered(plan.model_slug, store.attempts),
                                 failed_over=ledger_failed_attempts(plan.user_id, plan.conversation_id,
                                                                    plan.model_slug),
-                                coalesce_s=settings.GROKWEB["DELTA_INTERVAL_S"])
-        g = settings.GROKWEB
+                                coalesce_s=g["DELTA_INTERVAL_S"], start_deadline_s=g["REPLY_START_DEADLINE_S"],
+                                waiting=waiting, waiting_after_s=g["WAITING_NOTICE_S"])
         pacing = Pacing(frame_interval=g["DELTA_INTERVAL_S"], checkpoint_first=g["CHECKPOINT_INTERVAL_S"])
         runner = Runner(job, events, publish, store, pacing=pacing, served=lambda: events.served)
         self.runners[plan.message_id] = runner
@@ -254,6 +259,12 @@ class Hub:
         except TimeoutError:
             return None
         return answer.get("live")
+
+
+def waiting_frame(message_id: UUID, gateway: str, waited_s: float) -> dict[str, Any]:
+    """`message.waiting` (docs/protocol.md): the reply's gateway has said nothing for `waited_s` seconds."""
+    return {"type": "message.waiting", "message": str(message_id), "gateway": gateway,
+            "waited_s": round(waited_s, 1)}
 
 
 _hub: Hub | None = None

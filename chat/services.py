@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 from uuid import UUID
@@ -72,6 +73,22 @@ def _existing(user: Any, request_id: UUID) -> Started | None:
     return Started(first.conversation, first, reply, False, True)
 
 
+def _once(user: Any, request_id: UUID, start: Callable[[], Started]) -> Started:
+    """Run `start`, unless this request_id already started a reply: then answer with that one.
+
+    The unique request_id decides (a second insert fails), so a first send costs no lookup;
+    the first request's rows are read only when the repeat fails, on the constraint or earlier
+    (a repeat may be refused by a limit the first reply itself now fills). A repeat does count
+    once more against the per-minute message limit.
+    """
+    try:
+        return start()
+    except (IntegrityError, ChatError):
+        if found := _existing(user, request_id):
+            return found
+        raise
+
+
 def _new_reply(
     conversation: Conversation, parent: Message, model: Model, runner: str, request_id: UUID | None = None
 ) -> Message:
@@ -127,8 +144,12 @@ def send(
     runner: str = "",
 ) -> Started:
     """Store the user's message and an empty streaming reply, in one transaction."""
-    if found := _existing(user, request_id):
-        return found
+    return _once(user, request_id, lambda: _send(user, request_id, conversation_id, content, model_slug, params,
+                                                 system_prompt, runner))
+
+
+def _send(user: Any, request_id: UUID, conversation_id: UUID | None, content: str, model_slug: str | None,
+          params: dict[str, Any] | None, system_prompt: str | None, runner: str) -> Started:
     content = content.strip()
     if not content:
         raise ChatError("bad_request", "The message is empty.")
@@ -144,39 +165,35 @@ def send(
         raise ChatError("model_unavailable", f"The model {model_slug!r} is not available.")
     limits = gate.before(user)
     leaf_id = conversation.current_leaf_id if conversation is not None else None
-    try:
-        with transaction.atomic():
-            merged = _clean_params(params) if conversation is None else {
-                **conversation.params, **_clean_params(params)}
-            held = _admit(user, model, lambda: prompt_tokens(conversation, leaf_id, content, system_prompt or ""),
-                          limits, merged)
-            new = conversation is None
-            if conversation is None:
-                conversation = Conversation.objects.create(
-                    owner=user, model=model, system_prompt=(system_prompt or "").strip(),
-                    params=_clean_params(params),
-                )
-            elif params:
-                conversation.params = {**conversation.params, **_clean_params(params)}
-                conversation.save(update_fields=["params", "updated_at"])
-            user_message = Message.objects.create(
-                conversation=conversation, parent_id=conversation.current_leaf_id, role=Message.Role.USER,
-                content=content, request_id=request_id,
+    with transaction.atomic():
+        merged = _clean_params(params) if conversation is None else {
+            **conversation.params, **_clean_params(params)}
+        held = _admit(user, model, lambda: prompt_tokens(conversation, leaf_id, content, system_prompt or ""),
+                      limits, merged)
+        new = conversation is None
+        if conversation is None:
+            conversation = Conversation.objects.create(
+                owner=user, model=model, system_prompt=(system_prompt or "").strip(),
+                params=_clean_params(params),
             )
-            reply = _new_reply(conversation, user_message, model, runner)
-            gate.hold(user, held, reply.id)
-    except IntegrityError:
-        # The same request_id raced in from another tab: answer with the winner.
-        if found := _existing(user, request_id):
-            return found
-        raise
+        elif params:
+            conversation.params = {**conversation.params, **_clean_params(params)}
+            conversation.save(update_fields=["params", "updated_at"])
+        user_message = Message.objects.create(
+            conversation=conversation, parent_id=conversation.current_leaf_id, role=Message.Role.USER,
+            content=content, request_id=request_id,
+        )
+        reply = _new_reply(conversation, user_message, model, runner)
+        gate.hold(user, held, reply.id)
     return Started(conversation, user_message, reply, new, False, held)
 
 
 def regenerate(user: Any, *, request_id: UUID, message_id: UUID, model_slug: str | None, runner: str) -> Started:
     """A new reply to the same user message, as a sibling of the old one."""
-    if found := _existing(user, request_id):
-        return found
+    return _once(user, request_id, lambda: _regenerate(user, request_id, message_id, model_slug, runner))
+
+
+def _regenerate(user: Any, request_id: UUID, message_id: UUID, model_slug: str | None, runner: str) -> Started:
     old = message_for(user, message_id)
     if old is None or old.role != Message.Role.ASSISTANT or old.parent_id is None:
         raise ChatError("not_found", "That reply does not exist.")
@@ -196,8 +213,10 @@ def regenerate(user: Any, *, request_id: UUID, message_id: UUID, model_slug: str
 
 def edit(user: Any, *, request_id: UUID, message_id: UUID, content: str, runner: str) -> Started:
     """A changed user message as a sibling of the old one, then a new reply."""
-    if found := _existing(user, request_id):
-        return found
+    return _once(user, request_id, lambda: _edit(user, request_id, message_id, content, runner))
+
+
+def _edit(user: Any, request_id: UUID, message_id: UUID, content: str, runner: str) -> Started:
     old = message_for(user, message_id)
     if old is None or old.role != Message.Role.USER:
         raise ChatError("not_found", "That message does not exist.")
@@ -305,6 +324,44 @@ def finish(message_id: UUID, ending: Ending, attempts: tuple[Attempted, ...] = (
 
 
 @dataclass(frozen=True)
+class Planned:
+    """A reply's rows as its plan knew them: enough to end it without reading them first."""
+
+    message_id: UUID
+    owner_id: int
+    conversation_id: UUID
+    model: Model
+    titled: bool  # the conversation had a title when the reply was planned
+
+
+def finish_planned(reply: Planned, ending: Ending, attempts: tuple[Attempted, ...] = ()) -> UsageRecord:
+    """`finish` for a reply its plan knew: one conditional UPDATE instead of a locked read and a save.
+
+    The update takes the row's lock itself and applies only while the reply is streaming, so the
+    ending stays exactly-once: a reply ended meanwhile (the orphan sweep) goes through `finish`,
+    which finds its ledger row.
+    """
+    with transaction.atomic():
+        now = timezone.now()
+        ended = Message.objects.filter(id=reply.message_id, status=Message.Status.STREAMING).update(
+            status=ending.status, content=ending.content, reasoning=ending.reasoning,
+            finish_reason=ending.finish_reason, error_code=ending.error_code, error_detail=ending.error_detail,
+            ttft_ms=ending.ttft_ms, duration_ms=ending.duration_ms, updated_at=now)
+        if ended:
+            record = ledger_row(
+                reply.owner_id, reply.model, ending.usage,
+                conversation_id=reply.conversation_id, message_id=reply.message_id,
+                purpose=UsageRecord.Purpose.CHAT, upstream_model=ending.upstream_model, outcome=ending.status,
+                raw_usage=ending.raw_usage, provider_id=ending.provider_id, route_id=ending.route_id,
+            )
+            Conversation.objects.filter(id=reply.conversation_id).update(updated_at=now)
+            gate.release(reply.message_id)
+            record_attempts(attempts)
+            return record
+    return finish(reply.message_id, ending, attempts)[1]
+
+
+@dataclass(frozen=True)
 class Plan:
     """Everything the runner needs for one reply, read once before streaming."""
 
@@ -319,6 +376,7 @@ class Plan:
     model_slug: str = ""
     show_route: bool = False  # staff see which route served a reply
     output_room: int | None = None  # output tokens before the reply reaches its budget reservation (accounts.gate)
+    planned: Planned | None = None  # for ending it without reading its rows again (finish_planned)
 
 
 def prepare(message_id: UUID) -> Plan:
@@ -343,7 +401,7 @@ def plan(reply: Message, conversation: Conversation, owner: Any, held: gate.Hold
     entry = catalog.lookup(model.upstream_id) or catalog.lookup(model.slug)
     rate = entry.timing.tokens_per_s if entry and model.reasoning == Model.Reasoning.HIDDEN else 0.0
     params = _clean_params(conversation.params)
-    routes = usable_routes(model)
+    routes = usable_routes(model, trial=True)  # the failover stream ends a trial it is given
     first = routes[0]
     room = gate.output_room(held, rate_on(first.provider_id, model)) if held is not None else None
     if held is not None and held.max_output is not None:
@@ -358,7 +416,8 @@ def plan(reply: Message, conversation: Conversation, owner: Any, held: gate.Hold
     )
     request = replace(request, model=first.upstream_id)
     return Plan(reply.id, conversation.id, conversation.owner_id, first.endpoint, request,
-                prompt_chars(messages), rate, tuple(routes), model.slug, owner.is_staff, room)
+                prompt_chars(messages), rate, tuple(routes), model.slug, owner.is_staff, room,
+                Planned(reply.id, conversation.owner_id, conversation.id, model, bool(conversation.title)))
 
 
 UNSAVED_DETAIL = "This reply could not be saved as it was written; the text so far is kept."

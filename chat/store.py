@@ -17,23 +17,34 @@ class DjangoStore:
     written with the ending, in the same thread hop; `untitled` tells, after `finish`, whether the
     conversation still needs a title."""
 
-    def __init__(self) -> None:
+    def __init__(self, planned: services.Planned | None = None) -> None:
         self.attempts: list[Attempted] = []
         self.untitled = False
+        self.planned = planned  # the reply's rows as planned: its ending reads none of them first
 
     async def checkpoint(self, message_id: UUID, content: str, reasoning: str, seq: int) -> None:
         await database_sync_to_async(services.checkpoint)(message_id, content, reasoning, seq)
 
     async def finish(self, message_id: UUID, ending: services.Ending) -> dict[str, Any] | None:
-        message, record = await database_sync_to_async(_finish)(message_id, ending, tuple(self.attempts))
+        planned = self.planned if self.planned is not None and self.planned.message_id == message_id else None
+        if planned is not None:
+            record = await database_sync_to_async(_finish_planned)(planned, ending, tuple(self.attempts))
+            # Untitled when planned: the title task checks again (a title may have come meanwhile).
+            self.untitled = not planned.titled
+        else:
+            message, record = await database_sync_to_async(_finish)(message_id, ending, tuple(self.attempts))
+            self.untitled = not message.conversation.title
         self.attempts.clear()
-        self.untitled = not message.conversation.title
         return record
 
     async def end_anyway(self, message_id: UUID, ending: services.Ending) -> dict[str, Any] | None:
         record = await database_sync_to_async(services.end_anyway)(message_id, ending, tuple(self.attempts))
         self.attempts.clear()
         return usage_dict(record)
+
+
+def _finish_planned(planned: services.Planned, ending: services.Ending, attempts: tuple[Attempted, ...]) -> Any:
+    return usage_dict(services.finish_planned(planned, ending, attempts))
 
 
 def _finish(message_id: UUID, ending: services.Ending, attempts: tuple[Attempted, ...]) -> tuple[Any, Any]:

@@ -6,7 +6,15 @@ after `threshold` failures within `window_s` (or at once when a 429 names a
 Retry-After), stays open for the cool-down, and closes on the next success.
 After the cool-down calls go through again (half-open): a failure then reopens
 it at once, because the failure count is kept for as long as the circuit is
-open plus a window.
+open plus a window. Only failures before the first token are counted (the
+caller's rule, gateways.failover): a stream that drops mid-reply says little
+about whether the next call will start.
+
+A model is never refused outright because its routes rest: while every route
+of a model is open, one trial call at a time may still go to one of them
+(`begin_trial`, shared by every process through the cache), unless the gateway
+itself asked for the wait with a Retry-After (a `hold`). A trial that succeeds
+closes the circuit for everyone.
 """
 from __future__ import annotations
 
@@ -60,6 +68,14 @@ class Breaker:
     def _keys(route_key: str) -> tuple[str, str]:
         return PREFIX + route_key + ":fails", PREFIX + route_key + ":open"
 
+    @staticmethod
+    def _hold_key(route_key: str) -> str:
+        return PREFIX + route_key + ":hold"  # the gateway's own Retry-After: no trial before it
+
+    @staticmethod
+    def _trial_key(route_key: str) -> str:
+        return PREFIX + route_key + ":trial"  # a trial call in flight (one at a time, every process)
+
     # Sync (services, pages) -------------------------------------------------
 
     def open_until(self, route_key: str) -> float | None:
@@ -89,13 +105,28 @@ class Breaker:
         seconds = cooldown_for(self.policy, failures, retry_after)
         if seconds is not None:
             self.cache.set(open_key, self.clock() + seconds, int(seconds) + 1)
+            if retry_after is not None and retry_after > 0:
+                self.cache.set(self._hold_key(route_key), 1, int(seconds) + 1)
             # Keep the count past the rest (it was set to expire a window after the first failure),
             # so the first failure after a cool-down, or after a long Retry-After, reopens it at once.
             self.cache.touch(fails_key, int(seconds + self.policy.window_s) + 1)
         return seconds
 
     def success(self, route_key: str) -> None:
-        self.cache.delete_many(list(self._keys(route_key)))
+        self.cache.delete_many([*self._keys(route_key), self._hold_key(route_key)])
+
+    def begin_trial(self, route_key: str, ttl_s: float) -> bool:
+        """Claim the one trial call of a resting route; False while another runs or the gateway asked to wait.
+
+        The claim expires after `ttl_s` (the attempt's own deadline and a margin), so a process
+        that dies mid-trial does not block the route.
+        """
+        if self.cache.get(self._hold_key(route_key)) is not None:
+            return False
+        return bool(self.cache.add(self._trial_key(route_key), 1, max(1, int(ttl_s) + 1)))
+
+    def end_trial(self, route_key: str) -> None:
+        self.cache.delete(self._trial_key(route_key))
 
     # Async (the failover stream) ------------------------------------------------
 
@@ -107,6 +138,14 @@ class Breaker:
         from asgiref.sync import sync_to_async
 
         return await sync_to_async(self.failure, thread_sensitive=False)(route_key, retry_after)
+
+    async def aend_trial(self, route_key: str) -> None:
+        from asgiref.sync import sync_to_async
+
+        if _in_memory(self.cache):
+            self.end_trial(route_key)
+            return
+        await sync_to_async(self.end_trial, thread_sensitive=False)(route_key)
 
     async def asuccess(self, route_key: str) -> None:
         if _in_memory(self.cache):  # no I/O, so no thread hop

@@ -67,8 +67,9 @@ class ProviderForm(forms.ModelForm):
             "kind": "How its model ids are spelled; “OpenAI-compatible” for any other gateway.",
             "usage_convention": "How it counts reasoning tokens: A outside the completion count (xAI), "
                                 "B inside it (OpenAI style), or detect from the numbers.",
-            "first_token_timeout": "Seconds to wait for the first token before trying the next route "
-                                   "(reasoning models may think silently for 10 s or more).",
+            "first_token_timeout": "Seconds to wait for the first token before trying the next route; a "
+                                   "silent gateway is not asked again (reasoning models may think silently "
+                                   "for 10 s or more; REPLY_START_DEADLINE_S bounds all routes together).",
             "max_retries": "Retries on this provider before an error; none when another route can take over.",
         }
 

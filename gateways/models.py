@@ -37,7 +37,8 @@ class Provider(models.Model):
         max_length=5, default="auto", choices=[("auto", "detect"), ("A", "A"), ("B", "B")]
     )
     connect_timeout = models.FloatField(default=10.0)
-    first_token_timeout = models.FloatField(default=120.0)
+    # Short enough to fail over: a silent route is left for the next one (docs/operations.md, worst case).
+    first_token_timeout = models.FloatField(default=30.0)
     idle_timeout = models.FloatField(default=60.0)
     max_retries = models.PositiveSmallIntegerField(default=2)
     headers = models.JSONField(default=dict, blank=True, help_text="Extra HTTP headers sent with every request.")

@@ -24,8 +24,13 @@ _entries: dict[Hashable, tuple[Any, float, Any]] = {}  # key -> (version, expire
 
 
 def version() -> Any:
-    """The shared version; a missing key (a fresh Redis, an evicted key) is a version too."""
-    return cache.get(VERSION_KEY)
+    """The shared version. A missing key (a fresh Redis, an evicted key, a cleared cache) gets a
+    new value, so entries made under an older one are never taken for current."""
+    current = cache.get(VERSION_KEY)
+    if current is None:
+        cache.add(VERSION_KEY, time.time_ns(), None)
+        current = cache.get(VERSION_KEY)
+    return current
 
 
 def changed() -> None:
@@ -33,8 +38,8 @@ def changed() -> None:
     _entries.clear()
     try:
         cache.incr(VERSION_KEY)
-    except ValueError:  # no version yet (or it expired): any new value differs from None
-        cache.set(VERSION_KEY, int(time.time() * 1000), None)
+    except ValueError:  # no version yet (or it expired): a new value differs from any before
+        cache.set(VERSION_KEY, time.time_ns(), None)
 
 
 def cached(key: Hashable, build: Callable[[], T], current: Any = _UNSET) -> T:

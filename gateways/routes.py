@@ -1,6 +1,7 @@
 """Which routes a reply may take, in order: enabled, listed, on an enabled provider, not cooling down."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -67,12 +68,15 @@ def _plan(model: Model) -> _Plan:
     return _Plan(tuple(choices))
 
 
-def usable_routes(model: Model, breaker: Breaker | None = None) -> list[RouteChoice]:
+def usable_routes(model: Model, breaker: Breaker | None = None, *, trial: bool = False) -> list[RouteChoice]:
     """The routes to try for `model`, best first.
 
     A model without Route rows (added by hand in the Django admin) is served
-    by its own provider. When every route is cooling down the reply is refused
-    at once with the wait, rather than sent to a gateway known to be failing.
+    by its own provider. When every route is cooling down, a caller that will
+    end the trial (`trial=True`: the failover stream does) gets the one trial
+    call of the first route that may take one (gateways.breaker): the model is
+    never rested outright. Otherwise, or while another trial runs, the reply is
+    refused at once with the wait, rather than sent to a gateway known to be failing.
     The routes and their keys come from a per-process cache (gateways.plans);
     breaker state is read live, in one cache call.
     """
@@ -89,6 +93,12 @@ def usable_routes(model: Model, breaker: Breaker | None = None) -> list[RouteCho
     opened = breaker.open_many([choice.key for choice in readable])
     choices = [choice for choice in readable if choice.key not in opened]
     if not choices:
+        if trial:
+            for choice in readable:
+                endpoint = choice.endpoint
+                if breaker.begin_trial(choice.key, endpoint.connect_timeout + endpoint.first_token_timeout + 5):
+                    log.info("every route of %s is resting: %s takes a trial call", model.slug, choice.label)
+                    return [dataclasses.replace(choice, trial=True)]
         seconds = max(1, math.ceil(min(opened.values()) - time.time()))
         raise ChatError("upstream_unavailable", f"Every gateway serving {model.name} failed repeatedly; "
                         f"it is given a rest. Try again in {seconds} s.", retry_after=seconds)

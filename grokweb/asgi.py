@@ -10,10 +10,10 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "grokweb.settings")
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack
 from channels.routing import ProtocolTypeRouter, URLRouter
 from django.conf import settings
 
+from accounts.socket_auth import SocketAuthMiddleware
 from chat.routing import websocket_urlpatterns
 from emulator.app import make_emulator
 from gateways.providers import emulator_key
@@ -38,6 +38,6 @@ application = ProtocolTypeRouter(
     {
         "http": http_app,
         # Origin must match scheme, host and port of one we serve (grokweb.origin).
-        "websocket": OriginCheck(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": OriginCheck(SocketAuthMiddleware(URLRouter(websocket_urlpatterns))),
     }
 )

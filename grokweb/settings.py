@@ -306,6 +306,11 @@ GROKWEB = {
     "MESSAGES_PER_MINUTE": env.int("MESSAGES_PER_MINUTE", default=20),
     "DELTA_INTERVAL_S": env.float("DELTA_INTERVAL_S", default=0.03),
     "CHECKPOINT_INTERVAL_S": env.float("CHECKPOINT_INTERVAL_S", default=2.0),
+    # The longest a reply may wait for its first token, every route and retry together
+    # (each attempt also has its provider's first_token_timeout); then it ends as `timeout`.
+    "REPLY_START_DEADLINE_S": env.float("REPLY_START_DEADLINE_S", default=90.0),
+    # Seconds of silence from a gateway before the tab is told "still waiting for <gateway>".
+    "WAITING_NOTICE_S": env.float("WAITING_NOTICE_S", default=5.0),
     # Where a budget applies, a reply without max_tokens reserves (and is held to) this much output.
     "RESERVE_OUTPUT_TOKENS": env.int("RESERVE_OUTPUT_TOKENS", default=16_384),
     # The Team API's largest request body (images travel inside it as data: URLs).

@@ -18,6 +18,7 @@ from django.db import transaction
 from accounts import gate, tokens
 from accounts.access import model_for, models_for
 from gateways import catalog
+from gateways.breaker import Breaker
 from gateways.failover import RouteChoice
 from gateways.models import Model
 from gateways.routes import usable_routes
@@ -109,8 +110,9 @@ def open_call(raw: str, address: str | None, parsed: ApiRequest | BadRequest, ho
         raise ApiError(400, f"{model.name} does not accept images; GET /v1/models says which models do "
                             "(`vision`).", "bad_request", param="messages")
     user = token.user
+    routes: list[RouteChoice] = []
     try:
-        routes = usable_routes(model)
+        routes = usable_routes(model, trial=True)  # the failover stream ends a trial it is given
         limits = gate.before(user)
         call_id = uuid.uuid4()
         with transaction.atomic():
@@ -118,6 +120,9 @@ def open_call(raw: str, address: str | None, parsed: ApiRequest | BadRequest, ho
                               provider_id=routes[0].provider_id)
             gate.hold(user, held, call_id, holder=holder)
     except ChatError as exc:
+        for route in routes:  # refused after a resting route's trial was claimed: give it back
+            if route.trial:
+                Breaker().end_trial(route.key)
         raise from_chat(exc) from None
     room = gate.output_room(held, rate_on(routes[0].provider_id, model))
     params = parsed.params

@@ -136,6 +136,7 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
         get_client(), list(call.routes), call.request, record=recorder(call.model.slug, thread_sensitive=False),
         failed_over=ledger_failed_attempts(call.user_id, None, call.model.slug, thread_sensitive=False,
                                            source=Source.API, token_id=call.token_id),
+        start_deadline_s=settings.GROKWEB["REPLY_START_DEADLINE_S"],
     ))
     try:
         first = await relay.next()  # failover happens here: no status is sent before it is over

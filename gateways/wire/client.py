@@ -29,6 +29,7 @@ _COMMON_PARAMS = ("temperature", "top_p", "max_tokens", "seed")
 _PENALTY_PARAMS = ("presence_penalty", "frequency_penalty", "stop")
 _MAX_ERROR_BODY = 64 * 1024
 _BLOCKED_S = 0.001  # a read that took longer waited for the network
+_REST_S = 0.25  # how long the body's end may take to follow [DONE] for the connection to be kept
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class Endpoint:
     api_key: str = field(repr=False)
     include_usage: bool = True
     connect_timeout: float = 10.0
-    first_token_timeout: float = 120.0
+    first_token_timeout: float = 30.0
     idle_timeout: float = 60.0
     max_retries: int = 2
     headers: dict[str, str] = field(default_factory=dict)
@@ -98,19 +99,29 @@ class UpstreamClient:
     # Streaming -------------------------------------------------------------
 
     async def stream(self, endpoint: Endpoint, request: ChatRequest, *,
-                     coalesce_s: float = 0.0) -> AsyncIterator[UpstreamEvent]:
+                     coalesce_s: float = 0.0, deadline: float | None = None) -> AsyncIterator[UpstreamEvent]:
         """Events of one reply. Retries only while nothing has been shown to the user.
+
+        Each try has `first_token_timeout` to its first token, counted from the request (the
+        status line and the first text together), whatever else the gateway sends meanwhile.
+        A try that timed out is not repeated: a silent gateway is not asked again (the
+        failover stream moves on to the next route). `deadline` (event-loop time) bounds every
+        try and backoff together.
 
         `coalesce_s`: after the first text, read the socket at most this often. A gateway sends
         one token per SSE event; reading each as it lands wakes every layer above the socket per
         token, while the reply's frames go out at most once per frame interval anyway. Between
         reads the bytes wait in the socket buffer; the next read takes them all at once.
         """
+        clock = asyncio.get_running_loop().time
         attempt = 0
         while True:
             shown = False
+            allowed = endpoint.first_token_timeout
+            if deadline is not None:
+                allowed = max(0.001, min(allowed, deadline - clock()))
             try:
-                async for event in self._stream_once(endpoint, request, coalesce_s):
+                async for event in self._stream_once(endpoint, request, coalesce_s, allowed):
                     if not shown and isinstance(event, TEXT_EVENTS):
                         shown = True
                     yield event
@@ -119,24 +130,30 @@ class UpstreamClient:
                 if shown or not _worth_retrying(exc, attempt, endpoint.max_retries):
                     raise
                 delay = backoff_delay(attempt, exc.retry_after)
+                if deadline is not None and clock() + delay >= deadline:
+                    raise  # no time left for another try
                 log.info("upstream %s (attempt %d); retrying in %.2fs", exc.code, attempt + 1, delay)
                 await self._sleep(delay)
                 attempt += 1
 
     async def _stream_once(self, endpoint: Endpoint, request: ChatRequest,
-                           coalesce_s: float = 0.0) -> AsyncIterator[UpstreamEvent]:
+                           coalesce_s: float = 0.0, allowed: float | None = None) -> AsyncIterator[UpstreamEvent]:
+        """One try; `allowed` seconds to the first text (the provider's first_token_timeout by default)."""
+        limit = endpoint.first_token_timeout if allowed is None else allowed
+        until = asyncio.get_running_loop().time() + limit
         payload = build_payload(request, stream=True, include_usage=endpoint.include_usage)
-        response = await self._send(endpoint, "POST", "/chat/completions", payload, stream=True)
+        response = await self._send(endpoint, "POST", "/chat/completions", payload, stream=True, answer_s=limit)
         try:
             if response.status_code >= 400:
                 raise classify_http(response.status_code, await _error_body(response), response.headers)
-            async for event in _events(response, endpoint, coalesce_s):
+            async for event in _events(response, endpoint, coalesce_s, until=until, allowed_s=limit):
                 yield event
         finally:
             await response.aclose()
 
     async def _send(
-        self, endpoint: Endpoint, method: str, path: str, payload: dict[str, Any] | None, *, stream: bool
+        self, endpoint: Endpoint, method: str, path: str, payload: dict[str, Any] | None, *, stream: bool,
+        answer_s: float | None = None,
     ) -> httpx.Response:
         headers = {"Authorization": f"Bearer {endpoint.api_key}", **endpoint.headers}
         if stream:
@@ -147,12 +164,13 @@ class UpstreamClient:
             headers["Content-Type"] = "application/json"
         req = self._http.build_request(method, endpoint.base_url + path, content=content, headers=headers,
                                        timeout=timeout)
+        answer_s = endpoint.first_token_timeout if answer_s is None else answer_s
         try:
             # The status line is the first thing a stalled gateway withholds.
-            async with asyncio.timeout(endpoint.first_token_timeout):
+            async with asyncio.timeout(answer_s):
                 return await self._http.send(req, stream=stream)
         except TimeoutError:
-            raise timeout_error("answer", endpoint.first_token_timeout) from None
+            raise timeout_error("answer", answer_s) from None
         except httpx.TimeoutException:
             raise timeout_error("connection", endpoint.connect_timeout) from None
         except httpx.HTTPError as exc:
@@ -201,20 +219,31 @@ class UpstreamClient:
 def _worth_retrying(exc: UpstreamError, attempt: int, max_retries: int) -> bool:
     if not exc.retryable or attempt >= max_retries:
         return False
+    if exc.code == "timeout":  # silence: asking the same gateway again would cost the same wait
+        return False
     return exc.retry_after is None or exc.retry_after <= RETRY_AFTER_CAP_S
 
 
 async def _events(
-    response: httpx.Response, endpoint: Endpoint, coalesce_s: float = 0.0
+    response: httpx.Response, endpoint: Endpoint, coalesce_s: float = 0.0, *,
+    until: float | None = None, allowed_s: float | None = None,
 ) -> AsyncIterator[UpstreamEvent]:
-    """SSE bytes -> events, with the first-token and idle timeouts and drop detection."""
+    """SSE bytes -> events, with the first-token and idle timeouts and drop detection.
+
+    Until the first text the deadline is `until` (event-loop time), however many other
+    bytes (keep-alives, role chunks) arrive; after it, `idle_timeout` of silence ends the reply.
+    """
     decoder = SSEDecoder()
     mender = EventMender()  # storable text from here on (gateways.wire.text)
     raw = response.aiter_bytes()
     waited, what = False, "first token"
     finished = False
-    watchdog = Watchdog(endpoint.first_token_timeout)
     clock = asyncio.get_running_loop().time
+    if until is None:
+        until = clock() + endpoint.first_token_timeout
+    watchdog = Watchdog(max(0.001, until - clock()), until=until)
+    if allowed_s is None:
+        allowed_s = endpoint.first_token_timeout
     try:
         while True:
             watchdog.waiting = True
@@ -226,7 +255,7 @@ async def _events(
             except asyncio.CancelledError:
                 if watchdog.expired:  # our own timeout, not a stop from outside
                     watchdog.absorb()
-                    raise timeout_error(what, watchdog.limit) from None
+                    raise timeout_error(what, watchdog.limit if waited else allowed_s) from None
                 raise
             except httpx.HTTPError:
                 raise dropped_error() from None
@@ -235,6 +264,7 @@ async def _events(
             watchdog.feed()
             for sse in decoder.feed(chunk):
                 if sse.data == DONE:
+                    await _read_rest(raw)
                     for event in mender.flush():
                         yield event
                     return
@@ -257,6 +287,19 @@ async def _events(
         yield event
     if not finished:
         raise dropped_error()  # closed without [DONE] or a finish_reason: the reply is cut short
+
+
+async def _read_rest(raw: AsyncIterator[bytes]) -> None:
+    """Read what follows [DONE] (the end of the chunked body, already sent): httpx puts a connection
+    whose body was read to its end back in the pool, and closes one left unread. Unread, every reply
+    opened a new connection: a TCP handshake, and for a real gateway a TLS one, per reply. A gateway
+    that keeps the body open after [DONE] costs at most _REST_S before its connection is dropped."""
+    try:
+        async with asyncio.timeout(_REST_S):
+            async for _ in raw:
+                pass
+    except (TimeoutError, httpx.HTTPError):
+        pass
 
 
 async def _read(response: httpx.Response, limit: float) -> bytes:

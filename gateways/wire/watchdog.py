@@ -11,8 +11,11 @@ import asyncio
 
 
 class Watchdog:
-    def __init__(self, limit: float) -> None:
+    """`limit` seconds of silence expire it; so does `until` (loop time), activity or not, until set_limit."""
+
+    def __init__(self, limit: float, until: float | None = None) -> None:
         self.limit = limit
+        self.until = until
         self.expired = False
         self.waiting = False  # only a read in progress may be cancelled
         self._loop = asyncio.get_running_loop()
@@ -26,12 +29,15 @@ class Watchdog:
 
     def set_limit(self, limit: float) -> None:
         self.limit = limit
+        self.until = None
         self.feed()
         self._handle.cancel()
         self._handle = self._loop.call_at(self._last + limit, self._check)
 
     def _check(self) -> None:
         deadline = self._last + self.limit
+        if self.until is not None:
+            deadline = min(deadline, self.until)
         if self._loop.time() >= deadline and self.waiting:
             self.expired = True
             if self._task is not None:

@@ -285,6 +285,9 @@ function onFrame(frame) {
     case "message.delta":
       if (store.applyDelta(frame) === "gap") resync();
       break;
+    case "message.waiting":
+      store.applyWaiting(frame);
+      break;
     case "message.done":
       store.applyDone(frame);
       refreshUsage();

@@ -186,7 +186,10 @@ export class MessageView {
     let live = false;
     if (streaming && !msg.content) {
       const ms = Date.now() - msg.startedAt;
-      text = `Thinking… ${formatSeconds(ms)}`;
+      // message.waiting: the gateway has said nothing for a while; say whom we are waiting for.
+      text = msg.waitingFor && !msg.reasoning
+        ? `Still waiting for ${msg.waitingFor}… ${formatSeconds(ms)}`
+        : `Thinking… ${formatSeconds(ms)}`;
       live = true;
     } else {
       // Hidden reasoning: the server's time to first token is the thinking time. With a

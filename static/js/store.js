@@ -214,6 +214,7 @@ export class Store {
     if (!(seq > msg.seq) || msg.status !== "streaming") return "duplicate";
     if (seq !== msg.seq + 1) return "gap";
     msg.seq = seq;
+    msg.waitingFor = null;
     if (frame.reasoning) msg.reasoning += frame.reasoning;
     if (frame.content) {
       if (!msg.content) msg.firstContentAt = Date.now();
@@ -221,6 +222,15 @@ export class Store {
     }
     this.changed(msg);
     return "applied";
+  }
+
+  /** message.waiting (an addition): the gateway has been silent a while; cleared by the first text or the end. */
+  applyWaiting(frame) {
+    const msg = this.byId.get(frame.message);
+    if (!msg || msg.status !== "streaming" || msg.content || msg.reasoning) return false;
+    msg.waitingFor = typeof frame.gateway === "string" && frame.gateway ? frame.gateway : "the gateway";
+    this.changed(msg);
+    return true;
   }
 
   /** message.done: the final text replaces what was streamed. */
@@ -236,6 +246,7 @@ export class Store {
     msg.timing = frame.timing || msg.timing;
     if (frame.route) msg.route = frame.route; // staff only: which gateway served it
     msg.error = null;
+    msg.waitingFor = null;
     msg.endedAt = Date.now();
     this.live.delete(msg.id);
     this.changed(msg);
@@ -250,6 +261,7 @@ export class Store {
     if (typeof frame.content === "string" && frame.content.length >= msg.content.length) msg.content = frame.content;
     msg.usage = frame.usage || msg.usage;
     msg.error = { code: frame.code, detail: frame.detail, retryable: !!frame.retryable };
+    msg.waitingFor = null;
     if (frame.route) msg.route = frame.route;
     msg.endedAt = Date.now();
     this.live.delete(msg.id);

@@ -6,9 +6,11 @@ import uuid
 
 import pytest
 from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
 
 from chat.models import Conversation, Message
-from tests.chat.wsclient import Socket, connect, open_socket, refused_with
+from grokweb.asgi import application
+from tests.chat.wsclient import Socket, connect, open_socket, refused_with, session_cookie
 from usage.models import UsageRecord
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -17,6 +19,27 @@ db = database_sync_to_async
 
 async def test_an_anonymous_socket_is_closed_with_4401(emulator_provider) -> None:
     assert await refused_with(None) == 4401
+
+
+async def test_a_session_from_before_a_password_change_opens_no_socket(user, emulator_provider) -> None:
+    """The socket reads its session once (accounts.socket_auth), and checks it as a page would."""
+    communicator, connected, _ = await connect(user)
+    assert connected
+    await communicator.disconnect()
+
+    def change_password() -> None:
+        user.set_password("a-new-password-456")
+        user.save()
+
+    cookie = await session_cookie(user)
+    await db(change_password)()
+    headers = [(b"origin", b"http://127.0.0.1"), (b"cookie", f"sessionid={cookie}".encode())]
+    stale = WebsocketCommunicator(application, "/ws/chat/", headers=headers)
+    accepted, _ = await stale.connect(timeout=5)
+    assert accepted
+    message = await stale.receive_output(timeout=5)
+    assert message == {"type": "websocket.close", "code": 4401}
+    await stale.wait()
 
 
 async def test_a_socket_without_an_allowed_origin_is_refused(user, emulator_provider) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
+from .axe import describe, violations
 from .conftest import LiveServer, sign_in
 
 pytestmark = pytest.mark.e2e
@@ -94,6 +95,12 @@ def test_formulas_typeset_code_stays_literal_and_a_rare_language_loads_on_use(pa
     reasoning = reply.locator(".reasoning-body")
     expect(reasoning.locator(".math-done .katex")).to_have_count(1)
     expect(reasoning).to_contain_text("`$q$` stays code.")
+    # Typeset math (HTML for the eye, MathML for screen readers) and highlighted code pass axe, in both themes.
+    for scheme in ("light", "dark"):
+        page.emulate_media(color_scheme=scheme)
+        found = violations(page)
+        assert not found, f"{scheme}:\n{describe(found)}"
+    page.emulate_media(color_scheme="light")
     assert not page.js_errors, page.js_errors  # type: ignore[attr-defined]
 
     # A share link of the conversation typesets the same reply (the read-only page has its own import map).

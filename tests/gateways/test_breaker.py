@@ -92,3 +92,18 @@ def test_only_the_gateways_own_failures_go_elsewhere(code: str, elsewhere: bool)
     from gateways.wire.errors import UpstreamError
 
     assert fails_over(UpstreamError(code, "detail")) is elsewhere
+
+
+def test_one_trial_at_a_time_and_none_while_the_gateway_asked_to_wait(breaker: Breaker, clock: Clock) -> None:
+    for _ in range(3):
+        breaker.failure("r1")
+    assert breaker.is_open("r1")
+    assert breaker.begin_trial("r1", ttl_s=10) is True
+    assert breaker.begin_trial("r1", ttl_s=10) is False  # one at a time, whichever process asks
+    breaker.end_trial("r1")
+    assert breaker.begin_trial("r1", ttl_s=10) is True
+    breaker.end_trial("r1")
+    breaker.failure("r2", retry_after=20)  # the gateway's own Retry-After: honoured, no trial before it
+    assert breaker.begin_trial("r2", ttl_s=10) is False
+    breaker.success("r2")
+    assert breaker.begin_trial("r2", ttl_s=10) is True

@@ -183,7 +183,8 @@ async def test_when_every_route_is_cooling_down_the_reply_is_refused_at_once(use
     created, end = await _reply(socket, "second")
     assert end["type"] == "message.error" and end["code"] == "upstream_unavailable"
     assert "Try again in" in end["detail"]
-    assert len(await db(_attempts)()) == 2  # the second reply never reached a gateway
+    assert end["retryable"] is True and 25 <= end["retry_after"] <= 30  # as the protocol's table says
+    assert len(await db(_attempts)()) == 2  # the second reply never reached a gateway (it asked to wait)
     await socket.close()
 
 

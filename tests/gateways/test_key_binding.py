@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 def _form(provider: Provider, **extra: object) -> dict[str, object]:
     data = {"name": provider.name, "kind": provider.kind, "base_url": provider.base_url, "api_key": "",
             "enabled": "on", "include_usage": "on", "usage_convention": "auto", "connect_timeout": 10,
-            "first_token_timeout": 120, "idle_timeout": 60, "max_retries": 0, "headers": ""}
+            "first_token_timeout": provider.first_token_timeout, "idle_timeout": 60, "max_retries": 0, "headers": ""}
     data.update(extra)
     return data
 

@@ -153,3 +153,36 @@ test("siblings arrive with messages", () => {
   });
   assert.deepEqual(store.get(U1).siblings, ["x", U1]);
 });
+
+test("a waiting notice shows until the first text, and never after it", () => {
+  const store = new Store();
+  store.reset(C);
+  store.applySnapshot({
+    type: "conversation.snapshot",
+    conversation: { id: C, title: "T" },
+    messages: [msg(U1, "user", { content: "hi" }), msg(A1, "assistant", { status: "streaming", parent: U1 })],
+    live: [{ message: A1, content: "", reasoning: "", seq: 0 }],
+  });
+  assert.equal(store.applyWaiting({ type: "message.waiting", message: A1, gateway: "xAI", waited_s: 5 }), true);
+  assert.equal(store.get(A1).waitingFor, "xAI");
+  assert.equal(store.applyDelta({ message: A1, seq: 1, content: "Hi" }), "applied");
+  assert.equal(store.get(A1).waitingFor, null);
+  assert.equal(store.applyWaiting({ type: "message.waiting", message: A1, gateway: "xAI" }), false); // late: ignored
+  assert.equal(store.get(A1).waitingFor, null);
+  assert.equal(store.applyWaiting({ type: "message.waiting", message: "nope", gateway: "xAI" }), false);
+});
+
+test("an error ends the wait", () => {
+  const store = new Store();
+  store.reset(C);
+  store.applySnapshot({
+    type: "conversation.snapshot",
+    conversation: { id: C, title: "T" },
+    messages: [msg(U1, "user", { content: "hi" }), msg(A1, "assistant", { status: "streaming", parent: U1 })],
+    live: [{ message: A1, content: "", reasoning: "", seq: 0 }],
+  });
+  store.applyWaiting({ type: "message.waiting", message: A1, gateway: "AI/ML API" });
+  store.applyError({ message: A1, code: "timeout", detail: "No first token.", retryable: true, content: "" });
+  assert.equal(store.get(A1).waitingFor, null);
+  assert.equal(store.get(A1).error.retryable, true);
+});

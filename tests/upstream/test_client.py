@@ -1,8 +1,10 @@
 """The client against each emulator flavour on a loopback port: formats, usage, retries, parameters."""
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -180,3 +182,36 @@ async def test_coalesced_reads_lose_and_reorder_nothing() -> None:
     assert coalesced == plain
     assert len([e for e in plain if isinstance(e, ContentDelta)]) == 120
     assert isinstance(plain[-1], Usage) or isinstance(plain[-1], Finish)
+
+
+async def test_replies_in_a_row_reuse_one_gateway_connection() -> None:
+    """A reply read to its [DONE] leaves its connection to the next: no new TCP (and TLS) handshake per reply."""
+    opened = 0
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+
+    request = ChatRequest("grok-4-fast-non-reasoning", [{"role": "user", "content": "Again [[tokens=20]]"}])
+    with running_emulator(flavour="xai") as url:
+        gateway = urlsplit(url)
+
+        async def counted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            nonlocal opened
+            opened += 1
+            up_reader, up_writer = await asyncio.open_connection(gateway.hostname, gateway.port)
+            await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+        server = await asyncio.start_server(counted, "127.0.0.1", 0)
+        endpoint = Endpoint(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}{gateway.path}", "k")
+        async with server, UpstreamClient() as client:
+            for _ in range(3):
+                events = await collect(client, endpoint, request)
+                assert len([e for e in events if isinstance(e, ContentDelta)]) == 20
+    assert opened == 1
