@@ -102,7 +102,7 @@ def test_ten_thousand_messages_open_with_the_newest_visible_and_no_large_frame(p
         oldest_id = page.locator("#thread article.msg").first.get_attribute("data-id")
         oldest = page.locator(f'#thread article[data-id="{oldest_id}"]')
         page.locator("#messages").evaluate("el => el.scrollTop = 0")
-        page.wait_for_function(f"document.querySelectorAll('#thread article.msg').length > {shown}")
+        page.wait_for_function(f"() => document.querySelectorAll('#thread article.msg').length > {shown}")
         page.wait_for_function(settled)
         shown = page.locator("#thread article.msg").count()
         # What was the oldest message is still on screen: the page did not jump to the new top.
