@@ -30,8 +30,8 @@ RUN pip install /tmp/build && rm -rf /tmp/build
 
 RUN groupadd --system --gid 10001 grokweb \
  && useradd --system --uid 10001 --gid grokweb --home-dir /app --no-create-home --shell /usr/sbin/nologin grokweb \
- && mkdir -p /app/var /app/staticfiles \
- && chown grokweb:grokweb /app/var /app/staticfiles
+ && mkdir -p /app/var/media /app/staticfiles \
+ && chown -R grokweb:grokweb /app/var /app/staticfiles
 
 WORKDIR /app
 COPY --chown=grokweb:grokweb . .
@@ -48,4 +48,5 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "scripts/healthcheck.py", "/healthz"]
 
+# One daphne per core on one socket (backlog 4096, 30 s handshake timeout: WS_CONNECT_TIMEOUT_S).
 CMD ["python", "scripts/web.py"]

@@ -27,7 +27,7 @@ from gateways.wire.codes import ChatError, is_retryable
 
 from . import bounds, frames, paging, selectors, services
 from .fanout import SocketInbox
-from .groups import conversation_group, user_group
+from .groups import LAYER_LOST_CODE, conversation_group, user_group
 from .hub import Hub, get_hub
 
 log = logging.getLogger(__name__)
@@ -166,7 +166,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             live.append(snap)
         # The latest page of the branch; older pages over HTTP. send_json keeps it under the bound.
         await self.send_json({"type": "conversation.snapshot",
-                              "conversation": {**selectors.conversation_dict(conversation), "leaf": page.leaf},
+                              "conversation": {**selectors.conversation_dict(conversation), "leaf": page.leaf,
+                                               "system_prompt": conversation.system_prompt,
+                                               "params": conversation.params},
                               "messages": page.messages, "live": live,
                               "more": page.more, "cursor": page.cursor})
 
@@ -174,7 +176,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         params = frame.params.model_dump(exclude_none=True) if frame.params else None
         start = partial(services.send, self.user, request_id=frame.request_id, conversation_id=frame.conversation,
                         content=frame.content, model_slug=frame.model, params=params,
-                        system_prompt=frame.system_prompt, runner=self.hub.channel)
+                        system_prompt=frame.system_prompt, runner=self.hub.channel, attachments=frame.attachments)
         await self._start(start, str(frame.request_id))
 
     async def on_regenerate(self, frame: frames.Regenerate) -> None:
@@ -231,6 +233,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def account_closed(self, event: dict[str, Any]) -> None:
         """Staff disabled this account (chat.receivers): close with its code (4403), on every tab."""
         await self.close(code=event["code"])
+
+    async def layer_lost(self, event: dict[str, Any]) -> None:
+        """This process missed frames while the channel layer was away: reconnect and resubscribe (a snapshot)."""
+        await self.close(code=LAYER_LOST_CODE)
 
     async def chat_frame(self, event: dict[str, Any]) -> None:
         """Forward a frame; drop deltas this socket already has from a snapshot."""

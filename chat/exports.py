@@ -41,6 +41,8 @@ def to_markdown(conversation: dict[str, Any], messages: Iterable[dict[str, Any]]
         if message.get("reasoning"):
             quoted = "\n".join(f"> {line}" if line else ">" for line in message["reasoning"].splitlines())
             lines += ["> **Reasoning**", ">", quoted, ""]
+        if attachments := message.get("attachments"):
+            lines += ["*Attached: " + ", ".join(f"{a.get('name')} ({a.get('kind')})" for a in attachments) + "*", ""]
         lines += [message.get("content") or "", ""]
         if message.get("status") in ("cancelled", "error"):
             lines += [f"*({'stopped' if message['status'] == 'cancelled' else 'ended with an error'})*", ""]

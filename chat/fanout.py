@@ -7,6 +7,10 @@ it into theirs. A process joins a layer group once, with its hub's channel, whil
 one of its sockets follows that group, so a frame costs one layer message per process, not
 one per socket, and none at all with the in-memory layer (there is no other process).
 
+The layer may be away for a while (Redis restarting): a frame that cannot go through it
+still reaches this process's sockets, and the failure is noted (`troubled`) so the hub,
+once the layer is back, rejoins its groups and has its sockets reconnect (chat.hub).
+
 Messages sent to a group from outside a hub (a Celery worker's title, a disabled account)
 carry the group's name (`groups.layer_message`), so the receiving hub knows whose inboxes
 they are for.
@@ -22,6 +26,7 @@ from typing import Any, Protocol
 from channels.layers import InMemoryChannelLayer
 
 log = logging.getLogger(__name__)
+LAYER_TIMEOUT_S = 5.0  # a layer call that takes longer is a layer that is away
 
 
 class Inbox(Protocol):
@@ -82,6 +87,7 @@ class Fanout:
         self.members: dict[str, set[Inbox]] = {}
         self.joined: set[str] = set()  # groups this process is a member of on the layer
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}  # per group: its lock, and who holds or awaits it
+        self.troubled = False  # a layer call failed since the hub last rejoined (chat.hub.Hub._watch_layer)
 
     async def join(self, group: str, inbox: Inbox) -> None:
         """Follow `group`; returns once frames published anywhere from now on reach `inbox`."""
@@ -107,8 +113,11 @@ class Fanout:
                     await self.layer.group_add(group, self.channel)
                     self.joined.add(group)
                 elif not wanted and group in self.joined:
-                    await self.layer.group_discard(group, self.channel)
                     self.joined.discard(group)
+                    try:
+                        await asyncio.wait_for(self.layer.group_discard(group, self.channel), LAYER_TIMEOUT_S)
+                    except Exception:  # a stale membership costs only ignored messages until it expires
+                        self._trouble("leaving a group")
         finally:
             lock, users = self._locks[group]
             if users == 1:
@@ -125,7 +134,21 @@ class Fanout:
         """To every follower of `group`: here at once, in other processes through the layer."""
         self.deliver(group, message)
         if self.remote:
-            await self.layer.group_send(group, {**message, "group": group, "origin": self.channel})
+            try:
+                await asyncio.wait_for(self.layer.group_send(group, {**message, "group": group,
+                                                                     "origin": self.channel}), LAYER_TIMEOUT_S)
+            except Exception:  # never the publisher's problem: tabs elsewhere resync once the layer is back
+                self._trouble("publishing")
+
+    def _trouble(self, doing: str) -> None:
+        if not self.troubled:
+            log.warning("channel layer unavailable while %s: frames reach only this process's sockets until it "
+                        "is back", doing, exc_info=True)
+        self.troubled = True
+
+    def inboxes(self) -> set[Inbox]:
+        """Every socket of this process (each follows at least its user's group)."""
+        return {inbox for members in self.members.values() for inbox in members}
 
     def received(self, message: dict[str, Any]) -> None:
         """A group message the layer brought to this process's channel."""

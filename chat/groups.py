@@ -15,6 +15,8 @@ def user_group(user_id: Any) -> str:
 
 
 FRAME = "chat.frame"  # the layer message type that carries one protocol frame
+LAYER_LOST = "layer.lost"  # the process missed frames (the layer was away): close the socket to resync
+LAYER_LOST_CODE = 4503  # the close code for it: the browser reconnects and resubscribes (static/js/socket.js)
 ACCOUNT_CLOSED = "account.closed"  # close a socket with the `code` given (accounts.signals.account_closed)
 
 

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
@@ -26,15 +26,18 @@ from gateways.wire.client import get_client
 from usage.ledger import ledger_failed_attempts
 
 from . import embedded_beat, services, tasks
-from .fanout import Fanout, Inbox
+from .fanout import LAYER_TIMEOUT_S, Fanout, Inbox
 from .generation import Job, Pacing, Runner
-from .groups import FRAME, conversation_group
+from .groups import FRAME, LAYER_LOST, conversation_group
 from .store import DjangoStore
 
 log = logging.getLogger(__name__)
 HEARTBEAT_S = 10.0
 RUNNER_TTL_S = 30
 RENEW_GROUPS_BEATS = 360  # re-add layer group memberships hourly (they expire after a day)
+PROBE_S = 2.0  # how often the hub sends itself a message through a layer group
+DEAF_S = 6.0  # a probe not back after this long: this process no longer hears the layer
+LISTEN_RETRY_S = 1.0
 
 
 SINCE_KEY = "grokweb:runners-since"  # when the shared cache started keeping runner marks
@@ -73,6 +76,8 @@ class Hub:
         # Replies that ended (their tabs were told) but whose ending the database did not take: retried each beat.
         self.unsaved: dict[UUID, services.Ending] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._probe_group = f"hub.{uuid4().hex}"  # this process alone: its probes come back through it
+        self._probe_seen = 0
 
     async def start(self) -> None:
         # The default prefix on purpose: channels_redis serves one process-local
@@ -83,6 +88,9 @@ class Hub:
         await self.sweep()
         self._spawn(self._listen())
         self._spawn(self._heartbeat())
+        if self.fanout.remote:
+            await self.layer.group_add(self._probe_group, self.channel)
+            self._spawn(self._watch_layer())
         if settings.CELERY_TASK_ALWAYS_EAGER:  # no broker, so no beat either: run its schedule here
             for path, seconds in embedded_beat.intervals(settings.CELERY_BEAT_SCHEDULE).items():
                 self._spawn(embedded_beat.run_every(path, seconds))
@@ -113,7 +121,7 @@ class Hub:
                 await self._store_unsaved()
                 await self.sweep()
                 if beats % RENEW_GROUPS_BEATS == 0:
-                    await self.fanout.renew()
+                    await self._rejoin() if self.fanout.remote else await self.fanout.renew()
             except Exception:  # a missed beat must not kill the loop
                 log.exception("runner heartbeat failed")
 
@@ -121,16 +129,75 @@ class Hub:
         while True:
             try:
                 request = await self.layer.receive(self.channel)
-                await self._answer(request)
             except asyncio.CancelledError:
                 raise
+            except Exception:  # the layer is away: keep trying; _watch_layer reconnects the sockets after
+                if not self.fanout.troubled:
+                    log.warning("channel layer receive failed; retrying", exc_info=True)
+                self.fanout.troubled = True
+                await asyncio.sleep(LISTEN_RETRY_S)
+                continue
+            try:
+                await self._answer(request)
             except Exception:
                 log.exception("runner request failed")
+
+    async def _watch_layer(self) -> None:
+        """Notice when this process stops hearing the layer, and recover once it hears again.
+
+        Every PROBE_S the hub sends itself a message through a group of its own. When a layer
+        call failed (a publish, a receive, a probe) or a probe has not come back within DEAF_S
+        (Redis restarted and forgot the group members, or the receive loop broke), the process
+        has missed frames meant for its sockets: as soon as the layer answers again it re-adds
+        its group memberships and closes its sockets with LAYER_LOST_CODE, so each browser
+        reconnects and resubscribes (a fresh snapshot) instead of staying open and deaf.
+        """
+        loop = asyncio.get_running_loop()
+        sent: dict[int, float] = {}
+        n = 0
+        while True:
+            await asyncio.sleep(PROBE_S)
+            now = loop.time()
+            for k in [k for k in sent if k <= self._probe_seen]:
+                del sent[k]
+            if any(at < now - DEAF_S for at in sent.values()):
+                if not self.fanout.troubled:
+                    log.warning("this process stopped hearing the channel layer")
+                self.fanout.troubled = True
+            if self.fanout.troubled:
+                try:
+                    await asyncio.wait_for(self._rejoin(), LAYER_TIMEOUT_S * 2)
+                except Exception:
+                    continue  # still away
+                sent.clear()
+                self.fanout.troubled = False
+                self._reconnect_sockets()
+                continue
+            n += 1
+            try:
+                await asyncio.wait_for(self.layer.group_send(self._probe_group, {"type": "runner.probe", "n": n}),
+                                       LAYER_TIMEOUT_S)
+                sent[n] = now
+            except Exception:
+                self.fanout.troubled = True
+
+    async def _rejoin(self) -> None:
+        await self.layer.group_add(self._probe_group, self.channel)
+        await self.fanout.renew()
+
+    def _reconnect_sockets(self) -> None:
+        inboxes = self.fanout.inboxes()
+        log.warning("channel layer back: %d sockets of this process reconnect to resync", len(inboxes))
+        for inbox in inboxes:
+            inbox.put_nowait({"type": LAYER_LOST})
 
     async def _answer(self, request: dict[str, Any]) -> None:
         kind = request["type"]
         if not kind.startswith("runner."):
             self.fanout.received(request)  # a frame for this process's sockets
+            return
+        if kind == "runner.probe":
+            self._probe_seen = max(self._probe_seen, int(request.get("n", 0)))
             return
         message_id = UUID(request["message"])
         runner = self.runners.get(message_id)
@@ -251,12 +318,12 @@ class Hub:
         if not await _alive_now(runner_channel):
             self._spawn(self.end_orphan(message_id))
             return None
-        reply_to = await self.layer.new_channel()
-        await self.layer.send(runner_channel, {"type": "runner.snapshot", "message": str(message_id),
-                                               "reply_to": reply_to})
         try:
+            reply_to = await self.layer.new_channel()
+            await asyncio.wait_for(self.layer.send(runner_channel, {
+                "type": "runner.snapshot", "message": str(message_id), "reply_to": reply_to}), LAYER_TIMEOUT_S)
             answer = await asyncio.wait_for(self.layer.receive(reply_to), timeout=2.0)
-        except TimeoutError:
+        except Exception:  # no answer in time, or the layer is away: the last checkpoint will do
             return None
         return answer.get("live")
 

@@ -74,6 +74,48 @@ class Message(models.Model):
         return f"{self.role} {self.id}"
 
 
+def _attachment_path(instance: Attachment, filename: str) -> str:
+    """Files are stored by id, never by the name the user gave (which is kept in `name`)."""
+    return f"attachments/{instance.owner_id}/{instance.id}{instance.extension}"
+
+
+class Attachment(models.Model):
+    """An uploaded image or file (chat.uploads): its owner's until bound to the message that sends it.
+
+    Stored under MEDIA_ROOT, which is never served as public media: the file is read
+    through the owner-only API (chat.attachment_api) or by staff through the admin.
+    One never bound to a message is pruned after a day (chat.tasks.prune_attachments).
+    """
+
+    class Kind(models.TextChoices):
+        IMAGE = "image"
+        FILE = "file"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="attachments")
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, null=True, blank=True, related_name="attachments")
+    kind = models.CharField(max_length=5, choices=Kind.choices)
+    name = models.CharField(max_length=255)
+    mime = models.CharField(max_length=100)
+    size = models.PositiveIntegerField()  # bytes stored (after downscaling)
+    file = models.FileField(upload_to=_attachment_path, max_length=255)
+    text = models.TextField(blank=True)  # a file's extracted text, as the prompt gets it
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    tokens = models.PositiveIntegerField(default=0)  # estimated prompt tokens (images: as xAI bills them)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def extension(self) -> str:
+        return {"image/png": ".png", "image/jpeg": ".jpg", "application/pdf": ".pdf"}.get(self.mime, ".txt")
+
+
 class Share(models.Model):
     """A read-only link to a conversation's branch as it was when shared (chat.sharing)."""
 
@@ -86,3 +128,38 @@ class Share(models.Model):
 
     def __str__(self) -> str:
         return f"share of {self.conversation_id}"
+
+
+class Instructions(models.Model):
+    """A person's custom instructions: the system message every new chat of theirs starts with (chat.presets)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_instructions")
+    text = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"instructions of {self.user_id}"
+
+
+class Preset(models.Model):
+    """A named way to start a chat: model, system prompt and parameters.
+
+    A person's own, or a team preset (`team`) that staff publish and everyone sees.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_presets")
+    team = models.BooleanField(default=False)
+    name = models.CharField(max_length=80)
+    model = models.ForeignKey("gateways.Model", on_delete=models.SET_NULL, null=True, blank=True)
+    system_prompt = models.TextField(blank=True)
+    params = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-team", "name"]
+        indexes = [models.Index(fields=["owner", "name"]), models.Index(fields=["team", "name"])]
+
+    def __str__(self) -> str:
+        return self.name

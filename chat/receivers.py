@@ -5,14 +5,15 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from django.db.models.signals import pre_delete
+from django.db import transaction
+from django.db.models.signals import post_delete, pre_delete
 from django.dispatch import receiver
 
 from accounts import gate
 from accounts.signals import account_closed
 
 from .groups import ACCOUNT_CLOSED, layer_message, user_group
-from .models import Conversation, Message
+from .models import Attachment, Conversation, Message
 
 
 @receiver(account_closed, dispatch_uid="chat.close_tabs")
@@ -29,3 +30,11 @@ def release_deleted_replies(sender: Any, instance: Conversation, **kwargs: Any) 
     """A conversation deleted while a reply streams (API, admin, a deleted user) frees that reply's slot."""
     live = instance.messages.filter(status=Message.Status.STREAMING).values_list("id", flat=True)
     gate.release(*live)
+
+
+@receiver(post_delete, sender=Attachment, dispatch_uid="chat.delete_attachment_file")
+def delete_attachment_file(sender: Any, instance: Attachment, **kwargs: Any) -> None:
+    """An attachment's file goes with its row (a pruned upload, a deleted conversation or user), once committed."""
+    if instance.file:
+        storage, name = instance.file.storage, instance.file.name
+        transaction.on_commit(lambda: storage.delete(name))

@@ -6,7 +6,9 @@ from uuid import UUID
 
 from django.db.models import Count, Q, QuerySet, Sum
 
+from gateways import parameters
 from gateways.models import Model
+from gateways.tariffs import rate_on
 from gateways.wire.codes import is_retryable
 from usage.models import UsageRecord
 from usage.money import format_usd
@@ -21,6 +23,7 @@ def usage_dict(record: UsageRecord | None) -> dict[str, Any] | None:
     return {
         "prompt_tokens": record.prompt_tokens,
         "cached_tokens": record.cached_tokens,
+        "image_tokens": record.image_tokens,  # the part of prompt_tokens that images cost, as the gateway said
         "completion_tokens": record.completion_tokens,
         "reasoning_tokens": record.reasoning_tokens,
         "total_tokens": record.total_tokens,
@@ -36,6 +39,13 @@ def _usage_of(message: Message) -> UsageRecord | None:
         return message.usage_record
     except UsageRecord.DoesNotExist:
         return None
+
+
+def attachment_dicts(parts: list[Any]) -> list[dict[str, Any]]:
+    """A message's attachments for the client: `{id, kind, name, mime, size, tokens, url}` (owner-only URL)."""
+    return [{"id": p["id"], "kind": p.get("kind"), "name": p.get("name"), "mime": p.get("mime"),
+             "size": p.get("size"), "tokens": p.get("tokens"), "url": f"/api/attachments/{p['id']}/"}
+            for p in parts or [] if isinstance(p, dict) and p.get("type") == "attachment"]
 
 
 def message_dict(message: Message, *, staff: bool = False) -> dict[str, Any]:
@@ -61,6 +71,8 @@ def message_dict(message: Message, *, staff: bool = False) -> dict[str, Any]:
         "error": error,
         "timing": timing,
     }
+    if attachments := attachment_dicts(message.parts):
+        out["attachments"] = attachments
     if staff and (record := _usage_of(message)) is not None and record.provider is not None:
         out["route"] = {"provider": record.provider.name, "upstream_id": record.upstream_model}
     return out
@@ -159,6 +171,8 @@ def conversations_of(user: Any, q: str = "", view: str = "") -> QuerySet[Convers
 
 
 def model_dict(model: Model) -> dict[str, Any]:
+    """PROTOCOL.md's model, priced as its provider bills it today (gateways.tariffs), with its parameters."""
+    rate = rate_on(model.provider_id, model)
     return {
         "slug": model.slug,
         "name": model.name,
@@ -168,10 +182,11 @@ def model_dict(model: Model) -> dict[str, Any]:
         "vision": model.vision,
         "context_window": model.context_window,
         "price": {
-            "input": str(model.price_input),
-            "cached_input": str(model.price_cached_input),
-            "output": str(model.price_output),
+            "input": str(rate.input),
+            "cached_input": str(rate.cached_input),
+            "output": str(rate.output),
         },
         "simulated": model.provider.simulated,
         "default": model.is_default,
+        "params": parameters.accepted(model),
     }

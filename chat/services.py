@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 from uuid import UUID
@@ -17,8 +18,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts import gate
-from accounts.access import model_for
-from gateways import catalog
+from accounts.access import model_for, models_for
+from gateways import catalog, parameters
 from gateways.attempts import Attempted, record_attempts
 from gateways.models import Model
 from gateways.routes import usable_routes
@@ -26,11 +27,12 @@ from gateways.tariffs import rate_on
 from gateways.wire.client import ChatRequest
 from gateways.wire.codes import ChatError, is_retryable
 from gateways.wire.text import mend
-from gateways.wire.usage import NormalizedUsage, estimate, prompt_tokens_for
+from gateways.wire.usage import CHARS_PER_TOKEN, NormalizedUsage, estimate, prompt_tokens_for
 from usage.ledger import ledger_row
 from usage.models import UsageRecord
 
-from .models import Conversation, Message
+from . import presets, uploads
+from .models import Attachment, Conversation, Message
 from .prompting import prompt_chars, upstream_messages
 from .selectors import conversation_for, message_for, usage_dict, visible_branch
 
@@ -102,19 +104,72 @@ def _new_reply(
     return reply
 
 
+def _history(conversation: Conversation | None, leaf_id: Any | None) -> list[Any]:
+    if conversation is None or leaf_id is None:
+        return []
+    view = copy.copy(conversation)
+    view.current_leaf_id = leaf_id
+    return visible_branch(view, for_prompt=True)
+
+
+def _refs(history: Sequence[Any]) -> list[dict[str, Any]]:
+    return [p for turn in history for p in (turn.parts or []) if isinstance(p, dict) and p.get("type") == "attachment"]
+
+
 def prompt_tokens(conversation: Conversation | None, leaf_id: Any | None, new_text: str = "",
-                  system_prompt: str = "") -> int:
-    """Estimated tokens of the upstream prompt: the branch up to `leaf_id`, plus a new message (for budgets)."""
-    history: list[Any] = []
-    if conversation is not None and leaf_id is not None:
-        view = copy.copy(conversation)
-        view.current_leaf_id = leaf_id
-        history = visible_branch(view, for_prompt=True)
+                  system_prompt: str = "", attachment_tokens: int = 0) -> int:
+    """Estimated tokens of the upstream prompt: the branch up to `leaf_id`, plus a new message (for budgets).
+
+    Attachments count by their own estimates (a file's text; an image as xAI bills it), the new
+    message's (`attachment_tokens`) and those earlier on the branch (kept in each message's parts).
+    """
+    history = _history(conversation, leaf_id)
     prompt = conversation.system_prompt if conversation is not None else system_prompt
     messages = upstream_messages(prompt or "", history)
     if new_text:
         messages.append({"role": "user", "content": new_text})
-    return prompt_tokens_for(messages)
+    earlier = sum(int(ref.get("tokens") or 0) for ref in _refs(history))
+    return prompt_tokens_for(messages) + attachment_tokens + earlier
+
+
+def _has_attachments(conversation: Conversation | None) -> bool:
+    """Cheap: most conversations have none, and then the branch need not be read before admission."""
+    return conversation is not None and Attachment.objects.filter(message__conversation=conversation).exists()
+
+
+def vision_models(user: Any) -> list[str]:
+    return list(models_for(user).filter(vision=True).order_by("-is_default", "slug").values_list("slug", flat=True))
+
+
+def check_attachments(user: Any, model: Model, history: Sequence[Any], new: Sequence[dict[str, Any]] = (),
+                      new_text: str = "") -> None:
+    """Before anything is stored or sent: images need a vision model, and the prompt must fit the context.
+
+    Never a silent cut: a file bigger than the model reads is refused with its size.
+    """
+    old = _refs(history)
+    if not old and not new:
+        return
+    images = [ref for ref in [*old, *new] if ref.get("kind") == Attachment.Kind.IMAGE]
+    if images and not model.vision:
+        can = vision_models(user)
+        hint = f" Models that read images: {', '.join(can)}." if can else " No model you may use reads images."
+        raise ChatError("bad_request", f"{model.name} cannot read images ({images[0].get('name')} is attached)."
+                        + hint, vision_models=can)
+    window = model.context_window
+    if not window:
+        return
+    for ref in new:
+        if int(ref.get("tokens") or 0) > window:
+            raise ChatError("context_too_long", f"{ref.get('name')} is about {int(ref['tokens']):,} tokens, more than "
+                            f"{model.name} reads ({window:,}). Attach a part of it, or pick a model with a longer "
+                            "context.")
+    text = len(new_text) + sum(len(turn.content or "") for turn in history)
+    total = math.ceil(text / CHARS_PER_TOKEN) + sum(int(ref.get("tokens") or 0) for ref in [*old, *new])
+    if total > window:
+        raise ChatError("context_too_long", f"This conversation with its attachments is about {total:,} tokens, more "
+                        f"than {model.name} reads ({window:,}). Start a new chat or pick a model with a longer "
+                        "context.")
 
 
 def _route_provider(model: Model) -> int | None:
@@ -129,7 +184,7 @@ def _route_provider(model: Model) -> int | None:
 def _admit(user: Any, model: Model, tokens: Any, limits: Any, params: dict[str, Any]) -> gate.Hold:
     max_tokens = params.get("max_tokens")
     return gate.admit(user, model, tokens, limits, max_tokens=max_tokens if isinstance(max_tokens, int) else None,
-                      provider_id=_route_provider(model))
+                      provider=lambda: _route_provider(model))
 
 
 def send(
@@ -142,16 +197,22 @@ def send(
     params: dict[str, Any] | None = None,
     system_prompt: str | None = None,
     runner: str = "",
+    attachments: Sequence[UUID] = (),
 ) -> Started:
-    """Store the user's message and an empty streaming reply, in one transaction."""
+    """Store the user's message and an empty streaming reply, in one transaction.
+
+    Attachments (ids from POST /api/attachments/) are bound to the new message.
+    """
     return _once(user, request_id, lambda: _send(user, request_id, conversation_id, content, model_slug, params,
-                                                 system_prompt, runner))
+                                                 system_prompt, runner, attachments))
 
 
 def _send(user: Any, request_id: UUID, conversation_id: UUID | None, content: str, model_slug: str | None,
-          params: dict[str, Any] | None, system_prompt: str | None, runner: str) -> Started:
+          params: dict[str, Any] | None, system_prompt: str | None, runner: str,
+          attachments: Sequence[UUID]) -> Started:
     content = content.strip()
-    if not content:
+    attached = uploads.unsent(user, attachments) if attachments else []
+    if not content and not attached:
         raise ChatError("bad_request", "The message is empty.")
     if len(content) > _limits()["MAX_MESSAGE_CHARS"]:
         raise ChatError("too_large", f"Messages are limited to {_limits()['MAX_MESSAGE_CHARS']:,} characters.")
@@ -163,26 +224,33 @@ def _send(user: Any, request_id: UUID, conversation_id: UUID | None, content: st
     model = model_for(user, model_slug or (conversation.model.slug if conversation and conversation.model else None))
     if model is None:
         raise ChatError("model_unavailable", f"The model {model_slug!r} is not available.")
-    limits = gate.before(user)
+    asked = parameters.check(model, params)  # refused with a sentence before anything is stored
+    merged = asked if conversation is None else {
+        **parameters.check(model, conversation.params, strict=False), **asked}
+    first_prompt = presets.first_system_prompt(user, presets.check_prompt(system_prompt)) if conversation is None \
+        else ""
     leaf_id = conversation.current_leaf_id if conversation is not None else None
+    parts = uploads.refs(attached)
+    if parts or _has_attachments(conversation):
+        check_attachments(user, model, _history(conversation, leaf_id), parts, content)
+    attached_tokens = sum(a.tokens for a in attached)
+    limits = gate.before(user)
     with transaction.atomic():
-        merged = _clean_params(params) if conversation is None else {
-            **conversation.params, **_clean_params(params)}
-        held = _admit(user, model, lambda: prompt_tokens(conversation, leaf_id, content, system_prompt or ""),
-                      limits, merged)
+        held = _admit(user, model, lambda: prompt_tokens(conversation, leaf_id, content, first_prompt,
+                                                         attached_tokens), limits, merged)
         new = conversation is None
         if conversation is None:
             conversation = Conversation.objects.create(
-                owner=user, model=model, system_prompt=(system_prompt or "").strip(),
-                params=_clean_params(params),
+                owner=user, model=model, system_prompt=first_prompt, params=merged,
             )
-        elif params:
-            conversation.params = {**conversation.params, **_clean_params(params)}
+        elif asked:
+            conversation.params = {**conversation.params, **asked}
             conversation.save(update_fields=["params", "updated_at"])
         user_message = Message.objects.create(
             conversation=conversation, parent_id=conversation.current_leaf_id, role=Message.Role.USER,
-            content=content, request_id=request_id,
+            content=content, parts=parts, request_id=request_id,
         )
+        uploads.bind(attached, user_message)
         reply = _new_reply(conversation, user_message, model, runner)
         gate.hold(user, held, reply.id)
     return Started(conversation, user_message, reply, new, False, held)
@@ -203,6 +271,8 @@ def _regenerate(user: Any, request_id: UUID, message_id: UUID, model_slug: str |
     model = model_for(user, model_slug or old.model_slug)
     if model is None:
         raise ChatError("model_unavailable", f"The model {model_slug or old.model_slug!r} is not available.")
+    if _has_attachments(conversation):
+        check_attachments(user, model, _history(conversation, old.parent_id))
     limits = gate.before(user)
     with transaction.atomic():
         held = _admit(user, model, lambda: prompt_tokens(conversation, old.parent_id), limits, conversation.params)
@@ -229,10 +299,13 @@ def _edit(user: Any, request_id: UUID, message_id: UUID, content: str, runner: s
     model = model_for(user, conversation.model.slug if conversation.model else None)
     if model is None:
         raise ChatError("model_unavailable", "The conversation's model is not available.")
+    if _has_attachments(conversation):
+        check_attachments(user, model, _history(conversation, old.parent_id), _refs([old]), content)
     limits = gate.before(user)
     with transaction.atomic():
-        held = _admit(user, model, lambda: prompt_tokens(conversation, old.parent_id, content), limits,
-                      conversation.params)
+        kept = sum(int(ref.get("tokens") or 0) for ref in _refs([old]))  # the edit keeps the attachments
+        held = _admit(user, model, lambda: prompt_tokens(conversation, old.parent_id, content, attachment_tokens=kept),
+                      limits, conversation.params)
         user_message = Message.objects.create(conversation=conversation, parent=old.parent, role=Message.Role.USER,
                                               content=content, parts=old.parts, request_id=request_id)
         reply = _new_reply(conversation, user_message, model, runner)
@@ -394,7 +467,10 @@ def plan(reply: Message, conversation: Conversation, owner: Any, held: gate.Hold
     view = copy.copy(conversation)  # the branch that leads to this reply, whatever the conversation shows
     view.current_leaf_id = reply.parent_id
     history = visible_branch(view, for_prompt=True)
-    messages = upstream_messages(conversation.system_prompt, history)
+    refs = _refs(history)
+    attached = uploads.attached(conversation.owner_id, [ref["id"] for ref in refs]) if refs else None
+    messages = upstream_messages(conversation.system_prompt, history, attached)
+    image_tokens = sum(a.tokens for a in (attached or {}).values() if a.kind == Attachment.Kind.IMAGE)
     model = reply.model
     if model is None:
         raise ChatError("model_unavailable", "The model of this reply was removed.")
@@ -416,7 +492,8 @@ def plan(reply: Message, conversation: Conversation, owner: Any, held: gate.Hold
     )
     request = replace(request, model=first.upstream_id)
     return Plan(reply.id, conversation.id, conversation.owner_id, first.endpoint, request,
-                prompt_chars(messages), rate, tuple(routes), model.slug, owner.is_staff, room,
+                prompt_chars(messages) + image_tokens * CHARS_PER_TOKEN, rate, tuple(routes), model.slug,
+                owner.is_staff, room,
                 Planned(reply.id, conversation.owner_id, conversation.id, model, bool(conversation.title)))
 
 

@@ -19,6 +19,8 @@ from typing import Any
 
 from gateways import catalog
 
+from . import images
+
 FLAVOURS = ("xai", "aimlapi", "openai")
 TOKENS_MARKER = re.compile(r"\[\[tokens=(\d{1,6})\]\]")
 FAULT_MARKER = re.compile(r"\[\[fault:([A-Za-z0-9_:.\-]+)\]\]")
@@ -60,6 +62,7 @@ class Reply:
     reasoning_count: int  # billed reasoning tokens
     price: tuple[Decimal, Decimal, Decimal]
     finish: str = "stop"  # "length" when max_tokens cut the answer short, as real gateways say
+    image_tokens: int = 0  # the part of prompt_tokens that images cost
 
 
 def fault_from(text: str, header: str | None, counters: dict[str, int]) -> Fault | None:
@@ -97,21 +100,38 @@ def content_text(content: Any) -> str:
     return ""
 
 
-def _image_tokens(content: Any) -> int:
-    if not isinstance(content, list):
-        return 0
-    return sum(256 * 2 for p in content if isinstance(p, dict) and p.get("type") == "image_url")
+def image_tokens(messages: list[dict[str, Any]]) -> int:
+    """What the images cost, as xAI bills them: (448 px tiles + 1) x 256 each (emulator.images)."""
+    return sum(images.tokens_of(m.get("content")) for m in messages if isinstance(m, dict))
 
 
 def prompt_tokens(messages: list[dict[str, Any]]) -> tuple[int, int]:
-    """(prompt tokens, cached tokens): about 4 characters a token, earlier turns cached."""
+    """(prompt tokens, cached tokens): about 4 characters a token, images by their tiles, earlier turns cached."""
     counts = []
     for message in messages:
         content = message.get("content") if isinstance(message, dict) else None
-        counts.append(3 + math.ceil(len(content_text(content)) / 4) + _image_tokens(content))
+        counts.append(3 + math.ceil(len(content_text(content)) / 4) + images.tokens_of(content))
     total = 3 + sum(counts)
     cached = (sum(counts[:-1]) // 64) * 64 if len(counts) > 1 else 0  # caches hold whole blocks
     return total, min(cached, total)
+
+
+def _seen_prefix(messages: list[dict[str, Any]]) -> list[str]:
+    """A reply to images says what it saw, so a test (or a person) knows they arrived."""
+    for message in reversed(messages):
+        if isinstance(message, dict) and message.get("role") == "user":
+            seen = []
+            for part in images.image_parts(message.get("content")):
+                try:
+                    seen.append(images.read(part))
+                except images.BadImagePart:
+                    continue
+            if not seen:
+                return []
+            sizes = ", ".join(f"{s.width}x{s.height}" for s in seen)
+            noun = "image" if len(seen) == 1 else "images"
+            return ["I", " see", f" {len(seen)}", f" {noun}", f" ({sizes}).", " "]
+    return []
 
 
 def plan_reply(body: dict[str, Any], entry: catalog.CatalogEntry, delay_scale: float) -> Reply:
@@ -143,7 +163,7 @@ def plan_reply(body: dict[str, Any], entry: catalog.CatalogEntry, delay_scale: f
     elif NUMBERED_MARKER.search(text):
         tokens = numbered_tokens(count)
     else:
-        tokens = _answer(rng, count)
+        tokens = (_seen_prefix(messages) + _answer(rng, count))[:count]
     ttft, tps = TTFT_MARKER.search(text), TPS_MARKER.search(text)
     return Reply(
         model=entry.slug,
@@ -157,6 +177,7 @@ def plan_reply(body: dict[str, Any], entry: catalog.CatalogEntry, delay_scale: f
         reasoning_count=reasoning_count,
         price=(entry.price_input, entry.price_cached, entry.price_output),
         finish=finish if not _asks_for_title(messages) else "stop",
+        image_tokens=image_tokens(messages),
     )
 
 
@@ -228,7 +249,8 @@ def usage(reply: Reply, flavour: str, completion: int) -> dict[str, Any]:
         "prompt_tokens": reply.prompt_tokens,
         "completion_tokens": completion_field,
         "total_tokens": total,
-        "prompt_tokens_details": {"text_tokens": reply.prompt_tokens, "audio_tokens": 0, "image_tokens": 0,
+        "prompt_tokens_details": {"text_tokens": reply.prompt_tokens - reply.image_tokens, "audio_tokens": 0,
+                                  "image_tokens": reply.image_tokens,
                                   "cached_tokens": reply.cached_tokens},
         "completion_tokens_details": {"reasoning_tokens": reasoning, "audio_tokens": 0,
                                       "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0},
@@ -308,6 +330,15 @@ def request_problem(body: Any, entry: catalog.CatalogEntry | None, model_id: str
     if entry is None:
         return 404, "Some requested entity was not found", (
             f"The model {model_id} does not exist or your team does not have access to it.")
+    for message in messages:
+        parts = images.image_parts(message.get("content") if isinstance(message, dict) else None)
+        if parts and not entry.vision:
+            return 400, "Client specified an invalid argument", f"Model {model_id} does not support image inputs."
+        for part in parts:
+            try:
+                images.read(part)
+            except images.BadImagePart as exc:
+                return 400, "Client specified an invalid argument", str(exc)
     if body.get("reasoning_effort") is not None and not entry.accepts_reasoning_effort:
         return 400, "Client specified an invalid argument", (
             f"Model {model_id} does not support parameter reasoningEffort.")

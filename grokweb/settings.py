@@ -264,6 +264,8 @@ CELERY_BEAT_SCHEDULE["accounts-release-orphans"] = {
     "task": "accounts.tasks.release_orphan_reservations", "schedule": 60.0,
 }
 CELERY_BEAT_SCHEDULE["gateways-prune-attempts"] = {"task": "gateways.tasks.prune_attempts", "schedule": 24 * 3600.0}
+# Attachments uploaded but never sent are deleted after a day (chat.uploads.prune).
+CELERY_BEAT_SCHEDULE["chat-prune-attachments"] = {"task": "chat.tasks.prune_attachments", "schedule": 3600.0}
 # "Test connection" calls a gateway slow above this many milliseconds.
 GATEWAY_SLOW_MS = env.int("GATEWAY_SLOW_MS", default=5000)
 # Circuit breaker per route (gateways.breaker): this many failures before the first token within the
@@ -316,6 +318,15 @@ GROKWEB = {
     # The Team API's largest request body (images travel inside it as data: URLs).
     "API_MAX_BODY_BYTES": env.int("API_MAX_BODY_BYTES", default=20 * 1024 * 1024),
 }
+
+# Attachments (chat.uploads): images and files sent with a message, stored under MEDIA_ROOT
+# (never served as public media: only to their owner, and to staff through the admin).
+ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
+ATTACHMENT_MAX_PER_MESSAGE = env.int("ATTACHMENT_MAX_PER_MESSAGE", default=10)
+# Images are downscaled to fit this many pixels a side (xAI reads at most 6 tiles of 448 px anyway).
+ATTACHMENT_IMAGE_MAX_SIDE = env.int("ATTACHMENT_IMAGE_MAX_SIDE", default=2048)
+# Larger images are refused before being decoded (a "decompression bomb" is a small file).
+ATTACHMENT_IMAGE_MAX_PIXELS = env.int("ATTACHMENT_IMAGE_MAX_PIXELS", default=50_000_000)
 
 LOGGING = {
     "version": 1,

@@ -1,9 +1,11 @@
 // The message box: Enter sends, Shift+Enter adds a line; the button sends or stops;
-// ↑ in an empty box edits the last message you wrote.
+// ↑ in an empty box edits the last message you wrote. With attachments (an AttachmentTray)
+// a message may be only an image or a file; nothing is sent while an upload is running.
 
 export class Composer {
-  constructor({ form, input, button, onSend, onStop, onEditLast }) {
+  constructor({ form, input, button, onSend, onStop, onEditLast, attachments = null }) {
     this.form = form;
+    this.attachments = attachments;
     this.input = input;
     this.button = button;
     this.onSend = onSend;
@@ -33,9 +35,17 @@ export class Composer {
     this.update();
   }
 
+  hasAttachments() {
+    return !!this.attachments && this.attachments.ready().length > 0;
+  }
+
+  uploading() {
+    return !!this.attachments && this.attachments.uploading();
+  }
+
   submit() {
     const text = this.input.value;
-    if (!text.trim() || this.busy || !this.enabled) return;
+    if ((!text.trim() && !this.hasAttachments()) || this.uploading() || this.busy || !this.enabled) return;
     if (this.onSend(text) !== false) {
       this.input.value = "";
       this.autosize();
@@ -73,6 +83,7 @@ export class Composer {
     b.classList.toggle("stop", this.streaming);
     b.setAttribute("aria-label", this.streaming ? "Stop" : "Send");
     b.title = this.streaming ? "Stop the reply" : "Send (Enter)";
-    b.disabled = this.streaming ? false : !this.enabled || this.busy || !this.input.value.trim();
+    const empty = !this.input.value.trim() && !this.hasAttachments();
+    b.disabled = this.streaming ? false : !this.enabled || this.busy || this.uploading() || empty;
   }
 }

@@ -34,7 +34,8 @@ export function formatSeconds(ms) {
 /** "1,234 in · 567 out · 89 reasoning · $0.000123 · estimated" */
 export function usageParts(usage) {
   if (!usage) return null;
-  const parts = [`${formatInt(usage.prompt_tokens)} in`, `${formatInt(usage.completion_tokens)} out`];
+  const images = usage.image_tokens ? ` (${formatInt(usage.image_tokens)} image)` : "";
+  const parts = [`${formatInt(usage.prompt_tokens)} in${images}`, `${formatInt(usage.completion_tokens)} out`];
   if (usage.reasoning_tokens) parts.push(`${formatInt(usage.reasoning_tokens)} reasoning`);
   const cost = formatUsd(usage.cost_usd);
   if (cost) parts.push(cost);

@@ -3,6 +3,7 @@
 
 import { MarkdownView, el, renderPlainMath } from "grokweb/markdown";
 import { errorText, formatInt, formatSeconds, usageParts } from "grokweb/format";
+import { sentAttachments } from "grokweb/attachments";
 
 function button(className, text, action, label) {
   const b = el("button", className, text);
@@ -60,7 +61,10 @@ export class MessageView {
       this.edit = button("msg-action", "Edit", "edit", "Edit message");
       this.actions.append(button("msg-action", "Copy", "copy-message", "Copy message"), this.edit);
       this.foot.append(this.siblings.root, this.actions);
-      root.append(this.bubble, this.foot);
+      this.files = el("div", "msg-attachments");
+      this.files.hidden = true;
+      this.filesKey = "";
+      root.append(this.files, this.bubble, this.foot);
       return;
     }
     this.metaTop = el("div", "meta-top");
@@ -109,6 +113,15 @@ export class MessageView {
     this.siblings.render(msg);
     if (this.role === "user") {
       if (this.bubble.textContent !== msg.content) this.bubble.textContent = msg.content;
+      this.bubble.hidden = !msg.content && !!msg.attachments?.length;
+      const key = (msg.attachments || []).map((a) => a.id).join(",");
+      if (key !== this.filesKey) {
+        this.filesKey = key;
+        const fresh = sentAttachments(msg.attachments);
+        this.files.replaceWith(fresh);
+        this.files = fresh;
+        this.files.hidden = !key;
+      }
       this.foot.hidden = !!msg.pending;
       return;
     }

@@ -8,6 +8,7 @@
 //   remembered until the server acknowledges them (message.created or an error with the
 //   same request_id); they are re-sent after a reconnect. The server never starts a
 //   second reply for a repeated request_id, so this is safe.
+// - Close code 4503 (the server missed frames while Redis was away) and any other code: reconnect.
 // - Close code 4401 means the session is gone, 4403 / 4423 that the account is disabled /
 //   pending approval: go to the sign-in page (it says why).
 

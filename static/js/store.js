@@ -332,6 +332,8 @@ export function normalize(raw, prev) {
     // regenerations), and whether the text was cut to fit a frame.
     siblings: Array.isArray(raw.siblings) ? raw.siblings : null,
     truncated: !!raw.truncated,
+    // Addition: images and files sent with a user message ({id, kind, name, mime, size, tokens, url}).
+    attachments: Array.isArray(raw.attachments) ? raw.attachments : [],
     seq: 0,
     v: (prev?.v || 0) + 1,
     pending: false,

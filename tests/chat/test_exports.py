@@ -33,3 +33,11 @@ def test_streamed_json_is_one_document() -> None:
     body = "".join(stream_json_list({"user": "ann"}, "conversations", iter([{"id": 1}, {"id": 2}])))
     assert json.loads(body) == {"user": "ann", "conversations": [{"id": 1}, {"id": 2}]}
     assert json.loads("".join(stream_json_list({}, "conversations", iter([])))) == {"conversations": []}
+
+
+def test_markdown_names_a_messages_attachments() -> None:
+    text = to_markdown({"title": "T", "created_at": "2026-11-29"}, [
+        {"role": "user", "content": "What is this?",
+         "attachments": [{"name": "cat.png", "kind": "image"}, {"name": "notes.md", "kind": "file"}]},
+    ])
+    assert "## You\n\n*Attached: cat.png (image), notes.md (file)*\n\nWhat is this?" in text

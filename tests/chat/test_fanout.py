@@ -115,3 +115,33 @@ async def test_two_tabs_in_one_process_see_the_same_frames_and_one_end_each(user
         ends = [f for f in socket.seen if f.get("message") == reply and f["type"] in ("message.done", "message.error")]
         assert len(ends) == (1 if socket is first or reply in live else 0)
         await socket.close()
+
+
+class _AwayLayer(InMemoryChannelLayer):
+    """A shared layer that is away (Redis restarting): every group call fails."""
+
+    away = False
+
+    async def group_send(self, group: str, message: dict) -> None:  # type: ignore[type-arg]
+        if self.away:
+            raise ConnectionError("Connection refused")
+        await super().group_send(group, message)
+
+    async def group_discard(self, group: str, channel: str) -> None:
+        if self.away:
+            raise ConnectionError("Connection refused")
+        await super().group_discard(group, channel)
+
+
+async def test_a_layer_that_is_away_never_stops_a_publisher_and_this_process_still_hears() -> None:
+    layer = _AwayLayer()
+    fanout, listener = await _process(layer)
+    inbox: asyncio.Queue = asyncio.Queue()  # type: ignore[type-arg]
+    await fanout.join(GROUP, inbox)
+    layer.away = True
+    for seq in (1, 2):
+        await fanout.publish(GROUP, layer_message(GROUP, FRAME, frame={"seq": seq}))  # raises nothing
+    assert _drain(inbox) == [1, 2] and fanout.troubled  # the hub will have the other processes' tabs resync
+    await fanout.leave(GROUP, inbox)  # leaving while away works too
+    assert GROUP not in fanout.joined
+    listener.cancel()

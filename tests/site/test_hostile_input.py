@@ -55,10 +55,14 @@ def _concrete(pattern: str, ids: dict[str, Any]) -> str | None:
 
 
 @pytest.fixture
-def world(staff, make_user, emulator_provider):  # type: ignore[no-untyped-def]
+def world(staff, make_user, emulator_provider, settings, tmp_path):  # type: ignore[no-untyped-def]
     from accounts import tokens
     from accounts.models import Invite
+    from chat import uploads
     from gateways.models import ListedModel, Route
+
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    attachment = uploads.store(staff, "notes.txt", b"hello")
 
     conversation = Conversation.objects.create(owner=staff, title="=HYPERLINK(\"http://evil\")")
     Message.objects.create(conversation=conversation, role="user", content="hello", status="complete")
@@ -67,7 +71,11 @@ def world(staff, make_user, emulator_provider):  # type: ignore[no-untyped-def]
                                    expires_at=timezone.now() + dt.timedelta(days=1))
     member = make_user("member")
     listed = ListedModel.objects.create(provider=emulator_provider, upstream_id="grok-mystery")
-    return {"conversation_id": conversation.id, "token_id": token.id, "token": "nope", "invite_id": invite.pk,
+    from chat.models import Preset
+
+    preset = Preset.objects.create(owner=staff, name="Terse", team=True)
+    return {"conversation_id": conversation.id, "attachment_id": attachment.id, "preset_id": preset.id,
+            "token_id": token.id, "token": "nope", "invite_id": invite.pk,
             "user_id": member.pk, "action": "disable", "uidb64": "MQ", "pk": emulator_provider.pk,
             "gateways/providers/listed/": listed.pk, "gateways/routes/": Route.objects.first().pk}
 
