@@ -516,8 +516,10 @@ async def measure(setup: Setup, args: argparse.Namespace, rate: int, streams: in
         idle_rate = (cpu_of(pids) - cpu0) / (time.perf_counter() - t0)
         rounds = max(args.rounds, math.ceil(args.min_samples / streams))
         limits = httpx.Limits(max_connections=None, max_keepalive_connections=streams)
-        async with httpx.AsyncClient(timeout=timeout, limits=limits) as client:
-            for _ in range(rounds):
+        for _ in range(rounds):
+            # A client per round: a connection kept alive through a stack round outlives the
+            # emulator's keep-alive (uvicorn: 5 s), and reusing one it is closing is a ReadError.
+            async with httpx.AsyncClient(timeout=timeout, limits=limits) as client:
                 cpu0, t0, wait0, own0 = cpu_of(pids), time.perf_counter(), waited_for_cpu(pids), time.process_time()
                 got = await asyncio.gather(*(tab.reply(args.tokens, args.ttft_ms, rate, timeout) for tab in tabs))
                 wall = time.perf_counter() - t0
