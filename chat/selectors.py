@@ -44,7 +44,8 @@ def _usage_of(message: Message) -> UsageRecord | None:
 def attachment_dicts(parts: list[Any]) -> list[dict[str, Any]]:
     """A message's attachments for the client: `{id, kind, name, mime, size, tokens, url}` (owner-only URL)."""
     return [{"id": p["id"], "kind": p.get("kind"), "name": p.get("name"), "mime": p.get("mime"),
-             "size": p.get("size"), "tokens": p.get("tokens"), "url": f"/api/attachments/{p['id']}/"}
+             "size": p.get("size"), "tokens": p.get("tokens"), "url": f"/api/attachments/{p['id']}/",
+             "thumb_url": f"/api/attachments/{p['id']}/thumb" if p.get("kind") == "image" else None}
             for p in parts or [] if isinstance(p, dict) and p.get("type") == "attachment"]
 
 

@@ -7,6 +7,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
+from .axe import describe, violations
 from .conftest import LiveServer, sign_in
 
 pytestmark = pytest.mark.e2e
@@ -78,6 +79,8 @@ def test_picker_prices_estimate_params_presets_and_instructions(page: Page, grok
     page.click("#preset-create")
     expect(page.locator("#preset option:checked")).to_have_text("Pirate (team)")
     page.screenshot(path=str(screenshots / "chat-settings.png"))
+    found = violations(page)  # the open panel, the picker's badges and the estimate pass axe
+    assert not found, describe(found)
 
     # A new chat starts clean; picking the preset sets the model, the prompt and the parameters.
     page.click("#new-chat")
