@@ -76,6 +76,7 @@ class Hub:
         # Replies that ended (their tabs were told) but whose ending the database did not take: retried each beat.
         self.unsaved: dict[UUID, services.Ending] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._silent: dict[str, float] = {}  # runner channels that did not answer a snapshot: until when to skip them
         self._probe_group = f"hub.{uuid4().hex}"  # this process alone: its probes come back through it
         self._probe_seen = 0
 
@@ -318,13 +319,18 @@ class Hub:
         if not await _alive_now(runner_channel):
             self._spawn(self.end_orphan(message_id))
             return None
+        now = time.monotonic()
+        if self._silent.get(runner_channel, 0.0) > now:
+            return None  # it did not answer a moment ago (killed, its mark not yet expired): do not wait again
         try:
             reply_to = await self.layer.new_channel()
             await asyncio.wait_for(self.layer.send(runner_channel, {
                 "type": "runner.snapshot", "message": str(message_id), "reply_to": reply_to}), LAYER_TIMEOUT_S)
             answer = await asyncio.wait_for(self.layer.receive(reply_to), timeout=2.0)
         except Exception:  # no answer in time, or the layer is away: the last checkpoint will do
+            self._silent[runner_channel] = now + RUNNER_TTL_S
             return None
+        self._silent.pop(runner_channel, None)
         return answer.get("live")
 
 
