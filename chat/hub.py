@@ -26,7 +26,7 @@ from gateways.wire.client import get_client
 from usage.ledger import ledger_failed_attempts
 
 from . import embedded_beat, services, tasks
-from .fanout import LAYER_TIMEOUT_S, Fanout, Inbox
+from .fanout import LAYER_DOWN, LAYER_TIMEOUT_S, Fanout, Inbox
 from .generation import Job, Pacing, Runner
 from .groups import FRAME, LAYER_LOST, conversation_group
 from .store import DjangoStore
@@ -36,7 +36,7 @@ HEARTBEAT_S = 10.0
 RUNNER_TTL_S = 30
 RENEW_GROUPS_BEATS = 360  # re-add layer group memberships hourly (they expire after a day)
 PROBE_S = 2.0  # how often the hub sends itself a message through a layer group
-DEAF_S = 6.0  # a probe not back after this long: this process no longer hears the layer
+DEAF_S = 15.0  # a probe not back after this long: this process no longer hears the layer
 LISTEN_RETRY_S = 1.0
 
 
@@ -132,10 +132,14 @@ class Hub:
                 request = await self.layer.receive(self.channel)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # the layer is away: keep trying; _watch_layer reconnects the sockets after
+            except LAYER_DOWN:  # the layer is away: keep trying; _watch_layer reconnects the sockets after
                 if not self.fanout.troubled:
                     log.warning("channel layer receive failed; retrying", exc_info=True)
                 self.fanout.troubled = True
+                await asyncio.sleep(LISTEN_RETRY_S)
+                continue
+            except Exception:
+                log.exception("channel layer receive failed")
                 await asyncio.sleep(LISTEN_RETRY_S)
                 continue
             try:
