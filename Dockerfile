@@ -48,4 +48,5 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "scripts/healthcheck.py", "/healthz"]
 
+# One daphne per core on one socket (backlog 4096, 30 s handshake timeout: WS_CONNECT_TIMEOUT_S).
 CMD ["python", "scripts/web.py"]

@@ -98,7 +98,9 @@ run: collectstatic
 	@echo
 	@echo "Grokweb is starting: open $(BASE_URL)accounts/login/   (Ctrl-C stops it)"
 	@echo
-	exec $(VENV)/bin/daphne -b $(HOST) -p $(PORT) grokweb.asgi:application
+	@# One daphne (SQLite and the in-memory channel layer are one process's), launched as the
+	@# team deployment is: a deep listen backlog and a 30 s handshake timeout for bursts of tabs.
+	WEB_PROCESSES=$${WEB_PROCESSES:-1} exec $(PY) scripts/web.py --host $(HOST) --port $(PORT)
 
 # --- tests -------------------------------------------------------------------
 # pytest exits 5 when it collects nothing; make treats that like any failure.

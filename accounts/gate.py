@@ -72,12 +72,13 @@ def before(user: Any) -> limits.Limits:
 
 
 def admit(user: Any, model: Any, prompt_tokens: Callable[[], int], user_limits: limits.Limits | None = None, *,
-          max_tokens: int | None = None, provider_id: int | None = None) -> Hold:
+          max_tokens: int | None = None, provider: Callable[[], int | None] | None = None) -> Hold:
     """Inside the reply's transaction: lock, then check live replies and budgets.
 
     `prompt_tokens` estimates the prompt (gateways.wire.usage.prompt_tokens_for); it runs only when
-    a budget applies. `max_tokens` is the request's own limit, if any; `provider_id` the provider of
-    the route that will serve the call (default: the model's). Returns what the new reply must reserve.
+    a budget applies. `max_tokens` is the request's own limit, if any; `provider` names the provider of
+    the route that will serve the call (default: the model's), asked only when a budget applies.
+    Returns what the new reply must reserve.
     """
     # Fresh (the socket's user may be minutes old) and locked: concurrent sends queue here.
     fresh = User.objects.select_for_update().get(pk=user.pk)
@@ -91,6 +92,7 @@ def admit(user: Any, model: Any, prompt_tokens: Callable[[], int], user_limits: 
     if not applicable:
         return Hold()
     # At the price the call will be billed at (the route's dated price), not the catalog's.
+    provider_id = provider() if provider is not None else None
     rate = rate_on(model.provider_id if provider_id is None else provider_id, model)
     prompt = max(1, prompt_tokens())
     need_ticks = budgets.tokens_cost(prompt, rate.input)

@@ -4,16 +4,25 @@ Channels' AuthMiddlewareStack (cookie, session and auth middleware) keeps, for t
 every socket, the parsed cookies, a session store with its data, lazy wrappers of both, a copy of
 the scope per layer, and a wrapper around every frame sent (to save a session a socket never
 changes). A socket needs only its user: this reads the session once, checks it as Django does
-(channels.auth.get_user: the backend, and the session's auth hash against the password's), and
-passes on one copy of the scope with the user in it and no session.
+(django.contrib.auth.get_user: the backend, and the session's auth hash against the password's),
+and passes on one copy of the scope with the user in it and no session.
+
+The read is the handshake's only database work (the session row, the user row), in one hop,
+and on the executor's threads rather than the one database thread every
+`database_sync_to_async` call queues on: in a burst of reconnecting tabs the handshakes do not
+wait for each other there (bench/connect_burst.py, docs/benchmarks.md). Without a session
+cookie there is nobody to read and no hop at all.
 """
 from __future__ import annotations
 
 from importlib import import_module
+from types import SimpleNamespace
 from typing import Any
 
-from channels.auth import get_user
+from channels.db import database_sync_to_async
 from django.conf import settings
+from django.contrib import auth
+from django.contrib.auth.models import AnonymousUser
 from django.http.cookie import parse_cookie
 
 
@@ -22,15 +31,19 @@ class SocketAuthMiddleware:
         self.inner = inner
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
-        user = await get_user({"session": _session(scope)})
+        key = _session_key(scope)
+        user = await database_sync_to_async(user_of, thread_sensitive=False)(key) if key else AnonymousUser()
         return await self.inner({**scope, "user": user}, receive, send)
 
 
-def _session(scope: dict[str, Any]) -> Any:
-    """The session the cookie names (an empty one without a cookie): loaded only when read."""
-    key = None
+def _session_key(scope: dict[str, Any]) -> str | None:
     for name, value in scope.get("headers") or ():
         if name == b"cookie":
-            key = parse_cookie(value.decode("latin1")).get(settings.SESSION_COOKIE_NAME)
-            break
-    return import_module(settings.SESSION_ENGINE).SessionStore(key)
+            return parse_cookie(value.decode("latin1")).get(settings.SESSION_COOKIE_NAME)
+    return None
+
+
+def user_of(session_key: str) -> Any:
+    """Sync: the user of this session (its row and the user's row: two reads), or AnonymousUser."""
+    session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    return auth.get_user(SimpleNamespace(session=session))  # type: ignore[arg-type]

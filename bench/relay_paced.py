@@ -10,7 +10,7 @@ The upstream is the project's emulator at a gateway's pace (`[[ttft_ms]]`, `[[tp
 after 300 ms, then one token per SSE event at the given rate; `[[numbered]]` makes the tokens
 " w1 w2 ..." so every relayed token is checked for order and presence). For each rate and level
 (concurrent streams, one tab per distinct user) daphne starts fresh (one process per CPU, pinned
-with taskset when there are CPUs enough), then:
+with taskset when there are CPUs enough, each in a session of its own), then:
 
 - RSS per open socket: the daphne RSS delta over opening the level's tabs (signed in, pinged);
 - idle CPU: daphne's utime+stime from /proc over --idle-s with the tabs open;
@@ -110,8 +110,10 @@ def check_deltas(seqs: list[int], text: str, done: dict | None, tokens: int) -> 
     else:
         if done.get("content") != want:
             problems.append("message.done text differs")
-        if (done.get("usage") or {}).get("completion_tokens") != tokens:
-            problems.append("completion_tokens differs")
+        usage = done.get("usage") or {}
+        if usage.get("completion_tokens") != tokens:
+            estimated = " (estimated)" if usage.get("estimated") else ""
+            problems.append(f"completion_tokens {usage.get('completion_tokens')}{estimated}")
         if done.get("status") != "complete":
             problems.append(f"status {done.get('status')}")
     return problems
@@ -130,6 +132,7 @@ class Setup:
     warm_cookie: str
     processes: int
     redis_url: str | None
+    pin: bool = True
     worker: subprocess.Popen[bytes] | None = None
 
 
@@ -216,7 +219,7 @@ def prepared(args: argparse.Namespace, users: int) -> Iterator[Setup]:
         keys = json.loads(manage(root, env, "shell", "-c", USERS_SCRIPT.replace("COUNT", str(users))).strip()
                           .splitlines()[-1])
         wait_http(f"{emulator}/models")
-        setup = Setup(root, tmp, env, emulator, keys[1:], keys[0], args.processes, args.redis_url)
+        setup = Setup(root, tmp, env, emulator, keys[1:], keys[0], args.processes, args.redis_url, args.pin)
         if args.redis_url:  # titles run on a worker, as deployed (in-process without a broker)
             setup.worker = subprocess.Popen(
                 [PY, "-m", "celery", "-A", "grokweb", "worker", "--concurrency=1", "--loglevel=WARNING"],
@@ -252,7 +255,7 @@ def web_processes(setup: Setup) -> Iterator[tuple[list[str], list[int], bool]]:
     if setup.redis_url:
         forget_layer(setup.redis_url)
     available = cpus()
-    pin = shutil.which("taskset") is not None and setup.processes <= len(available)
+    pin = setup.pin and shutil.which("taskset") is not None and setup.processes <= len(available)
     procs, urls = [], []
     try:
         for i in range(setup.processes):
@@ -261,7 +264,11 @@ def web_processes(setup: Setup) -> Iterator[tuple[list[str], list[int], bool]]:
             if pin:
                 command = ["taskset", "-c", str(available[i]), *command]
             with open(Path(setup.tmp) / f"daphne-{i}.log", "ab") as log:  # the child keeps its own copy
-                procs.append(subprocess.Popen(command, cwd=setup.root, env=setup.env,
+                # Its own session: with autogroup scheduling (Linux's default on desktops and many
+                # servers) a session's processes share one CPU share, so a relay started in ours
+                # would split its share with this load generator and the emulator, and N
+                # processes would split one share N ways. Deployed, each is a service of its own.
+                procs.append(subprocess.Popen(command, cwd=setup.root, env=setup.env, start_new_session=True,
                                               stdout=subprocess.DEVNULL, stderr=log))
             urls.append(f"http://127.0.0.1:{port}")
         for url in urls:
@@ -285,11 +292,23 @@ def cpu_of(pids: list[int]) -> float:
     return sum(cpu_seconds(pid) for pid in pids)
 
 
+def waited_for_cpu(pids: list[int]) -> float:
+    """Seconds the processes' threads sat runnable on a run queue, not running (/proc/.../schedstat)."""
+    total = 0
+    for pid in pids:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                total += int((task / "schedstat").read_text().split()[1])
+    return total / 1e9
+
+
 # --- clients --------------------------------------------------------------------------------
 
 
 class Tab:
     """A signed-in browser tab: one websocket, one ongoing conversation."""
+
+    shown = 0  # problems printed in full so far
 
     def __init__(self, web: str, cookie: str) -> None:
         self.url = web.replace("http", "ws", 1) + "/ws/chat/"
@@ -374,6 +393,11 @@ class Tab:
             self.ended.add(message)
         if not out.problems or out.problems == ["timeout"]:
             out.problems += check_deltas(seqs, out.text, done, tokens)
+        if out.problems and Tab.shown < 5:  # what went wrong, in full, for the first few
+            Tab.shown += 1
+            ending = {k: (done or {}).get(k) for k in ("type", "status", "finish_reason", "usage", "timing", "code")}
+            print(f"# problem {out.problems} in reply {message} ({len(seqs)} deltas, {len(out.text)} chars): "
+                  f"{json.dumps(ending)}", file=sys.stderr, flush=True)
         return out
 
     async def close(self) -> None:
@@ -441,6 +465,8 @@ class Level:
     direct: list[Reply] = field(default_factory=list)
     busy_cpu_s: float = 0.0
     busy_wall_s: float = 0.0
+    waited_s: float = 0.0  # relay runnable but not running: the machine's other load
+    client_cpu_s: float = 0.0  # this load generator's own CPU while the stack streamed
     fixed_ms: float | None = None
     rss_kib: float | None = None
     pinned: bool = False
@@ -483,11 +509,13 @@ async def measure(setup: Setup, args: argparse.Namespace, rate: int, streams: in
         limits = httpx.Limits(max_connections=None, max_keepalive_connections=streams)
         async with httpx.AsyncClient(timeout=timeout, limits=limits) as client:
             for _ in range(rounds):
-                cpu0, t0 = cpu_of(pids), time.perf_counter()
+                cpu0, t0, wait0, own0 = cpu_of(pids), time.perf_counter(), waited_for_cpu(pids), time.process_time()
                 got = await asyncio.gather(*(tab.reply(args.tokens, args.ttft_ms, rate, timeout) for tab in tabs))
                 wall = time.perf_counter() - t0
                 level.busy_cpu_s += cpu_of(pids) - cpu0 - idle_rate * wall
                 level.busy_wall_s += wall
+                level.waited_s += waited_for_cpu(pids) - wait0
+                level.client_cpu_s += time.process_time() - own0
                 level.stack += got
                 level.direct += await asyncio.gather(*(direct(client, setup.emulator, args.tokens, args.ttft_ms, rate)
                                                        for _ in range(streams)))
@@ -511,7 +539,7 @@ async def measure(setup: Setup, args: argparse.Namespace, rate: int, streams: in
     return level
 
 
-async def rss_idle(setup: Setup, args: argparse.Namespace) -> tuple[float, int, str]:
+async def rss_idle(setup: Setup, args: argparse.Namespace) -> tuple[float, int, str, float]:
     """RSS per idle signed-in socket: fresh processes, warmed, then --rss-sockets more sockets (pinged)."""
     with web_processes(setup) as (urls, pids, _pinned):
         warm = [await Tab(urls[i % len(urls)], setup.warm_cookie).open() for i in range(2 * len(urls))]
@@ -524,7 +552,7 @@ async def rss_idle(setup: Setup, args: argparse.Namespace) -> tuple[float, int, 
         per_socket = (sum(rss_bytes(pid) for pid in pids) - rss0) / len(tabs) / 1024
         for tab in tabs + warm:
             await tab.close()
-    return per_socket, len(tabs), f"{os.getloadavg()[0]:.1f}"
+    return per_socket, len(tabs), f"{os.getloadavg()[0]:.1f}", rss0 / len(pids) / 2**20
 
 
 def tally(level: Level, problems: list[str]) -> None:
@@ -555,7 +583,8 @@ def row(level: Level, tokens: int, processes: int, ttft_s: float) -> str:
         f"{statistics.median(s_rate):.0f} / {statistics.median(d_rate):.0f}" if s_rate and d_rate else "—",
         f"{relayed / level.busy_wall_s:,.0f}" if level.busy_wall_s else "—",
         f"{level.busy_cpu_s / relayed * 1e6:,.0f} ms" if relayed else "—",
-        f"{level.busy_cpu_s / level.busy_wall_s / processes:.0%}" if level.busy_wall_s else "—",
+        f"{level.busy_cpu_s / level.busy_wall_s / processes:.0%} / {level.waited_s / level.busy_wall_s / processes:.0%}"
+        f" / {level.client_cpu_s / level.busy_wall_s:.0%}" if level.busy_wall_s else "—",
         f"{level.fixed_ms:.1f} ms" if level.fixed_ms is not None else "—",
         f"{level.rss_kib:.1f} KiB" if level.rss_kib is not None else "—",
         f"{verified:,} / {problems}" + (" (" + ", ".join(f"{k}: {v}" for k, v in level.problems.items()) + ")"
@@ -566,7 +595,7 @@ def row(level: Level, tokens: int, processes: int, ttft_s: float) -> str:
 
 
 HEADER = ("| tok/s upstream | streams | added TTFT p50 / p95 | TTFT p50 stack / direct | tok/s per stream "
-          "p50 stack / direct | aggregate tok/s | relay CPU per 1k tokens | relay busy (of its cores) "
+          "p50 stack / direct | aggregate tok/s | relay CPU per 1k tokens | relay busy / waiting for CPU / client busy "
           "| fixed CPU per 1-token reply | RSS per socket | tokens verified / problems | load 1-min |\n"
           "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|")
 
@@ -596,12 +625,15 @@ async def main(args: argparse.Namespace) -> int:
         print(row(level, args.tokens, args.processes, args.ttft_ms / 1000))
     if idle:
         print(f"\nRSS per idle signed-in socket: {idle[0]:.1f} KiB ({idle[1]} sockets on fresh, warmed "
-              f"process(es); load {idle[2]})")
+              f"process(es); load {idle[2]}); a warmed process before them: {idle[3]:.0f} MiB")
     pinned = all(level.pinned for level in levels)
-    pinning = "pinned with taskset, one CPU per process" if pinned else "NOT pinned (no taskset or too few CPUs)"
+    pinning = "pinned with taskset, one CPU per process" if pinned else "NOT pinned (--no-pin, no taskset, few CPUs)"
     print(f"\ndaphne {pinning}; "
           f"untitled tabs: {sum(level.untitled for level in levels)}; "
-          "relay CPU per 1k tokens includes each reply's fixed cost; added TTFT = stack minus the direct client.")
+          "relay CPU per 1k tokens includes each reply's fixed cost; added TTFT = stack minus the direct client; "
+          "busy = the relay's CPU per second per process, waiting = its threads' seconds runnable but not "
+          "running per second per process (other load; over 100% when several threads wait), client = this "
+          "load generator's own CPU per second, all while the stack streamed.")
     return 1 if any(level.problems or level.failed for level in levels) else 0
 
 
@@ -624,6 +656,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rss-sockets", type=int, default=None,
                         help="idle sockets for RSS per socket, 0 to skip (default 500; quick 100)")
     parser.add_argument("--batch", type=int, default=25, help="websocket handshakes at once (default 25)")
+    parser.add_argument("--pin", action=argparse.BooleanOptionalAction, default=True,
+                        help="pin each daphne to one CPU with taskset (default; --no-pin lets the kernel move it)")
     parser.add_argument("--processes", type=int, default=1, help="daphne processes (more than 1 needs --redis-url)")
     parser.add_argument("--redis-url", help="Redis channel layer, cache and Celery (db 1-14; flushed)")
     parser.add_argument("--database-url", help="PostgreSQL database, dropped and created (name must contain 'bench')")

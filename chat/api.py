@@ -9,19 +9,20 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from django.conf import settings
 from django.db.models import Q
 from django.http import HttpRequest
 from ninja import Router, Schema
 from ninja.errors import HttpError
 
 from accounts.access import model_for, models_for
+from gateways import parameters
 from gateways.wire.codes import ChatError
 
-from . import frames, organize, selectors
+from . import frames, organize, presets, selectors
 from .attachment_api import router as attachment_router
 from .conversation_routes import router as conversation_router
 from .models import Conversation
+from .preset_routes import router as preset_router
 
 router = Router(tags=["chat"])
 PAGE = 30
@@ -46,6 +47,7 @@ class ModelOut(Schema):
     price: PriceOut
     simulated: bool
     default: bool
+    params: dict[str, dict[str, Any]]  # addition: the parameters it takes and their limits (gateways.parameters)
 
 
 class ConversationRow(Schema):
@@ -169,13 +171,17 @@ def update_conversation(request: HttpRequest, conversation_id: UUID, patch: Conv
         conversation.model = model
         changes["model"] = model
         announced["model"] = model.slug
+        if "params" not in changes:  # what the new model does not take is dropped, not sent upstream
+            changes["params"] = parameters.check(model, conversation.params, strict=False)
+    if "params" in changes:  # what the conversation's model takes, within its limits (as on send)
+        checked = _params(changes["params"])
+        model = conversation.model
+        changes["params"] = parameters.check(model, changes["params"]) if model is not None else checked
+    if "system_prompt" in changes:
+        changes["system_prompt"] = presets.check_prompt(changes["system_prompt"])
     if "title" in changes:
         # A title someone chose is never overwritten: titles.write_title only names untitled chats.
         changes["title"] = (changes["title"] or "").strip()[:200]
-    if "system_prompt" in changes:
-        changes["system_prompt"] = _system_prompt(changes["system_prompt"])
-    if "params" in changes:
-        changes["params"] = _params(changes["params"])
     for field in ("pinned", "archived"):
         if field in changes and changes[field] is None:
             raise HttpError(400, f"{field} cannot be null.")
@@ -188,13 +194,6 @@ def update_conversation(request: HttpRequest, conversation_id: UUID, patch: Conv
     if announced:
         organize.announce(conversation, announced)
     return {**selectors.conversation_dict(conversation), "leaf": announced.get("leaf")}
-
-
-def _system_prompt(text: str | None) -> str:
-    limit = settings.GROKWEB["MAX_MESSAGE_CHARS"]
-    if text is not None and len(text) > limit:
-        raise ChatError("too_large", f"A system prompt is limited to {limit:,} characters.")
-    return (text or "").strip()
 
 
 def _params(params: dict[str, Any] | None) -> dict[str, Any]:
@@ -211,8 +210,9 @@ def delete_conversation(request: HttpRequest, conversation_id: UUID) -> tuple[in
     return 204, None
 
 
-# Older pages of a branch, exports and share links.
+# Older pages of a branch, exports and share links; instructions and presets.
 router.add_router("/", conversation_router)
+router.add_router("/", preset_router)
 # Images and files sent with a message.
 router.add_router("/", attachment_router)
 

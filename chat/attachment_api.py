@@ -31,6 +31,7 @@ class AttachmentOut(Schema):
     width: int | None = None
     height: int | None = None
     url: str  # owner-only
+    thumb_url: str | None = None  # images: a small WebP for the thread
 
 
 class ErrorOut(Schema):
@@ -41,7 +42,9 @@ class ErrorOut(Schema):
 def attachment_out(attachment: Attachment) -> dict[str, Any]:
     return {"id": attachment.id, "mime": attachment.mime, "size": attachment.size, "kind": attachment.kind,
             "name": attachment.name, "tokens": attachment.tokens, "width": attachment.width,
-            "height": attachment.height, "url": f"/api/attachments/{attachment.id}/"}
+            "height": attachment.height, "url": f"/api/attachments/{attachment.id}/",
+            "thumb_url": f"/api/attachments/{attachment.id}/thumb" if attachment.kind == Attachment.Kind.IMAGE
+            else None}
 
 
 UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
@@ -91,6 +94,10 @@ def file_response(attachment: Attachment) -> FileResponse:
     response = FileResponse(attachment.file.open("rb"), as_attachment=not image, filename=attachment.name,
                             content_type=attachment.mime if image or attachment.mime == "application/pdf"
                             else "text/plain; charset=utf-8")
+    return _guarded(response)
+
+
+def _guarded(response: FileResponse) -> FileResponse:
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response["Cache-Control"] = "private, max-age=86400"
@@ -101,6 +108,17 @@ def file_response(attachment: Attachment) -> FileResponse:
             summary="One of the user's own attachments (the image, or the file as a download)")
 def read(request: HttpRequest, attachment_id: UUID) -> FileResponse:
     return file_response(_own(request, attachment_id))
+
+
+@router.get("/attachments/{attachment_id}/thumb", response={200: None, 404: ErrorOut},
+            summary="An image's thumbnail (WebP, 320 px at most a side); the image itself if it has none")
+def thumb(request: HttpRequest, attachment_id: UUID) -> FileResponse:
+    attachment = _own(request, attachment_id)
+    name = uploads.thumb_name(attachment.file.name)
+    storage = attachment.file.storage
+    if attachment.kind != Attachment.Kind.IMAGE or not storage.exists(name):
+        return file_response(attachment)
+    return _guarded(FileResponse(storage.open(name, "rb"), content_type="image/webp"))
 
 
 @router.get("/attachments/{attachment_id}/info", response=AttachmentOut, summary="What an upload is")

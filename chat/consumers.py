@@ -166,7 +166,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             live.append(snap)
         # The latest page of the branch; older pages over HTTP. send_json keeps it under the bound.
         await self.send_json({"type": "conversation.snapshot",
-                              "conversation": {**selectors.conversation_dict(conversation), "leaf": page.leaf},
+                              "conversation": {**selectors.conversation_dict(conversation), "leaf": page.leaf,
+                                               "system_prompt": conversation.system_prompt,
+                                               "params": conversation.params},
                               "messages": page.messages, "live": live,
                               "more": page.more, "cursor": page.cursor})
 

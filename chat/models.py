@@ -128,3 +128,38 @@ class Share(models.Model):
 
     def __str__(self) -> str:
         return f"share of {self.conversation_id}"
+
+
+class Instructions(models.Model):
+    """A person's custom instructions: the system message every new chat of theirs starts with (chat.presets)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_instructions")
+    text = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"instructions of {self.user_id}"
+
+
+class Preset(models.Model):
+    """A named way to start a chat: model, system prompt and parameters.
+
+    A person's own, or a team preset (`team`) that staff publish and everyone sees.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_presets")
+    team = models.BooleanField(default=False)
+    name = models.CharField(max_length=80)
+    model = models.ForeignKey("gateways.Model", on_delete=models.SET_NULL, null=True, blank=True)
+    system_prompt = models.TextField(blank=True)
+    params = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-team", "name"]
+        indexes = [models.Index(fields=["owner", "name"]), models.Index(fields=["team", "name"])]
+
+    def __str__(self) -> str:
+        return self.name

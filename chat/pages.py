@@ -8,11 +8,14 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from accounts.gate import reserve_output_tokens
+
 
 @login_required
 def index(request: HttpRequest, conversation_id: UUID | None = None) -> HttpResponse:
     return render(request, "chat/index.html", {"conversation_id": conversation_id or "",
-                                               "attachment_max_bytes": settings.ATTACHMENT_MAX_BYTES})
+                                               "attachment_max_bytes": settings.ATTACHMENT_MAX_BYTES,
+                                               "reserve_output_tokens": reserve_output_tokens()})
 
 
 def shared(request: HttpRequest, token: str) -> HttpResponse:

@@ -14,6 +14,7 @@ from accounts.signals import account_closed
 
 from .groups import ACCOUNT_CLOSED, layer_message, user_group
 from .models import Attachment, Conversation, Message
+from .uploads import remove_files
 
 
 @receiver(account_closed, dispatch_uid="chat.close_tabs")
@@ -37,4 +38,4 @@ def delete_attachment_file(sender: Any, instance: Attachment, **kwargs: Any) -> 
     """An attachment's file goes with its row (a pruned upload, a deleted conversation or user), once committed."""
     if instance.file:
         storage, name = instance.file.storage, instance.file.name
-        transaction.on_commit(lambda: storage.delete(name))
+        transaction.on_commit(lambda: remove_files(storage, name))

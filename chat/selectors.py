@@ -6,7 +6,9 @@ from uuid import UUID
 
 from django.db.models import Count, Q, QuerySet, Sum
 
+from gateways import parameters
 from gateways.models import Model
+from gateways.tariffs import rate_on
 from gateways.wire.codes import is_retryable
 from usage.models import UsageRecord
 from usage.money import format_usd
@@ -42,7 +44,8 @@ def _usage_of(message: Message) -> UsageRecord | None:
 def attachment_dicts(parts: list[Any]) -> list[dict[str, Any]]:
     """A message's attachments for the client: `{id, kind, name, mime, size, tokens, url}` (owner-only URL)."""
     return [{"id": p["id"], "kind": p.get("kind"), "name": p.get("name"), "mime": p.get("mime"),
-             "size": p.get("size"), "tokens": p.get("tokens"), "url": f"/api/attachments/{p['id']}/"}
+             "size": p.get("size"), "tokens": p.get("tokens"), "url": f"/api/attachments/{p['id']}/",
+             "thumb_url": f"/api/attachments/{p['id']}/thumb" if p.get("kind") == "image" else None}
             for p in parts or [] if isinstance(p, dict) and p.get("type") == "attachment"]
 
 
@@ -169,6 +172,8 @@ def conversations_of(user: Any, q: str = "", view: str = "") -> QuerySet[Convers
 
 
 def model_dict(model: Model) -> dict[str, Any]:
+    """PROTOCOL.md's model, priced as its provider bills it today (gateways.tariffs), with its parameters."""
+    rate = rate_on(model.provider_id, model)
     return {
         "slug": model.slug,
         "name": model.name,
@@ -178,10 +183,11 @@ def model_dict(model: Model) -> dict[str, Any]:
         "vision": model.vision,
         "context_window": model.context_window,
         "price": {
-            "input": str(model.price_input),
-            "cached_input": str(model.price_cached_input),
-            "output": str(model.price_output),
+            "input": str(rate.input),
+            "cached_input": str(rate.cached_input),
+            "output": str(rate.output),
         },
         "simulated": model.provider.simulated,
         "default": model.is_default,
+        "params": parameters.accepted(model),
     }

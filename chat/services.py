@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from accounts import gate
 from accounts.access import model_for, models_for
-from gateways import catalog
+from gateways import catalog, parameters
 from gateways.attempts import Attempted, record_attempts
 from gateways.models import Model
 from gateways.routes import usable_routes
@@ -31,7 +31,7 @@ from gateways.wire.usage import CHARS_PER_TOKEN, NormalizedUsage, estimate, prom
 from usage.ledger import ledger_row
 from usage.models import UsageRecord
 
-from . import uploads
+from . import presets, uploads
 from .models import Attachment, Conversation, Message
 from .prompting import prompt_chars, upstream_messages
 from .selectors import conversation_for, message_for, usage_dict, visible_branch
@@ -184,7 +184,7 @@ def _route_provider(model: Model) -> int | None:
 def _admit(user: Any, model: Model, tokens: Any, limits: Any, params: dict[str, Any]) -> gate.Hold:
     max_tokens = params.get("max_tokens")
     return gate.admit(user, model, tokens, limits, max_tokens=max_tokens if isinstance(max_tokens, int) else None,
-                      provider_id=_route_provider(model))
+                      provider=lambda: _route_provider(model))
 
 
 def send(
@@ -224,6 +224,11 @@ def _send(user: Any, request_id: UUID, conversation_id: UUID | None, content: st
     model = model_for(user, model_slug or (conversation.model.slug if conversation and conversation.model else None))
     if model is None:
         raise ChatError("model_unavailable", f"The model {model_slug!r} is not available.")
+    asked = parameters.check(model, params)  # refused with a sentence before anything is stored
+    merged = asked if conversation is None else {
+        **parameters.check(model, conversation.params, strict=False), **asked}
+    first_prompt = presets.first_system_prompt(user, presets.check_prompt(system_prompt)) if conversation is None \
+        else ""
     leaf_id = conversation.current_leaf_id if conversation is not None else None
     parts = uploads.refs(attached)
     if parts or _has_attachments(conversation):
@@ -231,18 +236,15 @@ def _send(user: Any, request_id: UUID, conversation_id: UUID | None, content: st
     attached_tokens = sum(a.tokens for a in attached)
     limits = gate.before(user)
     with transaction.atomic():
-        merged = _clean_params(params) if conversation is None else {
-            **conversation.params, **_clean_params(params)}
-        held = _admit(user, model, lambda: prompt_tokens(conversation, leaf_id, content, system_prompt or "",
+        held = _admit(user, model, lambda: prompt_tokens(conversation, leaf_id, content, first_prompt,
                                                          attached_tokens), limits, merged)
         new = conversation is None
         if conversation is None:
             conversation = Conversation.objects.create(
-                owner=user, model=model, system_prompt=(system_prompt or "").strip(),
-                params=_clean_params(params),
+                owner=user, model=model, system_prompt=first_prompt, params=merged,
             )
-        elif params:
-            conversation.params = {**conversation.params, **_clean_params(params)}
+        elif asked:
+            conversation.params = {**conversation.params, **asked}
             conversation.save(update_fields=["params", "updated_at"])
         user_message = Message.objects.create(
             conversation=conversation, parent_id=conversation.current_leaf_id, role=Message.Role.USER,

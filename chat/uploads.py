@@ -56,6 +56,7 @@ def clean_name(name: str) -> str:
 def store(user: Any, name: str, data: bytes) -> Attachment:
     """Check and store one upload for `user`; raises ChatError (bad_request, too_large) and stores nothing."""
     name = clean_name(name)
+    thumb: bytes | None = None
     if len(data) > limits()["MAX_BYTES"]:
         raise too_big(name, len(data))
     try:
@@ -67,6 +68,7 @@ def store(user: Any, name: str, data: bytes) -> Attachment:
                                     size=len(image.data), width=image.width, height=image.height,
                                     tokens=image_tokens(image.width, image.height))
             stored = image.data
+            thumb = imaging.thumbnail(image.data)
         else:
             text = extraction.extract(sniffed, data, name)
             attachment = Attachment(owner=user, kind=Attachment.Kind.FILE, name=name, mime=sniffed.mime,
@@ -76,11 +78,24 @@ def store(user: Any, name: str, data: bytes) -> Attachment:
         raise ChatError("bad_request", str(exc)) from exc
     attachment.file.save(attachment.extension, ContentFile(stored), save=False)
     try:
+        if thumb is not None:
+            attachment.file.storage.save(thumb_name(attachment.file.name), ContentFile(thumb))
         attachment.save()
     except Exception:
-        attachment.file.delete(save=False)
+        remove_files(attachment.file.storage, attachment.file.name)
         raise
     return attachment
+
+
+def thumb_name(name: str) -> str:
+    """Where an image's thumbnail is stored: beside it, named after it (no column needed)."""
+    return f"{name}.thumb.webp"
+
+
+def remove_files(storage: Any, name: str) -> None:
+    for path in (name, thumb_name(name)):
+        if storage.exists(path):
+            storage.delete(path)
 
 
 def owned(user: Any, attachment_id: Any) -> Attachment | None:

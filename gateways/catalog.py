@@ -35,6 +35,7 @@ class CatalogEntry:
     price_output: Decimal
     timing: Timing
     accepts_reasoning_effort: bool = False
+    reasoning_efforts: tuple[str, ...] = ("low", "high")  # the values it takes, where it takes any
     # Upstream id per provider kind where it differs from the slug.
     upstream_ids: dict[str, str] = field(default_factory=dict)
     # Other ids gateways use for this model (crazyrouter, beta names, xAI aliases).

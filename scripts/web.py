@@ -2,6 +2,7 @@
 
     python scripts/web.py                      # WEB_PROCESSES (default: the CPUs this container may use)
     WEB_PROCESSES=4 python scripts/web.py --host 127.0.0.1 --port 8000
+    python scripts/web.py --ping-interval 20   # anything else is passed to each daphne
 
 One Python process uses one core; a relay is CPU-bound, so the team deployment runs one
 per core. This opens the port once and starts WEB_PROCESSES `daphne --fd` processes that
@@ -22,6 +23,11 @@ import sys
 import time
 
 APP = "grokweb.asgi:application"
+# A burst of sockets (a deploy's reconnecting tabs, a whole team at 9:00) queues in the kernel
+# and then in daphne's handshake: the listen backlog must hold them (the kernel caps it at
+# net.core.somaxconn) and daphne's 5 s handshake timeout would drop the end of the queue.
+BACKLOG = 4096
+CONNECT_TIMEOUT_S = 30
 
 
 def processes() -> int:
@@ -32,9 +38,18 @@ def processes() -> int:
 
 
 def listen(host: str, port: int) -> socket.socket:
-    sock = socket.create_server((host, port), backlog=2048, reuse_port=False)
+    sock = socket.create_server((host, port), backlog=BACKLOG, reuse_port=False)
     sock.set_inheritable(True)
     return sock
+
+
+def daphne_options(given: list[str]) -> list[str]:
+    """The options each daphne gets: ours (WS_CONNECT_TIMEOUT_S), unless given on the command line."""
+    options = list(given)
+    if not any(arg.startswith("--websocket_connect_timeout") for arg in given):
+        timeout = os.environ.get("WS_CONNECT_TIMEOUT_S", "").strip() or str(CONNECT_TIMEOUT_S)
+        options += ["--websocket_connect_timeout", timeout]
+    return options
 
 
 def main() -> int:
@@ -44,7 +59,7 @@ def main() -> int:
     args, daphne_args = parser.parse_known_args()  # anything else goes to each daphne as given
     host, port, count = args.host, args.port, processes()
     sock = listen(host, port)
-    daphne = [sys.executable, "-m", "daphne", "--fd", str(sock.fileno()), *daphne_args, APP]
+    daphne = [sys.executable, "-m", "daphne", "--fd", str(sock.fileno()), *daphne_options(daphne_args), APP]
     children = [subprocess.Popen(daphne, pass_fds=(sock.fileno(),)) for _ in range(count)]
     print(f"web: {count} daphne process(es) on {host}:{port}", flush=True)
     stopping = False

@@ -117,7 +117,7 @@ def open_call(raw: str, address: str | None, parsed: ApiRequest | BadRequest, ho
         call_id = uuid.uuid4()
         with transaction.atomic():
             held = gate.admit(user, model, _tokens(parsed), limits, max_tokens=parsed.params.get("max_tokens"),
-                              provider_id=routes[0].provider_id)
+                              provider=lambda: routes[0].provider_id)
             gate.hold(user, held, call_id, holder=holder)
     except ChatError as exc:
         for route in routes:  # refused after a resting route's trial was claimed: give it back

@@ -45,7 +45,7 @@ export function createApi(base, loginUrl) {
       } catch {
         /* not JSON */
       }
-      if (res.status === 404) detail = "That conversation could not be found.";
+      if (res.status === 404 && !path.startsWith("presets/")) detail = "That conversation could not be found.";
       throw new ApiError(res.status, detail || "The request failed.", code);
     }
     return res.json();
@@ -84,5 +84,10 @@ export function createApi(base, loginUrl) {
     },
     conversationUsage: (id) => request("GET", `usage/conversations/${id}`),
     myBudget: () => request("GET", "me/budget/"),
+    instructions: () => request("GET", "me/instructions/"),
+    setInstructions: (text) => request("PUT", "me/instructions/", { custom_instructions: text }),
+    presets: () => request("GET", "presets/"),
+    createPreset: (preset) => request("POST", "presets/", preset),
+    deletePreset: (id) => request("DELETE", `presets/${id}/`),
   };
 }

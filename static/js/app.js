@@ -13,6 +13,9 @@ import { errorText, uuid } from "grokweb/format";
 import { BudgetLine, ComposerNotice } from "grokweb/budget";
 import { ShareDialog } from "grokweb/share";
 import { preloadHighlighter } from "grokweb/markdown";
+import { ChatSettings, InstructionsDialog } from "grokweb/settings";
+import { modelLabel, renderModelInfo } from "grokweb/picker";
+import { estimateCost, formatUsd, promptTokens } from "grokweb/estimate";
 
 const $ = (id) => document.getElementById(id);
 const root = $("app");
@@ -20,6 +23,7 @@ const config = root.dataset;
 const api = createApi(config.api || "/api/", config.loginUrl || "/accounts/login/");
 const store = new Store();
 const models = new Map(); // slug -> model from /api/models/
+let estimateFrame = 0; // the cost estimate waits for the next animation frame (scheduleEstimate)
 const MODEL_KEY = "grokweb.model";
 const UUID_PATH = /^\/c\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\/?$/i;
 
@@ -106,6 +110,7 @@ const tray = new AttachmentTray({
   onChange: () => {
     composer.update();
     tray.advise(attachmentProblem());
+    scheduleEstimate();
   },
 });
 
@@ -160,7 +165,55 @@ const budget = new BudgetLine($("budget-left"), api);
 const notice = new ComposerNotice($("composer-notice"));
 
 const picker = $("model");
-const simBadge = $("model-sim");
+const modelInfo = $("model-info");
+
+const settings = new ChatSettings({
+  root: $("chat-settings"),
+  toggle: $("settings-toggle"),
+  api,
+  staff: config.staff === "1",
+  toast,
+  onChange: () => scheduleEstimate(),
+  onPreset: (slug) => setModel(slug),
+});
+const instructions = new InstructionsDialog($("instructions-dialog"), api, toast);
+$("open-instructions").addEventListener("click", () => {
+  $("user-menu").open = false;
+  instructions.open();
+});
+
+// The cost of the next message, estimated in the browser as one types (estimate.js) ----------
+
+const costNode = $("cost-estimate");
+const RESERVE_OUTPUT = Number(config.reserveOutput) || 16384;
+function scheduleEstimate() {
+  if (!estimateFrame) estimateFrame = requestAnimationFrame(showEstimate);
+}
+/** The prompt so far: the server's count for the latest reply when it has one, else the branch shown. */
+function branchPrompt() {
+  const history = store.order.map((id) => store.get(id)).filter((m) => m && m.role !== "system" && m.content);
+  const last = history[history.length - 1];
+  const usage = last && last.role === "assistant" && last.status === "complete" ? last.usage : null;
+  if (usage && usage.prompt_tokens) {
+    return { base: usage.prompt_tokens + (usage.completion_tokens || 0) + 4 };
+  }
+  return { history, systemPrompt: store.conversationId ? "" : settings.systemPrompt() };
+}
+function showEstimate() {
+  estimateFrame = 0;
+  const model = models.get(selectedModel());
+  if (!model || !model.price) {
+    costNode.textContent = "";
+    return;
+  }
+  const prompt = promptTokens({ ...branchPrompt(), text: $("input").value, extra: tray.tokens() });
+  const reply = settings.maxTokens() || RESERVE_OUTPUT;
+  const estimate = estimateCost(model, prompt, reply);
+  costNode.textContent = `≈ ${formatUsd(estimate.prompt)} to send (~${prompt.toLocaleString("en-US")} tokens)` +
+    ` · up to ${formatUsd(estimate.worst)} with a ${reply.toLocaleString("en-US")}-token reply`;
+}
+$("input").addEventListener("input", scheduleEstimate);
+store.onChange(() => scheduleEstimate());
 
 // Sending ---------------------------------------------------------------------
 
@@ -174,6 +227,12 @@ function send(content) {
   if (store.conversationId && !store.loaded) return false; // still loading
   if (store.streaming()) return false;
   const requestId = uuid();
+  const paramProblem = settings.problem();
+  if (paramProblem) {
+    settings.show(true);
+    toast(paramProblem, true);
+    return false;
+  }
   const frame = { type: "send", request_id: requestId, conversation: store.conversationId, content };
   const model = selectedModel();
   if (model) frame.model = model;
@@ -181,6 +240,13 @@ function send(content) {
   if (problem) {
     tray.advise(problem);
     return false;
+  }
+  if (!store.conversationId) {
+    // A new chat starts with the panel's system prompt and parameters (a chat already open saved them).
+    const systemPrompt = settings.systemPrompt();
+    if (systemPrompt) frame.system_prompt = systemPrompt;
+    const params = settings.params();
+    if (Object.keys(params).length) frame.params = params;
   }
   const attached = tray.take();
   if (attached.length) frame.attachments = attached.map((x) => x.server.id);
@@ -287,6 +353,7 @@ function onFrame(frame) {
     case "conversation.snapshot":
       requestedLeaf = null;
       if (store.applySnapshot(frame)) {
+        settings.fromSnapshot(frame.conversation);
         setTitle(frame.conversation.title);
         refreshUsage();
         if (frame.conversation.model && models.has(frame.conversation.model)) setModel(frame.conversation.model, false);
@@ -315,6 +382,7 @@ function onFrame(frame) {
       if (ours) composer.setBusy(false);
       const result = store.applyCreated(frame);
       if (result === "adopted") {
+        settings.setConversation(frame.conversation);
         history.replaceState({ id: frame.conversation }, "", `/c/${frame.conversation}/`);
         sidebar.setActive(frame.conversation);
         setTitle(sidebar.title(frame.conversation));
@@ -428,6 +496,7 @@ function open(id) {
   requests.clear();
   composer.setBusy(false);
   store.reset(id);
+  settings.setConversation(id);
   sidebar.setActive(id);
   setTitle(id ? sidebar.title(id) : "");
   if (!id) refreshUsage(); // hides it; an open chat's total comes with the subscribe's snapshot
@@ -528,7 +597,9 @@ document.addEventListener("click", (event) => {
 function setModel(slug, remember = true) {
   if (!models.has(slug)) return;
   picker.value = slug;
-  simBadge.hidden = !models.get(slug).simulated;
+  renderModelInfo(modelInfo, models.get(slug));
+  settings.setModel(models.get(slug));
+  scheduleEstimate();
   if (remember) {
     try {
       localStorage.setItem(MODEL_KEY, slug);
@@ -554,8 +625,7 @@ async function loadModels() {
   const mixed = list.some((m) => m.simulated) && list.some((m) => !m.simulated);
   for (const m of list) {
     models.set(m.slug, m);
-    const label = m.simulated && mixed ? `${m.name} (simulated)` : m.name;
-    const option = new Option(label, m.slug);
+    const option = new Option(modelLabel(m, { mixed }), m.slug);
     option.title = `${m.slug} · ${m.context_window.toLocaleString("en-US")} token context`;
     picker.append(option);
   }

@@ -238,7 +238,7 @@ export class AttachmentTray {
     // which a strict Content-Security-Policy would have to allow).
     if (item.server?.kind === "image") {
       const img = el("img", "att-thumb");
-      img.src = item.server.url;
+      img.src = item.server.thumb_url || item.server.url;
       img.alt = "";
       li.append(img);
     } else {
@@ -277,7 +277,7 @@ export function sentAttachments(list) {
     link.rel = "noopener";
     if (a.kind === "image") {
       const img = el("img", "sent-thumb");
-      img.src = a.url;
+      img.src = a.thumb_url || a.url;
       img.alt = a.name || "image";
       img.loading = "lazy";
       img.decoding = "async";

@@ -53,7 +53,12 @@ def test_an_image_upload_answers_id_mime_size_and_only_its_owner_reads_it(logged
     other.force_login(make_user("mallory"))
     assert other.get(f"/api/attachments/{body['id']}/").status_code == 404
     assert Client().get(f"/api/attachments/{body['id']}/").status_code == 401
-    assert "media" not in got["Content-Disposition"] and len(stored_files(media)) == 1
+    assert "media" not in got["Content-Disposition"]
+    thumb = logged_in.get(body["thumb_url"])
+    assert thumb.status_code == 200 and thumb["Content-Type"] == "image/webp"
+    assert Image.open(io.BytesIO(b"".join(thumb.streaming_content))).size == (320, 160)
+    assert other.get(body["thumb_url"]).status_code == 404
+    assert len(stored_files(media)) == 2  # the image and its thumbnail
 
 
 @pytest.mark.django_db
@@ -115,7 +120,7 @@ def test_an_upload_needs_the_csrf_token_and_a_file_field(user) -> None:
 def test_an_unsent_upload_can_be_removed_and_stale_ones_are_pruned_with_their_files(
         logged_in, media, django_capture_on_commit_callbacks) -> None:
     first = upload(logged_in, "a.txt", b"one").json()
-    second = upload(logged_in, "b.txt", b"two").json()
+    second = upload(logged_in, "b.png", image("PNG")).json()  # an image: its thumbnail goes too
     with django_capture_on_commit_callbacks(execute=True):  # files go once the deletion is committed
         assert logged_in.delete(f"/api/attachments/{first['id']}/").status_code == 204
     Attachment.objects.filter(id=second["id"]).update(created_at=timezone.now() - timedelta(days=2))

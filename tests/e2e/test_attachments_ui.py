@@ -49,7 +49,10 @@ def test_an_image_goes_to_a_vision_model_and_not_to_a_text_only_one(page: Page, 
     expect(reply.locator(".usage")).to_contain_text("(1,280 image)")
     thumb = page.locator("#thread article.msg-user .msg-attachments img.sent-thumb").last
     expect(thumb).to_be_visible()
-    page.wait_for_function("img => img.complete && img.naturalWidth === 640", arg=thumb.element_handle())
+    # A 320 px thumbnail (owner-only URL) linking to the stored image.
+    page.wait_for_function("img => img.complete && img.naturalWidth === 320", arg=thumb.element_handle())
+    href = thumb.locator("xpath=..").get_attribute("href")
+    assert href and re.fullmatch(r"/api/attachments/[0-9a-f-]{36}/", href)
     expect(page.locator("#att-tray")).to_be_hidden()  # the tray emptied with the send
     page.screenshot(path=str(screenshots / "attachment-sent.png"))
 

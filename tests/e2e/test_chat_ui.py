@@ -59,9 +59,10 @@ def test_chat_streams_stops_and_survives_reload(page: Page, grokweb_server: Live
     # Models come from /api/models/; the emulator's are labelled simulated.
     expect(page.locator("#model")).to_be_enabled()
     assert page.locator("#model option").count() > 1
-    expect(page.locator("#model-sim")).to_be_visible()
-    expect(page.locator("#model-sim")).to_have_text("simulated")
-    assert page.locator("#model-sim").get_attribute("title")
+    sim = page.locator("#model-info .badge-sim")
+    expect(sim).to_be_visible()
+    expect(sim).to_have_text("simulated")
+    assert sim.get_attribute("title")
 
     # 1. A short question: the answer streams in, then gets its usage line.
     send(page, "Hello Grok, what is a **lattice**? Show some code.")

@@ -71,7 +71,10 @@ def world(staff, make_user, emulator_provider, settings, tmp_path):  # type: ign
                                    expires_at=timezone.now() + dt.timedelta(days=1))
     member = make_user("member")
     listed = ListedModel.objects.create(provider=emulator_provider, upstream_id="grok-mystery")
-    return {"conversation_id": conversation.id, "attachment_id": attachment.id,
+    from chat.models import Preset
+
+    preset = Preset.objects.create(owner=staff, name="Terse", team=True)
+    return {"conversation_id": conversation.id, "attachment_id": attachment.id, "preset_id": preset.id,
             "token_id": token.id, "token": "nope", "invite_id": invite.pk,
             "user_id": member.pk, "action": "disable", "uidb64": "MQ", "pk": emulator_provider.pk,
             "gateways/providers/listed/": listed.pk, "gateways/routes/": Route.objects.first().pk}
