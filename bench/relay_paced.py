@@ -181,10 +181,19 @@ def fresh_postgres(url: str) -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
+MARK = "grokweb:bench:relay_paced"  # set in a db this benchmark flushed: it may flush it again
+
+
 def flush_redis(url: str) -> None:
+    """Empty the benchmark's db, never one holding anything else (another run's or test's data)."""
     import redis
 
-    redis.Redis.from_url(url).flushdb()
+    client = redis.Redis.from_url(url)
+    if client.dbsize() and not client.exists(MARK):
+        raise SystemExit(f"--redis-url {url}: the db holds keys this benchmark did not write; "
+                         "it flushes its db, so give it an empty one (1-14)")
+    client.flushdb()
+    client.set(MARK, "1")
 
 
 @contextlib.contextmanager

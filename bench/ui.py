@@ -104,7 +104,7 @@ def open_time(context: Any, url: str, marker: str) -> float:
     page = context.new_page()
     page.add_init_script(WATCH % repr(["#thread article.msg:last-child", marker, "__painted"]))
     page.goto(url)
-    page.wait_for_function("window.__painted !== undefined", timeout=60_000)
+    page.wait_for_function("() => window.__painted !== undefined", timeout=60_000)
     value = float(page.evaluate("window.__painted"))
     page.close()
     return value
@@ -114,7 +114,7 @@ def stream_tasks(context: Any, url: str) -> dict[str, float]:
     page = context.new_page()
     page.add_init_script(WATCH % repr(["#thread", "", "__ready"]))
     page.goto(url)
-    page.wait_for_function("window.__ready !== undefined && !document.querySelector('#model').disabled")
+    page.wait_for_function("() => window.__ready !== undefined && !document.querySelector('#model').disabled")
     page.select_option("#model", MODEL)
     page.wait_for_timeout(500)
     start = float(page.evaluate("performance.now()"))
@@ -134,7 +134,7 @@ def sidebar(context: Any, web: str, count: int) -> dict[str, float]:
     page = context.new_page()
     page.add_init_script(WATCH % repr(["#conv-list .conv-item", "", "__painted"]))
     page.goto(web + "/")
-    page.wait_for_function("window.__painted !== undefined", timeout=60_000)
+    page.wait_for_function("() => window.__painted !== undefined", timeout=60_000)
     first = float(page.evaluate("window.__painted"))
     elapsed, rows = page.evaluate("""async () => {
         const nav = document.querySelector('.conv-nav');
@@ -192,12 +192,12 @@ def page_weight(browser: Any, cookie: str, web: str, url: str, ready: str | None
 
     page.on("response", on_response)
     page.goto(url)
-    page.wait_for_function("!document.querySelector('#model').disabled", timeout=60_000)
+    page.wait_for_function("() => !document.querySelector('#model').disabled", timeout=60_000)
     if ready:
         page.wait_for_selector(ready, timeout=20_000)
-        page.wait_for_function("document.fonts.status === 'loaded'")
+        page.wait_for_function("() => document.fonts.status === 'loaded'")
     else:  # the worker preloads highlight.js when the page is idle (at most 2 s)
-        page.wait_for_function("performance.getEntriesByType('resource').some(e => e.name.includes('highlight'))",
+        page.wait_for_function("() => performance.getEntriesByType('resource').some(e => e.name.includes('highlight'))",
                                timeout=30_000)
     page.wait_for_timeout(1500)  # anything still in flight
     page.close()

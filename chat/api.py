@@ -85,7 +85,7 @@ class ConversationPatch(Schema):
     archived: bool | None = None
     model: str | None = None
     system_prompt: str | None = None
-    params: dict[str, Any] | None = None
+    params: frames.Params | None = None  # as a send frame's (chat.frames)
     leaf: str | None = None  # show the branch through this message (its newest continuation)
 
 

@@ -24,9 +24,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from channels.layers import InMemoryChannelLayer
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 log = logging.getLogger(__name__)
-LAYER_TIMEOUT_S = 5.0  # a layer call that takes longer is a layer that is away
+LAYER_TIMEOUT_S = 10.0  # a layer call that takes longer is a layer that is away
+LAYER_DOWN: tuple[type[BaseException], ...] = (OSError, TimeoutError, RedisConnectionError, RedisTimeoutError)
 
 
 class Inbox(Protocol):

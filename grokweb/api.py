@@ -19,7 +19,16 @@ from chat.api import router as chat_router
 from gateways.wire.codes import ChatError
 from usage.api import router as usage_router
 
-api = NinjaAPI(title="Grokweb API", version="1", auth=django_auth, docs_url=None, urls_namespace="api")
+from .openapi import document_errors
+
+
+class GrokwebAPI(NinjaAPI):
+    def get_openapi_schema(self, *args: Any, **kwargs: Any) -> Any:
+        """ninja's schema, plus every operation's error answers (grokweb.openapi)."""
+        return document_errors(super().get_openapi_schema(*args, **kwargs))
+
+
+api = GrokwebAPI(title="Grokweb API", version="1", auth=django_auth, docs_url=None, urls_namespace="api")
 api.add_router("/", chat_router)
 api.add_router("/usage/", usage_router)
 api.add_router("/", accounts_router)

@@ -11,7 +11,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "grokweb.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter
-from channels.security.websocket import AllowedHostsOriginValidator
 from django.conf import settings
 
 from accounts.socket_auth import SocketAuthMiddleware
@@ -19,6 +18,7 @@ from chat.routing import websocket_urlpatterns
 from emulator.app import make_emulator
 from gateways.providers import emulator_key
 
+from .origin import OriginCheck
 from .serving import answer_overlong_lines
 
 answer_overlong_lines()
@@ -37,6 +37,7 @@ async def http_app(scope, receive, send):  # type: ignore[no-untyped-def]
 application = ProtocolTypeRouter(
     {
         "http": http_app,
-        "websocket": AllowedHostsOriginValidator(SocketAuthMiddleware(URLRouter(websocket_urlpatterns))),
+        # Origin must match scheme, host and port of one we serve (grokweb.origin).
+        "websocket": OriginCheck(SocketAuthMiddleware(URLRouter(websocket_urlpatterns))),
     }
 )

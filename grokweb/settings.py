@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -62,6 +63,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # A NUL in a query, form or JSON body is refused before any view (PostgreSQL cannot store it).
     "grokweb.input_guard.NulGuardMiddleware",
@@ -75,6 +77,29 @@ MIDDLEWARE = [
     # Last, as django-axes requires: it turns a locked-out login into its lockout page.
     "axes.middleware.AxesMiddleware",
 ]
+
+# Content-Security-Policy (django-csp) on every answer: scripts only from our own files, plus
+# the import map, which carries the request's nonce (a JSON data block such as json_script
+# is not run, so it needs none). Style attributes stay allowed (usage meters; KaTeX's
+# rendered math is made of them), <style> elements do not. Images: ours, data: and blob:
+# (pasted attachments), nothing from elsewhere. No framing, no plugins, no <base>, forms
+# post only here.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF],
+        "style-src-attr": [UNSAFE_INLINE],
+        "img-src": [SELF, "data:", "blob:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "worker-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    },
+}
 
 ROOT_URLCONF = "grokweb.urls"
 ASGI_APPLICATION = "grokweb.asgi.application"
@@ -185,7 +210,16 @@ if not DEBUG:
     SECURE_CONTENT_TYPE_NOSNIFF = True
     SECURE_REFERRER_POLICY = "same-origin"
     if env.bool("HTTPS", default=False):
-        SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+        # Served over HTTPS (docs/operations.md, Deployment): browsers keep to it for a year,
+        # plain HTTP is redirected, and `manage.py check --deploy` has nothing to add.
+        SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000)
+        SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+        SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+        SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+        # The TLS-terminating proxy says the browser used HTTPS (Caddy does; nginx:
+        # proxy_set_header X-Forwarded-Proto $scheme). Health checks from inside stay plain.
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+        SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 X_FRAME_OPTIONS = "DENY"
 
 # Redis: channel layer and Celery broker in the team deployment.

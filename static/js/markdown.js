@@ -16,11 +16,17 @@ const md = new Marked({ gfm: true, breaks: false, extensions: mathExtensions() }
 // Math: formulas become placeholders showing their source (static/js/math.js); KaTeX (its
 // script, stylesheet and fonts, ~80 KB gzipped) is loaded the first time one is on screen,
 // then typesets them. Its output is sanitized like the rest (HTML + MathML, no links).
+// Model output is text to read: nothing in it may ask for input, post a form, embed a page or
+// restyle ours. (The Content-Security-Policy would stop scripts anyway; these are not scripts.)
+const INERT = ["form", "input", "button", "textarea", "select", "option", "iframe", "frame", "frameset",
+  "object", "embed", "style", "link", "meta", "base"];
+const MARKDOWN_SANITIZE = { USE_PROFILES: { html: true }, FORBID_TAGS: INERT, FORBID_ATTR: ["style"] };
+// KaTeX's output is positioned by style attributes: the math sanitizer keeps them (ours, not the model's).
 const MATH_SANITIZE = {
   USE_PROFILES: { html: true, mathMl: true },
   ADD_TAGS: ["semantics", "annotation"],
   ADD_ATTR: ["encoding"],
-  FORBID_TAGS: ["a", "img", "annotation-xml"],
+  FORBID_TAGS: ["a", "img", "annotation-xml", ...INERT],
 };
 const KATEX_OPTIONS = { throwOnError: false, trust: false, strict: "ignore", output: "htmlAndMathml", maxSize: 50, maxExpand: 500 };
 let katex = null; // the module, once loaded; false if it failed
@@ -167,8 +173,8 @@ export function el(tag, className, text) {
   return node;
 }
 
-function sanitize(html) {
-  return DOMPurify.sanitize(html, { USE_PROFILES: { html: true } });
+export function sanitize(html) {
+  return DOMPurify.sanitize(html, MARKDOWN_SANITIZE);
 }
 
 /** Wrap each <pre> in a frame with its language and a Copy button; highlight when final. */

@@ -33,7 +33,7 @@ async def test_a_session_from_before_a_password_change_opens_no_socket(user, emu
 
     cookie = await session_cookie(user)
     await db(change_password)()
-    headers = [(b"origin", b"http://127.0.0.1"), (b"cookie", f"sessionid={cookie}".encode())]
+    headers = [(b"host", b"127.0.0.1"), (b"origin", b"http://127.0.0.1"), (b"cookie", f"sessionid={cookie}".encode())]
     stale = WebsocketCommunicator(application, "/ws/chat/", headers=headers)
     accepted, _ = await stale.connect(timeout=5)
     assert accepted

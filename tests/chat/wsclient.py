@@ -51,7 +51,7 @@ class Socket:
 
 
 async def connect(user: Any | None, origin: bytes = b"http://127.0.0.1") -> tuple[WebsocketCommunicator, bool, Any]:
-    headers = [(b"origin", origin)]
+    headers = [(b"host", b"127.0.0.1"), (b"origin", origin)]
     if user is not None:
         headers.append((b"cookie", f"sessionid={await session_cookie(user)}".encode()))
     communicator = WebsocketCommunicator(application, "/ws/chat/", headers=headers)

@@ -203,8 +203,24 @@ def page(context):  # type: ignore[no-untyped-def]
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     page.js_errors = errors  # type: ignore[attr-defined]
+    # Every Content-Security-Policy violation on any page of any test, as the browser reports it.
+    blocked: list[str] = []
+    page.expose_function("grokwebCspViolation", lambda text: blocked.append(str(text)))
+    page.add_init_script(CSP_LISTENER)
+    page.csp_violations = blocked  # type: ignore[attr-defined]
     yield page
     page.close()
+    if blocked:
+        pytest.fail("Content-Security-Policy violations:\n" + "\n".join(blocked))
+
+
+# Installed before any script of the page runs (Playwright's init scripts are not subject to the policy).
+CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.grokwebCspViolation(`${location.pathname}: ${e.effectiveDirective} blocked ${e.blockedURI || "inline"}`
+    + ` (${e.sourceFile || "?"}:${e.lineNumber}) ${e.sample || ""}`);
+});
+"""
 
 
 def sign_in(page, server: LiveServer) -> None:  # type: ignore[no-untyped-def]

@@ -68,7 +68,7 @@ def test_formulas_typeset_code_stays_literal_and_a_rare_language_loads_on_use(pa
     expect(display.locator("math semantics annotation")).to_have_text(r"\frac{a}{b}")
     expect(reply.locator(".content span.math-inline.math-done .katex")).to_have_count(1)
     # KaTeX's stylesheet and its fonts came from our static files, not a CDN.
-    page.wait_for_function("document.fonts.status === 'loaded'")
+    page.wait_for_function("() => document.fonts.status === 'loaded'")
     origin = grokweb_server.url
     katex_urls = [url for url in requested if "katex" in url.lower()]
     assert any(url.endswith(".css") for url in katex_urls) and any(".woff2" in url for url in katex_urls)

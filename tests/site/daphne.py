@@ -3,7 +3,8 @@
 The in-process communicator and test client hide what daphne does at the edge (a close
 before accept becomes HTTP 403, an overlong request line is Twisted's to answer), so the
 tests of that edge talk to a daphne. It reads the test database file, so tests using it
-need django_db(transaction=True) to see their rows.
+need django_db(transaction=True) to see their rows; it shares this run's SECRET_KEY, so a
+session made here signs in there.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+from django.conf import settings as django_settings
 from django.db import connection
 
 from tests.emulator_server import free_port
@@ -28,7 +30,7 @@ def running_daphne(**settings: str) -> Iterator[str]:
     """daphne on a free port (extra environment: `settings`); yields http://127.0.0.1:<port>."""
     port = free_port()
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "grokweb.settings", "READ_DOTENV": "false",
-           "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}", "SECRET_KEY": "test-only-" + "x" * 40,
+           "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}", "SECRET_KEY": django_settings.SECRET_KEY,
            "ALLOWED_HOSTS": "127.0.0.1,localhost", "LOG_LEVEL": "WARNING", **settings}
     env.pop("REDIS_URL", None)
     proc = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
