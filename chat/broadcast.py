@@ -1,6 +1,7 @@
 """Tell every tab of a user about a change made over HTTP (another tab, the API)."""
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -8,6 +9,8 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 
 from .groups import FRAME, conversation_group, layer_message, user_group
+
+log = logging.getLogger(__name__)
 
 
 def to_user(user_id: Any, frame: dict[str, Any]) -> None:
@@ -26,4 +29,8 @@ def ended(replies: list[tuple[Any, dict[str, Any]]]) -> None:
     layer = get_channel_layer()
     for conversation_id, frame in replies:
         group = conversation_group(conversation_id)
-        async_to_sync(layer.group_send)(group, layer_message(group, FRAME, frame=frame))
+        try:
+            async_to_sync(layer.group_send)(group, layer_message(group, FRAME, frame=frame))
+        except Exception:  # the layer is away: the replies are ended all the same, tabs see it when they resync
+            log.warning("could not tell the tabs of %d ended replies", len(replies), exc_info=True)
+            return

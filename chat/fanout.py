@@ -24,9 +24,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from channels.layers import InMemoryChannelLayer
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 log = logging.getLogger(__name__)
-LAYER_TIMEOUT_S = 5.0  # a layer call that takes longer is a layer that is away
+LAYER_TIMEOUT_S = 10.0  # a layer call that takes longer is a layer that is away
+LAYER_DOWN: tuple[type[BaseException], ...] = (OSError, TimeoutError, RedisConnectionError, RedisTimeoutError)
 
 
 class Inbox(Protocol):
@@ -43,14 +46,17 @@ class SocketInbox:
     a reader task per socket were a few KiB of every open socket.
     """
 
-    __slots__ = ("_deliver", "_task", "_waiting")
+    __slots__ = ("_closed", "_deliver", "_task", "_waiting")
 
     def __init__(self, deliver: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
         self._deliver = deliver
         self._waiting: deque[dict[str, Any]] | None = None
         self._task: asyncio.Task[None] | None = None
+        self._closed = False
 
     def put_nowait(self, item: dict[str, Any], /) -> None:
+        if self._closed:
+            return  # the socket is gone: a frame published as it left has nobody to go to
         if self._waiting is None:
             self._waiting = deque()
         self._waiting.append(item)
@@ -73,6 +79,7 @@ class SocketInbox:
 
     def close(self) -> None:
         """The socket is gone: drop what waits, stop handing over."""
+        self._closed = True
         if self._task is not None:
             self._task.cancel()
         self._waiting = None

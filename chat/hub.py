@@ -26,7 +26,7 @@ from gateways.wire.client import get_client
 from usage.ledger import ledger_failed_attempts
 
 from . import embedded_beat, services, tasks
-from .fanout import LAYER_TIMEOUT_S, Fanout, Inbox
+from .fanout import LAYER_DOWN, LAYER_TIMEOUT_S, Fanout, Inbox
 from .generation import Job, Pacing, Runner
 from .groups import FRAME, LAYER_LOST, conversation_group
 from .store import DjangoStore
@@ -36,7 +36,7 @@ HEARTBEAT_S = 10.0
 RUNNER_TTL_S = 30
 RENEW_GROUPS_BEATS = 360  # re-add layer group memberships hourly (they expire after a day)
 PROBE_S = 2.0  # how often the hub sends itself a message through a layer group
-DEAF_S = 6.0  # a probe not back after this long: this process no longer hears the layer
+DEAF_S = 15.0  # a probe not back after this long: this process no longer hears the layer
 LISTEN_RETRY_S = 1.0
 
 
@@ -76,6 +76,7 @@ class Hub:
         # Replies that ended (their tabs were told) but whose ending the database did not take: retried each beat.
         self.unsaved: dict[UUID, services.Ending] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._silent: dict[str, float] = {}  # runner channels that did not answer a snapshot: until when to skip them
         self._probe_group = f"hub.{uuid4().hex}"  # this process alone: its probes come back through it
         self._probe_seen = 0
 
@@ -131,10 +132,14 @@ class Hub:
                 request = await self.layer.receive(self.channel)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # the layer is away: keep trying; _watch_layer reconnects the sockets after
+            except LAYER_DOWN:  # the layer is away: keep trying; _watch_layer reconnects the sockets after
                 if not self.fanout.troubled:
                     log.warning("channel layer receive failed; retrying", exc_info=True)
                 self.fanout.troubled = True
+                await asyncio.sleep(LISTEN_RETRY_S)
+                continue
+            except Exception:
+                log.exception("channel layer receive failed")
                 await asyncio.sleep(LISTEN_RETRY_S)
                 continue
             try:
@@ -318,13 +323,18 @@ class Hub:
         if not await _alive_now(runner_channel):
             self._spawn(self.end_orphan(message_id))
             return None
+        now = time.monotonic()
+        if self._silent.get(runner_channel, 0.0) > now:
+            return None  # it did not answer a moment ago (killed, its mark not yet expired): do not wait again
         try:
             reply_to = await self.layer.new_channel()
             await asyncio.wait_for(self.layer.send(runner_channel, {
                 "type": "runner.snapshot", "message": str(message_id), "reply_to": reply_to}), LAYER_TIMEOUT_S)
             answer = await asyncio.wait_for(self.layer.receive(reply_to), timeout=2.0)
         except Exception:  # no answer in time, or the layer is away: the last checkpoint will do
+            self._silent[runner_channel] = now + RUNNER_TTL_S
             return None
+        self._silent.pop(runner_channel, None)
         return answer.get("live")
 
 

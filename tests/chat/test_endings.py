@@ -134,3 +134,25 @@ async def test_a_reply_this_process_lost_is_ended_by_its_own_sweep(user, emulato
     await hub.sweep()
     assert (await db(Message.objects.get)(id=reply)).status == "error"
     assert not await db(Reservation.objects.filter(message_id=reply).exists)()
+
+
+async def test_frames_that_cannot_be_published_never_stop_the_reply(user, emulator_provider) -> None:
+    """The layer is away (every publish raises): the reply still streams to its end and is stored whole."""
+    from gateways.wire.client import get_client
+
+    started = await db(_started)(user)
+    plan = await db(services.prepare)(started.assistant_message.id)
+    tried: list[str] = []
+
+    async def publish(frame: dict[str, Any]) -> None:
+        tried.append(frame["type"])
+        raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    runner = Runner(Job(plan.message_id, plan.prompt_chars), get_client().stream(plan.endpoint, plan.request),
+                    publish, DjangoStore(), pacing=Pacing(frame_interval=0.0, checkpoint_first=0.0))
+    ending = await runner.run()
+    stored = await db(Message.objects.get)(id=plan.message_id)
+    assert ending.status == "complete" == stored.status and stored.content == ending.content and stored.content
+    assert "message.delta" in tried and tried[-1] == "message.done"  # it kept trying, the end included
+    assert await db(UsageRecord.objects.filter(message_id=plan.message_id, estimated=False).exists)()
+    assert not await db(Reservation.objects.filter(message_id=plan.message_id).exists)()

@@ -10,7 +10,7 @@ import asyncio
 import pytest
 from channels.layers import InMemoryChannelLayer
 
-from chat.fanout import Fanout
+from chat.fanout import Fanout, SocketInbox
 from chat.groups import FRAME, layer_message
 from tests.chat.wsclient import open_socket
 
@@ -145,3 +145,32 @@ async def test_a_layer_that_is_away_never_stops_a_publisher_and_this_process_sti
     await fanout.leave(GROUP, inbox)  # leaving while away works too
     assert GROUP not in fanout.joined
     listener.cancel()
+
+
+async def test_a_socket_inbox_hands_frames_over_in_order_one_at_a_time_and_none_once_closed() -> None:
+    """A socket's frames go out in publishing order, each after the one before has gone out."""
+    sent: list[int] = []
+    busy = 0
+    all_out = asyncio.Event()
+
+    async def deliver(message: dict) -> None:  # type: ignore[type-arg]
+        nonlocal busy
+        busy += 1
+        assert busy == 1, "two frames handed over at once"
+        await asyncio.sleep(0)  # a send that yields to the loop, as a real one does
+        sent.append(message["n"])
+        busy -= 1
+        if len(sent) == 5:
+            all_out.set()
+
+    inbox = SocketInbox(deliver)
+    for n in range(3):
+        inbox.put_nowait({"type": "chat.frame", "n": n})
+    await asyncio.sleep(0)  # the hand-over is under way: the next two join it
+    inbox.put_nowait({"type": "chat.frame", "n": 3})
+    inbox.put_nowait({"type": "chat.frame", "n": 4})
+    await asyncio.wait_for(all_out.wait(), 5)
+    inbox.close()
+    inbox.put_nowait({"type": "chat.frame", "n": 5})  # published as the socket left: goes nowhere
+    await asyncio.sleep(0)
+    assert sent == [0, 1, 2, 3, 4]

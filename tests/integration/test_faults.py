@@ -283,9 +283,17 @@ async def test_kill_9_with_20_replies_live(user, web) -> None:
 
     killed = time.monotonic()
     os.kill(doomed.proc.pid, signal.SIGKILL)
+    # A tab that subscribes at once, while the dead process's mark still says it is alive: at most one
+    # unanswered snapshot request, not one per reply.
+    early = await _tab(survivor, cookie)
+    await _subscribe(early, [c["conversation"] for c in created])
+    early_s = time.monotonic() - killed
     # The survivor ends them (within its heartbeat after the dead process's mark expires: 10 s + 30 s).
     await watcher.until(lambda: all(watcher.ends(r) for r in replies), 120)
     took = time.monotonic() - killed
+    await early.until(lambda: all(early.ends(r) or _ended_in_snapshot(early, r) for r in replies), 60)
+    for r in replies:  # a reply its snapshot showed live gets exactly one end frame; an ended one none
+        assert len(early.ends(r)) == (0 if _ended_in_snapshot(early, r) and not early.ends(r) else 1)
 
     # A tab of the dead process reconnects to the survivor; subscribing waits on no dead process.
     assert not writer.open
@@ -306,9 +314,10 @@ async def test_kill_9_with_20_replies_live(user, web) -> None:
     assert held == 0
     billed = await db(UsageRecord.objects.filter(message_id__in=replies).count)()
     assert billed == 20
-    _figure("kill-9", replies=20, all_ended_s=round(took, 1), subscribe_20_s=round(subscribe_s, 2),
+    _figure("kill-9", replies=20, all_ended_s=round(took, 1), subscribe_20_right_after_kill_s=round(early_s, 2),
+            subscribe_20_after_end_s=round(subscribe_s, 2),
             chars_after_last_checkpoint=lost)
-    for tab in (watcher, moved):
+    for tab in (watcher, moved, early):
         await tab.close()
 
 
