@@ -151,7 +151,7 @@ lint: setup
 	$(VENV)/bin/mypy gateways usage accounts chat teamapi grokweb emulator
 	$(VENV)/bin/lint-imports
 
-bench: setup
+bench: collectstatic
 	$(PY) bench/writes.py
 	$(PY) bench/failover.py
 	$(PY) bench/relay.py $(filter --quick,$(BENCH_ARGS))
