@@ -1,10 +1,11 @@
 """The fault campaign: two daphne processes on PostgreSQL and a Redis of the test's own, then things break.
 
 A web process is killed with 20 replies live; Redis is restarted (empty) mid-stream; 50 streams
-drop; a gateway sends text that naive code cannot store. After each: every reply ends within a
-bound, every tab gets exactly one end frame per reply (or, if its socket was closed to resync,
-a snapshot that shows the end), the stored text is what the tabs were shown, the usage is
-billed and no live slot is held. The figures each run measures are printed (`-s`) and written
+drop; a gateway sends text that naive code cannot store; a gateway answers every call with 429,
+or 503, for 20 replies at once. After each: every reply ends within a bound, every tab gets
+exactly one end frame per reply (or, if its socket was closed to resync, a snapshot that shows
+the end), the stored text is what the tabs were shown, the usage is billed and no live slot is
+held. The figures each run measures are printed (`-s`) and written
 up in docs/operations.md ("Faults").
 """
 from __future__ import annotations
@@ -418,4 +419,111 @@ async def test_unstorable_text_crosses_processes_and_is_stored_as_shown(user, we
         assert len(watcher.ends(str(row.id))) <= 1
     assert held == 0
     for tab in (writer, watcher):
+        await tab.close()
+
+
+async def _storm(user: Any, web: list[Web], fault: str) -> tuple[list[Tab], dict[str, dict[str, Any]], list[Message],
+                                                                  float]:
+    """20 replies sent at once (10 from a tab on each process) to a gateway answering every call with `fault`.
+
+    Each tab follows all 20; returns the tabs, each reply's end frame on the tab that sent it, the
+    stored rows and the seconds until
+    every reply ended on every tab. Checks what every storm must give: one end frame per reply on
+    the tab that sent it (at most one elsewhere), an error that says to retry, no slot held.
+    """
+    cookie = await db(_cookie)(user)
+    tab_a, tab_b = await _tab(web[0], cookie), await _tab(web[1], cookie)
+    content = f"Storm [[tokens=20]] [[tps=100]] [[fault:{fault}]]"
+    started = time.monotonic()
+    made = await asyncio.gather(_start(tab_a, 10, content), _start(tab_b, 10, content))
+    created = made[0] + made[1]
+    replies = [c["assistant_message"]["id"] for c in created]
+    for tab in (tab_a, tab_b):
+        await _subscribe(tab, [c["conversation"] for c in created])
+    for tab in (tab_a, tab_b):
+        await tab.until(lambda tab=tab: all(tab.ends(r) or _ended_in_snapshot(tab, r) for r in replies), 120)
+    took = time.monotonic() - started
+    rows, held = await _settled(replies)
+    assert held == 0 and all(row.status == "error" and row.content == "" for row in rows)
+    ends = {}
+    for own, tab, other in ((made[0], tab_a, tab_b), (made[1], tab_b, tab_a)):
+        for c in own:
+            reply = c["assistant_message"]["id"]
+            (ends[reply],) = tab.ends(reply)  # exactly one end frame on the tab that sent it
+            assert len(other.ends(reply)) <= 1 and (other.ends(reply) or _ended_in_snapshot(other, reply))
+            assert ends[reply]["type"] == "message.error" and ends[reply]["retryable"] is True
+    codes = {str(row.id): row.error_code for row in rows}
+    assert all(end["code"] == codes[reply] for reply, end in ends.items())
+    # A reply refused while the route rests says when to retry; it reached no gateway.
+    assert all(end["retry_after"] >= 1 for end in ends.values() if "retry_after" in end)
+    return [tab_a, tab_b], ends, rows, took
+
+
+async def _billed(ends: dict[str, dict[str, Any]]) -> int:
+    """Ledger: one row per reply the gateway refused, zero usage and no cost; none for one refused at planning."""
+    records = await db(lambda: list(UsageRecord.objects.filter(message_id__in=list(ends))))()
+    called = {reply for reply, end in ends.items() if "retry_after" not in end}
+    assert {str(r.message_id) for r in records} == called and len(records) == len(called)
+    assert all(r.total_tokens == 0 and r.cost_ticks == 0 and not r.estimated and r.outcome == "error"
+               for r in records)
+    return len(records)
+
+
+def _resting(redis_server: PrivateRedis) -> list[str]:
+    """The routes the breaker keeps open, as every process sees them (its keys in the shared Redis)."""
+    scan = ["redis-cli", "-p", str(redis_server.port), "--scan", "--pattern", "*grokweb:breaker:*:open"]
+    return subprocess.run(scan, capture_output=True, text=True, check=True).stdout.split()
+
+
+async def _recovers(tab: Tab) -> tuple[dict[str, Any], int]:
+    """A new reply once the gateway answers again: admitted (no slot held), and it completes.
+
+    A refusal while the route rests carries `retry_after`; it is honoured before sending again.
+    Returns the end frame and how many refusals came first.
+    """
+    refusals = 0
+    while True:
+        (created,) = await _start(tab, 1, "Back again [[tokens=20]] [[tps=100]]")
+        reply = created["assistant_message"]["id"]
+        (end,) = await tab.until(lambda reply=reply: tab.ends(reply), 120)
+        if end["type"] == "message.done":
+            return end, refusals
+        assert end["code"] == "upstream_unavailable" and end["retryable"] is True and end["retry_after"] >= 1
+        refusals += 1
+        assert refusals <= 3, end
+        await asyncio.sleep(end["retry_after"])  # the protocol's own instruction: wait this long
+
+
+async def test_429_storm_from_both_processes(user, web) -> None:
+    tabs, ends, rows, took = await _storm(user, web, "429:1")  # Retry-After: 1 on every call
+    # The gateway's 429 (retried, honouring Retry-After) ends a reply `upstream_rate_limited`; a reply
+    # planned while the route rests on that Retry-After is refused at once, saying when to retry.
+    for end in ends.values():
+        assert (end["code"], "retry_after" in end) in {("upstream_rate_limited", False), ("upstream_unavailable", True)}
+    billed = await _billed(ends)
+    assert billed >= 1
+    end, refusals = await _recovers(tabs[0])
+    assert end["content"]
+    _figure("429-storm", replies=20, all_ended_s=round(took, 1), rate_limited=billed,
+            refused_resting=20 - billed, recovery_refusals=refusals)
+    for tab in tabs:
+        await tab.close()
+
+
+async def test_503_storm_from_both_processes(user, web, redis_server) -> None:
+    tabs, ends, rows, took = await _storm(user, web, "503")
+    # From the gateway (retried first), or refused at once while the route rests.
+    assert {end["code"] for end in ends.values()} == {"upstream_unavailable"}
+    billed = await _billed(ends)
+    assert billed >= 3  # enough to rest the route (BREAKER_FAILURES)
+    # The route rests now (3 failures): the model is not refused outright; a trial call goes through,
+    # completes, and closes the circuit for everyone.
+    assert len(_resting(redis_server)) == 1
+    end, refusals = await _recovers(tabs[0])
+    assert end["content"] and refusals == 0 and _resting(redis_server) == []
+    end, _ = await _recovers(tabs[1])  # the other process sees the circuit closed
+    assert end["content"]
+    _figure("503-storm", replies=20, all_ended_s=round(took, 1), refused_by_gateway=billed,
+            refused_resting=20 - billed, recovery_refusals=refusals)
+    for tab in tabs:
         await tab.close()
