@@ -9,6 +9,7 @@
 
 import { MessageView } from "grokweb/message";
 import { el } from "grokweb/markdown";
+import { showMenu } from "grokweb/menu";
 
 export class ThreadView {
   constructor({ thread, scroller, empty, older, store, models, actions }) {
@@ -249,30 +250,9 @@ export class ThreadView {
       menu.append(item);
     }
     if (!menu.childElementCount) return;
-    menu.addEventListener("keydown", (event) => {
-      const items = [...menu.querySelectorAll(".menu-item")];
-      const at = items.indexOf(document.activeElement);
-      if (event.key === "Escape") {
-        event.preventDefault();
-        event.stopPropagation();
-        this.closeMenu(true);
-      } else if (event.key === "ArrowDown" || event.key === "ArrowUp") {
-        event.preventDefault();
-        const step = event.key === "ArrowDown" ? 1 : -1;
-        items[(at + step + items.length) % items.length].focus();
-      } else if (event.key === "Tab") {
-        this.closeMenu();
-      }
-    });
-    document.body.append(menu);
-    const rect = button.getBoundingClientRect();
-    const top = Math.min(rect.bottom + 4, window.innerHeight - menu.offsetHeight - 8);
-    menu.style.top = `${Math.max(8, top)}px`;
-    menu.style.left = `${Math.max(8, Math.min(rect.left, window.innerWidth - menu.offsetWidth - 8))}px`;
-    button.setAttribute("aria-expanded", "true");
     this.menu = menu;
     this.menuButton = button;
-    menu.querySelector(".menu-item").focus();
+    showMenu(menu, button, (refocus) => this.closeMenu(refocus));
   }
 
   closeMenu(refocus = false) {

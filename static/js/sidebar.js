@@ -8,6 +8,7 @@
 // chats, → reaches a chat's menu button, Shift+F10 or the context-menu key opens it.
 
 import { groupLabel, sortConversations } from "grokweb/groups";
+import { showMenu } from "grokweb/menu";
 
 const SEARCH_DELAY_MS = 250;
 const PAGE_SIZE = 60; // the first page: enough to fill the sidebar, quick to paint
@@ -475,31 +476,9 @@ export class Sidebar {
       });
       menu.append(entry);
     }
-    menu.addEventListener("keydown", (event) => {
-      const entriesNow = [...menu.querySelectorAll(".menu-item")];
-      const at = entriesNow.indexOf(document.activeElement);
-      if (event.key === "Escape") {
-        event.preventDefault();
-        event.stopPropagation();
-        this.closeMenu(true);
-      } else if (event.key === "ArrowDown" || event.key === "ArrowUp") {
-        event.preventDefault();
-        const step = event.key === "ArrowDown" ? 1 : -1;
-        entriesNow[(at + step + entriesNow.length) % entriesNow.length].focus();
-      } else if (event.key === "Tab") {
-        this.closeMenu();
-      }
-    });
-    document.body.append(menu);
-    const rect = anchor.getBoundingClientRect();
-    const top = Math.min(rect.bottom + 4, window.innerHeight - menu.offsetHeight - 8);
-    menu.style.top = `${Math.max(8, top)}px`;
-    menu.style.left = `${Math.max(8, Math.min(rect.right - menu.offsetWidth, window.innerWidth - menu.offsetWidth - 8))}px`;
-    const button = item.li.querySelector(".conv-menu-btn");
-    button.setAttribute("aria-expanded", "true");
     this.menu = menu;
     this.menuFor = id;
-    menu.querySelector(".menu-item").focus();
+    showMenu(menu, anchor, (refocus) => this.closeMenu(refocus), { alignRight: true });
   }
 
   closeMenu(refocus = false) {
