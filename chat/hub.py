@@ -245,6 +245,8 @@ class Hub:
                 await announced.wait()
             if rows is not None and not await rows.wait():
                 return
+            if store.ended_elsewhere:  # its tabs had their end frame from whoever ended it
+                return
             await self.publish(group, frame)
 
         job = Job(plan.message_id, plan.prompt_chars, plan.endpoint.usage_convention, plan.hidden_reasoning_rate,
@@ -267,6 +269,7 @@ class Hub:
                                 waiting=waiting, waiting_after_s=g["WAITING_NOTICE_S"])
         pacing = Pacing(frame_interval=g["DELTA_INTERVAL_S"], checkpoint_first=g["CHECKPOINT_INTERVAL_S"])
         runner = Runner(job, events, publish, store, pacing=pacing, served=lambda: events.served)
+        store.stop = runner.stop
         self.runners[plan.message_id] = runner
         self._spawn(self._run(runner, store, plan))
         return runner

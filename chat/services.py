@@ -481,11 +481,15 @@ def stoppable(user: Any, message_id: Any) -> Message:
     return message
 
 
-def checkpoint(message_id: UUID, content: str, reasoning: str, seq: int) -> None:
-    """Save partial text so a crash loses at most a few seconds of a reply."""
-    Message.objects.filter(id=message_id, status=Message.Status.STREAMING).update(
+def checkpoint(message_id: UUID, content: str, reasoning: str, seq: int) -> bool:
+    """Save partial text so a crash loses at most a few seconds of a reply.
+
+    False when the reply is no longer streaming (ended by another process's orphan sweep, or
+    deleted): its runner should stop, as its tabs were told it ended.
+    """
+    return bool(Message.objects.filter(id=message_id, status=Message.Status.STREAMING).update(
         content=content, reasoning=reasoning, live_seq=seq, updated_at=timezone.now()
-    )
+    ))
 
 
 @dataclass(frozen=True)
@@ -513,6 +517,19 @@ ENDING_FIELDS = ["status", "content", "reasoning", "finish_reason", "error_code"
 
 def finish(message_id: UUID, ending: Ending, attempts: tuple[Attempted, ...] = ()) -> tuple[Message, UsageRecord]:
     """Store the final text, the ledger row and the reply's upstream attempts together; idempotent per message."""
+    message, record, _ = finish_once(message_id, ending, attempts)
+    return message, record
+
+
+def finish_once(message_id: UUID, ending: Ending,
+                attempts: tuple[Attempted, ...] = ()) -> tuple[Message, UsageRecord, bool]:
+    """`finish`, and whether this ending is the one that ended the reply.
+
+    A reply ended meanwhile keeps that ending (its tabs were told it) and its one ledger row; but
+    when that was an orphan's ending (`end_orphan`, by a process that took this reply's runner for
+    dead), the row's usage was guessed from the last checkpoint, so the runner's own (the gateway's
+    figures, or an estimate from the whole text) takes its place in the same row's stead.
+    """
     with transaction.atomic():
         locked = Message.objects.select_for_update(of=("self",))  # PostgreSQL: not the nullable model join
         message = locked.select_related("conversation", "model").get(id=message_id)
@@ -520,7 +537,11 @@ def finish(message_id: UUID, ending: Ending, attempts: tuple[Attempted, ...] = (
         existing = None if message.status == Message.Status.STREAMING else (
             UsageRecord.objects.filter(message=message).first())
         if existing is not None:
-            return message, existing
+            if _orphaned(message, existing) and message.model is not None:
+                existing.delete()  # one row per call: the runner's replaces the sweep's guess
+                existing = _ledger(message, ending, outcome=message.status)
+                record_attempts(attempts)
+            return message, existing, False
         message.status = ending.status
         message.content = ending.content
         message.reasoning = ending.reasoning
@@ -530,16 +551,26 @@ def finish(message_id: UUID, ending: Ending, attempts: tuple[Attempted, ...] = (
         message.ttft_ms = ending.ttft_ms
         message.duration_ms = ending.duration_ms
         message.save(update_fields=ENDING_FIELDS)
-        record = ledger_row(
-            message.conversation.owner_id, message.model, ending.usage,
-            conversation=message.conversation, message=message, purpose=UsageRecord.Purpose.CHAT,
-            upstream_model=ending.upstream_model, outcome=ending.status, raw_usage=ending.raw_usage,
-            provider_id=ending.provider_id, route_id=ending.route_id,
-        )
+        record = _ledger(message, ending, outcome=ending.status)
         Conversation.objects.filter(id=message.conversation_id).update(updated_at=timezone.now())
         gate.release(message.id)
         record_attempts(attempts)
-    return message, record
+    return message, record, True
+
+
+def _ledger(message: Message, ending: Ending, *, outcome: str) -> UsageRecord:
+    return ledger_row(
+        message.conversation.owner_id, message.model, ending.usage,
+        conversation=message.conversation, message=message, purpose=UsageRecord.Purpose.CHAT,
+        upstream_model=ending.upstream_model, outcome=outcome, raw_usage=ending.raw_usage,
+        provider_id=ending.provider_id, route_id=ending.route_id,
+    )
+
+
+def _orphaned(message: Message, record: UsageRecord) -> bool:
+    """Whether the reply was ended by `end_orphan` (its usage a guess from the last checkpoint)."""
+    return (message.status == Message.Status.ERROR and message.error_detail == ORPHAN_DETAIL
+            and record.estimated and record.raw_usage is None)
 
 
 @dataclass(frozen=True)
@@ -554,10 +585,16 @@ class Planned:
 
 
 def finish_planned(reply: Planned, ending: Ending, attempts: tuple[Attempted, ...] = ()) -> UsageRecord:
-    """`finish` for a reply its plan knew: one conditional UPDATE instead of a locked read and a save.
+    """`finish` for a reply its plan knew: one conditional UPDATE instead of a locked read and a save."""
+    return finish_planned_once(reply, ending, attempts)[0]
+
+
+def finish_planned_once(reply: Planned, ending: Ending,
+                        attempts: tuple[Attempted, ...] = ()) -> tuple[UsageRecord, bool]:
+    """`finish_planned`, and whether this ending is the one that ended the reply (see `finish_once`).
 
     The update takes the row's lock itself and applies only while the reply is streaming, so the
-    ending stays exactly-once: a reply ended meanwhile (the orphan sweep) goes through `finish`,
+    ending stays exactly-once: a reply ended meanwhile (the orphan sweep) goes through `finish_once`,
     which finds its ledger row.
     """
     with transaction.atomic():
@@ -576,8 +613,9 @@ def finish_planned(reply: Planned, ending: Ending, attempts: tuple[Attempted, ..
             Conversation.objects.filter(id=reply.conversation_id).update(updated_at=now)
             gate.release(reply.message_id)
             record_attempts(attempts)
-            return record
-    return finish(reply.message_id, ending, attempts)[1]
+            return record, True
+    _, record, ended_here = finish_once(reply.message_id, ending, attempts)
+    return record, ended_here
 
 
 @dataclass(frozen=True)
@@ -693,13 +731,17 @@ def end_orphan(message_id: UUID) -> Ended | None:
     a `stop`, a subscribe) is the only one who gets its end frame to broadcast.
     """
     with transaction.atomic():
-        message = (Message.objects.select_for_update(of=("self",)).select_related("model")
+        message = (Message.objects.select_for_update(of=("self",)).select_related("model", "conversation")
                    .filter(id=message_id, status=Message.Status.STREAMING).first())
         if message is None:
             return None
+        # The prompt was sent whole: estimate it from the branch, never as 1 token (the runner, if it
+        # was alive after all, puts its own usage in this row's place: finish_once).
+        prompt = prompt_tokens(message.conversation, message.parent_id) if message.parent_id else 1
         ending = Ending(
             status=Message.Status.ERROR, content=mend(message.content), reasoning=mend(message.reasoning),
-            finish_reason="", usage=estimate(0, message.content, message.reasoning), raw_usage=None,
+            finish_reason="", usage=estimate(prompt * CHARS_PER_TOKEN, message.content, message.reasoning),
+            raw_usage=None,
             error_code="internal", error_detail=ORPHAN_DETAIL,
         )
         record = None

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -41,6 +42,10 @@ class DjangoStore:
         self.untitled = False
         self.planned = planned  # the reply's rows as planned: its ending reads none of them first
         self.rows = rows  # set when the reply started before its rows were written
+        # Someone else ended the reply (an orphan sweep that took its process for dead): its tabs
+        # had their end frame, so this runner publishes nothing more and stops (`stop`).
+        self.ended_elsewhere = False
+        self.stop: Callable[[], None] = lambda: None
 
     async def _no_rows(self) -> bool:
         return self.rows is not None and not await self.rows.wait()
@@ -48,7 +53,9 @@ class DjangoStore:
     async def checkpoint(self, message_id: UUID, content: str, reasoning: str, seq: int) -> None:
         if await self._no_rows():
             return
-        await database_sync_to_async(services.checkpoint)(message_id, content, reasoning, seq)
+        if not await database_sync_to_async(services.checkpoint)(message_id, content, reasoning, seq):
+            self.ended_elsewhere = True
+            self.stop()
 
     async def finish(self, message_id: UUID, ending: services.Ending) -> dict[str, Any] | None:
         if await self._no_rows():
@@ -56,12 +63,15 @@ class DjangoStore:
             return None
         planned = self.planned if self.planned is not None and self.planned.message_id == message_id else None
         if planned is not None:
-            record = await database_sync_to_async(_finish_planned)(planned, ending, tuple(self.attempts))
+            record, ended_here = await database_sync_to_async(_finish_planned)(planned, ending, tuple(self.attempts))
             # Untitled when planned: the title task checks again (a title may have come meanwhile).
             self.untitled = not planned.titled
         else:
-            message, record = await database_sync_to_async(_finish)(message_id, ending, tuple(self.attempts))
+            message, record, ended_here = await database_sync_to_async(_finish)(message_id, ending,
+                                                                               tuple(self.attempts))
             self.untitled = not message.conversation.title
+        if not ended_here:
+            self.ended_elsewhere = True
         self.attempts.clear()
         return record
 
@@ -73,10 +83,12 @@ class DjangoStore:
         return usage_dict(record)
 
 
-def _finish_planned(planned: services.Planned, ending: services.Ending, attempts: tuple[Attempted, ...]) -> Any:
-    return usage_dict(services.finish_planned(planned, ending, attempts))
+def _finish_planned(planned: services.Planned, ending: services.Ending,
+                    attempts: tuple[Attempted, ...]) -> tuple[Any, bool]:
+    record, ended_here = services.finish_planned_once(planned, ending, attempts)
+    return usage_dict(record), ended_here
 
 
-def _finish(message_id: UUID, ending: services.Ending, attempts: tuple[Attempted, ...]) -> tuple[Any, Any]:
-    message, record = services.finish(message_id, ending, attempts)
-    return message, usage_dict(record)
+def _finish(message_id: UUID, ending: services.Ending, attempts: tuple[Attempted, ...]) -> tuple[Any, Any, bool]:
+    message, record, ended_here = services.finish_once(message_id, ending, attempts)
+    return message, usage_dict(record), ended_here
