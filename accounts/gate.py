@@ -115,6 +115,23 @@ def admit(user: Any, model: Any, prompt_tokens: Callable[[], int], user_limits: 
     return Hold(ticks, tokens, prompt, output, limited)
 
 
+def admissible(user: Any, user_limits: limits.Limits) -> bool:
+    """`admit`'s decision ahead of its transaction, without the lock, for a reply no budget applies to.
+
+    Raises the refusal `admit` would raise (account, concurrent replies); False when a budget
+    applies (its reservation must be decided under the lock first). The caller still calls
+    `admit` in its transaction, which decides again: this only lets it start the reply's work early.
+    """
+    fresh = User.objects.get(pk=user.pk)
+    reason = refusal(fresh)
+    if reason is not None:
+        raise ChatError("bad_request", MESSAGES[reason])
+    if budgets.budgets_for(fresh, user_limits.policies):
+        return False
+    limits.check_live(fresh, Reservation.objects.filter(user_id=fresh.pk).count(), user_limits)
+    return True
+
+
 def reserve_output_tokens() -> int:
     """The output a budgeted reply without max_tokens is held to (and reserves): settings.GROKWEB."""
     return int(settings.GROKWEB.get("RESERVE_OUTPUT_TOKENS", 16_384))
