@@ -88,7 +88,8 @@ def running_stack(extra_env: dict[str, str] | None = None, delay_scale: float = 
         manage(env, "shell", "-c",
                "from accounts.models import User; User.objects.create_user('bench', '', 'bench-password-123')")
         web = subprocess.Popen(
-            [*(daphne or [str(Path(PY).parent / "daphne")]), "-b", "127.0.0.1", "-p", str(web_port), "grokweb.asgi:application"],
+            [*(daphne or [str(Path(PY).parent / "daphne")]), "-b", "127.0.0.1", "-p", str(web_port),
+             "grokweb.asgi:application"],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         procs.append(web)
         wait_http(f"{emulator}/models")

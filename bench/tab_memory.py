@@ -109,7 +109,7 @@ async def run(args: argparse.Namespace) -> None:
         report("idle signed-in sockets", rows[-2][3], rows[-1][3], args.tabs, args.top, "lineno")
         for tab in open_tabs:
             await tab.close()
-    Path(snap_path).unlink(missing_ok=True)
+    os.unlink(snap_path)
 
 
 def main() -> None:
