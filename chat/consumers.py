@@ -167,12 +167,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             self.seen_seq[snap["message"]] = snap["seq"]
             live.append(snap)
         # The latest page of the branch; older pages over HTTP. send_json keeps it under the bound.
-        await self.send_json({"type": "conversation.snapshot",
-                              "conversation": {**selectors.conversation_dict(conversation), "leaf": page.leaf,
-                                               "system_prompt": conversation.system_prompt,
-                                               "params": conversation.params},
-                              "messages": page.messages, "live": live,
-                              "more": page.more, "cursor": page.cursor})
+        await self.send_json({"type": "conversation.snapshot", **paging.snapshot_fields(conversation, page),
+                              "live": live})
 
     async def on_send(self, frame: frames.Send) -> None:
         """The fast start: the upstream call starts as soon as the send is read and admitted, and its

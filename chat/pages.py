@@ -7,15 +7,23 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.views.decorators.cache import never_cache
 
 from accounts.gate import reserve_output_tokens
 
+from .paging import opening
 
+
+@never_cache  # it carries the user's conversation: never kept by a cache on the way
 @login_required
 def index(request: HttpRequest, conversation_id: UUID | None = None) -> HttpResponse:
-    return render(request, "chat/index.html", {"conversation_id": conversation_id or "",
-                                               "attachment_max_bytes": settings.ATTACHMENT_MAX_BYTES,
-                                               "reserve_output_tokens": reserve_output_tokens()})
+    """The chat page; a conversation's latest page comes in the HTML, so it paints before the websocket answers."""
+    return render(request, "chat/index.html", {
+        "conversation_id": conversation_id or "",
+        "opening": opening(request.user, conversation_id) if conversation_id else None,
+        "attachment_max_bytes": settings.ATTACHMENT_MAX_BYTES,
+        "reserve_output_tokens": reserve_output_tokens(),
+    })
 
 
 def shared(request: HttpRequest, token: str) -> HttpResponse:

@@ -19,7 +19,7 @@ from django.db import connection
 
 from .branches import Tree, fit
 from .models import Conversation, Message
-from .selectors import message_dict
+from .selectors import conversation_dict, conversation_for, message_dict
 
 PAGE_MESSAGES = 30  # a few screens of turns; older ones come on scroll
 # Room kept in a frame for the conversation, live text of a running reply and the envelope.
@@ -142,6 +142,27 @@ def branch_page(
     streaming = [rows[k] for k in kept if rows[k].status == Message.Status.STREAMING]
     return BranchPage([dicts[k] for k in kept], more, str(kept[0]) if kept and more else None, str(leaf),
                       streaming)
+
+
+def snapshot_fields(conversation: Conversation, page: BranchPage) -> dict[str, Any]:
+    """What `conversation.snapshot` says of the conversation and its latest page (everything but `live`)."""
+    return {"conversation": {**conversation_dict(conversation), "leaf": page.leaf,
+                             "system_prompt": conversation.system_prompt, "params": conversation.params},
+            "messages": page.messages, "more": page.more, "cursor": page.cursor}
+
+
+def opening(user: Any, conversation_id: UUID) -> dict[str, Any] | None:
+    """The latest page the chat page carries in its HTML (None: not this user's conversation).
+
+    The browser paints it before its websocket has answered; the snapshot that follows is
+    still the truth (live text, `seq`) and replaces it. The same page as that snapshot's,
+    so nothing changes on screen when it arrives.
+    """
+    conversation = conversation_for(user, conversation_id)
+    if conversation is None:
+        return None
+    page = branch_page(conversation, staff=user.is_staff, live_bytes=LIVE_RESERVE)
+    return snapshot_fields(conversation, page)
 
 
 def cut(message: dict[str, Any], room: int) -> None:

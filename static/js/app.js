@@ -17,6 +17,7 @@ import { ChatSettings, InstructionsDialog } from "grokweb/settings";
 import { modelLabel, renderModelInfo } from "grokweb/picker";
 import { estimateCost, formatUsd, promptTokens } from "grokweb/estimate";
 
+performance.mark("grokweb:app"); // every module evaluated (bench/ui.py's breakdown)
 const $ = (id) => document.getElementById(id);
 const root = $("app");
 const config = root.dataset;
@@ -352,12 +353,7 @@ function onFrame(frame) {
   switch (frame.type) {
     case "conversation.snapshot":
       requestedLeaf = null;
-      if (store.applySnapshot(frame)) {
-        settings.fromSnapshot(frame.conversation);
-        setTitle(frame.conversation.title);
-        refreshUsage();
-        if (frame.conversation.model && models.has(frame.conversation.model)) setModel(frame.conversation.model, false);
-      }
+      if (showSnapshot(frame)) refreshUsage();
       break;
     case "conversation.created":
       sidebar.created(frame.conversation);
@@ -414,6 +410,32 @@ function onFrame(frame) {
       break; // newer servers may send more
   }
   composer.setStreaming(!!store.streaming());
+}
+
+/** A snapshot (or, `provisional`, the page that came with the HTML): the thread, title, settings and model. */
+function showSnapshot(frame, provisional = false) {
+  if (!store.applySnapshot(frame, { provisional })) return false;
+  settings.fromSnapshot(frame.conversation);
+  setTitle(frame.conversation.title);
+  if (frame.conversation.model && models.has(frame.conversation.model)) setModel(frame.conversation.model, false);
+  return true;
+}
+
+/**
+ * The latest page of the conversation the page was opened on, carried in its HTML
+ * (chat/paging.py `opening`): painted at once, without waiting for the websocket. Its
+ * snapshot follows and is the truth (live text and seq); until then nothing can be sent.
+ */
+function takeOpening(id) {
+  const node = document.getElementById("opening");
+  if (!node) return null;
+  node.remove(); // once: later navigation asks the socket
+  try {
+    const data = JSON.parse(node.textContent);
+    return data && data.conversation && data.conversation.id === id ? data : null;
+  } catch {
+    return null;
+  }
 }
 
 function onError(frame) {
@@ -500,8 +522,13 @@ function open(id) {
   sidebar.setActive(id);
   setTitle(id ? sidebar.title(id) : "");
   if (!id) refreshUsage(); // hides it; an open chat's total comes with the subscribe's snapshot
+  const first = id ? takeOpening(id) : null;
+  if (first && showSnapshot(first, true)) {
+    thread.flushNow(); // on screen with the first frame
+    performance.mark("grokweb:opening-shown");
+  }
   if (id && socket.open) socket.send({ type: "subscribe", conversation: id });
-  composer.setStreaming(false);
+  composer.setStreaming(!!store.streaming());
   thread.scrollToBottom();
 }
 

@@ -11,6 +11,12 @@ import { MessageView } from "grokweb/message";
 import { el } from "grokweb/markdown";
 import { showMenu } from "grokweb/menu";
 
+// Opening a conversation renders its newest messages first, about a screenful, and the
+// rest of the page above them after that has been painted, a few messages per task.
+const FIRST_MESSAGES = 6;
+const FIRST_CHARS = 6000;
+const LATER_BATCH = 4;
+
 export class ThreadView {
   constructor({ thread, scroller, empty, older, store, models, actions }) {
     this.thread = thread;
@@ -29,6 +35,9 @@ export class ThreadView {
     this.timer = 0;
     this.stick = true;
     this.loadingOlder = false;
+    this.deferred = new Set(); // the oldest messages of an opening page, rendered after the first paint
+    this.laterTimer = 0;
+    this.wasLoaded = false;
     this.ctx = { model: (slug) => (slug ? this.models.get(slug) : null) };
     store.onChange((change) => {
       if (change.kind === "list") this.listDirty = true;
@@ -68,6 +77,55 @@ export class ThreadView {
     });
   }
 
+  /** Render what changed now rather than at the next frame (the page that came with the HTML). */
+  flushNow() {
+    cancelAnimationFrame(this.frame);
+    this.frame = 0;
+    this.flush();
+  }
+
+  /**
+   * Which messages of a list to render later: when nothing is on screen yet, all but the
+   * newest few that fill about a screen (FIRST_MESSAGES, FIRST_CHARS of text).
+   */
+  planOpening(order) {
+    if (this.deferred.size) {
+      // Still a prefix of the list (a snapshot that repeats the page)? Else render it all now.
+      const at = order.findIndex((id) => !this.deferred.has(id));
+      if (at >= 0 && order.slice(at).some((id) => this.deferred.has(id))) this.deferred.clear();
+      return;
+    }
+    if (this.views.size || order.length <= FIRST_MESSAGES) return;
+    let chars = 0;
+    let first = order.length;
+    while (first > 0 && order.length - first < FIRST_MESSAGES && chars < FIRST_CHARS) {
+      first -= 1;
+      const msg = this.store.get(order[first]);
+      chars += (msg.content || "").length + (msg.reasoning || "").length;
+    }
+    if (first === 0) return;
+    for (const id of order.slice(0, first)) this.deferred.add(id);
+    // After the newest ones are painted: a task per batch, so frames go on in between.
+    requestAnimationFrame(() => {
+      clearTimeout(this.laterTimer);
+      this.laterTimer = setTimeout(() => this.renderLater(), 0);
+    });
+  }
+
+  /** The newest batch of the messages left for later, placed above what is shown. */
+  renderLater(all = false) {
+    this.laterTimer = 0;
+    const ids = this.store.order.filter((id) => this.deferred.has(id));
+    const batch = all ? ids : ids.slice(-LATER_BATCH);
+    for (const id of batch) this.deferred.delete(id);
+    if (!ids.length) {
+      this.deferred.clear();
+      return;
+    }
+    this.placeAbove(batch);
+    if (this.deferred.size) this.laterTimer = setTimeout(() => this.renderLater(), 0);
+  }
+
   refreshAll() {
     this.listDirty = true;
     this.forceAll = true;
@@ -102,7 +160,9 @@ export class ThreadView {
       this.forceAll = false;
       const seen = new Set();
       let prev = null;
+      this.planOpening(store.order);
       for (const id of store.order) {
+        if (this.deferred.has(id)) continue; // rendered later, above the first one shown
         const msg = store.get(id);
         const view = this.view(msg);
         seen.add(id);
@@ -117,6 +177,7 @@ export class ThreadView {
           this.views.delete(id);
         }
       }
+      for (const id of this.deferred) if (!store.get(id)) this.deferred.delete(id);
       this.dirty.clear();
     } else {
       if (this.prepended) this.insertOlder();
@@ -140,23 +201,40 @@ export class ThreadView {
     }
     if (this.stick) this.scroller.scrollTop = this.scroller.scrollHeight;
     this.tickTimers();
+    // The page that came with the HTML is replaced by the snapshot: older pages may load now.
+    if (store.loaded && !this.wasLoaded && this.older && !this.older.hidden) {
+      requestAnimationFrame(() => {
+        if (this.older.getBoundingClientRect().bottom > this.scroller.getBoundingClientRect().top - 800) {
+          this.maybeLoadOlder();
+        }
+      });
+    }
+    this.wasLoaded = store.loaded;
   }
 
   /** Older messages arrived: put them above, keeping what the reader sees where it is. */
   insertOlder() {
     const count = this.prepended;
     this.prepended = 0;
+    if (this.deferred.size) this.renderLater(true); // what is left of the opening page goes first
+    this.placeAbove(this.store.order.slice(0, count));
+  }
+
+  /** Render `ids` (consecutive, oldest first) above the first message shown, keeping what the reader sees in place. */
+  placeAbove(ids) {
     const anchor = this.thread.firstElementChild;
     const before = anchor ? anchor.getBoundingClientRect().top : 0;
     const fragment = document.createDocumentFragment();
-    for (const id of this.store.order.slice(0, count)) {
+    for (const id of ids) {
       const msg = this.store.get(id);
+      if (!msg) continue;
       const view = this.view(msg);
       view.render(msg, true);
       fragment.append(view.root);
     }
     this.thread.insertBefore(fragment, anchor);
-    if (anchor) this.scroller.scrollTop += anchor.getBoundingClientRect().top - before;
+    if (this.stick) this.scroller.scrollTop = this.scroller.scrollHeight;
+    else if (anchor) this.scroller.scrollTop += anchor.getBoundingClientRect().top - before;
   }
 
   async maybeLoadOlder() {

@@ -83,8 +83,13 @@ export class Store {
 
   // Frames ----------------------------------------------------------------
 
-  /** conversation.snapshot: the latest page of the branch plus live text and seq of running replies. */
-  applySnapshot(frame) {
+  /**
+   * conversation.snapshot: the latest page of the branch plus live text and seq of running replies.
+   * `provisional`: the page that came with the HTML (no live text): shown, but the conversation
+   * counts as loaded only when the websocket's snapshot has replaced it. A message the snapshot
+   * repeats unchanged keeps its object (and its view is not rendered again).
+   */
+  applySnapshot(frame, { provisional = false } = {}) {
     const conv = frame.conversation || {};
     if (!this.conversationId || conv.id !== this.conversationId) return false;
     this.conversation = { ...conv };
@@ -94,13 +99,22 @@ export class Store {
     this.live = new Set();
     for (const raw of frame.messages || []) {
       const prev = this.byId.get(raw.id);
-      const msg = normalize(raw, prev);
       const l = live.get(raw.id);
+      const key = l ? null : JSON.stringify(raw);
+      if (prev && key !== null && prev.key === key) {
+        order.push(prev.id);
+        byId.set(prev.id, prev);
+        continue;
+      }
+      const msg = normalize(raw, prev);
+      msg.key = key;
       if (l) {
         msg.content = l.content || "";
         msg.reasoning = l.reasoning || "";
         msg.seq = Number(l.seq) || 0;
         if (msg.content && !msg.firstContentAt) msg.firstContentAt = prev?.firstContentAt || null;
+        // Addition: how long the reply thought before its answer began ("Thought for …" after a reload).
+        if (!msg.firstContentAt && Number.isFinite(l.thought_ms)) msg.firstContentAt = msg.startedAt + l.thought_ms;
       } else {
         msg.seq = prev ? prev.seq : 0;
       }
@@ -121,7 +135,7 @@ export class Store {
     // Additions (docs/protocol.md): older servers send the whole branch and no cursor.
     this.more = !!frame.more;
     this.cursor = frame.more ? frame.cursor || null : null;
-    this.loaded = true;
+    this.loaded = !provisional;
     this.emit({ kind: "conversation" });
     this.emit({ kind: "list" });
     return true;
@@ -280,6 +294,7 @@ export class Store {
   // Helpers ---------------------------------------------------------------
 
   changed(msg) {
+    msg.key = null; // no longer what the server sent: a snapshot renders it again
     msg.v = (msg.v || 0) + 1;
     this.emit({ kind: "message", id: msg.id });
   }

@@ -156,3 +156,42 @@ async def test_rename_pin_archive_and_delete_reach_every_tab(user, make_user, em
     gone = await tab.until("conversation.deleted")
     assert gone["conversation"] == str(conversation.id)
     await tab.close()
+
+
+def opening_of(html: str) -> dict[str, Any] | None:
+    """The page the chat page's HTML carries (`<script id="opening" type="application/json">`)."""
+    import re
+
+    found = re.search(r'<script id="opening" type="application/json">(.*?)</script>', html, re.S)
+    return json.loads(found.group(1)) if found else None
+
+
+async def test_the_chat_page_carries_the_latest_page_the_snapshot_then_repeats(user, emulator_provider) -> None:
+    conversation, rows = await db(chain)(user, 1000, text=TEXT + " </script><script>alert(1)</script>")
+    client = await db(client_for)(user)
+    answer = await db(client.get)(f"/c/{conversation.id}/")
+    assert answer.status_code == 200
+    assert "no-store" in answer["Cache-Control"]  # a private page: never kept by a cache on the way
+    html = answer.content.decode()
+    assert "<script>alert(1)" not in html  # the text is JSON inside the page, escaped
+    opening = opening_of(html)
+    assert opening is not None and len(answer.content) < BOUND + 64 * 1024
+    assert opening["messages"][-1]["id"] == str(rows[-1].id) and opening["messages"][-1]["content"].endswith("[999]")
+    assert opening["more"] is True and opening["cursor"] == opening["messages"][0]["id"]
+
+    socket = await open_socket(user)
+    await socket.send({"type": "subscribe", "conversation": str(conversation.id)})
+    snap = await socket.until("conversation.snapshot")
+    await socket.close()
+    assert snap["messages"] == opening["messages"] and snap["cursor"] == opening["cursor"]
+    assert snap["conversation"] == opening["conversation"] and snap["live"] == []
+
+
+async def test_the_chat_page_carries_nothing_of_another_users_conversation(user, make_user, emulator_provider) -> None:
+    other = await db(make_user)("someone-else")
+    conversation, _ = await db(chain)(other, 4)
+    client = await db(client_for)(user)
+    answer = await db(client.get)(f"/c/{conversation.id}/")
+    assert answer.status_code == 200  # the shell; its socket then says not_found
+    assert opening_of(answer.content.decode()) is None and TEXT[:40] not in answer.content.decode()
+    assert opening_of((await db(client.get)("/")).content.decode()) is None

@@ -113,6 +113,47 @@ def test_ten_thousand_messages_open_with_the_newest_visible_and_no_large_frame(p
     assert not page.js_errors, page.js_errors  # type: ignore[attr-defined]
 
 
+def test_the_newest_message_shows_before_the_socket_answers(page: Page, grokweb_server: LiveServer,
+                                                          screenshots: Path) -> None:
+    """The chat page carries its latest page: it paints with the socket's frames held back,
+    and the snapshot, once let through, takes over (older pages load, sending works)."""
+    conversation = seed(grokweb_server, 1_000, "Before the socket")
+    sign_in(page, grokweb_server)
+    held: list[str | bytes] = []
+    routes: list = []  # type: ignore[type-arg]
+
+    def hold(ws):  # type: ignore[no-untyped-def]
+        server = ws.connect_to_server()
+        routes.append(ws)
+        server.on_message(lambda message: ws.send(message) if routes[-1] is None else held.append(message))
+
+    page.route_web_socket(re.compile(r"/ws/chat/$"), hold)
+    page.goto(f"/c/{conversation}/")
+    newest = page.locator("#thread article.msg").last
+    expect(newest).to_contain_text("[message 999]")
+    expect(newest).to_be_in_viewport()
+    expect(newest.locator(".content p").first).to_be_visible()  # rendered as markdown, sanitized
+    expect(page.locator("#conv-title")).to_have_text("Before the socket")
+    shown = page.locator("#thread article.msg").count()
+    assert 0 < shown <= 30
+    page.screenshot(path=str(screenshots / "open-before-socket.png"))
+    newest.locator(".content p").first.evaluate("p => { p.dataset.kept = '1'; }")
+
+    # Let the socket through: the snapshot repeats the page, nothing on screen is redone.
+    ws = routes[-1]
+    routes.append(None)
+    for message in held:
+        ws.send(message)
+    page.locator("#messages").evaluate("el => el.scrollTop = 0")
+    page.wait_for_function(f"() => document.querySelectorAll('#thread article.msg').length > {shown}")
+    expect(newest.locator(".content p[data-kept]")).to_have_count(1)
+    numbers = [int(n) for n in re.findall(r"\[message (\d+)\]", page.locator("#thread").text_content() or "")]
+    assert numbers == list(range(numbers[0], 1000))
+    send(page, "And one more thing. [[tokens=20]]")
+    expect(last_reply(page)).to_have_attribute("data-status", "complete", timeout=30_000)
+    assert not page.js_errors, page.js_errors  # type: ignore[attr-defined]
+
+
 def test_a_reply_too_large_for_a_frame_is_cut_and_said_so(page: Page, grokweb_server: LiveServer) -> None:
     conversation = seed(grokweb_server, 300, "Huge", huge=400_000)
     sizes = record_frames(page)

@@ -186,3 +186,65 @@ test("an error ends the wait", () => {
   assert.equal(store.get(A1).waitingFor, null);
   assert.equal(store.get(A1).error.retryable, true);
 });
+
+test("the page that came with the HTML shows at once; the snapshot that repeats it keeps its messages", () => {
+  const store = new Store();
+  store.reset(C);
+  const page = {
+    conversation: { id: C, title: "T" },
+    messages: [msg(U1, "user", { content: "hi" }), msg(A1, "assistant", { content: "Hello", parent: U1 })],
+    more: true, cursor: U1,
+  };
+  assert.equal(store.applySnapshot(page, { provisional: true }), true);
+  assert.equal(store.loaded, false); // nothing is sent until the websocket's snapshot is in
+  assert.equal(store.get(A1).content, "Hello");
+  assert.equal(store.cursor, U1);
+  const shown = store.get(A1);
+  store.applySnapshot({ type: "conversation.snapshot", ...page, live: [] });
+  assert.equal(store.loaded, true);
+  assert.equal(store.get(A1), shown); // unchanged: the same object, its view is not rendered again
+  store.applySnapshot({ type: "conversation.snapshot", ...page,
+    messages: [page.messages[0], msg(A1, "assistant", { content: "Hello there", parent: U1 })], live: [] });
+  assert.notEqual(store.get(A1), shown);
+  assert.equal(store.get(A1).content, "Hello there");
+  assert.ok(store.get(A1).v > shown.v);
+});
+
+test("a reply streaming when the page was made takes its live text and seq from the snapshot", () => {
+  const store = new Store();
+  store.reset(C);
+  const messages = [msg(U1, "user", { content: "hi" }), msg(A1, "assistant", { status: "streaming", content: "He", parent: U1 })];
+  store.applySnapshot({ conversation: { id: C, title: "T" }, messages }, { provisional: true });
+  assert.equal(store.streaming().id, A1);
+  assert.equal(store.get(A1).seq, 0);
+  store.applySnapshot({ type: "conversation.snapshot", conversation: { id: C, title: "T" }, messages,
+    live: [{ message: A1, content: "Hello", reasoning: "", seq: 4 }] });
+  assert.equal(store.get(A1).content, "Hello");
+  assert.equal(store.applyDelta({ message: A1, seq: 4, content: "XX" }), "duplicate");
+  assert.equal(store.applyDelta({ message: A1, seq: 5, content: "!" }), "applied");
+  assert.equal(store.get(A1).content, "Hello!");
+});
+
+test("a message changed by frames is not mistaken for the snapshot's copy", () => {
+  const store = new Store();
+  store.reset(C);
+  const page = { conversation: { id: C, title: "T" }, messages: [msg(A1, "assistant", { status: "streaming", content: "" })] };
+  store.applySnapshot({ ...page, live: [{ message: A1, content: "", reasoning: "", seq: 0 }] });
+  store.applyDelta({ message: A1, seq: 1, content: "Hi" });
+  store.applyDone({ message: A1, status: "complete", content: "Hi" });
+  store.applySnapshot({ ...page, messages: [msg(A1, "assistant", { content: "Hi" })], live: [] });
+  assert.equal(store.get(A1).status, "complete");
+  assert.equal(store.get(A1).content, "Hi");
+});
+
+test("a reply opened mid-stream knows how long it thought (live thought_ms)", () => {
+  const store = new Store();
+  store.reset(C);
+  store.applySnapshot({
+    conversation: { id: C, title: "T" },
+    messages: [msg(A1, "assistant", { status: "streaming" })],
+    live: [{ message: A1, content: "The answer", reasoning: "", seq: 7, thought_ms: 3200 }],
+  });
+  const reply = store.get(A1);
+  assert.equal(reply.firstContentAt - reply.startedAt, 3200);
+});
