@@ -4,13 +4,16 @@
 
 # --- Front-end libraries ------------------------------------------------------
 # Installed from the npm registry with the lock file, then copied as browser
-# builds into static/vendor/ by scripts/vendor.mjs (nothing from a CDN at run time).
+# builds into static/vendor/ by scripts/vendor.mjs (nothing from a CDN at run time);
+# our own modules (static/js/) are bundled into static/build/ by scripts/build.mjs.
 FROM node:20-slim AS vendor
 WORKDIR /src
 COPY package.json package-lock.json ./
-COPY scripts/vendor.mjs scripts/vendor.mjs
+COPY scripts/vendor.mjs scripts/build.mjs scripts/
+COPY static/js static/js
 RUN npm ci --no-audit --no-fund --ignore-scripts \
- && node scripts/vendor.mjs
+ && node scripts/vendor.mjs \
+ && node scripts/build.mjs
 
 # --- The application ----------------------------------------------------------
 FROM python:3.11-slim
@@ -36,6 +39,7 @@ RUN groupadd --system --gid 10001 grokweb \
 WORKDIR /app
 COPY --chown=grokweb:grokweb . .
 COPY --from=vendor --chown=grokweb:grokweb /src/static/vendor/ static/vendor/
+COPY --from=vendor --chown=grokweb:grokweb /src/static/build/ static/build/
 
 USER grokweb
 

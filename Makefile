@@ -20,6 +20,7 @@ ifeq ($(origin PYTHON),undefined)
 PYTHON := $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null)
 endif
 NPM ?= npm
+NODE ?= node
 VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST := $(VENV)/bin/pytest
@@ -30,6 +31,8 @@ export E2E_CHROMIUM ?= /usr/bin/chromium
 PY_STAMP := $(VENV)/.grokweb-installed
 NODE_STAMP := node_modules/.grokweb-installed
 VENDOR_STAMP := static/vendor/.grokweb-vendored
+# Our own modules (static/js/) built into static/build/ by scripts/build.mjs (esbuild, from node_modules).
+BUILD_STAMP := static/build/.grokweb-built
 
 # The integration set needs real PostgreSQL and Redis (see tests/integration/conftest.py).
 # pytest-django creates and drops its own database, test_<NAME>, next to NAME.
@@ -60,7 +63,7 @@ help:
 
 # --- setup -------------------------------------------------------------------
 
-setup: $(PY_STAMP) $(VENDOR_STAMP)
+setup: $(PY_STAMP) $(VENDOR_STAMP) $(BUILD_STAMP)
 
 $(PY_STAMP): pyproject.toml
 	@if [ ! -x $(PY) ]; then \
@@ -83,6 +86,11 @@ $(NODE_STAMP): package.json $(wildcard package-lock.json)
 $(VENDOR_STAMP): $(NODE_STAMP) $(wildcard scripts/vendor.mjs)
 	$(NPM) run --silent vendor
 	@mkdir -p $(@D) && touch $@
+
+# The chat page loads static/build/, never static/js/ itself: rebuilt whenever a module changed.
+$(BUILD_STAMP): $(NODE_STAMP) scripts/build.mjs $(wildcard static/js/*.js)
+	$(NODE) scripts/build.mjs
+	@touch $@
 
 collectstatic: setup
 	$(PY) manage.py collectstatic --noinput --verbosity 0
@@ -171,7 +179,7 @@ emulator: setup
 
 # Keeps var/ (the SQLite database, the generated secret key) and .env.
 clean:
-	rm -rf staticfiles static/vendor .pytest_cache .mypy_cache .ruff_cache tests/e2e/screenshots
+	rm -rf staticfiles static/vendor static/build .pytest_cache .mypy_cache .ruff_cache tests/e2e/screenshots
 	rm -f var/test.sqlite3*
 	find . \( -path ./.venv -o -path ./node_modules -o -path ./.git \) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 

@@ -112,11 +112,25 @@ def _revendor_if_stale() -> None:
     subprocess.run([node, "scripts/vendor.mjs"], cwd=ROOT, check=True, capture_output=True, timeout=300)
 
 
+def _rebuild_if_stale() -> None:
+    """static/build/ (our modules, bundled by scripts/build.mjs) is what the pages load: rebuild it
+    when a module in static/js/ or the build script is newer, so the tests run the code as edited."""
+    built = ROOT / "static" / "build" / "app.js"
+    inputs = [ROOT / "scripts" / "build.mjs", *(ROOT / "static" / "js").glob("*.js")]
+    if built.exists() and all(built.stat().st_mtime >= p.stat().st_mtime for p in inputs):
+        return
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail("static/build/ is missing or older than static/js/ and node is not on PATH: run `make setup`")
+    subprocess.run([node, "scripts/build.mjs"], cwd=ROOT, check=True, capture_output=True, timeout=300)
+
+
 @pytest.fixture(scope="session")
 def grokweb_server() -> Iterator[LiveServer]:
     if not (ROOT / "static" / "vendor" / "marked.esm.js").exists():
         pytest.fail("static/vendor/ is missing: run `npm install` (or `npm run vendor`) first")
     _revendor_if_stale()
+    _rebuild_if_stale()
     tmp = Path(tempfile.mkdtemp(prefix="grokweb-e2e-"))
     port = _free_port()
     env = {

@@ -46,10 +46,28 @@ def test_chat_sign_in_and_staff_pages_run_under_the_policy(page: Page, grokweb_s
     assert not [e for e in page.js_errors if "Content Security Policy" in e]  # type: ignore[attr-defined]
 
 
+SEED_REPLY = """
+from django.contrib.auth import get_user_model
+from chat.models import Conversation, Message
+owner = get_user_model().objects.get(username={user!r})
+conv = Conversation.objects.create(owner=owner, title='Hostile reply')
+q = Message.objects.create(conversation=conv, role='user', status='complete', content='Show me a form.')
+a = Message.objects.create(conversation=conv, parent=q, role='assistant', status='complete', content={html!r})
+conv.current_leaf_id = a.id
+conv.save()
+print(conv.id)
+"""
+
+
 def test_model_output_keeps_no_forms_inputs_frames_or_styles(page: Page, grokweb_server: LiveServer) -> None:
+    seeded = grokweb_server.manage("shell", "-c", SEED_REPLY.format(user=grokweb_server.username, html=HOSTILE_HTML))
+    path = f"/c/{seeded.strip().splitlines()[-1]}/"
     sign_in(page, grokweb_server)
+    page.goto(path)
+    content = page.locator("#thread article.msg-assistant .content")
+    expect(content).to_contain_text("read me")
     expect(page.locator("#model")).to_be_enabled()
-    html = page.evaluate("async (html) => (await import('grokweb/markdown')).sanitize(html)", HOSTILE_HTML)
+    html = content.inner_html()
     for tag in ("<form", "<input", "<button", "<textarea", "<select", "<option", "<iframe", "<style"):
         assert tag not in html, html
     assert "style=" not in html and "onerror" not in html and "javascript:" not in html
@@ -58,6 +76,6 @@ def test_model_output_keeps_no_forms_inputs_frames_or_styles(page: Page, grokweb
     # While DOMPurify parses the hostile text, the browser refuses its <style> and its onerror
     # on the policy's account: reported, not run. Those two reports are this test's own.
     blocked = page.csp_violations  # type: ignore[attr-defined]
-    assert all(v.startswith("/: ") and " blocked inline " in v for v in blocked), blocked
+    assert all(v.startswith(f"{path}: ") and " blocked inline " in v for v in blocked), blocked
     assert {v.split()[1] for v in blocked} <= {"style-src-elem", "script-src-attr"}, blocked
     blocked.clear()
