@@ -152,6 +152,8 @@ class Runner:
             if self._first_token is None:
                 self._first_token = self._clock()
             if isinstance(event, ContentDelta):
+                if self.live.thought_ms is None:
+                    self.live.thought_ms = _ms(self._clock() - self._started)
                 self.live.add_content(event.text)
             else:
                 self.live.add_reasoning(event.text)

@@ -18,6 +18,7 @@ class LiveText:
         self.seq = 0
         self.content_chars = 0  # counted as text arrives (budgets watch them per token: no joins)
         self.reasoning_chars = 0
+        self.thought_ms: int | None = None  # the runner's: from its start to the first answer text
 
     def add_content(self, text: str) -> None:
         self._content.append(text)
@@ -74,9 +75,12 @@ class LiveText:
         pending_c = "".join(self._pending_content)
         pending_r = "".join(self._pending_reasoning)
         content, reasoning = self.content, self.reasoning
-        return {
+        snap: dict[str, Any] = {
             "message": self.message_id,
             "content": content[: len(content) - len(pending_c)] if pending_c else content,
             "reasoning": reasoning[: len(reasoning) - len(pending_r)] if pending_r else reasoning,
             "seq": self.seq,
         }
+        if self.thought_ms is not None:  # a tab opened mid-reply can still say "Thought for 3.2s"
+            snap["thought_ms"] = self.thought_ms
+        return snap

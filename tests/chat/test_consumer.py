@@ -170,6 +170,21 @@ async def test_closing_the_tab_does_not_stop_the_reply_and_a_new_tab_resyncs(use
     await second.close()
 
 
+async def test_a_tab_opened_mid_reply_learns_how_long_it_thought(user, emulator_provider) -> None:
+    socket = await open_socket(user)
+    created = await socket.chat("Long please [[tokens=100000]]")
+    reply_id = created["assistant_message"]["id"]
+    await socket.until("message.delta", message=reply_id)
+    second = await open_socket(user)
+    await second.send({"type": "subscribe", "conversation": created["conversation"]})
+    live = {item["message"]: item for item in (await second.until("conversation.snapshot"))["live"]}
+    assert isinstance(live[reply_id]["thought_ms"], int) and live[reply_id]["thought_ms"] >= 0
+    await socket.send({"type": "stop", "message": reply_id})
+    await socket.until("message.done", message=reply_id)
+    await second.close()
+    await socket.close()
+
+
 async def test_a_failed_reply_keeps_its_partial_text(user, emulator_provider) -> None:
     socket = await open_socket(user)
     created = await socket.chat("Hello [[fault:drop:4]]")

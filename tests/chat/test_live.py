@@ -25,3 +25,12 @@ def test_snapshot_leaves_out_text_not_yet_in_a_frame() -> None:
     assert snap == {"message": "m1", "content": "Hi", "reasoning": "think ", "seq": 1}
     later = live.take_delta()
     assert later["seq"] == 2 and snap["content"] + later["content"] == live.content
+
+
+def test_snapshot_says_how_long_the_reply_thought_once_its_answer_began() -> None:
+    live = LiveText("m1")
+    live.add_reasoning("hmm")
+    assert "thought_ms" not in live.snapshot()  # still thinking
+    live.thought_ms = 3200  # the runner's clock, at the first answer text
+    live.add_content("Yes")
+    assert live.snapshot()["thought_ms"] == 3200

@@ -9,6 +9,7 @@ Screenshots land in tests/e2e/screenshots/ (gitignored).
 from __future__ import annotations
 
 import re
+import uuid
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -201,11 +202,27 @@ def test_mobile_layout_and_navigation(browser, grokweb_server: LiveServer, scree
         context.close()
 
 
+SEED_NOTE = """
+from django.contrib.auth import get_user_model
+from chat.models import Conversation, Message
+owner = get_user_model().objects.get(username={user!r})
+conv = Conversation.objects.create(owner=owner, title='Field notes')
+m = Message.objects.create(conversation=conv, role='user', status='complete', content={text!r})
+conv.current_leaf_id = m.id
+conv.save()
+"""
+
+
 def test_search_and_titles(page: Page, grokweb_server: LiveServer) -> None:
+    # A word of its own, in one conversation: whatever other tests (and the emulator's words) left behind.
+    word = f"quokka{uuid.uuid4().hex[:10]}"
+    grokweb_server.manage("shell", "-c", SEED_NOTE.format(user=grokweb_server.username,
+                                                          text=f"Notes on the {word} colony."))
     sign_in(page, grokweb_server)
     expect(page.locator("#conv-list .conv-item").first).to_be_visible()
-    page.fill("#search", "harbor")
+    page.fill("#search", word)
     expect(page.locator("#conv-list .conv-item")).to_have_count(1)
+    expect(page.locator("#conv-list .conv-item")).to_contain_text("Field notes")
     page.fill("#search", "no such words anywhere zzz")
     expect(page.locator("#conv-empty")).to_be_visible()
     expect(page.locator("#conv-empty")).to_have_text("No conversations match.")
@@ -216,18 +233,43 @@ def test_search_and_titles(page: Page, grokweb_server: LiveServer) -> None:
     assert titles and all(t.strip() for t in titles)
 
 
+def hidden_reasoning_model(page: Page) -> str:
+    slug = page.evaluate(
+        "() => [...document.querySelectorAll('#model option')].map(o => o.value)"
+        ".find(v => /reasoning$/.test(v) && !/non-reasoning/.test(v)) || ''"
+    )
+    assert slug, "the emulator offers a hidden-reasoning model"
+    return str(slug)
+
+
+def test_a_reasoning_reply_reloaded_mid_stream_still_says_how_long_it_thought(page: Page,
+                                                                              grokweb_server: LiveServer) -> None:
+    sign_in(page, grokweb_server)
+    expect(page.locator("#model")).to_be_enabled()
+    page.select_option("#model", hidden_reasoning_model(page))
+    send(page, "Think it over, then answer at length. [[tokens=6000]]")
+    thought = re.compile(r"^Thought for \d+\.\ds$")
+    reply = last_reply(page)
+    expect(reply.locator(".thinking")).to_have_text(thought, timeout=30_000)  # the answer has begun
+    expect(reply).to_have_attribute("data-status", "streaming")
+
+    page.reload()
+    reply = last_reply(page)
+    expect(reply).to_have_attribute("data-status", "streaming")
+    expect(reply.locator(".thinking")).to_have_text(thought)  # not only once the reply has ended
+    page.keyboard.press("Escape")  # stops the reply
+    expect(reply).to_have_attribute("data-status", "cancelled")
+    expect(reply.locator(".thinking")).to_contain_text("Thought for")
+    assert not page.js_errors, page.js_errors  # type: ignore[attr-defined]
+
+
 def test_thinking_timer_and_reasoning_trace(page: Page, grokweb_server: LiveServer, screenshots) -> None:  # type: ignore[no-untyped-def]
     sign_in(page, grokweb_server)
     page.locator("#new-chat").click()
     expect(page.locator("#model")).to_be_enabled()
 
     # Hidden reasoning: "Thinking… 0.3s" counts while nothing is written, then the tokens.
-    hidden = page.evaluate(
-        "() => [...document.querySelectorAll('#model option')].map(o => o.value)"
-        ".find(v => /reasoning$/.test(v) && !/non-reasoning/.test(v)) || ''"
-    )
-    assert hidden, "the emulator offers a hidden-reasoning model"
-    page.select_option("#model", hidden)
+    page.select_option("#model", hidden_reasoning_model(page))
     send(page, "Think about this for a moment. [[tokens=60]]")
     thinking = page.locator("#thread article.msg-assistant .thinking.live")
     thinking.wait_for(state="visible")
