@@ -66,6 +66,10 @@ def test_chat_header_shows_the_conversations_usage(page: Page, grokweb_server: L
     usage = page.locator("#conv-usage")
     expect(usage).to_be_visible()
     expect(usage).to_have_text(re.compile(r"^[\d,]+ tokens · \$\d+\.\d+$"))
+    # The title has the room it needs beside the usage, the model picker and its badges (1280 px).
+    title = page.locator("#conv-title")
+    expect(title).not_to_have_text("New chat", timeout=30_000)
+    assert title.evaluate("e => e.scrollWidth <= e.clientWidth"), title.inner_text()
     page.locator(".topbar").screenshot(path=str(screenshots / "usage-chat-header.png"))
 
 
