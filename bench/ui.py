@@ -8,7 +8,8 @@ from the emulator slowed to 400 tokens/s. Measured in the page (performance.now(
 navigation start):
 
 1. navigation -> the newest message painted, conversations of 10 / 1,000 / 10,000
-   messages (~2 KB each);
+   messages (~2 KB each), and when each step before it happened (the HTML received and
+   parsed, the app evaluated, the newest message in the DOM, the socket open, the snapshot in);
 2. long tasks (PerformanceObserver "longtask", > 50 ms) while a 5,000-token reply
    streams at 400 tokens/s, in a new chat and at the end of a 1,000-message one;
 3. a sidebar of 5,000 conversations: its first row painted, and scrolling to the end
@@ -100,14 +101,50 @@ def seed_chat(env: dict[str, str], count: int) -> str:
     return manage(env, "shell", "-c", SEED_CHAT.format(count=count, text=TEXT, model=MODEL)).strip().splitlines()[-1]
 
 
-def open_time(context: Any, url: str, marker: str) -> float:
+# When the page's websocket opened and brought its first frame (the snapshot), for the breakdown.
+SOCKET_PROBE = """
+(() => {
+  const Native = window.WebSocket;
+  window.__socket = {};
+  window.WebSocket = function (...args) {
+    const ws = new Native(...args);
+    const at = (name) => () => { window.__socket[name] ??= performance.now(); };
+    window.__socket.created ??= performance.now();
+    ws.addEventListener("open", at("open"));
+    ws.addEventListener("message", at("first_frame"));
+    return ws;
+  };
+  window.WebSocket.prototype = Native.prototype;
+  Object.assign(window.WebSocket, { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 });
+})();
+"""
+# Each step of opening, ms from navigation start (performance marks from static/js/app.js).
+STEPS = """() => {
+  const nav = performance.getEntriesByType('navigation')[0];
+  const mark = (name) => performance.getEntriesByName(name)[0]?.startTime ?? null;
+  return { html: nav.responseEnd, parsed: nav.domInteractive, app: mark('grokweb:app'),
+           shown: mark('grokweb:opening-shown'), socket_open: window.__socket.open ?? null,
+           snapshot: window.__socket.first_frame ?? null, painted: window.__painted };
+}"""
+BREAKDOWN = (("html", "HTML received"), ("parsed", "HTML parsed"), ("app", "app evaluated"),
+             ("shown", "newest in the DOM"), ("socket_open", "socket open"), ("snapshot", "snapshot in"))
+
+
+def open_time(context: Any, url: str, marker: str) -> dict[str, float | None]:
+    """Navigation -> the newest message painted, and when each step of the way happened."""
     page = context.new_page()
+    page.add_init_script(SOCKET_PROBE)
     page.add_init_script(WATCH % repr(["#thread article.msg:last-child", marker, "__painted"]))
     page.goto(url)
     page.wait_for_function("() => window.__painted !== undefined", timeout=60_000)
-    value = float(page.evaluate("window.__painted"))
+    steps = page.evaluate(STEPS)
     page.close()
-    return value
+    return steps
+
+
+def median_of(runs: list[dict[str, float | None]], key: str) -> str:
+    values = [float(v) for r in runs if (v := r.get(key)) is not None]
+    return f"{statistics.median(values):.0f}" if values else "—"
 
 
 def stream_tasks(context: Any, url: str) -> dict[str, float]:
@@ -260,10 +297,19 @@ def main() -> None:
             if "open" in parts:
                 print("| messages | newest painted: median | min | max |")
                 print("|---:|---:|---:|---:|")
+            opened = {}
             for n, conv in chats.items() if "open" in parts else ():
                 open_time(context, f"{stack.web}/c/{conv}/", f"[message {n - 1}]")  # warm caches
-                times = [open_time(context, f"{stack.web}/c/{conv}/", f"[message {n - 1}]") for _ in range(runs)]
+                opened[n] = [open_time(context, f"{stack.web}/c/{conv}/", f"[message {n - 1}]") for _ in range(runs)]
+                times = [float(r["painted"] or 0) for r in opened[n]]
                 print(f"| {n:,} | {statistics.median(times):.0f} ms | {min(times):.0f} ms | {max(times):.0f} ms |")
+            if opened:
+                heads = " | ".join(title for _, title in BREAKDOWN)
+                print(f"\n| messages (median ms from navigation) | {heads} | painted |")
+                print("|---:|" + "---:|" * (len(BREAKDOWN) + 1))
+                for n, steps in opened.items():
+                    print(f"| {n:,} | " + " | ".join(median_of(steps, k) for k, _ in BREAKDOWN)
+                          + f" | {median_of(steps, 'painted')} |")
             streams: tuple[tuple[str, str], ...] = ()
             if "stream" in parts:
                 streams = (("new chat", f"{stack.web}/"), ("after 1,000 messages", f"{stack.web}/c/{chats[1_000]}/"))
