@@ -9,7 +9,7 @@ import { Composer } from "grokweb/composer";
 import { AttachmentTray } from "grokweb/attachments";
 import { Sidebar } from "grokweb/sidebar";
 import { createApi } from "grokweb/api";
-import { errorText, uuid } from "grokweb/format";
+import { errorText, formatInt, uuid } from "grokweb/format";
 import { BudgetLine, ComposerNotice } from "grokweb/budget";
 import { ShareDialog } from "grokweb/share";
 import { preloadHighlighter } from "grokweb/markdown";
@@ -128,7 +128,7 @@ function attachmentProblem() {
     };
   }
   if (chosen.context_window && tray.tokens() > chosen.context_window) {
-    return { text: `The attachments are about ${tray.tokens().toLocaleString()} tokens, more than ${chosen.name} reads (${chosen.context_window.toLocaleString()}).` };
+    return { text: `The attachments are about ${formatInt(tray.tokens())} tokens, more than ${chosen.name} reads (${formatInt(chosen.context_window)}).` };
   }
   return null;
 }
@@ -210,8 +210,8 @@ function showEstimate() {
   const prompt = promptTokens({ ...branchPrompt(), text: $("input").value, extra: tray.tokens() });
   const reply = settings.maxTokens() || RESERVE_OUTPUT;
   const estimate = estimateCost(model, prompt, reply);
-  costNode.textContent = `≈ ${formatUsd(estimate.prompt)} to send (~${prompt.toLocaleString("en-US")} tokens)` +
-    ` · up to ${formatUsd(estimate.worst)} with a ${reply.toLocaleString("en-US")}-token reply`;
+  costNode.textContent = `≈ ${formatUsd(estimate.prompt)} to send (~${formatInt(prompt)} tokens)` +
+    ` · up to ${formatUsd(estimate.worst)} with a ${formatInt(reply)}-token reply`;
 }
 $("input").addEventListener("input", scheduleEstimate);
 store.onChange(() => scheduleEstimate());
@@ -498,7 +498,7 @@ async function refreshUsage() {
   try {
     const usage = await api.conversationUsage(id);
     if (seq !== usageSeq || id !== store.conversationId) return;
-    node.textContent = `${usage.tokens.toLocaleString()} tokens · $${usdText(usage.cost_usd)}`;
+    node.textContent = `${formatInt(usage.tokens)} tokens · $${usdText(usage.cost_usd)}`;
     // The total counts every call of the chat, so say so: it is more than the replies' own figures.
     node.title = `This chat so far: ${usage.calls} upstream call${usage.calls === 1 ? "" : "s"} ` +
       "(replies, regenerations and the title), all billed to you";
@@ -653,7 +653,7 @@ async function loadModels() {
   for (const m of list) {
     models.set(m.slug, m);
     const option = new Option(modelLabel(m, { mixed }), m.slug);
-    option.title = `${m.slug} · ${m.context_window.toLocaleString("en-US")} token context`;
+    option.title = `${m.slug} · ${formatInt(m.context_window)} token context`;
     picker.append(option);
   }
   if (!list.length) {
@@ -686,6 +686,9 @@ picker.addEventListener("change", () => {
 const initial = (config.conversation || "").toLowerCase() || idFromPath(location.pathname);
 history.replaceState({ id: initial }, "", location.pathname + location.search);
 open(initial);
+// The newest messages (when the HTML brought them) are on screen now: let the browser paint
+// them before the socket, the models, the budget and the sidebar start their work.
+if (store.order.length) await new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
 socket.connect();
 loadModels();
 budget.refresh();

@@ -2,6 +2,8 @@
 // the 80% warning, and refusals (budget_exceeded, rate_limited) that stay visible
 // above the message box instead of a passing toast.
 
+import { formatInt } from "grokweb/format";
+
 function money(text) {
   const value = Number(text);
   // Cents when there are any; tiny amounts (fractions of a cent) keep a few digits.
@@ -23,7 +25,7 @@ export function budgetText(b) {
   const left = [];
   if (b.remaining_usd !== null && b.remaining_usd !== undefined) left.push(`$${money(b.remaining_usd)}`);
   if (b.remaining_tokens !== null && b.remaining_tokens !== undefined) {
-    left.push(`${Number(b.remaining_tokens).toLocaleString("en-US")} tokens`);
+    left.push(`${formatInt(b.remaining_tokens)} tokens`);
   }
   if (b.exceeded) {
     const reset = resetLabel(b.resets_at);

@@ -10,6 +10,14 @@ export function formatInt(n) {
   return int.format(value);
 }
 
+/** A limit as written: 131072 -> "131,072", 0.01 -> "0.01" (no Intl: see `int`). */
+export function formatNumber(n) {
+  const text = String(Number(n) || 0);
+  if (/e/i.test(text)) return text;
+  const [whole, fraction] = text.split(".");
+  return whole.replace(/\B(?=(\d{3})+$)/g, ",") + (fraction ? `.${fraction}` : "");
+}
+
 /** "0.0001230" -> "$0.000123"; keeps the server's exact decimal digits, drops trailing zeros. */
 export function formatUsd(value) {
   if (value === null || value === undefined || value === "") return "";

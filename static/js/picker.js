@@ -2,6 +2,7 @@
 // picker the chosen one's context window and what it can do (vision, reasoning, simulated).
 
 import { formatContext, formatPrice } from "grokweb/estimate";
+import { formatInt } from "grokweb/format";
 
 /** The option text: name, then the price per million tokens in and out. */
 export function modelLabel(model, { mixed = false } = {}) {
@@ -13,7 +14,7 @@ export function modelLabel(model, { mixed = false } = {}) {
 /** Badges for the chosen model: [text, class, title]. */
 export function modelBadges(model) {
   const badges = [[`${formatContext(model.context_window)} context`, "badge-ctx",
-    `Reads up to ${model.context_window.toLocaleString("en-US")} tokens`]];
+    `Reads up to ${formatInt(model.context_window)} tokens`]];
   if (model.vision) badges.push(["vision", "badge-vision", "Reads images"]);
   if (model.reasoning) badges.push(["reasoning", "badge-reasoning", "Thinks before it answers (reasoning tokens are billed as output)"]);
   if (model.simulated) badges.push(["simulated", "badge-sim", "Answers come from the built-in emulator, not a real model"]);

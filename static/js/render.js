@@ -223,7 +223,10 @@ export class ThreadView {
   /** Render `ids` (consecutive, oldest first) above the first message shown, keeping what the reader sees in place. */
   placeAbove(ids) {
     const anchor = this.thread.firstElementChild;
-    const before = anchor ? anchor.getBoundingClientRect().top : 0;
+    // A reader scrolled up keeps what they see in place (measured: a layout); one at the
+    // bottom stays there by the ResizeObserver, with no layout forced here.
+    const keep = !this.stick && anchor;
+    const before = keep ? anchor.getBoundingClientRect().top : 0;
     const fragment = document.createDocumentFragment();
     for (const id of ids) {
       const msg = this.store.get(id);
@@ -233,8 +236,7 @@ export class ThreadView {
       fragment.append(view.root);
     }
     this.thread.insertBefore(fragment, anchor);
-    if (this.stick) this.scroller.scrollTop = this.scroller.scrollHeight;
-    else if (anchor) this.scroller.scrollTop += anchor.getBoundingClientRect().top - before;
+    if (keep) this.scroller.scrollTop += anchor.getBoundingClientRect().top - before;
   }
 
   async maybeLoadOlder() {

@@ -4,6 +4,9 @@
 // Presets: the team's (published by staff) and one's own; "Save as preset" keeps the current
 // model, system prompt and parameters under a name.
 
+// Relative, not "grokweb/format": the node tests (tests/js) import this module too.
+import { formatNumber } from "./format.js";
+
 const NAMES = ["temperature", "top_p", "max_tokens", "reasoning_effort"];
 const SAVE_DELAY_MS = 600;
 
@@ -29,7 +32,7 @@ export function paramProblem(values, spec) {
     const limits = spec[name];
     if (!limits || limits.choices) continue;
     if (value < limits.min || value > limits.max) {
-      return `${name.replace("_", " ")} must be between ${limits.min.toLocaleString("en-US")} and ${limits.max.toLocaleString("en-US")}.`;
+      return `${name.replace("_", " ")} must be between ${formatNumber(limits.min)} and ${formatNumber(limits.max)}.`;
     }
   }
   return "";
@@ -119,7 +122,7 @@ export class ChatSettings {
         input.min = String(limits.min);
         input.max = String(limits.max);
         input.step = String(limits.step);
-        if (hint) hint.textContent = `${limits.min.toLocaleString("en-US")}–${limits.max.toLocaleString("en-US")}`;
+        if (hint) hint.textContent = `${formatNumber(limits.min)}–${formatNumber(limits.max)}`;
       }
     }
     this.onChange();

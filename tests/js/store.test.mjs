@@ -248,3 +248,13 @@ test("a reply opened mid-stream knows how long it thought (live thought_ms)", ()
   const reply = store.get(A1);
   assert.equal(reply.firstContentAt - reply.startedAt, 3200);
 });
+
+test("numbers are grouped as en-US writes them, without Intl", async () => {
+  const { formatInt, formatNumber } = await import("../../static/js/format.js");
+  const intl = new Intl.NumberFormat("en-US");
+  for (const n of [0, 7, 999, 1000, -1000, 131072, 2000000, -5]) assert.equal(formatInt(n), intl.format(n));
+  assert.equal(formatInt("42"), "42");
+  assert.equal(formatInt(null), "0");
+  assert.equal(formatInt(1234.5678), "1,234.568"); // not an integer: Intl's rounding
+  assert.deepEqual([0.01, 2, 131072, 1234.5, -0.5, -2048].map(formatNumber), ["0.01", "2", "131,072", "1,234.5", "-0.5", "-2,048"]);
+});
