@@ -189,6 +189,9 @@ export class ThreadView {
       this.dirty.clear();
     }
     this.empty.hidden = store.order.length > 0 || !store.loaded;
+    // Busy while the page shown is the HTML's and its snapshot has not come (assistive tech, tests).
+    const busy = String(!store.loaded);
+    if (this.thread.getAttribute("aria-busy") !== busy) this.thread.setAttribute("aria-busy", busy);
     if (this.older) {
       this.older.hidden = !store.more;
     }

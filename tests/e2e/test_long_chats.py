@@ -134,6 +134,7 @@ def test_the_newest_message_shows_before_the_socket_answers(page: Page, grokweb_
     expect(newest).to_be_in_viewport()
     expect(newest.locator(".content p").first).to_be_visible()  # rendered as markdown, sanitized
     expect(page.locator("#conv-title")).to_have_text("Before the socket")
+    expect(page.locator("#thread")).to_have_attribute("aria-busy", "true")  # the snapshot is held back
     shown = page.locator("#thread article.msg").count()
     assert 0 < shown <= 30
     page.screenshot(path=str(screenshots / "open-before-socket.png"))
@@ -144,6 +145,7 @@ def test_the_newest_message_shows_before_the_socket_answers(page: Page, grokweb_
     routes.append(None)
     for message in held:
         ws.send(message)
+    expect(page.locator("#thread")).to_have_attribute("aria-busy", "false")
     page.locator("#messages").evaluate("el => el.scrollTop = 0")
     page.wait_for_function(f"() => document.querySelectorAll('#thread article.msg').length > {shown}")
     expect(newest.locator(".content p[data-kept]")).to_have_count(1)
@@ -159,6 +161,9 @@ def test_a_reply_too_large_for_a_frame_is_cut_and_said_so(page: Page, grokweb_se
     sizes = record_frames(page)
     sign_in(page, grokweb_server)
     page.goto(f"/c/{conversation}/")
+    # Cut and said so in the page's HTML (the latest page it carries), then in the snapshot.
+    expect(last_reply(page).locator(".notice")).to_contain_text("too long to show here in full")
+    expect(page.locator("#thread")).to_have_attribute("aria-busy", "false")  # the snapshot is in
     expect(last_reply(page).locator(".notice")).to_contain_text("too long to show here in full")
     assert max(sizes) <= FRAME_BOUND
     # The export has it all.
