@@ -54,8 +54,12 @@ def manage(env: dict[str, str], *args: str) -> str:
 
 
 @contextlib.contextmanager
-def running_stack(extra_env: dict[str, str] | None = None, delay_scale: float = 0.0) -> Iterator[Stack]:
-    """`delay_scale` 0: the emulator answers at once; 1: at each model's real speed."""
+def running_stack(extra_env: dict[str, str] | None = None, delay_scale: float = 0.0,
+                  daphne: list[str] | None = None) -> Iterator[Stack]:
+    """`delay_scale` 0: the emulator answers at once; 1: at each model's real speed.
+
+    `daphne`: the command that starts daphne in place of the venv's `daphne` (its arguments follow).
+    """
     tmp = tempfile.mkdtemp(prefix="grokweb-bench-")
     emu_port, web_port = free_port(), free_port()
     emulator = f"http://127.0.0.1:{emu_port}/v1"
@@ -83,13 +87,14 @@ def running_stack(extra_env: dict[str, str] | None = None, delay_scale: float = 
         manage(env, "bootstrap")
         manage(env, "shell", "-c",
                "from accounts.models import User; User.objects.create_user('bench', '', 'bench-password-123')")
-        daphne = subprocess.Popen(
-            [str(Path(PY).parent / "daphne"), "-b", "127.0.0.1", "-p", str(web_port), "grokweb.asgi:application"],
+        web = subprocess.Popen(
+            [*(daphne or [str(Path(PY).parent / "daphne")]), "-b", "127.0.0.1", "-p", str(web_port),
+             "grokweb.asgi:application"],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        procs.append(daphne)
+        procs.append(web)
         wait_http(f"{emulator}/models")
         wait_http(f"http://127.0.0.1:{web_port}/healthz")
-        yield Stack(f"http://127.0.0.1:{web_port}", emulator, daphne.pid, env, emulator_pid)
+        yield Stack(f"http://127.0.0.1:{web_port}", emulator, web.pid, env, emulator_pid)
     finally:
         for proc in procs:
             proc.terminate()

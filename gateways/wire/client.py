@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from .body import Body, open_body
 from .chunks import DONE, parse_completion, parse_data
 from .errors import UpstreamError, classify_http, connection_error, dropped_error, timeout_error
 from .events import TEXT_EVENTS, Finish, UpstreamEvent
@@ -142,7 +143,8 @@ class UpstreamClient:
         limit = endpoint.first_token_timeout if allowed is None else allowed
         until = asyncio.get_running_loop().time() + limit
         payload = build_payload(request, stream=True, include_usage=endpoint.include_usage)
-        response = await self._send(endpoint, "POST", "/chat/completions", payload, stream=True, answer_s=limit)
+        response = await self._send(endpoint, "POST", "/chat/completions", payload, stream=True, answer_s=limit,
+                                   sse=True)
         try:
             if response.status_code >= 400:
                 raise classify_http(response.status_code, await _error_body(response), response.headers)
@@ -153,11 +155,15 @@ class UpstreamClient:
 
     async def _send(
         self, endpoint: Endpoint, method: str, path: str, payload: dict[str, Any] | None, *, stream: bool,
-        answer_s: float | None = None,
+        answer_s: float | None = None, sse: bool = False,
     ) -> httpx.Response:
         headers = {"Authorization": f"Bearer {endpoint.api_key}", **endpoint.headers}
         if stream:
             headers["Accept"] = "text/event-stream"
+        if sse:
+            # No content coding: an inflater per token costs CPU, and a plain chunked body is read
+            # below httpx (gateways.wire.body). A gateway that compresses anyway is still read right.
+            headers["Accept-Encoding"] = "identity"
         timeout = httpx.Timeout(connect=endpoint.connect_timeout, read=None, write=30.0, pool=endpoint.connect_timeout)
         content = json.dumps(payload).encode() if payload is not None else None
         if content is not None:
@@ -235,7 +241,7 @@ async def _events(
     """
     decoder = SSEDecoder()
     mender = EventMender()  # storable text from here on (gateways.wire.text)
-    raw = response.aiter_bytes()
+    body = await open_body(response)
     waited, what = False, "first token"
     finished = False
     clock = asyncio.get_running_loop().time
@@ -249,9 +255,7 @@ async def _events(
             watchdog.waiting = True
             asked = clock()
             try:
-                chunk = await anext(raw)
-            except StopAsyncIteration:
-                break
+                chunk = await body.read()
             except asyncio.CancelledError:
                 if watchdog.expired:  # our own timeout, not a stop from outside
                     watchdog.absorb()
@@ -261,10 +265,12 @@ async def _events(
                 raise dropped_error() from None
             finally:
                 watchdog.waiting = False
+            if not chunk:
+                break
             watchdog.feed()
             for sse in decoder.feed(chunk):
                 if sse.data == DONE:
-                    await _read_rest(raw)
+                    await _read_rest(body)
                     for event in mender.flush():
                         yield event
                     return
@@ -275,13 +281,15 @@ async def _events(
                         waited, what = True, "new text"
                         watchdog.set_limit(endpoint.idle_timeout)
                     yield event
-            if waited and coalesce_s > 0 and clock() - asked > _BLOCKED_S:
-                # This read waited for the network (nothing was buffered): let the next tokens gather
-                # in the socket buffer before reading again. Reads of bytes already buffered go on at once.
+            if waited and coalesce_s > 0 and (body.drains or clock() - asked > _BLOCKED_S):
+                # Let the next tokens gather in the socket buffer before reading again: one wake-up
+                # per interval, not per token. A body that `drains` took all there was in this read;
+                # httpx's hands over one chunk per read, so only a read that waited for the network
+                # (nothing was buffered) is followed by a pause.
                 await asyncio.sleep(coalesce_s)
     finally:
         watchdog.close()
-        await raw.aclose()  # type: ignore[attr-defined]  # an async generator
+        await body.aclose()
     decoder.flush()
     for event in mender.flush():  # text cut short is still text
         yield event
@@ -289,14 +297,14 @@ async def _events(
         raise dropped_error()  # closed without [DONE] or a finish_reason: the reply is cut short
 
 
-async def _read_rest(raw: AsyncIterator[bytes]) -> None:
+async def _read_rest(body: Body) -> None:
     """Read what follows [DONE] (the end of the chunked body, already sent): httpx puts a connection
     whose body was read to its end back in the pool, and closes one left unread. Unread, every reply
     opened a new connection: a TCP handshake, and for a real gateway a TLS one, per reply. A gateway
     that keeps the body open after [DONE] costs at most _REST_S before its connection is dropped."""
     try:
         async with asyncio.timeout(_REST_S):
-            async for _ in raw:
+            while await body.read():
                 pass
     except (TimeoutError, httpx.HTTPError):
         pass

@@ -119,6 +119,11 @@ async def test_repeating_a_request_id_never_starts_a_second_reply(user, emulator
     second = await socket.until("message.created", request_id=request_id)
     assert first["assistant_message"]["id"] == second["assistant_message"]["id"]
     await socket.until("message.done")
+    await socket.send({"type": "ping"})
+    await socket.until("pong")
+    # The repeat's upstream call (started before its rows were found to exist) was stopped unseen.
+    assert {f["message"] for f in socket.seen if f["type"].startswith("message.") and "message" in f} == {
+        first["assistant_message"]["id"]}
     assert await db(Message.objects.filter(role="assistant").count)() == 1
     assert await db(UsageRecord.objects.filter(purpose="chat").count)() == 1
     await socket.close()

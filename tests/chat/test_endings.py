@@ -156,3 +156,38 @@ async def test_frames_that_cannot_be_published_never_stop_the_reply(user, emulat
     assert "message.delta" in tried and tried[-1] == "message.done"  # it kept trying, the end included
     assert await db(UsageRecord.objects.filter(message_id=plan.message_id, estimated=False).exists)()
     assert not await db(Reservation.objects.filter(message_id=plan.message_id).exists)()
+
+
+async def test_a_live_reply_ended_as_an_orphan_gets_one_end_frame_and_one_ledger_row_with_its_real_usage(
+        user, emulator_provider) -> None:
+    """Redis lost this process's runner mark and another process's sweep ended a reply still streaming here.
+
+    Its tabs keep the one end frame the sweep sent; the runner, still alive, stops and publishes no
+    second one; the ledger keeps one row, with the runner's usage in place of the sweep's guess from
+    the last checkpoint (which has no text yet: never a zero bill for a reply that has text).
+    """
+    from chat.groups import conversation_group
+
+    hub = await get_hub()
+    socket = await open_socket(user)
+    created = await socket.chat("Tell me more [[ttft_ms=0]] [[tps=40]] [[tokens=120]]")
+    reply, conversation = created["assistant_message"]["id"], created["conversation"]
+    await socket.until("message.delta", message=reply)
+    (run,) = [task for task in hub._tasks if task.get_coro().cr_code.co_name == "_run"]
+
+    ended = await db(services.end_orphan)(uuid.UUID(reply))  # what the other process's sweep does
+    assert ended is not None
+    await hub.publish(conversation_group(conversation), ended[1])  # and tells the tabs
+    end = await socket.until("message.error", message=reply)
+    assert end["usage"]["estimated"] and end["usage"]["prompt_tokens"] > 1  # the prompt was sent whole
+
+    await run  # the runner goes on to its own end: stopped at its next checkpoint, or finished
+    await socket.send({"type": "ping"})
+    await socket.until("pong")
+    assert [f["type"] for f in socket.seen if f.get("message") == reply and f["type"] in END] == ["message.error"]
+    stored = await db(Message.objects.get)(id=reply)
+    assert stored.status == "error" and stored.error_detail == services.ORPHAN_DETAIL  # what its tabs were told
+    (record,) = await db(lambda: list(UsageRecord.objects.filter(message_id=reply)))()
+    assert record.completion_tokens > 0 and record.prompt_tokens > 1
+    assert not await db(Reservation.objects.filter(message_id=reply).exists)()
+    await socket.close()
