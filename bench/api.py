@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/api.py            # full run, prints markdown tables
     .venv/bin/python bench/api.py --quick    # fewer samples
+    .venv/bin/python bench/api.py --queries  # in-process: queries and CPU of each step of one call
 
 The same client code (httpx, streaming, SSE parsed line by line) talks either straight to
 the emulator or to daphne's /v1/ with a personal token; each prompt goes to both, and every
@@ -11,7 +12,9 @@ and a realistic one (first token after 300 ms, 200 tokens/s, 256 tokens) set per
 with the emulator's timing markers. Measured: added time to first token (p50 / p95) at 1
 and 50 concurrent streams, daphne's CPU per request (1-token replies) and per 1,000 relayed
 tokens, and tokens/s through one daphne process. Everything is on 127.0.0.1; the machine's
-load average and each process's CPU time are printed with the results.
+load average and each process's CPU time are printed with the results. `--queries` runs each step
+of a warm call in-process (SQLite) and counts its SQL statements: what stands before the upstream
+request, what runs beside it (admission) and what follows it (the ledger row).
 """
 from __future__ import annotations
 
@@ -165,7 +168,68 @@ async def main(quick: bool) -> None:
     print(f"| load average (1 min) before / after | {load_before[0]:.2f} / {os.getloadavg()[0]:.2f} |")
 
 
+def queries(rounds: int = 300) -> None:
+    """Each step of one warm call, in-process: SQL statements and CPU (process time) per call."""
+    import tempfile
+
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tempfile.mkdtemp()}/q.sqlite3", "SECRET_KEY": "bench-only",
+           "DJANGO_SETTINGS_MODULE": "grokweb.settings", "MESSAGES_PER_MINUTE": "1000000",
+           "MAX_LIVE_GENERATIONS": "100000", "EMULATOR_URL": "http://127.0.0.1:9/v1"}
+    env.pop("REDIS_URL", None)
+    os.environ.update(env)
+    manage(env, "migrate", "--noinput")
+    manage(env, "bootstrap")
+    import django
+
+    django.setup()
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from accounts import gate, tokens
+    from accounts.models import User
+    from gateways.wire.usage import estimate
+    from teamapi import calls, grants, parsing
+
+    user = User.objects.create_user("bench", "", "bench-password-123")
+    raw = tokens.create(user, "bench")[1]
+    body = json.dumps({"model": MODEL, "stream": True, "messages": [{"role": "user", "content": "hi"}]}).encode()
+    parsed = parsing.parse(body)
+    grant = grants.load(raw)
+    planned = calls.plan(grant, parsed)
+    route = planned.routes[0]
+    ending = calls.Ending("complete", estimate(10, "hello"), None, route.upstream_id, route.route_id,
+                          route.provider_id)
+
+    def admit() -> None:
+        gate.release(calls.admit(planned, uuid.uuid4(), "bench").id)
+
+    steps = [
+        ("before: the token's check (kept per process)", lambda: grants.cached(raw)),
+        ("before: body, model, routes (plans cache)", lambda: calls.plan(grant, parsed)),
+        ("before: the per-minute counter (cache)", lambda: calls.count(planned)),
+        ("beside: admission and the Reservation (+ its release)", admit),
+        ("after: ledger row, attempts, release", lambda: calls.close_call(calls.make_call(planned, uuid.uuid4()),
+                                                                          ending)),
+        ("a cold token check (cache miss)", lambda: grants.load(raw)),
+    ]
+    print("| step of one call | SQL statements | CPU per call |\n|---|---|---|")
+    for name, step in steps:
+        step()
+        with CaptureQueriesContext(connection) as seen:
+            step()
+        start = time.process_time()
+        for _ in range(rounds):
+            step()
+        cpu = (time.process_time() - start) / rounds
+        print(f"| {name} | {len(seen.captured_queries)} | {cpu * 1e6:,.0f} µs |")
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
-    asyncio.run(main(parser.parse_args().quick))
+    parser.add_argument("--queries", action="store_true", help="count each step's SQL in-process, then stop")
+    arguments = parser.parse_args()
+    if arguments.queries:
+        queries()
+    else:
+        asyncio.run(main(arguments.quick))
