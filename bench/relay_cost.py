@@ -116,7 +116,7 @@ async def _profile(args: Any, pid: int, path: str) -> subprocess.Popen[bytes] | 
     """A sampling profile of daphne (py-spy, collapsed stacks into `path`) until _stop."""
     if not args.profile:
         return None
-    command = [args.profile, "record", "-p", str(pid), "-r", os.environ.get("SPY_RATE", "250"), "-f", "raw", "-o", path]
+    command = [args.profile, "record", "-p", str(pid), "-r", "250", "-f", "raw", "-o", path]
     spy = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: ASYNC220
     await asyncio.sleep(1.0)
     return spy

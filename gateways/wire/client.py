@@ -18,7 +18,6 @@ from .body import Body, open_body
 from .chunks import DONE, parse_completion, parse_data
 from .errors import UpstreamError, classify_http, connection_error, dropped_error, timeout_error
 from .events import TEXT_EVENTS, Finish, UpstreamEvent
-from .pool import cheaper_idle_checks
 from .retry import RETRY_AFTER_CAP_S, backoff_delay
 from .sse import SSEDecoder
 from .text import EventMender
@@ -87,7 +86,6 @@ class UpstreamClient:
             headers={"User-Agent": USER_AGENT},
             follow_redirects=False,
         )
-        cheaper_idle_checks(self._http)
         self._sleep = sleep
 
     async def __aenter__(self) -> UpstreamClient:

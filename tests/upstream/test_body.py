@@ -11,9 +11,8 @@ import asyncio
 import gzip
 import json
 import random
-import socket
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 
 import h11
 import httpx
@@ -24,7 +23,6 @@ from gateways.wire.chunked import ChunkedDecoder, ChunkedError
 from gateways.wire.client import ChatRequest, Endpoint, UpstreamClient
 from gateways.wire.errors import UpstreamError
 from gateways.wire.events import ContentDelta, Finish, Usage
-from gateways.wire.pool import cheaper_idle_checks, readable
 
 # Decoding -----------------------------------------------------------------------------------------
 
@@ -119,7 +117,6 @@ class Gateway:
         self.script = script
         self.connections = 0
         self.requests: list[bytes] = []
-        self.hung_up = asyncio.Event()  # set once this side has closed a connection
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
@@ -140,9 +137,6 @@ class Gateway:
             pass
         finally:
             writer.close()
-            with suppress(ConnectionError):
-                await writer.wait_closed()
-            self.hung_up.set()
 
 
 CLOSE = b"<close>"
@@ -312,36 +306,3 @@ async def test_the_fast_reader_is_the_one_used_for_a_plain_chunked_stream() -> N
                 body = await open_body(response)
                 assert type(body) is kind
                 await body.aclose()
-
-
-# The pool's idle checks (gateways.wire.pool) -----------------------------------------------------
-
-
-async def test_a_connection_the_gateway_closed_while_idle_is_not_reused() -> None:
-    """The pool still sees that the gateway hung up on an idle connection, and opens a new one."""
-    async with gateway(lambda n: [CHUNKED_HEAD, *chunked([events_bytes()]), CLOSE]) as (gw, endpoint):
-        async with UpstreamClient() as client:
-            assert_whole(await reply(client, endpoint))
-            async with asyncio.timeout(10):
-                await gw.hung_up.wait()
-            assert_whole(await reply(client, endpoint))
-    assert gw.connections == 2
-
-
-def test_the_client_checks_idle_connections_the_cheaper_way() -> None:
-    client = httpx.AsyncClient()
-    assert cheaper_idle_checks(client) == 1
-    assert cheaper_idle_checks(client) == 0  # once only
-    assert cheaper_idle_checks(httpx.AsyncClient(transport=httpx.MockTransport(lambda r: httpx.Response(200)))) == 0
-
-
-def test_readable_is_true_for_data_and_for_a_hang_up_only() -> None:
-    left, right = socket.socketpair()
-    with left, right:
-        assert not readable(left)
-        right.send(b"x")
-        assert readable(left)
-        left.recv(1)
-        assert not readable(left)
-        right.close()
-        assert readable(left)
