@@ -12,7 +12,7 @@ import gzip
 import json
 import random
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 import h11
 import httpx
@@ -117,6 +117,7 @@ class Gateway:
         self.script = script
         self.connections = 0
         self.requests: list[bytes] = []
+        self.hung_up = asyncio.Event()  # set once this side has closed a connection
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
@@ -137,6 +138,9 @@ class Gateway:
             pass
         finally:
             writer.close()
+            with suppress(ConnectionError):
+                await writer.wait_closed()
+            self.hung_up.set()
 
 
 CLOSE = b"<close>"
@@ -306,3 +310,14 @@ async def test_the_fast_reader_is_the_one_used_for_a_plain_chunked_stream() -> N
                 body = await open_body(response)
                 assert type(body) is kind
                 await body.aclose()
+
+
+async def test_a_connection_the_gateway_closed_while_idle_is_not_reused() -> None:
+    """A connection handed back to the pool after [DONE] is still checked before reuse: hung up, it is replaced."""
+    async with gateway(lambda n: [CHUNKED_HEAD, *chunked([events_bytes()]), CLOSE]) as (gw, endpoint):
+        async with UpstreamClient() as client:
+            assert_whole(await reply(client, endpoint))
+            async with asyncio.timeout(10):
+                await gw.hung_up.wait()
+            assert_whole(await reply(client, endpoint))
+    assert gw.connections == 2
