@@ -17,7 +17,7 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 from gateways import plans
 from gateways.models import Model
 
-from .models import ModelAccess
+from .models import GroupPolicy, ModelAccess, User
 
 
 def allowed(user: Any, models: QuerySet[Any]) -> QuerySet[Any]:
@@ -91,6 +91,18 @@ def model_for(user: Any, slug: str | None) -> Model | None:
     return next((m for m in usable if m.is_default), None) or (usable[0] if usable else None)
 
 
+def offered_model(model_id: int | None) -> Model | None:
+    """An offered model by id, from the per-process cache (no query); None if it is not offered.
+
+    For a row that names its model (a conversation's): whether this user may still use it is
+    `model_for`'s question. The instance is shared: never change it.
+    """
+    if model_id is None:
+        return None
+    models, _ = plans.cached("accounts.offered", _offered)
+    return next((m for m in models if m.pk == model_id), None)
+
+
 def _renew(sender: Any, **kwargs: Any) -> None:
     plans.changed()
 
@@ -100,3 +112,7 @@ post_save.connect(_renew, sender=ModelAccess, dispatch_uid="accounts.access.save
 post_delete.connect(_renew, sender=ModelAccess, dispatch_uid="accounts.access.delete")
 post_delete.connect(_renew, sender=Group, dispatch_uid="accounts.access.group_delete")
 m2m_changed.connect(_renew, sender=ModelAccess.groups.through, dispatch_uid="accounts.access.groups")
+# What accounts.limits keeps: each user's group policies (so a policy's rows and who is in its group).
+post_save.connect(_renew, sender=GroupPolicy, dispatch_uid="accounts.access.policy_save")
+post_delete.connect(_renew, sender=GroupPolicy, dispatch_uid="accounts.access.policy_delete")
+m2m_changed.connect(_renew, sender=User.groups.through, dispatch_uid="accounts.access.members")

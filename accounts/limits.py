@@ -17,6 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 
+from gateways import plans
 from gateways.wire.codes import ChatError
 
 from .models import GroupPolicy
@@ -36,10 +37,17 @@ class Limits:
 def limits_for(user: Any) -> Limits:
     per_minute = settings.GROKWEB.get("MESSAGES_PER_MINUTE", 20)
     live = settings.GROKWEB["MAX_LIVE_GENERATIONS"]
-    policies = tuple(GroupPolicy.objects.filter(group__user=user).select_related("group").order_by("group_id"))
+    policies = policies_of(user)
     minutes = [p.messages_per_minute for p in policies if p.messages_per_minute is not None]
     lives = [p.max_live_generations for p in policies if p.max_live_generations is not None]
     return Limits(max(minutes) if minutes else per_minute, max(lives) if lives else live, policies)
+
+
+def policies_of(user: Any) -> tuple[GroupPolicy, ...]:
+    """The user's group policies, kept per process (gateways.plans: renewed when a policy changes or
+    someone joins or leaves a group, accounts.access), as every send reads them. Shared: never change them."""
+    return plans.cached(("accounts.policies", user.pk), lambda: tuple(
+        GroupPolicy.objects.filter(group__user=user).select_related("group").order_by("group_id")))
 
 
 def _key(user_id: int, window: int) -> str:

@@ -6,6 +6,7 @@ from uuid import UUID
 
 from django.db.models import Count, Q, QuerySet, Sum
 
+from accounts.access import offered_model
 from gateways import parameters
 from gateways.models import Model
 from gateways.tariffs import rate_on
@@ -98,12 +99,25 @@ def conversation_usage(conversation: Conversation) -> dict[str, Any]:
     return {"calls": sums["calls"], "tokens": int(sums["tokens"] or 0), "cost_usd": format_usd(int(sums["cost"] or 0))}
 
 
-def conversation_for(user: Any, conversation_id: UUID | str | None) -> Conversation | None:
-    """The user's own conversation, or None — also for someone else's (never reveal it)."""
+def conversation_for(user: Any, conversation_id: UUID | str | None, *,
+                     cached_model: bool = False) -> Conversation | None:
+    """The user's own conversation, or None — also for someone else's (never reveal it).
+
+    `cached_model`: its model from the per-process cache of offered models (a send reads it
+    before every reply): no join, and one query only for a model no longer offered.
+    """
     key = as_uuid(conversation_id)
     if key is None:
         return None
-    return Conversation.objects.select_related("model").filter(id=key, owner=user).first()
+    if not cached_model:
+        return Conversation.objects.select_related("model").filter(id=key, owner=user).first()
+    try:
+        conversation = Conversation.objects.get(id=key, owner_id=user.pk)
+    except Conversation.DoesNotExist:
+        return None
+    if (model := offered_model(conversation.model_id)) is not None:
+        conversation.model = model
+    return conversation
 
 
 def message_for(user: Any, message_id: UUID | str | None) -> Message | None:

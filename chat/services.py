@@ -240,7 +240,7 @@ def _read_send(user: Any, conversation_id: UUID | None, content: str, model_slug
         raise ChatError("too_large", f"Messages are limited to {_limits()['MAX_MESSAGE_CHARS']:,} characters.")
     conversation = None
     if conversation_id is not None:
-        conversation = conversation_for(user, conversation_id)
+        conversation = conversation_for(user, conversation_id, cached_model=True)
         if conversation is None:
             raise ChatError("not_found", "That conversation does not exist.")
     model = model_for(user, model_slug or (conversation.model.slug if conversation and conversation.model else None))
