@@ -72,17 +72,20 @@ async def _body(receive: Any, limit: int) -> bytes:
 
 async def _send(send: Any, answer: Answer) -> None:
     headers = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in answer.headers.items()]
-    await send({"type": "http.response.start", "status": answer.status, "headers": headers + _COMMON})
-    if answer.stream is None:
-        await send({"type": "http.response.body", "body": answer.body})
-        return
     stream = answer.stream
     try:
+        await send({"type": "http.response.start", "status": answer.status, "headers": headers + _COMMON})
+        if stream is None:
+            await send({"type": "http.response.body", "body": answer.body})
+            return
         async for event in stream:  # each event the moment it exists: no buffering here
             await send({"type": "http.response.body", "body": event, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
     finally:
-        await stream.aclose()  # type: ignore[attr-defined]  # an async generator: ends the call if cut short
-    await send({"type": "http.response.body", "body": b""})
+        if stream is not None:
+            await stream.aclose()  # type: ignore[attr-defined]  # an async generator: ends the call if cut short
+        if answer.relay is not None:  # a stream cut before its first event still ends its call (else a no-op)
+            await answer.relay.end("cancelled")
 
 
 async def _serve(scope: Scope, receive: Any, send: Any) -> None:

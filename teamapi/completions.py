@@ -154,13 +154,8 @@ async def _admitted_alongside(planned: calls.Planned, call_id: uuid.UUID, holder
         await asyncio.wait([admitting])
         admitting.result()
     except BaseException as exc:  # refused, broken, or the client went away
-        first.cancel()
-        await asyncio.wait([first])
-        answered = not first.cancelled() and first.exception() is None
-        if isinstance(exc, ApiError) and not answered:
-            await relay.drop()  # refused (nothing held) before the gateway answered: stopped, nothing to bill
-        else:
-            await relay.end("cancelled")  # bill what the gateway sent, free what admission held
+        # Shielded: a second cancellation must not leave the upstream call open or a Reservation held.
+        await asyncio.shield(_stop(relay, first, refused=isinstance(exc, ApiError)))
         if isinstance(exc, ApiError):
             admission.refused(planned.user.pk)
             return _tagged(refusal(exc), relay)
@@ -170,6 +165,17 @@ async def _admitted_alongside(planned: calls.Planned, call_id: uuid.UUID, holder
                            relay)
         raise
     return await _answer(relay, planned.parsed, first)
+
+
+async def _stop(relay: Relay, first: asyncio.Future[UpstreamEvent | None], *, refused: bool) -> None:
+    """End a call stopped before its first token was relayed."""
+    first.cancel()
+    await asyncio.wait([first])
+    answered = not first.cancelled() and first.exception() is None
+    if refused and not answered:
+        await relay.drop()  # refused (nothing held) before the gateway answered: stopped, nothing to bill
+    else:
+        await relay.end("cancelled")  # bill what the gateway sent, free what admission held
 
 
 async def _answer(relay: Relay, parsed: parsing.ApiRequest, first_event: Awaitable[UpstreamEvent | None]) -> Answer:
