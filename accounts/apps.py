@@ -11,4 +11,5 @@ class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import access  # noqa: F401  # connects the signals that renew its per-process cache
+        # Connect the signals that renew their per-process caches (model access; the Team API's token checks).
+        from . import access, token_cache  # noqa: F401

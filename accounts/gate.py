@@ -17,19 +17,16 @@ the budget it was admitted under is used up; the caller cuts the reply there (bu
 """
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
-from types import SimpleNamespace
 from typing import Any
 from uuid import UUID
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
 from django.utils import timezone
 
 from gateways.tariffs import Rate, rate_on
@@ -116,38 +113,6 @@ def admit(user: Any, model: Any, prompt_tokens: Callable[[], int], user_limits: 
     tokens = worst_tokens if room_tokens is None else min(worst_tokens, room_tokens)
     limited = ticks < worst_ticks or tokens < worst_tokens
     return Hold(ticks, tokens, prompt, output, limited)
-
-
-def admissible(user: Any, user_limits: limits.Limits) -> bool:
-    """`admit`'s decision ahead of its transaction, without the lock, for a reply no budget applies to.
-
-    Raises the refusal `admit` would raise (account, concurrent replies); False when a budget
-    applies (its reservation must be decided under the lock first). The caller still calls
-    `admit` in its transaction, which decides again: this only lets it start the reply's work early.
-    One plain query (the user's state and live replies), as it runs before every reply's upstream call.
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(_admissible_sql(), [user.pk, user.pk])
-        row = cursor.fetchone()
-    if row is None:  # deleted meanwhile
-        raise ChatError("bad_request", MESSAGES["disabled"])
-    status, is_active, override, live = row
-    reason = refusal(SimpleNamespace(is_authenticated=True, status=status, is_active=bool(is_active)))
-    if reason is not None:
-        raise ChatError("bad_request", MESSAGES[reason])
-    policies = user_limits.policies if user_limits.policies is not None else limits.policies_of(user)
-    if override or any(p.has_budget for p in policies):
-        return False
-    limits.check_live(user, int(live), user_limits)
-    return True
-
-
-@functools.cache
-def _admissible_sql() -> str:
-    q = connection.ops.quote_name
-    return (f"SELECT {q('status')}, {q('is_active')}, ({q('budget_usd')} IS NOT NULL OR {q('budget_tokens')} IS NOT "
-            f"NULL), (SELECT COUNT(*) FROM {q(Reservation._meta.db_table)} WHERE {q('user_id')} = %s) "
-            f"FROM {q(User._meta.db_table)} WHERE {q('id')} = %s")
 
 
 def reserve_output_tokens() -> int:

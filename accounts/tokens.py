@@ -21,6 +21,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from . import token_cache
 from .models import ApiToken
 from .status import MESSAGES, refusal
 
@@ -112,11 +113,17 @@ def authenticate(raw: str) -> ApiToken:
     return token
 
 
+def touch_due(token: ApiToken, address: str | None, now: dt.datetime | None = None) -> bool:
+    """Whether this use must be recorded: a minute since the last record, or from another address."""
+    now = now or timezone.now()
+    fresh = token.last_used_at is not None and now - token.last_used_at < TOUCH_EVERY
+    return not (fresh and token.last_used_ip == address)
+
+
 def touch(token: ApiToken, address: str | None, now: dt.datetime | None = None) -> None:
     """Record when and from where the token was last used; a write at most once a minute per token."""
     now = now or timezone.now()
-    fresh = token.last_used_at is not None and now - token.last_used_at < TOUCH_EVERY
-    if fresh and token.last_used_ip == address:
+    if not touch_due(token, address, now):
         return
     token.last_used_at, token.last_used_ip = now, address
     ApiToken.objects.filter(pk=token.pk).update(last_used_at=now, last_used_ip=address)
@@ -134,6 +141,9 @@ def visible_to(user: Any) -> QuerySet[ApiToken]:
 
 
 def revoke(token: ApiToken, by: Any = None) -> bool:
-    """Stop a token at once (its next request answers 401); False when it was already revoked."""
-    return bool(ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+    """Stop a token at once (its next request answers 401, in every process); False when it was already revoked."""
+    done = bool(ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
         revoked_at=timezone.now(), revoked_by=by))
+    if done:  # an update sends no signal: the per-process checks (accounts.token_cache) are renewed here
+        token_cache.changed_on_commit()
+    return done

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/tab_memory.py              # 3 batches of 50 tabs with a chat, then 50 idle sockets
     .venv/bin/python bench/tab_memory.py --tabs 100 --top 20
+    .venv/bin/python bench/tab_memory.py --no-trace     # RSS alone (tracemalloc's own bookkeeping inflates it)
 
 bench/relay_paced.py's "RSS per socket" at a level is daphne's RSS growth over opening that
 level's tabs on a fresh process: it includes what the process grows once (the database thread
@@ -34,7 +35,9 @@ def threads(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/task"))
 
 
-def snapshot(pid: int, path: str) -> tracemalloc.Snapshot:
+def snapshot(pid: int, path: str) -> tracemalloc.Snapshot | None:
+    if not path:
+        return None
     Path(path).unlink(missing_ok=True)
     os.kill(pid, signal.SIGUSR1)
     deadline = time.monotonic() + 60
@@ -66,9 +69,10 @@ def report(label: str, before: tracemalloc.Snapshot, after: tracemalloc.Snapshot
 
 
 async def run(args: argparse.Namespace) -> None:
-    snap_path = tempfile.mktemp(prefix="grokweb-trace-")
+    snap_path = "" if args.no_trace else tempfile.mktemp(prefix="grokweb-trace-")
     env = {"TRACE_SNAPSHOT": snap_path, "TRACE_FRAMES": str(args.frames)}
-    with running_stack(env, daphne=[PY, str(ROOT / "bench" / "traced_daphne.py")]) as stack:
+    command = None if args.no_trace else [PY, str(ROOT / "bench" / "traced_daphne.py")]
+    with running_stack(env, daphne=command) as stack:
         pid = stack.daphne_pid
         users = signed_in_users(stack.env, args.warm + args.tabs * args.batches + 1)
         open_tabs: list[Tab] = []
@@ -94,22 +98,27 @@ async def run(args: argparse.Namespace) -> None:
             rows.append((f"chat tabs, batch {n + 1}", rss_bytes(pid), threads(pid), snapshot(pid, snap_path)))
         await batch([users[at]] * args.tabs, False)
         rows.append(("idle signed-in sockets", rss_bytes(pid), threads(pid), snapshot(pid, snap_path)))
-        print(f"load average {os.getloadavg()[0]:.1f}; {args.tabs} tabs per batch, tracemalloc {args.frames} frames "
-              "(RSS includes tracemalloc's own bookkeeping)")
+        print(f"load average {os.getloadavg()[0]:.1f}; {args.tabs} tabs per batch; " + (
+            "no tracemalloc" if args.no_trace else f"tracemalloc {args.frames} frames (RSS includes its bookkeeping)"))
         print("| after | RSS | threads | RSS growth per tab | traced growth per tab |\n|---|---:|---:|---:|---:|")
         for i, (label, rss, count, snap) in enumerate(rows):
             if i == 0:
                 print(f"| {label} | {rss / 2**20:.1f} MiB | {count} | — | — |")
                 continue
-            traced = sum(s.size_diff for s in snap.compare_to(rows[i - 1][3], "filename"))
+            before = rows[i - 1][3]
+            traced = "—" if snap is None or before is None else \
+                f"{sum(s.size_diff for s in snap.compare_to(before, 'filename')) / args.tabs / 1024:.1f} KiB"
             print(f"| {label} | {rss / 2**20:.1f} MiB | {count} | {(rss - rows[i - 1][1]) / args.tabs / 1024:.1f} KiB "
-                  f"| {traced / args.tabs / 1024:.1f} KiB |")
-        report("the last batch of chat tabs", rows[-3][3], rows[-2][3], args.tabs, args.top, "lineno")
-        report("the last batch of chat tabs", rows[-3][3], rows[-2][3], args.tabs, args.top, "traceback")
-        report("idle signed-in sockets", rows[-2][3], rows[-1][3], args.tabs, args.top, "lineno")
+                  f"| {traced} |")
+        snaps = [row[3] for row in rows]
+        if snaps[-3] is not None and snaps[-2] is not None and snaps[-1] is not None:
+            report("the last batch of chat tabs", snaps[-3], snaps[-2], args.tabs, args.top, "lineno")
+            report("the last batch of chat tabs", snaps[-3], snaps[-2], args.tabs, args.top, "traceback")
+            report("idle signed-in sockets", snaps[-2], snaps[-1], args.tabs, args.top, "lineno")
         for tab in open_tabs:
             await tab.close()
-    os.unlink(snap_path)
+    if snap_path:
+        os.unlink(snap_path)
 
 
 def main() -> None:
@@ -119,6 +128,7 @@ def main() -> None:
     parser.add_argument("--warm", type=int, default=10, help="tabs with a chat opened before the first snapshot")
     parser.add_argument("--frames", type=int, default=12, help="traceback depth kept by tracemalloc")
     parser.add_argument("--top", type=int, default=15)
+    parser.add_argument("--no-trace", action="store_true", help="plain daphne: RSS only")
     asyncio.run(run(parser.parse_args()))
 
 

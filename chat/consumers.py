@@ -27,10 +27,8 @@ from gateways.wire.codes import ChatError, is_retryable
 
 from . import bounds, frames, paging, selectors, services
 from .fanout import SocketInbox
-from .generation import Runner
 from .groups import LAYER_LOST_CODE, conversation_group, user_group
 from .hub import Hub, get_hub
-from .store import Rows
 
 log = logging.getLogger(__name__)
 db = database_sync_to_async
@@ -171,32 +169,11 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                               "live": live})
 
     async def on_send(self, frame: frames.Send) -> None:
-        """The fast start: the upstream call starts as soon as the send is read and admitted, and its
-        rows are written while the gateway prepares its first token (a send that must be stored first,
-        with attachments or a budget, is stored in the first hop: see services.start_send)."""
         params = frame.params.model_dump(exclude_none=True) if frame.params else None
-        start = partial(services.start_send, self.user, request_id=frame.request_id,
-                        conversation_id=frame.conversation, content=frame.content, model_slug=frame.model,
-                        params=params, system_prompt=frame.system_prompt, runner=self.hub.channel,
-                        attachments=frame.attachments)
-        request_id = str(frame.request_id)
-        first = await db(_start_or_draft)(self.user, start, request_id)
-        if isinstance(first, _Prepared):
-            await self._announce(first)
-            return
-        draft, plan = first
-        rows = Rows()
-        announced = asyncio.Event()
-        runner = self.hub.launch(plan, announced, rows)
-        # Shielded: a socket that goes away meanwhile must not leave the rows unsettled (the reply waits on them).
-        store = asyncio.ensure_future(db(_store_draft)(self.user, draft, request_id))
-        store.add_done_callback(partial(_settle, rows, runner))
-        try:
-            prepared = await asyncio.shield(store)
-        except BaseException:
-            announced.set()  # nothing was published: the stopped reply publishes nothing either
-            raise
-        await self._announce(prepared, announced)
+        start = partial(services.send, self.user, request_id=frame.request_id, conversation_id=frame.conversation,
+                        content=frame.content, model_slug=frame.model, params=params,
+                        system_prompt=frame.system_prompt, runner=self.hub.channel, attachments=frame.attachments)
+        await self._start(start, str(frame.request_id))
 
     async def on_regenerate(self, frame: frames.Regenerate) -> None:
         start = partial(services.regenerate, self.user, request_id=frame.request_id, message_id=frame.message,
@@ -221,26 +198,20 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             self.conversations.add(conversation_id)
 
     async def _start(self, start: Callable[[], services.Started], request_id: str) -> None:
-        """Store, plan and launch in one database hop; the upstream call starts before the frames go out."""
-        await self._announce(await db(_store_and_plan)(self.user, start, request_id))
-
-    async def _announce(self, prepared: _Prepared, announced: asyncio.Event | None = None) -> None:
-        """Launch a planned reply (unless it runs already: `announced` given), then tell the tabs.
+        """Store, plan and launch in one database hop; the upstream call starts before the frames go out.
 
         The runner holds its first frame until `message.created` is out, so a
         tab never sees a delta for a message it has not been told about.
         """
+        prepared = await db(_store_and_plan)(self.user, start, request_id)
         conversation_id = str(prepared.started.conversation.id)
         await self._join(conversation_id)
         if prepared.started.duplicate:  # answer the repeat, start nothing
-            if announced is not None:
-                announced.set()
             await self.send_json(prepared.created)
             return
-        if announced is None:
-            announced = asyncio.Event()
-            if prepared.plan is not None:
-                self.hub.launch(prepared.plan, announced)
+        announced = asyncio.Event()
+        if prepared.plan is not None:
+            self.hub.launch(prepared.plan, announced)
         try:
             if prepared.conversation_frame is not None:
                 await self._broadcast(user_group(self.user.pk), prepared.conversation_frame)
@@ -300,34 +271,9 @@ class _Prepared:
     failed: dict[str, Any] | None = None
 
 
-def _start_or_draft(user: Any, start: Callable[[], services.Started | services.Draft],
-                    request_id: str) -> _Prepared | tuple[services.Draft, services.Plan]:
-    """Sync, the fast start's first hop: a drafted send and its upstream call, or (stored already, or
-    not plannable) what `_store_and_plan` returns."""
-    first = start()
-    if isinstance(first, services.Started):
-        return _store_and_plan(user, lambda: first, request_id)
-    try:
-        return first, services.plan_draft(first)
-    except ChatError:  # no route can serve it now: store it and end it with that error, as before
-        return _store_and_plan(user, partial(services.store_draft, first), request_id)
-
-
-def _store_draft(user: Any, draft: services.Draft, request_id: str) -> _Prepared:
-    """Sync, the fast start's second hop: the drafted rows (admission decided again, under the lock), and the frames."""
-    return _frames(user, services.store_draft(draft), request_id)
-
-
-def _settle(rows: Rows, runner: Runner, store: asyncio.Future[_Prepared]) -> None:
-    """The drafted rows were written (the reply goes on), or not: the reply stops and leaves no trace."""
-    written = not store.cancelled() and store.exception() is None and not store.result().started.duplicate
-    rows.settle(written)
-    if not written:
-        runner.stop()
-
-
-def _frames(user: Any, started: services.Started, request_id: str) -> _Prepared:
-    """Sync: the frames that announce a stored send."""
+def _store_and_plan(user: Any, start: Callable[[], services.Started], request_id: str) -> _Prepared:
+    """Sync: store the messages, build the frames, plan the upstream call (or end the reply if it cannot start)."""
+    started = start()
     conversation = None
     if started.new_conversation:
         conversation = {"type": "conversation.created",
@@ -339,13 +285,7 @@ def _frames(user: Any, started: services.Started, request_id: str) -> _Prepared:
         "user_message": objects[0] if started.user_message else None,
         "assistant_message": objects[-1],
     }
-    return _Prepared(started, conversation, created)
-
-
-def _store_and_plan(user: Any, start: Callable[[], services.Started], request_id: str) -> _Prepared:
-    """Sync: store the messages, build the frames, plan the upstream call (or end the reply if it cannot start)."""
-    started = start()
-    prepared = _frames(user, started, request_id)
+    prepared = _Prepared(started, conversation, created)
     if started.duplicate:
         return prepared
     reply_id = started.assistant_message.id

@@ -23,14 +23,13 @@ from django.core.cache import cache
 from gateways.attempts import buffered
 from gateways.failover import FailoverStream, RouteChoice
 from gateways.wire.client import get_client
-from gateways.wire.errors import UpstreamError
 from usage.ledger import ledger_failed_attempts
 
 from . import embedded_beat, services, tasks
 from .fanout import LAYER_DOWN, LAYER_TIMEOUT_S, Fanout, Inbox
 from .generation import Job, Pacing, Runner
 from .groups import FRAME, LAYER_LOST, conversation_group
-from .store import DjangoStore, Rows
+from .store import DjangoStore
 
 log = logging.getLogger(__name__)
 HEARTBEAT_S = 10.0
@@ -230,41 +229,33 @@ class Hub:
 
     # Replies ---------------------------------------------------------------
 
-    def launch(self, plan: services.Plan, announced: asyncio.Event | None = None, rows: Rows | None = None) -> Runner:
+    def launch(self, plan: services.Plan, announced: asyncio.Event | None = None) -> None:
         """Start a reply in this process; it outlives the socket that asked for it.
 
         Frames wait for `announced` (set once `message.created` is out), so the
-        upstream call can start before the announcement without reordering. With `rows`, the
-        reply started before its rows were written: it writes and publishes nothing until they
-        are, and nothing at all if they are not (its starter then stops it).
+        upstream call can start before the announcement without reordering.
         """
         group = conversation_group(plan.conversation_id)
 
         async def publish(frame: dict[str, Any]) -> None:
             if announced is not None and not announced.is_set():
                 await announced.wait()
-            if rows is not None and not await rows.wait():
-                return
             if store.ended_elsewhere:  # its tabs had their end frame from whoever ended it
                 return
             await self.publish(group, frame)
 
         job = Job(plan.message_id, plan.prompt_chars, plan.endpoint.usage_convention, plan.hidden_reasoning_rate,
                   plan.show_route, plan.output_room)
-        store = DjangoStore(plan.planned, rows)  # the attempts are written with the ending: no thread hop of their own
+        store = DjangoStore(plan.planned)  # the attempts are written with the ending: no thread hop of their own
         g = settings.GROKWEB
 
         async def waiting(choice: RouteChoice) -> None:
             await publish(waiting_frame(plan.message_id, choice.provider_name, g["WAITING_NOTICE_S"]))
 
-        ledger_failed = ledger_failed_attempts(plan.user_id, plan.conversation_id, plan.model_slug)
-
-        async def failed_over(choice: RouteChoice, exc: UpstreamError) -> None:
-            if rows is None or await rows.wait():  # its row names the conversation: once that is written
-                await ledger_failed(choice, exc)
-
         events = FailoverStream(get_client(), list(plan.routes), plan.request,
-                                record=buffered(plan.model_slug, store.attempts), failed_over=failed_over,
+                                record=buffered(plan.model_slug, store.attempts),
+                                failed_over=ledger_failed_attempts(plan.user_id, plan.conversation_id,
+                                                                   plan.model_slug),
                                 coalesce_s=g["DELTA_INTERVAL_S"], start_deadline_s=g["REPLY_START_DEADLINE_S"],
                                 waiting=waiting, waiting_after_s=g["WAITING_NOTICE_S"])
         pacing = Pacing(frame_interval=g["DELTA_INTERVAL_S"], checkpoint_first=g["CHECKPOINT_INTERVAL_S"])
@@ -272,7 +263,6 @@ class Hub:
         store.stop = runner.stop
         self.runners[plan.message_id] = runner
         self._spawn(self._run(runner, store, plan))
-        return runner
 
     async def _run(self, runner: Runner, store: DjangoStore, plan: services.Plan) -> None:
         try:

@@ -10,7 +10,7 @@ import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID
 
 from django.conf import settings
@@ -37,7 +37,6 @@ from .prompting import prompt_chars, upstream_messages
 from .selectors import conversation_for, message_for, usage_dict, visible_branch
 
 log = logging.getLogger(__name__)
-_T = TypeVar("_T")
 ALLOWED_PARAMS = {"temperature", "top_p", "max_tokens", "reasoning_effort"}
 
 
@@ -76,7 +75,7 @@ def _existing(user: Any, request_id: UUID) -> Started | None:
     return Started(first.conversation, first, reply, False, True)
 
 
-def _once(user: Any, request_id: UUID, start: Callable[[], _T]) -> _T | Started:
+def _once(user: Any, request_id: UUID, start: Callable[[], Started]) -> Started:
     """Run `start`, unless this request_id already started a reply: then answer with that one.
 
     The unique request_id decides (a second insert fails), so a first send costs no lookup;
@@ -208,30 +207,9 @@ def send(
                                                  system_prompt, runner, attachments))
 
 
-@dataclass
-class _SendRead:
-    """What a send read and checked before its transaction (`_read_send`)."""
-
-    conversation: Conversation | None
-    model: Model
-    content: str
-    attached: list[Attachment]
-    parts: list[dict[str, Any]]
-    asked: dict[str, Any]
-    merged: dict[str, Any]
-    first_prompt: str
-    history: list[Any] | None  # the branch up to the conversation's leaf, when it was read already
-    limits: Any  # accounts.limits.Limits
-
-
-def _read_send(user: Any, conversation_id: UUID | None, content: str, model_slug: str | None,
-               params: dict[str, Any] | None, system_prompt: str | None, attachments: Sequence[UUID],
-               *, branch: bool = False) -> _SendRead:
-    """Everything a send checks before it writes, the per-minute counter included (it counts this message).
-
-    `branch`: read the prompt's branch now (the fast start needs it for the upstream request anyway);
-    its attachments are then checked from it, without asking whether the conversation has any.
-    """
+def _send(user: Any, request_id: UUID, conversation_id: UUID | None, content: str, model_slug: str | None,
+          params: dict[str, Any] | None, system_prompt: str | None, runner: str,
+          attachments: Sequence[UUID]) -> Started:
     content = content.strip()
     attached = uploads.unsent(user, attachments) if attachments else []
     if not content and not attached:
@@ -253,153 +231,29 @@ def _read_send(user: Any, conversation_id: UUID | None, content: str, model_slug
         else ""
     leaf_id = conversation.current_leaf_id if conversation is not None else None
     parts = uploads.refs(attached)
-    history = _history(conversation, leaf_id) if branch else None
-    if history is not None:
-        if parts or _refs(history):
-            check_attachments(user, model, history, parts, content)
-    elif parts or _has_attachments(conversation):
-        history = _history(conversation, leaf_id)
-        check_attachments(user, model, history, parts, content)
-    return _SendRead(conversation, model, content, attached, parts, asked, merged, first_prompt, history,
-                     gate.before(user))
-
-
-def _prompt_estimate(read: _SendRead) -> Callable[[], int]:
-    conversation = read.conversation
-    leaf_id = conversation.current_leaf_id if conversation is not None else None
-    attached_tokens = sum(a.tokens for a in read.attached)
-    if read.history is None:
-        return lambda: prompt_tokens(conversation, leaf_id, read.content, read.first_prompt, attached_tokens)
-    history = read.history
-
-    def estimate_prompt() -> int:
-        prompt = conversation.system_prompt if conversation is not None else read.first_prompt
-        messages = upstream_messages(prompt or "", history)
-        messages.append({"role": "user", "content": read.content})
-        earlier = sum(int(ref.get("tokens") or 0) for ref in _refs(history))
-        return prompt_tokens_for(messages) + attached_tokens + earlier
-    return estimate_prompt
-
-
-def _write_send(user: Any, request_id: UUID, runner: str, read: _SendRead,
-                draft: Draft | None = None) -> Started:
-    """The send's transaction: admission under the user's lock, then its rows (a draft's, with their ids)."""
+    if parts or _has_attachments(conversation):
+        check_attachments(user, model, _history(conversation, leaf_id), parts, content)
+    attached_tokens = sum(a.tokens for a in attached)
+    limits = gate.before(user)
     with transaction.atomic():
-        held = _admit(user, read.model, _prompt_estimate(read), read.limits, read.merged)
-        conversation = read.conversation
-        new = conversation is None or (draft is not None and draft.new)
-        if draft is not None and draft.new:
-            conversation = draft.conversation
-            conversation.save(force_insert=True)
-        elif conversation is None:
-            conversation = Conversation.objects.create(
-                owner=user, model=read.model, system_prompt=read.first_prompt, params=read.merged,
-            )
-        elif read.asked:
-            conversation.params = {**conversation.params, **read.asked}
-            conversation.save(update_fields=["params", "updated_at"])
-        if draft is not None:
-            user_message = draft.user_message
-            user_message.parent_id = conversation.current_leaf_id
-            user_message.save(force_insert=True)
-            reply = draft.reply
-            reply.save(force_insert=True)
-            conversation.current_leaf = reply
-            conversation.model = read.model
-            conversation.save(update_fields=["current_leaf", "model", "updated_at"])
-        else:
-            user_message = Message.objects.create(
-                conversation=conversation, parent_id=conversation.current_leaf_id, role=Message.Role.USER,
-                content=read.content, parts=read.parts, request_id=request_id,
-            )
-            uploads.bind(read.attached, user_message)
-            reply = _new_reply(conversation, user_message, read.model, runner)
-        gate.hold(user, held, reply.id)
-    return Started(conversation, user_message, reply, new, False, held)
-
-
-def _send(user: Any, request_id: UUID, conversation_id: UUID | None, content: str, model_slug: str | None,
-          params: dict[str, Any] | None, system_prompt: str | None, runner: str,
-          attachments: Sequence[UUID]) -> Started:
-    read = _read_send(user, conversation_id, content, model_slug, params, system_prompt, attachments)
-    return _write_send(user, request_id, runner, read)
-
-
-@dataclass
-class Draft:
-    """A send that was read, checked and admitted, its rows not written yet (`start_send`).
-
-    The rows are built with their ids, so the upstream call can start from them (`plan_draft`)
-    while `store_draft` writes them, during the gateway's own wait for its first token.
-    """
-
-    user: Any
-    request_id: UUID
-    read: _SendRead
-    conversation: Conversation  # unsaved when `new`
-    new: bool
-    user_message: Message  # unsaved
-    reply: Message  # unsaved, `streaming`
-    runner: str
-
-
-def start_send(
-    user: Any,
-    *,
-    request_id: UUID,
-    conversation_id: UUID | None,
-    content: str,
-    model_slug: str | None = None,
-    params: dict[str, Any] | None = None,
-    system_prompt: str | None = None,
-    runner: str = "",
-    attachments: Sequence[UUID] = (),
-) -> Started | Draft:
-    """`send`'s first half for the websocket: read, check and admit; write nothing when that is safe.
-
-    Admission is decided here without the user's lock (a fresh read of the user, the count of
-    live replies) and decided again under it by `store_draft`; a send that disagrees then (a race
-    with another tab, an account disabled in between) is refused there and its upstream call
-    cancelled. A send that binds attachments, or to which a budget applies (its reservation sets
-    the request's max_tokens), is stored here, whole, as `send` does: it returns `Started`.
-    """
-
-    def first() -> Started | Draft:
-        read = _read_send(user, conversation_id, content, model_slug, params, system_prompt, attachments,
-                          branch=not attachments)
-        if read.attached or not gate.admissible(user, read.limits):
-            return _write_send(user, request_id, runner, read)
-        conversation = read.conversation
+        held = _admit(user, model, lambda: prompt_tokens(conversation, leaf_id, content, first_prompt,
+                                                         attached_tokens), limits, merged)
         new = conversation is None
         if conversation is None:
-            conversation = Conversation(owner=user, model=read.model, system_prompt=read.first_prompt,
-                                        params=read.merged)
-        elif read.asked:
-            conversation = copy.copy(conversation)
-            conversation.params = {**conversation.params, **read.asked}
-        user_message = Message(conversation=conversation, parent_id=conversation.current_leaf_id,
-                               role=Message.Role.USER, content=read.content, parts=read.parts, request_id=request_id)
-        reply = Message(conversation=conversation, parent=user_message, role=Message.Role.ASSISTANT,
-                        status=Message.Status.STREAMING, model=read.model, model_slug=read.model.slug, runner=runner)
-        return Draft(user, request_id, read, conversation, new, user_message, reply, runner)
-
-    return _once(user, request_id, first)
-
-
-def plan_draft(draft: Draft) -> Plan:
-    """The upstream call of a drafted reply: the branch read by `start_send`, then the new message."""
-    history = [*(draft.read.history or []), draft.user_message]
-    return plan(draft.reply, draft.conversation, draft.user, history=history)
-
-
-def store_draft(draft: Draft) -> Started:
-    """`send`'s second half: admission under the user's lock, then the rows `start_send` drafted, in one transaction.
-
-    Raises ChatError when admission now refuses; returns the first reply for a repeated request_id
-    (`duplicate`): either way the caller cancels the upstream call it started.
-    """
-    return _once(draft.user, draft.request_id,
-                 lambda: _write_send(draft.user, draft.request_id, draft.runner, draft.read, draft))
+            conversation = Conversation.objects.create(
+                owner=user, model=model, system_prompt=first_prompt, params=merged,
+            )
+        elif asked:
+            conversation.params = {**conversation.params, **asked}
+            conversation.save(update_fields=["params", "updated_at"])
+        user_message = Message.objects.create(
+            conversation=conversation, parent_id=conversation.current_leaf_id, role=Message.Role.USER,
+            content=content, parts=parts, request_id=request_id,
+        )
+        uploads.bind(attached, user_message)
+        reply = _new_reply(conversation, user_message, model, runner)
+        gate.hold(user, held, reply.id)
+    return Started(conversation, user_message, reply, new, False, held)
 
 
 def regenerate(user: Any, *, request_id: UUID, message_id: UUID, model_slug: str | None, runner: str) -> Started:
@@ -642,17 +496,15 @@ def prepare(message_id: UUID) -> Plan:
     return plan(reply, reply.conversation, reply.conversation.owner)
 
 
-def plan(reply: Message, conversation: Conversation, owner: Any, held: gate.Hold | None = None, *,
-         history: list[Any] | None = None) -> Plan:
+def plan(reply: Message, conversation: Conversation, owner: Any, held: gate.Hold | None = None) -> Plan:
     """The plan of a reply whose rows are in hand (`send` just wrote them): no need to read them again.
 
     `held`: what admission reserved. A budgeted reply asks the gateway for no more output than it
     reserved for (max_tokens), and one whose budget left less than that is cut at its reservation.
     """
-    if history is None:
-        view = copy.copy(conversation)  # the branch that leads to this reply, whatever the conversation shows
-        view.current_leaf_id = reply.parent_id
-        history = visible_branch(view, for_prompt=True)
+    view = copy.copy(conversation)  # the branch that leads to this reply, whatever the conversation shows
+    view.current_leaf_id = reply.parent_id
+    history = visible_branch(view, for_prompt=True)
     refs = _refs(history)
     attached = uploads.attached(conversation.owner_id, [ref["id"] for ref in refs]) if refs else None
     messages = upstream_messages(conversation.system_prompt, history, attached)

@@ -1,4 +1,6 @@
-"""ASGI entry point: HTTP (Django), the chat websocket, and the built-in emulator.
+"""ASGI entry point: HTTP (Django), the chat websocket, the Team API's completions, and the built-in emulator.
+
+POST /v1/chat/completions skips Django's request handling and page middleware (teamapi.asgi).
 
 The emulator is mounted at /emulator/ so `make run` works with one process and
 no API key; it is an independent ASGI app that never touches our database.
@@ -17,6 +19,7 @@ from accounts.socket_auth import SocketAuthMiddleware
 from chat.routing import websocket_urlpatterns
 from emulator.app import make_emulator
 from gateways.providers import emulator_key
+from teamapi import asgi as teamapi_asgi
 
 from .origin import OriginCheck
 from .serving import answer_overlong_lines
@@ -28,7 +31,9 @@ _emulator = make_emulator(flavour="xai", delay_scale=settings.EMULATOR_DELAY_SCA
 
 
 async def http_app(scope, receive, send):  # type: ignore[no-untyped-def]
-    """Route /emulator/ to the emulator, everything else to Django."""
+    """Route /emulator/ to the emulator, the Team API's completions to their lean app, everything else to Django."""
+    if scope["type"] == "http" and scope["path"] in teamapi_asgi.PATHS:
+        return await teamapi_asgi.app(scope, receive, send)
     if scope["type"] == "http" and scope["path"].startswith("/emulator/"):
         return await _emulator(scope, receive, send)
     return await django_asgi_app(scope, receive, send)

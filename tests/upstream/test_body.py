@@ -12,7 +12,7 @@ import gzip
 import json
 import random
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 import h11
 import httpx
@@ -117,6 +117,8 @@ class Gateway:
         self.script = script
         self.connections = 0
         self.requests: list[bytes] = []
+        self.bodies: list[bytes] = []
+        self.hung_up = asyncio.Event()  # set once this side has closed a connection
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
@@ -125,7 +127,7 @@ class Gateway:
                 head = await reader.readuntil(b"\r\n\r\n")
                 length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
                                if line.lower().startswith(b"content-length:")), 0)
-                await reader.readexactly(length)
+                self.bodies.append(await reader.readexactly(length))
                 self.requests.append(head)
                 for piece in self.script(len(self.requests) - 1):
                     if piece == CLOSE:
@@ -137,6 +139,9 @@ class Gateway:
             pass
         finally:
             writer.close()
+            with suppress(ConnectionError):
+                await writer.wait_closed()
+            self.hung_up.set()
 
 
 CLOSE = b"<close>"
@@ -306,3 +311,25 @@ async def test_the_fast_reader_is_the_one_used_for_a_plain_chunked_stream() -> N
                 body = await open_body(response)
                 assert type(body) is kind
                 await body.aclose()
+
+
+async def test_a_connection_the_gateway_closed_while_idle_is_not_reused() -> None:
+    """A connection handed back to the pool after [DONE] is still checked before reuse: hung up, it is replaced."""
+    async with gateway(lambda n: [CHUNKED_HEAD, *chunked([events_bytes()]), CLOSE]) as (gw, endpoint):
+        async with UpstreamClient() as client:
+            assert_whole(await reply(client, endpoint))
+            async with asyncio.timeout(10):
+                await gw.hung_up.wait()
+            assert_whole(await reply(client, endpoint))
+    assert gw.connections == 2
+
+
+@pytest.mark.parametrize("text", ["olá 😀 \u2028 \"quoted\"", "a lone \ud800 half"], ids=["unicode", "lone-surrogate"])
+async def test_the_request_body_carries_the_messages_exactly(text: str) -> None:
+    request = ChatRequest("grok-4-fast-non-reasoning", [{"role": "user", "content": text}], {"temperature": 0.5})
+    async with gateway(lambda n: [CHUNKED_HEAD, *chunked([events_bytes()])]) as (gw, endpoint):
+        async with UpstreamClient() as client:
+            assert_whole([event async for event in client.stream(endpoint, request)])
+    sent = json.loads(gw.bodies[0])
+    assert sent["messages"] == [{"role": "user", "content": text}] and sent["temperature"] == 0.5
+    assert sent["stream"] is True and sent["stream_options"] == {"include_usage": True}
