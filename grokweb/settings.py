@@ -236,7 +236,11 @@ if REDIS_URL:
             },
         }
     }
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # Bounded socket waits: the Team API reads its cache versions inside the event loop (teamapi.grants,
+    # gateways.plans), so a Redis that stalls must cost a call an error after a second, not freeze the
+    # process's every stream. A restarted Redis is reconnected to on the next command.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                          "OPTIONS": {"socket_connect_timeout": 1.0, "socket_timeout": 1.0}}}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 5000}}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
