@@ -14,65 +14,25 @@ gateways.plans.) Only a token's last-use stamp (accounts.tokens.touch) is writte
 """
 from __future__ import annotations
 
-import time
-from collections.abc import Hashable
 from typing import Any
 
 from django.contrib.auth.models import Group
-from django.core.cache import cache
 from django.core.signals import setting_changed
-from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
+
+from gateways.versioned import VersionedStore
 
 from .models import ApiToken, GroupPolicy, User
 
 VERSION_KEY = "grokweb:accounts:tokens:version"
 TTL_S = 30.0
-
-_entries: dict[Hashable, tuple[Any, float, Any]] = {}  # key -> (version, expires at, value)
-
-
-def version() -> Any:
-    """The shared version; a missing key (fresh or flushed cache) gets a new value that matches no entry."""
-    current = cache.get(VERSION_KEY)
-    if current is None:
-        cache.add(VERSION_KEY, time.time_ns(), None)
-        current = cache.get(VERSION_KEY)
-    return current
-
-
-def get(key: Hashable, current: Any) -> Any:
-    """The value kept for `key` under version `current` and not expired, or None."""
-    entry = _entries.get(key)
-    if entry is None or entry[0] != current or entry[1] <= time.monotonic():
-        return None
-    return entry[2]
-
-
-def put(key: Hashable, value: Any, current: Any) -> None:
-    """Keep `value`, read from the database after `current` was read (so a change meanwhile is not masked)."""
-    _entries[key] = (current, time.monotonic() + TTL_S, value)
-
-
-def changed() -> None:
-    """Something a kept value depends on was committed: every process reads it again on next use."""
-    _entries.clear()
-    try:
-        cache.incr(VERSION_KEY)
-    except ValueError:  # no version yet (or it was evicted): a new value differs from any before
-        cache.set(VERSION_KEY, time.time_ns(), None)
-
-
-def changed_on_commit() -> None:
-    """Bump once the change is visible to other connections: a process that read the old rows
-    under the new version would keep them until the TTL."""
-    _entries.clear()
-    transaction.on_commit(changed)
-
-
-def forget() -> None:
-    """Drop this process's entries (tests)."""
-    _entries.clear()
+_store = VersionedStore(VERSION_KEY, TTL_S)
+version = _store.version  # the shared version; read it before the rows a value is built from
+get = _store.get  # the value kept for a key under a version and not expired, or None
+put = _store.put
+changed = _store.changed  # something a kept value depends on was committed: every process reads again
+changed_on_commit = _store.changed_on_commit
+forget = _store.forget  # tests
 
 
 def _renew(sender: Any, **kwargs: Any) -> None:

@@ -9,37 +9,26 @@ changes per call and is read live (gateways.routes).
 """
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
-from django.core.cache import cache
+from .versioned import VersionedStore
 
 VERSION_KEY = "grokweb:gateways:version"
 TTL_S = 30.0
 T = TypeVar("T")
 _UNSET: Any = object()
-
-_entries: dict[Hashable, tuple[Any, float, Any]] = {}  # key -> (version, expires at, value)
+_store = VersionedStore(VERSION_KEY, TTL_S)
 
 
 def version() -> Any:
-    """The shared version. A missing key (a fresh Redis, an evicted key, a cleared cache) gets a
-    new value, so entries made under an older one are never taken for current."""
-    current = cache.get(VERSION_KEY)
-    if current is None:
-        cache.add(VERSION_KEY, time.time_ns(), None)
-        current = cache.get(VERSION_KEY)
-    return current
+    """The shared version (see gateways.versioned)."""
+    return _store.version()
 
 
 def changed() -> None:
     """Something a plan depends on changed: every process rebuilds its plans on next use."""
-    _entries.clear()
-    try:
-        cache.incr(VERSION_KEY)
-    except ValueError:  # no version yet (or it expired): a new value differs from any before
-        cache.set(VERSION_KEY, time.time_ns(), None)
+    _store.changed()
 
 
 def cached(key: Hashable, build: Callable[[], T], current: Any = _UNSET) -> T:
@@ -47,16 +36,9 @@ def cached(key: Hashable, build: Callable[[], T], current: Any = _UNSET) -> T:
 
     Pass `current` (from `version()`) when several lookups serve one reply: one cache read.
     """
-    current = version() if current is _UNSET else current
-    now = time.monotonic()
-    entry = _entries.get(key)
-    if entry is not None and entry[0] == current and entry[1] > now:
-        return entry[2]  # type: ignore[no-any-return]
-    value = build()
-    _entries[key] = (current, now + TTL_S, value)
-    return value
+    return _store.cached(key, build, None if current is _UNSET else current)
 
 
 def forget() -> None:
     """Drop this process's entries (tests, or after a key rotation in this process)."""
-    _entries.clear()
+    _store.forget()
