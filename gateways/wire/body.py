@@ -71,12 +71,12 @@ class ChunkedBody(Body):
 
     drains = True
 
-    def __init__(self, network: Any, state: h11.Connection, buffered: bytes) -> None:
+    def __init__(self, network: Any, state: h11.Connection, decoder: ChunkedDecoder, first: bytes) -> None:
         self._network = network
         self._state = state
-        self._decoder = ChunkedDecoder()
-        # What h11 read with the headers: decoded here first; h11 keeps its copy and reads it at the end.
-        self._first = self._decoder.feed(buffered)
+        self._decoder = decoder
+        # What h11 read with the headers, already decoded (`open_body`); h11 keeps its copy and reads it at the end.
+        self._first = first
         self._handed = False
 
     async def read(self) -> bytes:
@@ -124,8 +124,9 @@ async def open_body(response: httpx.Response) -> Body:
     if reachable is not None and _plain_chunked(response.headers):
         network, state = reachable
         buffered, closed = state.trailing_data
-        if not closed and _whole_chunks(buffered):
-            return ChunkedBody(network, state, buffered)
+        decoded = None if closed else _whole_chunks(buffered)
+        if decoded is not None:
+            return ChunkedBody(network, state, *decoded)
     return HttpxBody(response)
 
 
@@ -134,14 +135,15 @@ def _plain_chunked(headers: httpx.Headers) -> bool:
     return headers.get("transfer-encoding", "").strip().lower() == "chunked" and coding in ("", "identity")
 
 
-def _whole_chunks(buffered: bytes) -> bool:
-    """Whether what h11 buffered with the headers ends between chunks (so `0\\r\\n\\r\\n` ends it)."""
+def _whole_chunks(buffered: bytes) -> tuple[ChunkedDecoder, bytes] | None:
+    """What h11 buffered with the headers, decoded, if it ends between chunks (so `0\\r\\n\\r\\n` ends it):
+    the decoder to go on with and the payload so far; None otherwise."""
     decoder = ChunkedDecoder()
     try:
-        decoder.feed(buffered)
+        first = decoder.feed(buffered)
     except ChunkedError:
-        return False
-    return decoder.at_boundary
+        return None
+    return (decoder, first) if decoder.at_boundary else None
 
 
 def _http11_state(response: httpx.Response) -> tuple[Any, h11.Connection] | None:
