@@ -20,6 +20,7 @@ from typing import Any
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 
+from . import parsing
 from .completions import Answer, complete, refusal
 from .errors import ApiError, method_not_allowed, too_large
 
@@ -39,8 +40,7 @@ def _headers(scope: Scope) -> dict[bytes, bytes]:
 
 
 def _bearer(headers: dict[bytes, bytes]) -> str:
-    scheme, _, value = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
-    return value.strip() if scheme.lower() == "bearer" else ""
+    return parsing.bearer_token(headers.get(b"authorization", b"").decode("latin-1"))
 
 
 def _host_allowed(headers: dict[bytes, bytes]) -> bool:

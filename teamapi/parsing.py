@@ -209,3 +209,9 @@ def _params(data: dict[str, Any]) -> dict[str, Any]:
         if stop:
             params["stop"] = stop
     return {k: v for k, v in params.items() if v is not None}
+
+
+def bearer_token(authorization: str) -> str:
+    """The token of an `Authorization: Bearer <token>` header value ("" for any other scheme)."""
+    scheme, _, value = authorization.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else ""

@@ -9,14 +9,13 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from . import calls, completions, shapes
+from . import calls, completions, parsing, shapes
 from .completions import in_thread
 from .errors import ApiError, method_not_allowed, too_large
 
 
 def _bearer(request: HttpRequest) -> str:
-    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-    return value.strip() if scheme.lower() == "bearer" else ""
+    return parsing.bearer_token(request.headers.get("Authorization", ""))
 
 
 def _address(request: HttpRequest) -> str | None:
