@@ -1,13 +1,28 @@
-"""What daphne (Twisted) does at the edge of HTTP, before our app sees a request.
+"""What daphne (Twisted) does at the edge of the socket, before our app sees a request or after it answers.
 
 Twisted reads a request line by line and, when a line is longer than 16 KiB, drops the
 connection without a word (LineReceiver's default): a search of 20,000 characters in
 a URL got no answer at all, and the browser showed a network error. Here such a
 request is answered, 414 for the request line, 431 for a header, then closed.
+
+Twisted also never writes when asked: `transport.write` (and `writeSequence`, which every
+HTTP response uses: its headers, then each chunk of a chunked body) appends to a buffer and
+registers the socket for writing; only the event loop's next turn sends it. A streamed
+answer's first chunk therefore waited for everything else that turn did: relaying a gateway
+that sent many tokens in one read, the first token left only after the last of them had been
+turned into chunks. `prompt_writes` sends at once when nothing is waiting to go out
+(`_write_now`), and turns Nagle's algorithm off on accepted connections (TCP_NODELAY, as
+uvicorn and asyncio do), so a chunk sent right after the headers is not held back until the
+client acknowledges them.
 """
 from __future__ import annotations
 
+import socket
+from collections.abc import Iterable
 from typing import Any
+
+_TWISTED_WRITE: Any = None  # tcp.Server.write before prompt_writes
+_TWISTED_INIT: Any = None  # tcp.Server.__init__ before prompt_writes
 
 BODY = b"The request line or a header is too long."
 
@@ -27,3 +42,53 @@ def answer_overlong_lines() -> None:
     except ImportError:  # served by something else (uvicorn in the Team API's tests)
         return
     http.HTTPChannel.lineLengthExceeded = _refuse_overlong_line  # type: ignore[method-assign]
+
+
+def _write_now(transport: Any, data: Any) -> None:
+    """`tcp.Server.write`, sending at once what the kernel takes when nothing is buffered.
+
+    Only when the connection is open, not closing, not speaking TLS through Twisted's own
+    `startTLS` (a `ssl:` endpoint's TLS sits above this transport and ends here as bytes), and
+    nothing written earlier is still waiting: then order cannot change. What the kernel does
+    not take (a slow reader's socket buffer is full) goes to Twisted's buffer as before, and
+    with it its producer and disconnect handling; so does everything when a send fails (the
+    loop's send then fails the same way and Twisted closes the connection as it always did).
+    """
+    if (type(data) is bytes and data and transport.connected and not transport.disconnecting
+            and not transport._writeDisconnected and not transport._writeDisconnecting
+            and not transport.TLS and not transport._tempDataLen
+            and transport.offset == len(transport.dataBuffer)):
+        sent = transport.writeSomeData(data)
+        if isinstance(sent, BaseException) or sent < 0:
+            _TWISTED_WRITE(transport, data)
+        elif sent < len(data):
+            _TWISTED_WRITE(transport, data[sent:])
+        return
+    _TWISTED_WRITE(transport, data)
+
+
+def _write_sequence_now(transport: Any, iovec: Iterable[bytes]) -> None:
+    """`tcp.Server.writeSequence` (HTTP headers, each chunk of a chunked body) as one `_write_now`."""
+    _write_now(transport, b"".join(iovec))
+
+
+def _accepted(transport: Any, sock: Any, *args: Any, **kwargs: Any) -> None:
+    _TWISTED_INIT(transport, sock, *args, **kwargs)
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except OSError:  # not TCP (or already gone): nothing to turn off
+        pass
+
+
+def prompt_writes() -> None:
+    """Have daphne's accepted connections send at once what they can (`_write_now`). Idempotent."""
+    global _TWISTED_WRITE, _TWISTED_INIT
+    try:
+        from twisted.internet import tcp
+    except ImportError:  # served by something else
+        return
+    if _TWISTED_WRITE is None:
+        _TWISTED_WRITE, _TWISTED_INIT = tcp.Server.write, tcp.Server.__init__
+        tcp.Server.write = _write_now  # type: ignore[method-assign,assignment]
+        tcp.Server.writeSequence = _write_sequence_now  # type: ignore[method-assign,assignment]
+        tcp.Server.__init__ = _accepted  # type: ignore[method-assign,assignment]
