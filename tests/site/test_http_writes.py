@@ -57,11 +57,12 @@ class _Transport:
 
     TLS = False
 
-    def __init__(self, take: int | None, buffered: bytes = b"") -> None:
+    def __init__(self, take: int | None, queued: bytes = b"", half_sent: bytes = b"") -> None:
         self.connected, self.disconnecting = True, False
         self._writeDisconnected = self._writeDisconnecting = False
-        self._tempDataLen = len(buffered)
-        self.dataBuffer, self.offset = b"", 0
+        self._tempDataBuffer = [queued] if queued else []
+        self._tempDataLen = len(queued)
+        self.dataBuffer, self.offset = half_sent, 0
         self.take = take
         self.sent: list[bytes] = []
 
@@ -70,11 +71,22 @@ class _Transport:
         self.sent.append(part)
         return len(part)
 
+    def writeSequence(self, iovec: list[bytes]) -> None:
+        serving._write_sequence_now(self, iovec)
+
 
 @pytest.fixture
 def twisted_buffer(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """What goes to Twisted's own buffer (sent at the loop's next turn)."""
     left: list[bytes] = []
-    monkeypatch.setattr(serving, "_TWISTED_WRITE", lambda transport, data: left.append(data))
+
+    def queue(transport: _Transport, data: bytes) -> None:
+        left.append(data)
+        transport._tempDataBuffer.append(data)
+        transport._tempDataLen += len(data)
+
+    monkeypatch.setattr(serving, "_TWISTED_WRITE", queue)
+    monkeypatch.setattr(serving, "_TWISTED_WRITE_SEQUENCE", lambda transport, iovec: queue(transport, b"".join(iovec)))
     return left
 
 
@@ -84,10 +96,23 @@ def test_what_the_socket_does_not_take_is_left_to_twisted_in_order(twisted_buffe
     assert slow.sent == [b"a\r\n"] and twisted_buffer == [b"hello\r\n"]  # the rest follows, nothing lost
 
 
-def test_nothing_jumps_ahead_of_bytes_already_waiting(twisted_buffer: list[bytes]) -> None:
-    waiting = _Transport(take=None, buffered=b"earlier")
-    serving._write_now(waiting, b"later")
-    assert waiting.sent == [] and twisted_buffer == [b"later"]
-    ready = _Transport(take=None)
-    serving._write_now(ready, b"now")
-    assert ready.sent == [b"now"] and twisted_buffer == [b"later"]
+def test_queued_bytes_go_first_in_the_same_send_and_a_half_done_send_is_never_jumped(twisted_buffer) -> None:
+    queued = _Transport(take=None, queued=b"earlier ")
+    serving._write_now(queued, b"later")
+    assert queued.sent == [b"earlier later"] and queued._tempDataLen == 0 and twisted_buffer == []
+    half = _Transport(take=None, half_sent=b"still going out")
+    serving._write_now(half, b"later")
+    assert half.sent == [] and twisted_buffer == [b"later"]
+
+
+def test_a_response_s_headers_leave_with_its_first_chunk_in_one_send(twisted_buffer, monkeypatch) -> None:
+    def write_headers(channel, version, code, reason, headers):  # type: ignore[no-untyped-def]
+        channel.transport.writeSequence([version, b" ", code, b" ", reason, b"\r\n\r\n"])
+
+    monkeypatch.setattr(serving, "_TWISTED_WRITE_HEADERS", write_headers)
+    transport = _Transport(take=None)
+    channel = type("Channel", (), {"transport": transport})()
+    serving._write_headers(channel, b"HTTP/1.1", b"200", b"OK", None)
+    assert transport.sent == []  # held until the body's first bytes
+    serving._write_sequence_now(transport, [b"5\r\n", b"hello", b"\r\n"])
+    assert transport.sent == [b"HTTP/1.1 200 OK\r\n\r\n5\r\nhello\r\n"]
