@@ -17,16 +17,19 @@ the budget it was admitted under is used up; the caller cuts the reply there (bu
 """
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 from uuid import UUID
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connection
 from django.utils import timezone
 
 from gateways.tariffs import Rate, rate_on
@@ -80,15 +83,26 @@ def admit(user: Any, model: Any, prompt_tokens: Callable[[], int], user_limits: 
     the route that will serve the call (default: the model's), asked only when a budget applies.
     Returns what the new reply must reserve.
     """
+    user_limits = user_limits or limits.limits_for(user)
+    if not _budget_possible(user_limits):
+        # The common case, no budget anywhere: one plain query for what is decided (it runs before
+        # every reply's upstream call, so fifty tabs sending at once wait for fifty of them in a row).
+        state, is_active, override, live = _locked_state(user.pk)
+        reason = refusal(SimpleNamespace(is_authenticated=True, status=state, is_active=is_active))
+        if reason is not None:
+            raise ChatError("bad_request", MESSAGES[reason])
+        if not override:
+            limits.check_live(user, int(live), user_limits)
+            return Hold()
     # Fresh (the socket's user may be minutes old) and locked: concurrent sends queue here.
     fresh = User.objects.select_for_update().get(pk=user.pk)
     reason = refusal(fresh)
     if reason is not None:
         raise ChatError("bad_request", MESSAGES[reason])
-    applicable = budgets.budgets_for(fresh, user_limits.policies if user_limits is not None else None)
+    applicable = budgets.budgets_for(fresh, user_limits.policies)
     budgets.lock_groups(applicable)
     live = Reservation.objects.filter(user_id=fresh.pk).count()
-    limits.check_live(fresh, live, user_limits or limits.limits_for(fresh))
+    limits.check_live(fresh, live, user_limits)
     if not applicable:
         return Hold()
     # At the price the call will be billed at (the route's dated price), not the catalog's.
@@ -113,6 +127,36 @@ def admit(user: Any, model: Any, prompt_tokens: Callable[[], int], user_limits: 
     tokens = worst_tokens if room_tokens is None else min(worst_tokens, room_tokens)
     limited = ticks < worst_ticks or tokens < worst_tokens
     return Hold(ticks, tokens, prompt, output, limited)
+
+
+def _budget_possible(user_limits: limits.Limits) -> bool:
+    """Whether a group budget applies, or the policies are not in hand (then `admit` reads all the ORM way)."""
+    policies = user_limits.policies
+    return policies is None or any(p.has_budget for p in policies)
+
+
+def _locked_state(user_id: int) -> tuple[str, bool, bool, int]:
+    """(status, is_active, has a budget of their own, live replies) of the user, their row locked where the
+    database locks rows (SQLite's write transaction already holds the whole database)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_locked_state_sql(connection.vendor, connection.features.has_select_for_update),
+                       [user_id, user_id])
+        row = cursor.fetchone()
+    if row is None:  # deleted meanwhile
+        raise ChatError("bad_request", MESSAGES["disabled"])
+    return row[0], bool(row[1]), bool(row[2]), int(row[3])
+
+
+@functools.cache
+def _locked_state_sql(vendor: str, for_update: bool) -> str:
+    q = connection.ops.quote_name
+    user = User._meta
+    return (f"SELECT {q(user.get_field('status').column)}, {q(user.get_field('is_active').column)}, "
+            f"({q(user.get_field('budget_usd').column)} IS NOT NULL OR "
+            f"{q(user.get_field('budget_tokens').column)} IS NOT NULL), "
+            f"(SELECT COUNT(*) FROM {q(Reservation._meta.db_table)} WHERE "
+            f"{q(Reservation._meta.get_field('user').column)} = %s) "
+            f"FROM {q(user.db_table)} WHERE {q(user.pk.column)} = %s" + (" FOR UPDATE" if for_update else ""))
 
 
 def reserve_output_tokens() -> int:

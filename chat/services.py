@@ -31,7 +31,7 @@ from gateways.wire.usage import CHARS_PER_TOKEN, NormalizedUsage, estimate, prom
 from usage.ledger import ledger_row
 from usage.models import UsageRecord
 
-from . import presets, uploads
+from . import presets, rows, uploads
 from .models import Attachment, Conversation, Message
 from .prompting import prompt_chars, upstream_messages
 from .selectors import conversation_for, message_for, usage_dict, visible_branch
@@ -92,15 +92,19 @@ def _once(user: Any, request_id: UUID, start: Callable[[], Started]) -> Started:
 
 
 def _new_reply(
-    conversation: Conversation, parent: Message, model: Model, runner: str, request_id: UUID | None = None
+    conversation: Conversation, parent: Message, model: Model, runner: str, request_id: UUID | None = None,
+    *, with_parent: bool = False,
 ) -> Message:
-    reply = Message.objects.create(
+    """The streaming reply under `parent`, made the conversation's leaf; `with_parent`: `parent` is new
+    too, and both rows go in one INSERT (chat.rows: this runs before every reply's upstream call)."""
+    reply = Message(
         conversation=conversation, parent=parent, role=Message.Role.ASSISTANT, status=Message.Status.STREAMING,
         model=model, model_slug=model.slug, request_id=request_id, runner=runner,
     )
+    rows.insert(*((parent, reply) if with_parent else (reply,)))
     conversation.current_leaf = reply
     conversation.model = model
-    conversation.save(update_fields=["current_leaf", "model", "updated_at"])
+    rows.update(conversation, "current_leaf", "model", "updated_at")
     return reply
 
 
@@ -134,7 +138,7 @@ def prompt_tokens(conversation: Conversation | None, leaf_id: Any | None, new_te
 
 def _has_attachments(conversation: Conversation | None) -> bool:
     """Cheap: most conversations have none, and then the branch need not be read before admission."""
-    return conversation is not None and Attachment.objects.filter(message__conversation=conversation).exists()
+    return conversation is not None and rows.has_attachments(conversation.id)
 
 
 def vision_models(user: Any) -> list[str]:
@@ -246,12 +250,13 @@ def _send(user: Any, request_id: UUID, conversation_id: UUID | None, content: st
         elif asked:
             conversation.params = {**conversation.params, **asked}
             conversation.save(update_fields=["params", "updated_at"])
-        user_message = Message.objects.create(
+        user_message = Message(
             conversation=conversation, parent_id=conversation.current_leaf_id, role=Message.Role.USER,
             content=content, parts=parts, request_id=request_id,
         )
-        uploads.bind(attached, user_message)
-        reply = _new_reply(conversation, user_message, model, runner)
+        reply = _new_reply(conversation, user_message, model, runner, with_parent=True)
+        if attached:
+            uploads.bind(attached, user_message)
         gate.hold(user, held, reply.id)
     return Started(conversation, user_message, reply, new, False, held)
 
@@ -306,9 +311,9 @@ def _edit(user: Any, request_id: UUID, message_id: UUID, content: str, runner: s
         kept = sum(int(ref.get("tokens") or 0) for ref in _refs([old]))  # the edit keeps the attachments
         held = _admit(user, model, lambda: prompt_tokens(conversation, old.parent_id, content, attachment_tokens=kept),
                       limits, conversation.params)
-        user_message = Message.objects.create(conversation=conversation, parent=old.parent, role=Message.Role.USER,
-                                              content=content, parts=old.parts, request_id=request_id)
-        reply = _new_reply(conversation, user_message, model, runner)
+        user_message = Message(conversation=conversation, parent=old.parent, role=Message.Role.USER,
+                               content=content, parts=old.parts, request_id=request_id)
+        reply = _new_reply(conversation, user_message, model, runner, with_parent=True)
         gate.hold(user, held, reply.id)
     return Started(conversation, user_message, reply, False, False, held)
 
