@@ -116,6 +116,12 @@ def admit(user: Any, model: Any, prompt_tokens: Callable[[], int], user_limits: 
     return Hold(ticks, tokens, prompt, output, limited)
 
 
+def budget_possible(user_limits: limits.Limits) -> bool:
+    """Whether a group budget may apply (or the policies are not in hand): then only `admit` decides."""
+    policies = user_limits.policies
+    return policies is None or any(p.has_budget for p in policies)
+
+
 def admit_unbudgeted(user_id: int, user_limits: limits.Limits, reply_id: UUID, holder: str = "") -> bool:
     """`admit` and `hold` for a reply no budget applies to, in three plain SQL statements; inside the transaction.
 
