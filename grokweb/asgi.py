@@ -22,9 +22,10 @@ from gateways.providers import emulator_key
 from teamapi import asgi as teamapi_asgi
 
 from .origin import OriginCheck
-from .serving import answer_overlong_lines
+from .serving import answer_overlong_lines, prompt_writes
 
 answer_overlong_lines()
+prompt_writes()  # a frame goes out when it is sent, not at the event loop's next turn
 
 # It answers only callers holding the emulator provider's own key (401 otherwise, as a gateway would).
 _emulator = make_emulator(flavour="xai", delay_scale=settings.EMULATOR_DELAY_SCALE, api_key=emulator_key())

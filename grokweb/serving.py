@@ -1,13 +1,21 @@
-"""What daphne (Twisted) does at the edge of HTTP, before our app sees a request.
+"""What daphne (Twisted) does at the edge of the socket, before our app sees a request or after it answers.
 
 Twisted reads a request line by line and, when a line is longer than 16 KiB, drops the
 connection without a word (LineReceiver's default): a search of 20,000 characters in
 a URL got no answer at all, and the browser showed a network error. Here such a
 request is answered, 414 for the request line, 431 for a header, then closed.
+
+Twisted also never writes when asked: `transport.write` appends to a buffer and registers
+the socket for writing, and only the event loop's next turn sends it (then unregisters the
+socket). Every websocket frame and every streamed HTTP chunk paid two `epoll_ctl` calls, one
+more loop iteration and Twisted's buffer bookkeeping for one `send`. `prompt_writes` sends at
+once when nothing is waiting to go out (see `_write_now`).
 """
 from __future__ import annotations
 
 from typing import Any
+
+_TWISTED_WRITE: Any = None  # tcp.Server.write before prompt_writes
 
 BODY = b"The request line or a header is too long."
 
@@ -27,3 +35,38 @@ def answer_overlong_lines() -> None:
     except ImportError:  # served by something else (uvicorn in the Team API's tests)
         return
     http.HTTPChannel.lineLengthExceeded = _refuse_overlong_line  # type: ignore[method-assign]
+
+
+def _write_now(transport: Any, data: Any) -> None:
+    """`tcp.Server.write`, sending at once what the kernel takes when nothing is buffered.
+
+    Only when the connection is open, not closing, not speaking TLS through Twisted's own
+    `startTLS` (a `ssl:` endpoint's TLS sits above this transport and ends here as bytes), and
+    nothing written earlier is still waiting: then order cannot change. What the kernel does
+    not take (a slow reader's socket buffer is full) goes to Twisted's buffer as before, and
+    with it its producer and disconnect handling; so does everything when a send fails (the
+    loop's send then fails the same way and Twisted closes the connection as it always did).
+    """
+    if (type(data) is bytes and data and transport.connected and not transport.disconnecting
+            and not transport._writeDisconnected and not transport._writeDisconnecting
+            and not transport.TLS and not transport._tempDataLen
+            and transport.offset == len(transport.dataBuffer)):
+        sent = transport.writeSomeData(data)
+        if isinstance(sent, BaseException) or sent < 0:
+            _TWISTED_WRITE(transport, data)
+        elif sent < len(data):
+            _TWISTED_WRITE(transport, data[sent:])
+        return
+    _TWISTED_WRITE(transport, data)
+
+
+def prompt_writes() -> None:
+    """Have daphne's accepted connections send at once what they can (`_write_now`). Idempotent."""
+    global _TWISTED_WRITE
+    try:
+        from twisted.internet import tcp
+    except ImportError:  # served by something else
+        return
+    if _TWISTED_WRITE is None:
+        _TWISTED_WRITE = tcp.Server.write
+        tcp.Server.write = _write_now  # type: ignore[method-assign,assignment]
