@@ -10,6 +10,12 @@ the socket for writing, and only the event loop's next turn sends it (then unreg
 socket). Every websocket frame and every streamed HTTP chunk paid two `epoll_ctl` calls, one
 more loop iteration and Twisted's buffer bookkeeping for one `send`. `prompt_writes` sends at
 once when nothing is waiting to go out (see `_write_now`).
+
+And autobahn (daphne's websocket) formats the arguments of a debug log line for every frame it
+sends, whether debug logging is on or not, colouring four of them with click when click is
+installed: about 16 µs per frame here, as much as the rest of autobahn's framing.
+`plain_autobahn_log_arguments` makes that colouring plain text (it shows only in autobahn's
+debug logs, which we do not turn on).
 """
 from __future__ import annotations
 
@@ -70,3 +76,12 @@ def prompt_writes() -> None:
     if _TWISTED_WRITE is None:
         _TWISTED_WRITE = tcp.Server.write
         tcp.Server.write = _write_now  # type: ignore[method-assign,assignment]
+
+
+def plain_autobahn_log_arguments() -> None:
+    """autobahn's `hl` (log colouring) without click: plain text, a few µs less per websocket frame."""
+    try:
+        from autobahn import util
+    except ImportError:
+        return
+    util._HAS_CLICK = False

@@ -90,3 +90,13 @@ def test_a_client_that_hangs_up_midway_ends_the_connection_and_the_server_goes_o
     assert records(ask(server, "burst 10 100"), 100) == list(range(10))  # still serving, in order
     after = report(server)
     assert after["lost"] >= before["lost"] + 2  # the reset connection and the burst's were both ended
+
+
+def test_autobahn_log_arguments_are_plain_text() -> None:
+    """Colouring an unused debug line's arguments cost as much per frame as autobahn's framing (grokweb.serving)."""
+    from autobahn import util
+
+    from grokweb.serving import plain_autobahn_log_arguments
+
+    plain_autobahn_log_arguments()
+    assert util.hl("frame") == "frame" and util.hlval(5) == "5"
