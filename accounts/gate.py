@@ -27,6 +27,7 @@ from uuid import UUID
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connection
 from django.utils import timezone
 
 from gateways.tariffs import Rate, rate_on
@@ -113,6 +114,47 @@ def admit(user: Any, model: Any, prompt_tokens: Callable[[], int], user_limits: 
     tokens = worst_tokens if room_tokens is None else min(worst_tokens, room_tokens)
     limited = ticks < worst_ticks or tokens < worst_tokens
     return Hold(ticks, tokens, prompt, output, limited)
+
+
+def budget_possible(user_limits: limits.Limits) -> bool:
+    """Whether a group budget may apply (or the policies are not in hand): then only `admit` decides."""
+    policies = user_limits.policies
+    return policies is None or any(p.has_budget for p in policies)
+
+
+def admit_unbudgeted(user_id: int, user_limits: limits.Limits, reply_id: UUID, holder: str = "") -> bool:
+    """`admit` and `hold` for a reply no budget applies to, in three plain SQL statements; inside the transaction.
+
+    The same decisions as `admit` (the owner locked and fresh: disabled or pending refused; the
+    live-reply limit counted under the lock) and the same Reservation as `hold`, without the ORM:
+    its query building and model instances cost a Team API call about 1.3 ms of CPU more, in the
+    worker thread whose answer the call's first token waits for. False, with nothing held,
+    when the owner has a budget of their own after all (the caller then runs `admit`, which
+    decides it); group budgets are the caller's to rule out (`user_limits.policies`).
+    """
+    quote = connection.ops.quote_name
+    users, reservations = quote(User._meta.db_table), quote(Reservation._meta.db_table)
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT status, is_active, budget_usd, budget_tokens FROM {users} WHERE id = %s{lock}",
+                       [user_id])
+        row = cursor.fetchone()
+        if row is None:
+            raise User.DoesNotExist(user_id)
+        status, is_active, budget_usd, budget_tokens = row
+        if not (status == User.Status.ACTIVE and is_active):
+            raise ChatError("bad_request", MESSAGES["pending" if status == User.Status.PENDING else "disabled"])
+        if budget_usd is not None or budget_tokens is not None:
+            return False
+        cursor.execute(f"SELECT COUNT(*) FROM {reservations} WHERE user_id = %s", [user_id])
+        limits.check_live(None, cursor.fetchone()[0], user_limits)
+        fields = Reservation._meta
+        cursor.execute(
+            f"INSERT INTO {reservations} (message_id, user_id, ticks, tokens, holder, created_at) "
+            "VALUES (%s, %s, 0, 0, %s, %s)",
+            [fields.get_field("message_id").get_db_prep_value(reply_id, connection), user_id, holder,
+             fields.get_field("created_at").get_db_prep_value(timezone.now(), connection)])
+    return True
 
 
 def reserve_output_tokens() -> int:

@@ -17,6 +17,7 @@ from uuid import UUID
 from django.conf import settings
 from django.db import connection
 
+from . import rows as rows_sql
 from .branches import Tree, fit
 from .models import Conversation, Message
 from .selectors import conversation_dict, conversation_for, message_dict
@@ -89,10 +90,16 @@ def _uuid(value: Any) -> UUID:
 
 def siblings_of(conversation: Conversation, parents: set[UUID | None]) -> dict[UUID | None, list[str]]:
     """Children of each of `parents` (None: the conversation's first messages), oldest first."""
+    out: dict[UUID | None, list[str]] = {}
+    if not parents:
+        return out
+    if None not in parents:  # plain SQL built once (chat.rows): every send asks this before its reply starts
+        for key, parent in rows_sql.children(list(parents)):  # type: ignore[arg-type]
+            out.setdefault(parent, []).append(str(key))
+        return out
     rows = Message.objects.filter(parent_id__in=[p for p in parents if p is not None])
     if None in parents:
         rows = rows | Message.objects.filter(conversation=conversation, parent__isnull=True)
-    out: dict[UUID | None, list[str]] = {}
     for key, parent in rows.order_by("created_at", "id").values_list("id", "parent_id"):
         out.setdefault(parent, []).append(str(key))
     return out

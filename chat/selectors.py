@@ -14,6 +14,7 @@ from gateways.wire.codes import is_retryable
 from usage.models import UsageRecord
 from usage.money import format_usd
 
+from . import rows
 from .errors import as_uuid
 from .models import Conversation, Message
 
@@ -111,9 +112,8 @@ def conversation_for(user: Any, conversation_id: UUID | str | None, *,
         return None
     if not cached_model:
         return Conversation.objects.select_related("model").filter(id=key, owner=user).first()
-    try:
-        conversation = Conversation.objects.get(id=key, owner_id=user.pk)
-    except Conversation.DoesNotExist:
+    conversation = rows.get(Conversation, id=key, owner_id=user.pk)  # SQL built once per process
+    if conversation is None:
         return None
     if (model := offered_model(conversation.model_id)) is not None:
         conversation.model = model
@@ -153,7 +153,9 @@ def visible_branch(conversation: Conversation, *, for_prompt: bool = False) -> l
     query = Message.objects.filter(conversation=conversation)
     messages: dict[Any, Any]
     if for_prompt:
-        messages = {row[0]: PromptTurn(*row) for row in query.values_list(*PROMPT_FIELDS)}
+        # Plain SQL built once per process (chat.rows): this runs before every reply's first token.
+        messages = {row[0]: PromptTurn(*row) for row in rows.select(Message, PROMPT_FIELDS,
+                                                                     conversation_id=conversation.id)}
     else:
         messages = {m.id: m for m in query.select_related("usage_record__provider")}
     if not messages:

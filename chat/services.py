@@ -31,7 +31,7 @@ from gateways.wire.usage import CHARS_PER_TOKEN, NormalizedUsage, estimate, prom
 from usage.ledger import ledger_row
 from usage.models import UsageRecord
 
-from . import presets, uploads
+from . import presets, rows, uploads
 from .models import Attachment, Conversation, Message
 from .prompting import prompt_chars, upstream_messages
 from .selectors import conversation_for, message_for, usage_dict, visible_branch
@@ -91,17 +91,37 @@ def _once(user: Any, request_id: UUID, start: Callable[[], Started]) -> Started:
         raise
 
 
-def _new_reply(
-    conversation: Conversation, parent: Message, model: Model, runner: str, request_id: UUID | None = None
-) -> Message:
-    reply = Message.objects.create(
+def _reply_to(parent: Message, conversation: Conversation, model: Model, runner: str,
+              request_id: UUID | None = None) -> Message:
+    """A new streaming reply under `parent`, not stored yet (its id is known: admission holds its slot)."""
+    return Message(
         conversation=conversation, parent=parent, role=Message.Role.ASSISTANT, status=Message.Status.STREAMING,
         model=model, model_slug=model.slug, request_id=request_id, runner=runner,
     )
+
+
+def _store_reply(conversation: Conversation, reply: Message, new_parent: Message | None = None) -> None:
+    """Store the reply (and its parent, when that is new too: one INSERT) and make it the conversation's leaf.
+
+    Plain SQL built once per process (chat.rows): this runs before every reply's upstream call.
+    """
+    rows.insert(*((new_parent, reply) if new_parent is not None else (reply,)))
     conversation.current_leaf = reply
-    conversation.model = model
-    conversation.save(update_fields=["current_leaf", "model", "updated_at"])
-    return reply
+    conversation.model = reply.model
+    rows.update(conversation, "current_leaf", "model", "updated_at")
+
+
+def _admit_and_hold(user: Any, model: Model, tokens: Any, limits: Any, params: dict[str, Any],
+                    reply_id: UUID) -> gate.Hold:
+    """Inside the send's transaction: admission under the user's lock, and the reply's slot.
+
+    Where no budget can apply, in plain SQL (gate.admit_unbudgeted); else the ORM way, which decides budgets.
+    """
+    if not gate.budget_possible(limits) and gate.admit_unbudgeted(user.pk, limits, reply_id):
+        return gate.Hold()
+    held = _admit(user, model, tokens, limits, params)
+    gate.hold(user, held, reply_id)
+    return held
 
 
 def _history(conversation: Conversation | None, leaf_id: Any | None) -> list[Any]:
@@ -134,7 +154,7 @@ def prompt_tokens(conversation: Conversation | None, leaf_id: Any | None, new_te
 
 def _has_attachments(conversation: Conversation | None) -> bool:
     """Cheap: most conversations have none, and then the branch need not be read before admission."""
-    return conversation is not None and Attachment.objects.filter(message__conversation=conversation).exists()
+    return conversation is not None and rows.has_attachments(conversation.id)
 
 
 def vision_models(user: Any) -> list[str]:
@@ -235,24 +255,26 @@ def _send(user: Any, request_id: UUID, conversation_id: UUID | None, content: st
         check_attachments(user, model, _history(conversation, leaf_id), parts, content)
     attached_tokens = sum(a.tokens for a in attached)
     limits = gate.before(user)
+    new = conversation is None
+    if conversation is None:
+        conversation = Conversation(owner=user, model=model, system_prompt=first_prompt, params=merged)
+    user_message = Message(
+        conversation=conversation, parent_id=conversation.current_leaf_id, role=Message.Role.USER,
+        content=content, parts=parts, request_id=request_id,
+    )
+    reply = _reply_to(user_message, conversation, model, runner)
     with transaction.atomic():
-        held = _admit(user, model, lambda: prompt_tokens(conversation, leaf_id, content, first_prompt,
-                                                         attached_tokens), limits, merged)
-        new = conversation is None
-        if conversation is None:
-            conversation = Conversation.objects.create(
-                owner=user, model=model, system_prompt=first_prompt, params=merged,
-            )
+        held = _admit_and_hold(user, model, lambda: prompt_tokens(None if new else conversation, leaf_id, content,
+                                                                  first_prompt, attached_tokens),
+                               limits, merged, reply.id)
+        if new:
+            conversation.save(force_insert=True)
         elif asked:
             conversation.params = {**conversation.params, **asked}
             conversation.save(update_fields=["params", "updated_at"])
-        user_message = Message.objects.create(
-            conversation=conversation, parent_id=conversation.current_leaf_id, role=Message.Role.USER,
-            content=content, parts=parts, request_id=request_id,
-        )
-        uploads.bind(attached, user_message)
-        reply = _new_reply(conversation, user_message, model, runner)
-        gate.hold(user, held, reply.id)
+        _store_reply(conversation, reply, user_message)
+        if attached:
+            uploads.bind(attached, user_message)
     return Started(conversation, user_message, reply, new, False, held)
 
 
@@ -275,9 +297,10 @@ def _regenerate(user: Any, request_id: UUID, message_id: UUID, model_slug: str |
         check_attachments(user, model, _history(conversation, old.parent_id))
     limits = gate.before(user)
     with transaction.atomic():
-        held = _admit(user, model, lambda: prompt_tokens(conversation, old.parent_id), limits, conversation.params)
-        reply = _new_reply(conversation, old.parent, model, runner, request_id=request_id)
-        gate.hold(user, held, reply.id)
+        reply = _reply_to(old.parent, conversation, model, runner, request_id=request_id)
+        held = _admit_and_hold(user, model, lambda: prompt_tokens(conversation, old.parent_id), limits,
+                               conversation.params, reply.id)
+        _store_reply(conversation, reply)
     return Started(conversation, None, reply, False, False, held)
 
 
@@ -304,12 +327,13 @@ def _edit(user: Any, request_id: UUID, message_id: UUID, content: str, runner: s
     limits = gate.before(user)
     with transaction.atomic():
         kept = sum(int(ref.get("tokens") or 0) for ref in _refs([old]))  # the edit keeps the attachments
-        held = _admit(user, model, lambda: prompt_tokens(conversation, old.parent_id, content, attachment_tokens=kept),
-                      limits, conversation.params)
-        user_message = Message.objects.create(conversation=conversation, parent=old.parent, role=Message.Role.USER,
-                                              content=content, parts=old.parts, request_id=request_id)
-        reply = _new_reply(conversation, user_message, model, runner)
-        gate.hold(user, held, reply.id)
+        user_message = Message(conversation=conversation, parent=old.parent, role=Message.Role.USER,
+                               content=content, parts=old.parts, request_id=request_id)
+        reply = _reply_to(user_message, conversation, model, runner)
+        held = _admit_and_hold(user, model, lambda: prompt_tokens(conversation, old.parent_id, content,
+                                                                  attachment_tokens=kept),
+                               limits, conversation.params, reply.id)
+        _store_reply(conversation, reply, user_message)
     return Started(conversation, user_message, reply, False, False, held)
 
 

@@ -5,11 +5,15 @@ connection without a word (LineReceiver's default): a search of 20,000 character
 a URL got no answer at all, and the browser showed a network error. Here such a
 request is answered, 414 for the request line, 431 for a header, then closed.
 
-Twisted also never writes when asked: `transport.write` appends to a buffer and registers
-the socket for writing, and only the event loop's next turn sends it (then unregisters the
-socket). Every websocket frame and every streamed HTTP chunk paid two `epoll_ctl` calls, one
-more loop iteration and Twisted's buffer bookkeeping for one `send`. `prompt_writes` sends at
-once when nothing is waiting to go out (see `_write_now`).
+Twisted also never writes when asked: `transport.write` (and `writeSequence`, which every
+HTTP response uses: its headers, then each chunk of a chunked body) appends to a buffer and
+registers the socket for writing; only the event loop's next turn sends it. A streamed
+answer's first chunk therefore waited for everything else that turn did: relaying a gateway
+that sent many tokens in one read, the first token left only after the last of them had been
+turned into chunks. `prompt_writes` sends at once (`_write_now`): a response's headers
+together with its first bytes, then each chunk as it is written. It also turns Nagle's
+algorithm off on accepted connections (TCP_NODELAY, as uvicorn and asyncio do), so a small
+chunk sent right after another is not held back until the client acknowledges the first.
 
 And autobahn (daphne's websocket) formats the arguments of a debug log line for every frame it
 sends, whether debug logging is on or not, colouring four of them with click when click is
@@ -19,9 +23,15 @@ debug logs, which we do not turn on).
 """
 from __future__ import annotations
 
+import socket
+from collections.abc import Iterable
 from typing import Any
 
 _TWISTED_WRITE: Any = None  # tcp.Server.write before prompt_writes
+_TWISTED_WRITE_SEQUENCE: Any = None  # tcp.Server.writeSequence before prompt_writes
+_TWISTED_WRITE_HEADERS: Any = None  # HTTPChannel.writeHeaders before prompt_writes
+_TWISTED_INIT: Any = None  # tcp.Server.__init__ before prompt_writes
+_holding_headers = False  # inside HTTPChannel.writeHeaders (the event loop's thread only)
 
 BODY = b"The request line or a header is too long."
 
@@ -44,19 +54,24 @@ def answer_overlong_lines() -> None:
 
 
 def _write_now(transport: Any, data: Any) -> None:
-    """`tcp.Server.write`, sending at once what the kernel takes when nothing is buffered.
+    """`tcp.Server.write`, sending at once what the kernel takes, after what is queued and not yet tried.
 
     Only when the connection is open, not closing, not speaking TLS through Twisted's own
     `startTLS` (a `ssl:` endpoint's TLS sits above this transport and ends here as bytes), and
-    nothing written earlier is still waiting: then order cannot change. What the kernel does
-    not take (a slow reader's socket buffer is full) goes to Twisted's buffer as before, and
-    with it its producer and disconnect handling; so does everything when a send fails (the
-    loop's send then fails the same way and Twisted closes the connection as it always did).
+    no send is half done (Twisted's `dataBuffer` is empty): bytes still queued in its list
+    (a response's headers, `_write_headers`) go first, in the same send, so order cannot
+    change. What the kernel does not take (a slow reader's socket buffer is full) goes back to
+    Twisted's buffer, and with it its producer and disconnect handling; so does everything when
+    a send fails (the loop's send then fails the same way and Twisted closes the connection as
+    it always did). The socket stays registered for writing if it was: Twisted's next turn
+    finds nothing left and unregisters it.
     """
     if (type(data) is bytes and data and transport.connected and not transport.disconnecting
             and not transport._writeDisconnected and not transport._writeDisconnecting
-            and not transport.TLS and not transport._tempDataLen
-            and transport.offset == len(transport.dataBuffer)):
+            and not transport.TLS and transport.offset == len(transport.dataBuffer)):
+        if transport._tempDataLen:
+            data = b"".join([*transport._tempDataBuffer, data])
+            transport._tempDataBuffer, transport._tempDataLen = [], 0
         sent = transport.writeSomeData(data)
         if isinstance(sent, BaseException) or sent < 0:
             _TWISTED_WRITE(transport, data)
@@ -66,16 +81,52 @@ def _write_now(transport: Any, data: Any) -> None:
     _TWISTED_WRITE(transport, data)
 
 
+def _write_sequence_now(transport: Any, iovec: Iterable[bytes]) -> None:
+    """`tcp.Server.writeSequence` (each chunk of a chunked body) as one `_write_now`; a response's headers wait."""
+    if _holding_headers:
+        _TWISTED_WRITE_SEQUENCE(transport, iovec)
+    else:
+        _write_now(transport, b"".join(iovec))
+
+
+def _write_headers(channel: Any, *args: Any, **kwargs: Any) -> None:
+    """`HTTPChannel.writeHeaders`, queued: they leave with the body's first bytes, written right after them.
+
+    Sent alone, the headers were a send of their own, and a client reading them woke once for
+    them and once more for the first chunk. A response with no body sends them at the loop's
+    next turn, as Twisted always did.
+    """
+    global _holding_headers
+    _holding_headers = True
+    try:
+        _TWISTED_WRITE_HEADERS(channel, *args, **kwargs)
+    finally:
+        _holding_headers = False
+
+
+def _accepted(transport: Any, sock: Any, *args: Any, **kwargs: Any) -> None:
+    _TWISTED_INIT(transport, sock, *args, **kwargs)
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except OSError:  # not TCP (or already gone): nothing to turn off
+        pass
+
+
 def prompt_writes() -> None:
     """Have daphne's accepted connections send at once what they can (`_write_now`). Idempotent."""
-    global _TWISTED_WRITE
+    global _TWISTED_WRITE, _TWISTED_WRITE_SEQUENCE, _TWISTED_WRITE_HEADERS, _TWISTED_INIT
     try:
         from twisted.internet import tcp
+        from twisted.web import http
     except ImportError:  # served by something else
         return
     if _TWISTED_WRITE is None:
-        _TWISTED_WRITE = tcp.Server.write
+        _TWISTED_WRITE, _TWISTED_WRITE_SEQUENCE = tcp.Server.write, tcp.Server.writeSequence
+        _TWISTED_WRITE_HEADERS, _TWISTED_INIT = http.HTTPChannel.writeHeaders, tcp.Server.__init__
         tcp.Server.write = _write_now  # type: ignore[method-assign,assignment]
+        tcp.Server.writeSequence = _write_sequence_now  # type: ignore[method-assign,assignment]
+        http.HTTPChannel.writeHeaders = _write_headers  # type: ignore[method-assign,assignment]
+        tcp.Server.__init__ = _accepted  # type: ignore[method-assign,assignment]
 
 
 def plain_autobahn_log_arguments() -> None:

@@ -158,6 +158,9 @@ def admit(planned: Planned, call_id: uuid.UUID, holder: str) -> Call:
     parsed = planned.parsed
     try:
         with transaction.atomic():
+            if not planned.grant.budgeted and gate.admit_unbudgeted(planned.user.pk, planned.grant.limits, call_id,
+                                                                    holder):
+                return make_call(planned, call_id, gate.Hold())
             held = gate.admit(planned.user, planned.model, _tokens(parsed), planned.grant.limits,
                               max_tokens=parsed.params.get("max_tokens"),
                               provider=lambda: planned.routes[0].provider_id)

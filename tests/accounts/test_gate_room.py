@@ -93,3 +93,49 @@ def test_orphaned_reservations_are_freed_once_their_process_is_gone(user) -> Non
     Reservation.objects.exclude(pk=young.pk).update(created_at=long_ago)
     assert gate.release_orphans() == 1
     assert sorted(Reservation.objects.values_list("holder", flat=True)) == ["", "api:alive", "api:starting"]
+
+
+# The Team API's plain-SQL admission for calls no budget applies to (gate.admit_unbudgeted) ------------------
+
+
+def _admit_plain(user, live=5):  # type: ignore[no-untyped-def]
+    from accounts.limits import Limits
+
+    call = uuid.uuid4()
+    with transaction.atomic():
+        return gate.admit_unbudgeted(user.pk, Limits(100, live), call, holder="api:test"), call
+
+
+def test_plain_admission_holds_the_same_reservation_as_admit_and_hold(user) -> None:
+    admitted, call = _admit_plain(user)
+    row = Reservation.objects.get()
+    assert admitted and (row.message_id, row.user_id, row.ticks, row.tokens, row.holder) == (call, user.pk, 0, 0,
+                                                                                             "api:test")
+    assert row.created_at <= timezone.now()
+    gate.release(call)
+    assert not Reservation.objects.exists()
+
+
+def test_plain_admission_refuses_at_the_live_limit_and_a_disabled_or_pending_owner(user, make_user) -> None:
+    from gateways.wire.codes import ChatError
+
+    _admit_plain(user, live=2)
+    _admit_plain(user, live=2)
+    with pytest.raises(ChatError) as full:
+        _admit_plain(user, live=2)
+    assert full.value.code == "rate_limited" and Reservation.objects.count() == 2
+    for status, word in (("disabled", "disabled"), ("pending", "approval")):
+        other = make_user(f"someone-{status}")
+        other.status = status
+        other.save()
+        with pytest.raises(ChatError) as refused:
+            _admit_plain(other)
+        assert word in str(refused.value)
+    assert Reservation.objects.count() == 2  # a refusal holds nothing
+
+
+def test_plain_admission_leaves_an_owner_with_a_budget_of_their_own_to_admit(user) -> None:
+    user.budget_tokens = 10_000
+    user.save()
+    admitted, _ = _admit_plain(user)
+    assert not admitted and not Reservation.objects.exists()

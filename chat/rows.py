@@ -1,0 +1,154 @@
+"""Plain SQL for the few statements every send runs, with their text built once per process.
+
+A send's database hop runs before its reply's upstream call starts, and fifty tabs sending at
+once queue their hops one behind another on the database thread; most of a hop's CPU was
+Django building each statement's SQL (the compiler), not the database running it. These write
+and read exactly what the ORM would (each value prepared by its field, `auto_now` fields set),
+so the rows are the same; they only skip building the same SQL again and again.
+"""
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections
+from django.db.models import Field, Model
+
+from .models import Attachment, Message
+
+
+@functools.cache
+def _insert(model: type[Model], rows: int) -> tuple[str, tuple[Field[Any, Any], ...]]:
+    meta = model._meta
+    fields = tuple(f for f in meta.concrete_fields if not f.db_returning)  # an auto id is the database's
+    q = connection.ops.quote_name
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    return (f"INSERT INTO {q(meta.db_table)} ({', '.join(q(f.column) for f in fields)}) VALUES "
+            + ", ".join([row] * rows)), fields
+
+
+def insert(*objs: Model) -> None:
+    """Insert new rows of one model, whose primary keys are set in Python (UUIDs), in one statement.
+
+    As `save()` would store them: `auto_now_add`/`auto_now` fields are set on the objects, each
+    value prepared by its field for this database. No signals are sent (none are connected to
+    the models this is used for; see tests/chat/test_rows.py).
+    """
+    model = type(objs[0])
+    sql, fields = _insert(model, len(objs))  # type: ignore[arg-type]
+    params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for obj in objs for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+    for obj in objs:
+        obj._state.adding = False
+        obj._state.db = connection.alias
+
+
+@functools.cache
+def _update(model: type[Model], names: tuple[str, ...]) -> tuple[str, tuple[Field[Any, Any], ...]]:
+    meta = model._meta
+    fields = tuple(meta.get_field(name) for name in names)
+    q = connection.ops.quote_name
+    sets = ", ".join(f"{q(f.column)} = %s" for f in fields)  # type: ignore[union-attr]
+    return f"UPDATE {q(meta.db_table)} SET {sets} WHERE {q(meta.pk.column)} = %s", fields  # type: ignore[union-attr,return-value]
+
+
+def update(obj: Model, *names: str) -> None:
+    """`obj.save(update_fields=names)`, `auto_now` fields included in `names` set to now.
+
+    Raises DatabaseError when the row is gone, as `save(update_fields=...)` does.
+    """
+    sql, fields = _update(type(obj), names)  # type: ignore[arg-type]
+    params = [f.get_db_prep_save(f.pre_save(obj, False), connection) for f in fields]
+    params.append(obj._meta.pk.get_db_prep_value(obj.pk, connection))  # type: ignore[union-attr]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        if cursor.rowcount != 1:
+            raise DatabaseError("Save with update_fields did not affect any rows.")
+
+
+@functools.cache
+def _has_attachments_sql() -> str:
+    q = connection.ops.quote_name
+    a, m = Attachment._meta, Message._meta
+    return (f"SELECT 1 FROM {q(a.db_table)} INNER JOIN {q(m.db_table)} ON "
+            f"{q(a.db_table)}.{q(a.get_field('message').column)} = {q(m.db_table)}.{q(m.pk.column)} "  # type: ignore[union-attr]
+            f"WHERE {q(m.db_table)}.{q(m.get_field('conversation').column)} = %s LIMIT 1")
+
+
+def has_attachments(conversation_id: uuid.UUID) -> bool:
+    """Whether any message of the conversation has an attachment."""
+    with connection.cursor() as cursor:
+        cursor.execute(_has_attachments_sql(), [Message._meta.pk.get_db_prep_value(conversation_id, connection)])  # type: ignore[union-attr]
+        return cursor.fetchone() is not None
+
+
+@functools.cache
+def _children_sql(parents: int) -> str:
+    q = connection.ops.quote_name
+    m = Message._meta
+    parent = q(m.get_field("parent").column)
+    return (f"SELECT {q(m.pk.column)}, {parent} FROM {q(m.db_table)} WHERE {parent} IN "  # type: ignore[union-attr]
+            f"({', '.join(['%s'] * parents)}) ORDER BY {q(m.get_field('created_at').column)}, {q(m.pk.column)}")  # type: ignore[union-attr]
+
+
+def children(parents: list[uuid.UUID]) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """(id, parent id) of the messages under `parents`, oldest first (as chat.paging.siblings_of orders them)."""
+    prep = Message._meta.pk.get_db_prep_value  # type: ignore[union-attr]
+    with connection.cursor() as cursor:
+        cursor.execute(_children_sql(len(parents)), [prep(p, connection) for p in parents])
+        return [(_uuid(key), _uuid(parent)) for key, parent in cursor.fetchall()]
+
+
+def _uuid(value: Any) -> uuid.UUID:
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(value)  # SQLite keeps them as hex text
+
+
+@functools.cache
+def _select(wrapper: Any, model: type[Model], names: tuple[str, ...], where: tuple[str, ...]) -> tuple[Any, ...]:
+    meta = model._meta
+    q = wrapper.ops.quote_name
+    fields = [meta.get_field(name) for name in names]
+    keys = tuple(meta.get_field(name) for name in where)
+    sql = (f"SELECT {', '.join(q(f.column) for f in fields)} FROM {q(meta.db_table)} WHERE "  # type: ignore[union-attr]
+           + " AND ".join(f"{q(f.column)} = %s" for f in keys))  # type: ignore[union-attr]
+    converters = []
+    for i, f in enumerate(fields):
+        col = f.get_col(meta.db_table)  # type: ignore[union-attr]
+        functions = wrapper.ops.get_db_converters(col) + f.get_db_converters(wrapper)  # type: ignore[union-attr]
+        if functions:
+            converters.append((i, functions, col))
+    return sql, tuple(converters), keys
+
+
+def select(model: type[Model], names: Sequence[str], **where: Any) -> list[list[Any]]:
+    """The `names` columns of the rows where each of `where` equals its value, as `values_list` reads them
+    (each value converted by its field and the database's converters), in no particular order."""
+    wrapper = connections[DEFAULT_DB_ALIAS]  # this thread's connection
+    sql, converters, keys = _select(wrapper, model, tuple(names), tuple(where))  # type: ignore[arg-type]
+    params = [f.get_db_prep_value(value, wrapper) for f, value in zip(keys, where.values(), strict=True)]
+    with wrapper.cursor() as cursor:
+        cursor.execute(sql, params)
+        found = cursor.fetchall()
+    out = []
+    for row in found:
+        values = list(row)
+        for i, functions, col in converters:
+            value = values[i]
+            for function in functions:
+                value = function(value, col, wrapper)
+            values[i] = value
+        out.append(values)
+    return out
+
+
+def get(model: type[Model], **where: Any) -> Any:
+    """The one instance where each of `where` equals its value (as `objects.filter(...).first()` without an
+    ordering), or None."""
+    names = tuple(f.attname for f in model._meta.concrete_fields)
+    found = select(model, names, **where)
+    if not found:
+        return None
+    return model.from_db(DEFAULT_DB_ALIAS, list(names), found[0])

@@ -1,0 +1,96 @@
+"""A send's rows written and read with plain SQL (chat.rows) are the rows the ORM would write and read."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from django.db import DatabaseError
+from django.db.models.signals import post_save, pre_save
+
+from accounts.models import Reservation
+from chat import rows, selectors, services
+from chat.models import Attachment, Conversation, Message
+from chat.paging import siblings_of
+
+pytestmark = pytest.mark.django_db
+MODEL = "grok-4-fast-non-reasoning"
+
+
+def _send(user, conversation=None, content="hi", request_id=None):  # type: ignore[no-untyped-def]
+    return services.send(user, request_id=request_id or uuid.uuid4(), conversation_id=conversation, content=content,
+                         model_slug=MODEL, runner="proc-1")
+
+
+def test_a_send_in_an_ongoing_chat_stores_its_two_messages_and_moves_the_leaf(user, emulator_provider) -> None:
+    first = _send(user)
+    Message.objects.filter(id=first.assistant_message.id).update(status=Message.Status.COMPLETE, content="hello")
+    before = Conversation.objects.get(id=first.conversation.id).updated_at
+    request_id = uuid.uuid4()
+    started = _send(user, first.conversation.id, "  and again  ", request_id)
+
+    asked = Message.objects.get(id=started.user_message.id)
+    reply = Message.objects.get(id=started.assistant_message.id)
+    assert (asked.role, asked.content, asked.parts, asked.status, asked.request_id, asked.parent_id) == (
+        Message.Role.USER, "and again", [], Message.Status.COMPLETE, request_id, first.assistant_message.id)
+    assert (reply.role, reply.content, reply.status, reply.parent_id, reply.model_slug, reply.runner, reply.live_seq) \
+        == (Message.Role.ASSISTANT, "", Message.Status.STREAMING, asked.id, MODEL, "proc-1", 0)
+    assert reply.model_id is not None and reply.request_id is None
+    assert asked.created_at <= reply.created_at and asked.created_at == started.user_message.created_at
+    chat = Conversation.objects.get(id=first.conversation.id)
+    assert chat.current_leaf_id == reply.id and chat.model_id == reply.model_id and chat.updated_at > before
+    assert Reservation.objects.filter(message_id=reply.id, user=user).count() == 1
+    # The branch a prompt is built from, as the ORM reads it.
+    assert [t.id for t in selectors.visible_branch(chat, for_prompt=True)] == [
+        first.user_message.id, first.assistant_message.id, asked.id, reply.id]
+    assert [t.id for t in selectors.visible_branch(chat, for_prompt=True)] == [
+        m.id for m in selectors.visible_branch(chat)]
+
+
+def test_a_repeated_request_id_still_answers_with_the_first_reply(user, emulator_provider) -> None:
+    request_id = uuid.uuid4()
+    first = _send(user, request_id=request_id)
+    again = _send(user, first.conversation.id, request_id=request_id)
+    assert again.duplicate and again.assistant_message.id == first.assistant_message.id
+    assert Message.objects.filter(conversation=first.conversation).count() == 2
+
+
+def test_reads_match_the_orm(user, emulator_provider) -> None:
+    first = _send(user)
+    Message.objects.filter(id=first.user_message.id).update(parts=[{"type": "attachment", "id": "x", "tokens": 3}])
+    got = rows.get(Conversation, id=first.conversation.id, owner_id=user.pk)
+    orm = Conversation.objects.get(id=first.conversation.id)
+    for field in Conversation._meta.concrete_fields:
+        assert getattr(got, field.attname) == getattr(orm, field.attname), field.name
+    assert rows.get(Conversation, id=uuid.uuid4(), owner_id=user.pk) is None
+    names = ("id", "parent_id", "role", "content", "parts", "status", "created_at")
+    plain = sorted(map(tuple, rows.select(Message, names, conversation_id=first.conversation.id)), key=str)
+    assert plain == sorted(Message.objects.filter(conversation=first.conversation).values_list(*names), key=str)
+    assert not rows.has_attachments(first.conversation.id)
+
+
+def test_siblings_and_attachments_as_the_orm_sees_them(user, emulator_provider) -> None:
+    first = _send(user)
+    Message.objects.filter(id=first.assistant_message.id).update(status=Message.Status.COMPLETE)
+    edited = services.edit(user, request_id=uuid.uuid4(), message_id=first.user_message.id, content="other",
+                           runner="")
+    family = siblings_of(first.conversation, {first.user_message.id, edited.user_message.id})
+    assert family == {first.user_message.id: [str(first.assistant_message.id)],
+                      edited.user_message.id: [str(edited.assistant_message.id)]}
+    roots = siblings_of(first.conversation, {None})
+    assert roots == {None: [str(first.user_message.id), str(edited.user_message.id)]}
+    Attachment.objects.create(owner=user, message=edited.user_message, kind=Attachment.Kind.FILE, name="a.txt",
+                              mime="text/plain", size=1, tokens=1)
+    assert rows.has_attachments(first.conversation.id)
+
+
+def test_an_update_of_a_row_gone_fails_as_the_orm_does(user, emulator_provider) -> None:
+    first = _send(user)
+    chat = first.conversation
+    Conversation.objects.filter(id=chat.id).delete()
+    with pytest.raises(DatabaseError):
+        rows.update(chat, "title", "updated_at")
+
+
+def test_no_save_signal_is_connected_to_the_rows_written_in_plain_sql() -> None:
+    for model in (Message, Conversation):
+        assert not pre_save.has_listeners(model) and not post_save.has_listeners(model)
