@@ -3,8 +3,9 @@
     python -m tests.site.prompt_writes_server    # prints its port, then serves until killed
 
 Each connection sends one command line, answered with numbered records:
-- `burst N SIZE`: N records of SIZE bytes written in one reactor turn (far more than the socket's send buffer);
-- `spread N SIZE`: N records, one per reactor turn;
+- `burst N SIZE [tight]`: N records of SIZE bytes written in one reactor turn;
+- `spread N SIZE [tight]`: N records, one per reactor turn;
+(`tight`: with an 8 KiB send buffer, so that what the kernel does not take waits in Twisted's buffer);
 then `report` (on a new connection) answers with what the earlier connections saw: records written
 at once and through Twisted's buffer, and connections lost.
 """
@@ -32,16 +33,15 @@ def record(n: int, size: int) -> bytes:
 
 
 class Writer(protocol.Protocol):
-    def connectionMade(self) -> None:
-        # A small send buffer: what the kernel does not take at once must wait in Twisted's buffer.
-        self.transport.getHandle().setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8192)
-
     def dataReceived(self, data: bytes) -> None:
         words = data.split()
         if words[0] == b"report":
             self.transport.write(json.dumps(SEEN).encode() + b"\n")
             self.transport.loseConnection()
             return
+        if words[3:] == [b"tight"]:
+            # A small send buffer: what the kernel does not take at once must wait in Twisted's buffer.
+            self.transport.getHandle().setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8192)
         count, size = int(words[1]), int(words[2])
         if words[0] == b"burst":
             for n in range(count):

@@ -61,7 +61,7 @@ def records(data: bytes, size: int) -> list[int]:
 
 def test_a_burst_larger_than_the_socket_buffer_arrives_whole_and_in_order(server: int) -> None:
     before = report(server)
-    data = ask(server, "burst 3000 700", receive_buffer=4096)  # 2.1 MB into a small receive buffer
+    data = ask(server, "burst 3000 700 tight", receive_buffer=4096)  # 2.1 MB through small buffers
     assert records(data, 700) == list(range(3000))
     after = report(server)
     assert after["immediate"] > before["immediate"]  # the first write went out at once,
@@ -69,7 +69,7 @@ def test_a_burst_larger_than_the_socket_buffer_arrives_whole_and_in_order(server
 
 
 def test_writes_spread_over_loop_turns_to_a_slow_reader_arrive_whole_and_in_order(server: int) -> None:
-    data = ask(server, "spread 2000 1500", receive_buffer=4096)
+    data = ask(server, "spread 2000 1500 tight", receive_buffer=4096)
     assert records(data, 1500) == list(range(2000))
 
 
@@ -85,7 +85,7 @@ def test_a_client_that_hangs_up_midway_ends_the_connection_and_the_server_goes_o
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # a reset, not a close
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         sock.connect(("127.0.0.1", server))
-        sock.sendall(b"spread 5000 1000\n")
+        sock.sendall(b"spread 5000 1000 tight\n")
         sock.recv(1000)
     assert records(ask(server, "burst 10 100"), 100) == list(range(10))  # still serving, in order
     after = report(server)
