@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from .services import Ending, error_frame, unsaved
 
 log = logging.getLogger(__name__)
 Publish = Callable[[dict[str, Any]], Awaitable[None]]
+EARLY = 0.2  # a frame may follow the last one by this share of the interval less (see _flush_loop)
 
 
 class Store(Protocol):
@@ -180,9 +182,19 @@ class Runner:
         pacing = self._pacing
         next_checkpoint = self._started + pacing.checkpoint_first
         gap, saved_seq, checkpoints = pacing.checkpoint_first, 0, 0
+        last_frame = -math.inf
         while not self._closing:
             await self._wake.wait()
+            # At most one frame per interval, timed from the last frame, not by a timer of its own: a
+            # paced upstream read (gateways.wire.client) brings text once per interval, and the frame
+            # goes out on that same wake-up. A timer here ran out of phase with the reader's, which
+            # woke the process twice per interval. Text that comes early (a read a little early is
+            # allowed for: EARLY) waits for the interval.
+            wait = last_frame + pacing.frame_interval * (1 - EARLY) - self._clock()
+            if wait > 0:
+                await asyncio.sleep(wait + pacing.frame_interval * EARLY)
             self._wake.clear()
+            last_frame = self._clock()
             self._in_io = True
             frame = self.live.take_delta()
             if frame is not None:
@@ -199,8 +211,6 @@ class Runner:
                 gap = min(gap * 2, pacing.checkpoint_max)
                 next_checkpoint = now + gap
             self._in_io = False
-            if not self._closing:
-                await asyncio.sleep(pacing.frame_interval)
 
     def _usage_for(self, status: str, served: Served | None) -> tuple[Any, dict[str, Any] | None]:
         if self._usage is not None and status == "complete":

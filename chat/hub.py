@@ -256,7 +256,9 @@ class Hub:
                                 record=buffered(plan.model_slug, store.attempts),
                                 failed_over=ledger_failed_attempts(plan.user_id, plan.conversation_id,
                                                                    plan.model_slug),
-                                coalesce_s=g["DELTA_INTERVAL_S"], start_deadline_s=g["REPLY_START_DEADLINE_S"],
+                                coalesce_s=g["DELTA_INTERVAL_S"],
+                                # A reply cut at a budget is checked after every upstream event: token by token.
+                                join_text=plan.output_room is None, start_deadline_s=g["REPLY_START_DEADLINE_S"],
                                 waiting=waiting, waiting_after_s=g["WAITING_NOTICE_S"])
         pacing = Pacing(frame_interval=g["DELTA_INTERVAL_S"], checkpoint_first=g["CHECKPOINT_INTERVAL_S"])
         runner = Runner(job, events, publish, store, pacing=pacing, served=lambda: events.served)
