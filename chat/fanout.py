@@ -19,13 +19,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import types
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any, Protocol
 
 from channels.layers import InMemoryChannelLayer
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from .groups import FRAME
 
 log = logging.getLogger(__name__)
 LAYER_TIMEOUT_S = 10.0  # a layer call that takes longer is a layer that is away
@@ -46,26 +49,57 @@ class SocketInbox:
     a reader task per socket were a few KiB of every open socket.
     """
 
-    __slots__ = ("_closed", "_deliver", "_task", "_waiting")
+    __slots__ = ("_closed", "_deliver", "_step", "_task", "_waiting")
 
-    def __init__(self, deliver: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
+    def __init__(self, deliver: Callable[[dict[str, Any]], Coroutine[Any, Any, None]]) -> None:
         self._deliver = deliver
         self._waiting: deque[dict[str, Any]] | None = None
         self._task: asyncio.Task[None] | None = None
+        self._step: Coroutine[Any, Any, None] | None = None  # a frame begun at once, for the task to go on with
         self._closed = False
 
     def put_nowait(self, item: dict[str, Any], /) -> None:
         if self._closed:
             return  # the socket is gone: a frame published as it left has nobody to go to
+        if self._task is None and not self._waiting and item.get("type") == FRAME:
+            self._deliver_now(item)
+            return
         if self._waiting is None:
             self._waiting = deque()
         self._waiting.append(item)
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._hand_over())
 
-    async def _hand_over(self) -> None:
-        waiting = self._waiting
+    def _deliver_now(self, item: dict[str, Any]) -> None:
+        """A frame to an idle socket: handed over in the publisher's step, not in a task of its own.
+
+        A frame's hand-over (the consumer's turn, its `chat_frame`, daphne's send) normally completes
+        without waiting for anything, and a task per frame cost a task and a loop iteration per frame
+        per socket. If it does wait (the consumer is busy with a handler, or a send yields), the rest
+        of it becomes the inbox's task, and frames that come meanwhile queue behind it as always.
+        Only frames: their handler touches no database, so running in the publisher's context is safe.
+        """
+        step = self._deliver(item)
         try:
+            waiting_on = step.send(None)
+        except StopIteration:
+            return
+        except Exception:  # as in _hand_over: one frame that fails must not end the socket's frames
+            log.exception("delivering a %s to a socket failed", item.get("type"))
+            return
+        self._waiting = deque()
+        self._step = step
+        self._task = asyncio.get_running_loop().create_task(self._hand_over(_go_on(step, waiting_on)))
+
+    async def _hand_over(self, first: Awaitable[None] | None = None) -> None:
+        waiting = self._waiting
+        self._step = None  # the task has it now (a cancellation reaches it through `first`)
+        try:
+            if first is not None:
+                try:
+                    await first
+                except Exception:
+                    log.exception("delivering a frame to a socket failed")
             while waiting:
                 message = waiting.popleft()
                 try:
@@ -82,7 +116,29 @@ class SocketInbox:
         self._closed = True
         if self._task is not None:
             self._task.cancel()
+        if self._step is not None:  # begun at once, and its task has not started: end it here
+            self._step.close()
+            self._step = None
         self._waiting = None
+
+
+@types.coroutine
+def _go_on(step: Coroutine[Any, Any, None], waiting_on: Any) -> Generator[Any, Any, None]:
+    """Carry on with `step`, a coroutine that stopped on its first step waiting for `waiting_on`
+    (what it yielded), inside the task that awaits this: `yield from` for a coroutine already started."""
+    while True:
+        try:
+            sent = yield waiting_on
+        except BaseException as exc:  # a cancellation or error thrown into the task: pass it on
+            try:
+                waiting_on = step.throw(exc)
+            except StopIteration:
+                return
+        else:
+            try:
+                waiting_on = step.send(sent)
+            except StopIteration:
+                return
 
 
 class Fanout:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -180,9 +181,19 @@ class Runner:
         pacing = self._pacing
         next_checkpoint = self._started + pacing.checkpoint_first
         gap, saved_seq, checkpoints = pacing.checkpoint_first, 0, 0
+        last_frame = -math.inf
         while not self._closing:
             await self._wake.wait()
+            # At most one frame per interval (the protocol), timed from the last frame, not by a timer
+            # of its own: a paced upstream read (gateways.wire.client) brings text once per interval,
+            # a little over it (chat.hub: READ_PAUSE), and the frame goes out on that same wake-up. A
+            # timer here ran out of phase with the reader's, which woke the process twice per
+            # interval. Text that comes sooner (an unpaced reader) waits for the interval.
+            wait = last_frame + pacing.frame_interval - self._clock()
+            if wait > 0:
+                await asyncio.sleep(wait)
             self._wake.clear()
+            last_frame = self._clock()
             self._in_io = True
             frame = self.live.take_delta()
             if frame is not None:
@@ -199,8 +210,6 @@ class Runner:
                 gap = min(gap * 2, pacing.checkpoint_max)
                 next_checkpoint = now + gap
             self._in_io = False
-            if not self._closing:
-                await asyncio.sleep(pacing.frame_interval)
 
     def _usage_for(self, status: str, served: Served | None) -> tuple[Any, dict[str, Any] | None]:
         if self._usage is not None and status == "complete":

@@ -107,31 +107,45 @@ def _uuid(value: Any) -> uuid.UUID:
 
 
 @functools.cache
-def _select(wrapper: Any, model: type[Model], names: tuple[str, ...], where: tuple[str, ...]) -> tuple[Any, ...]:
+def _select(vendor: str, model: type[Model], names: tuple[str, ...], where: tuple[str, ...]) -> tuple[Any, ...]:
+    """The statement, its fields and columns, and the `where` fields: per database kind, not per connection.
+
+    Keyed by `vendor`, never by the connection object: each thread has its own (Django's ASGI
+    handler runs every request in a thread of its own), and a cache holding them would keep
+    every one of their database connections open for the life of the process.
+    """
     meta = model._meta
-    q = wrapper.ops.quote_name
-    fields = [meta.get_field(name) for name in names]
+    q = connection.ops.quote_name
+    fields = tuple(meta.get_field(name) for name in names)
     keys = tuple(meta.get_field(name) for name in where)
     sql = (f"SELECT {', '.join(q(f.column) for f in fields)} FROM {q(meta.db_table)} WHERE "  # type: ignore[union-attr]
            + " AND ".join(f"{q(f.column)} = %s" for f in keys))  # type: ignore[union-attr]
-    converters = []
-    for i, f in enumerate(fields):
-        col = f.get_col(meta.db_table)  # type: ignore[union-attr]
-        functions = wrapper.ops.get_db_converters(col) + f.get_db_converters(wrapper)  # type: ignore[union-attr]
+    columns = tuple(f.get_col(meta.db_table) for f in fields)  # type: ignore[union-attr]
+    return sql, fields, columns, keys
+
+
+def _converters(wrapper: Any, fields: tuple[Any, ...], columns: tuple[Any, ...]) -> list[tuple[int, list[Any], Any]]:
+    """Each column's converters from this connection (bound to it, so asked per call: a few µs)."""
+    out = []
+    for i, (f, col) in enumerate(zip(fields, columns, strict=True)):
+        functions = wrapper.ops.get_db_converters(col) + f.get_db_converters(wrapper)
         if functions:
-            converters.append((i, functions, col))
-    return sql, tuple(converters), keys
+            out.append((i, functions, col))
+    return out
 
 
 def select(model: type[Model], names: Sequence[str], **where: Any) -> list[list[Any]]:
     """The `names` columns of the rows where each of `where` equals its value, as `values_list` reads them
     (each value converted by its field and the database's converters), in no particular order."""
     wrapper = connections[DEFAULT_DB_ALIAS]  # this thread's connection
-    sql, converters, keys = _select(wrapper, model, tuple(names), tuple(where))  # type: ignore[arg-type]
+    sql, fields, columns, keys = _select(wrapper.vendor, model, tuple(names), tuple(where))  # type: ignore[arg-type]
     params = [f.get_db_prep_value(value, wrapper) for f, value in zip(keys, where.values(), strict=True)]
     with wrapper.cursor() as cursor:
         cursor.execute(sql, params)
         found = cursor.fetchall()
+    if not found:
+        return []
+    converters = _converters(wrapper, fields, columns)
     out = []
     for row in found:
         values = list(row)

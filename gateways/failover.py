@@ -84,7 +84,7 @@ class FailoverStream:
 
     def __init__(self, client: UpstreamClient, choices: list[RouteChoice], request: ChatRequest, *,
                  breaker: Breaker | None = None, record: Record = _no_record,
-                 failed_over: FailedOver = _no_ledger, coalesce_s: float = 0.0,
+                 failed_over: FailedOver = _no_ledger, coalesce_s: float = 0.0, join_text: bool = False,
                  start_deadline_s: float | None = None, waiting: Waiting | None = None,
                  waiting_after_s: float = 5.0) -> None:
         self.client = client
@@ -94,6 +94,7 @@ class FailoverStream:
         self.record = record
         self.failed_over = failed_over
         self.coalesce_s = coalesce_s  # read the socket at most this often once text flows (UpstreamClient.stream)
+        self.join_text = join_text  # a coalesced read's answer tokens as one delta (UpstreamClient.stream)
         self.start_deadline_s = start_deadline_s
         self.waiting = waiting
         self.waiting_after_s = waiting_after_s
@@ -142,6 +143,7 @@ class FailoverStream:
             notice = self._notice(choice)
             try:
                 async for event in self.client.stream(endpoint, request, coalesce_s=self.coalesce_s,
+                                                      join_text=self.join_text,
                                                       deadline=deadline):
                     if first is not None:
                         yield event

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from .errors import classify_stream_error
+from .errors import UpstreamError, classify_stream_error
 from .events import ContentDelta, Finish, ReasoningDelta, UpstreamEvent, Usage
 from .text import EventMender
 
@@ -39,6 +39,53 @@ def parse_data(data: str) -> list[UpstreamEvent]:
     if not isinstance(chunk, dict):
         return []
     return _events(chunk, "delta")
+
+
+def parse_run(payloads: list[str]) -> tuple[list[UpstreamEvent], UpstreamError | None]:
+    """The events of several SSE `data` payloads (one read's), each run of answer text as one delta.
+
+    The same events as `parse_data` on each payload, with adjacent answer texts joined. A payload
+    that is a plain answer token (one choice, index 0, a `content` string, nothing else that makes
+    an event) costs a parse and a few lookups; any other is read by `parse_data`'s rules. An error
+    event ends the list: the events before it and the error are returned.
+    """
+    events: list[UpstreamEvent] = []
+    run: list[str] = []
+    for data in payloads:
+        chunk: Any = None
+        if data.startswith("{"):
+            try:
+                chunk = orjson.loads(data)
+            except ValueError:
+                chunk = None
+        if type(chunk) is dict and not chunk.get("error") and not chunk.get("usage"):
+            choices = chunk.get("choices")
+            if type(choices) is list and len(choices) == 1:
+                choice = choices[0]
+                if type(choice) is dict and choice.get("index", 0) == 0 and not choice.get("finish_reason"):
+                    delta = choice.get("delta") or {}
+                    if (type(delta) is dict and not delta.get("reasoning_content") and not delta.get("reasoning")
+                            and type(content := delta.get("content") or "") is str):
+                        if content:
+                            run.append(content)
+                        continue
+        try:
+            more = _events(chunk, "delta") if type(chunk) is dict else parse_data(data)
+        except UpstreamError as exc:
+            if run:
+                events.append(ContentDelta("".join(run)))
+            return events, exc
+        for event in more:
+            if type(event) is ContentDelta:
+                run.append(event.text)
+                continue
+            if run:
+                events.append(ContentDelta("".join(run)))
+                run = []
+            events.append(event)
+    if run:
+        events.append(ContentDelta("".join(run)))
+    return events, None
 
 
 def parse_completion(body: dict[str, Any]) -> list[UpstreamEvent]:

@@ -16,7 +16,7 @@ import httpx
 import orjson
 
 from .body import Body, open_body
-from .chunks import DONE, parse_completion, parse_data
+from .chunks import DONE, parse_completion, parse_data, parse_run
 from .errors import UpstreamError, classify_http, connection_error, dropped_error, timeout_error
 from .events import TEXT_EVENTS, Finish, UpstreamEvent
 from .retry import RETRY_AFTER_CAP_S, backoff_delay
@@ -101,7 +101,8 @@ class UpstreamClient:
     # Streaming -------------------------------------------------------------
 
     async def stream(self, endpoint: Endpoint, request: ChatRequest, *,
-                     coalesce_s: float = 0.0, deadline: float | None = None) -> AsyncIterator[UpstreamEvent]:
+                     coalesce_s: float = 0.0, deadline: float | None = None,
+                     join_text: bool = False) -> AsyncIterator[UpstreamEvent]:
         """Events of one reply. Retries only while nothing has been shown to the user.
 
         Each try has `first_token_timeout` to its first token, counted from the request (the
@@ -114,6 +115,9 @@ class UpstreamClient:
         one token per SSE event; reading each as it lands wakes every layer above the socket per
         token, while the reply's frames go out at most once per frame interval anyway. Between
         reads the bytes wait in the socket buffer; the next read takes them all at once.
+        `join_text` (with `coalesce_s`): each such read's answer tokens come as one delta instead of
+        one event each (the relay frames them together anyway). Not for a reply cut at a budget,
+        which is checked after every event (chat.generation).
         """
         clock = asyncio.get_running_loop().time
         attempt = 0
@@ -123,7 +127,7 @@ class UpstreamClient:
             if deadline is not None:
                 allowed = max(0.001, min(allowed, deadline - clock()))
             try:
-                async for event in self._stream_once(endpoint, request, coalesce_s, allowed):
+                async for event in self._stream_once(endpoint, request, coalesce_s, allowed, join_text):
                     if not shown and isinstance(event, TEXT_EVENTS):
                         shown = True
                     yield event
@@ -139,7 +143,8 @@ class UpstreamClient:
                 attempt += 1
 
     async def _stream_once(self, endpoint: Endpoint, request: ChatRequest,
-                           coalesce_s: float = 0.0, allowed: float | None = None) -> AsyncIterator[UpstreamEvent]:
+                           coalesce_s: float = 0.0, allowed: float | None = None,
+                           join_text: bool = False) -> AsyncIterator[UpstreamEvent]:
         """One try; `allowed` seconds to the first text (the provider's first_token_timeout by default)."""
         limit = endpoint.first_token_timeout if allowed is None else allowed
         until = asyncio.get_running_loop().time() + limit
@@ -149,7 +154,8 @@ class UpstreamClient:
         try:
             if response.status_code >= 400:
                 raise classify_http(response.status_code, await _error_body(response), response.headers)
-            async for event in _events(response, endpoint, coalesce_s, until=until, allowed_s=limit):
+            async for event in _events(response, endpoint, coalesce_s, until=until, allowed_s=limit,
+                                         join_text=join_text):
                 yield event
         finally:
             await response.aclose()
@@ -243,7 +249,7 @@ def _worth_retrying(exc: UpstreamError, attempt: int, max_retries: int) -> bool:
 
 async def _events(
     response: httpx.Response, endpoint: Endpoint, coalesce_s: float = 0.0, *,
-    until: float | None = None, allowed_s: float | None = None,
+    until: float | None = None, allowed_s: float | None = None, join_text: bool = False,
 ) -> AsyncIterator[UpstreamEvent]:
     """SSE bytes -> events, with the first-token and idle timeouts and drop detection.
 
@@ -254,7 +260,7 @@ async def _events(
     mender = EventMender()  # storable text from here on (gateways.wire.text)
     body = await open_body(response)
     waited, what = False, "first token"
-    finished = False
+    finished = paused = False
     clock = asyncio.get_running_loop().time
     if until is None:
         until = clock() + endpoint.first_token_timeout
@@ -266,7 +272,7 @@ async def _events(
             watchdog.waiting = True
             asked = clock()
             try:
-                chunk = await body.read()
+                chunk = await body.read(after_pause=paused)
             except asyncio.CancelledError:
                 if watchdog.expired:  # our own timeout, not a stop from outside
                     watchdog.absorb()
@@ -279,24 +285,42 @@ async def _events(
             if not chunk:
                 break
             watchdog.feed()
-            for sse in decoder.feed(chunk):
-                if sse.data == DONE:
-                    await _read_rest(body)
-                    for event in mender.flush():
-                        yield event
-                    return
-                for event in mender.mend(parse_data(sse.data)):
-                    if isinstance(event, Finish):
-                        finished = True
-                    elif not waited and isinstance(event, TEXT_EVENTS):
-                        waited, what = True, "new text"
-                        watchdog.set_limit(endpoint.idle_timeout)
+            payloads = decoder.feed_data(chunk)
+            done = DONE in payloads
+            if done:
+                payloads = payloads[:payloads.index(DONE)]
+            if join_text and coalesce_s > 0:  # the relay frames text per interval: a read's tokens are one delta
+                parsed, error = parse_run(payloads)
+            else:
+                parsed, error = [], None
+                try:
+                    for data in payloads:
+                        parsed.extend(parse_data(data))
+                except UpstreamError as exc:  # an error event: what came before it in this read still counts
+                    error = exc
+            read = mender.mend(parsed)
+            for event in read:
+                if isinstance(event, Finish):
+                    finished = True
+                elif not waited and isinstance(event, TEXT_EVENTS):
+                    waited, what = True, "new text"
+                    watchdog.set_limit(endpoint.idle_timeout)
+            for event in read:
+                yield event
+            if error is not None:
+                raise error
+            if done:
+                await _read_rest(body)
+                for event in mender.flush():
                     yield event
-            if waited and coalesce_s > 0 and (body.drains or clock() - asked > _BLOCKED_S):
+                return
+            paused = waited and coalesce_s > 0 and (body.drains or clock() - asked > _BLOCKED_S)
+            if paused:
                 # Let the next tokens gather in the socket buffer before reading again: one wake-up
                 # per interval, not per token. A body that `drains` took all there was in this read;
                 # httpx's hands over one chunk per read, so only a read that waited for the network
-                # (nothing was buffered) is followed by a pause.
+                # (nothing was buffered) is followed by a pause. The read after a pause takes what the
+                # socket holds without the event loop's help when it can (gateways.wire.body.Ready).
                 await asyncio.sleep(coalesce_s)
     finally:
         watchdog.close()

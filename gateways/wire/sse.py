@@ -33,6 +33,29 @@ class SSEDecoder:
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         return self._take(self._text.decode(chunk))
 
+    def feed_data(self, chunk: bytes) -> list[str]:
+        """The `data` of each event `feed` would give, without building the events.
+
+        What gateways send nearly always: events of one `data: ` line ended by a blank line,
+        LF only. Those are cut out with one split; anything else (a comment, another field,
+        several data lines, CR, an event begun in an earlier chunk) goes through `feed`'s rules.
+        """
+        text = self._text.decode(chunk)
+        if self._buffer or self._data or self._event or self._pending_cr or self._first or "\r" in text:
+            return [event.data for event in self._take(text)]
+        blocks = text.split("\n\n")
+        rest = blocks.pop()  # after the last blank line: the start of the next event, or ""
+        out: list[str] = []
+        for i, block in enumerate(blocks):
+            if block.startswith("data: ") and "\n" not in block:
+                out.append(block[6:])
+                continue
+            rest = "\n\n".join(blocks[i:]) + "\n\n" + rest
+            break
+        if rest:
+            out.extend(event.data for event in self._take(rest))
+        return out
+
     def flush(self) -> list[SSEEvent]:
         """End of stream: an unterminated last event is dropped, as the spec says."""
         self._take(self._text.decode(b"", final=True))

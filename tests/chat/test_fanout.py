@@ -174,3 +174,40 @@ async def test_a_socket_inbox_hands_frames_over_in_order_one_at_a_time_and_none_
     inbox.put_nowait({"type": "chat.frame", "n": 5})  # published as the socket left: goes nowhere
     await asyncio.sleep(0)
     assert sent == [0, 1, 2, 3, 4]
+
+
+async def test_a_frame_to_an_idle_socket_goes_out_in_the_publishers_step_and_order_holds_when_one_waits() -> None:
+    """No task per frame when the hand-over does not wait; when it does, later frames queue behind it."""
+    sent: list[int] = []
+    gate = asyncio.Event()
+    ended: list[str] = []
+
+    async def deliver(message: dict) -> None:  # type: ignore[type-arg]
+        try:
+            if message.get("wait"):
+                await gate.wait()  # the consumer busy with a handler, say
+            sent.append(message["n"])
+        finally:
+            ended.append(message["n"])
+
+    inbox = SocketInbox(deliver)
+    inbox.put_nowait({"type": "chat.frame", "n": 0})
+    assert sent == [0]  # out already, no task, no loop turn
+    inbox.put_nowait({"type": "chat.frame", "n": 1, "wait": True})
+    inbox.put_nowait({"type": "chat.frame", "n": 2})
+    inbox.put_nowait({"type": "chat.other", "n": 3})
+    assert sent == [0]
+    gate.set()
+    for _ in range(20):
+        await asyncio.sleep(0)
+        if len(sent) == 4:
+            break
+    assert sent == [0, 1, 2, 3]
+    inbox.put_nowait({"type": "chat.frame", "n": 4})
+    assert sent == [0, 1, 2, 3, 4]  # idle again: at once
+    gate.clear()
+    inbox.put_nowait({"type": "chat.frame", "n": 5, "wait": True})
+    inbox.close()  # the socket left while a frame waited: its hand-over is cancelled, nothing more goes out
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert sent == [0, 1, 2, 3, 4] and ended == [0, 1, 2, 3, 4, 5]  # its hand-over ended, unfinished

@@ -94,3 +94,30 @@ def test_an_update_of_a_row_gone_fails_as_the_orm_does(user, emulator_provider) 
 def test_no_save_signal_is_connected_to_the_rows_written_in_plain_sql() -> None:
     for model in (Message, Conversation):
         assert not pre_save.has_listeners(model) and not post_save.has_listeners(model)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_read_in_a_thread_that_ends_leaves_no_connection_behind(user, emulator_provider) -> None:
+    """Django's ASGI handler serves each request in a thread of its own, with its own connection:
+    a read there must not keep that connection (and its database session) alive after the thread."""
+    import gc
+    import threading
+    import weakref
+
+    from django.db import DEFAULT_DB_ALIAS, connections
+
+    first = _send(user)
+    seen: list[weakref.ref[object]] = []
+    found: list[list[list[object]]] = []
+
+    def read() -> None:
+        found.append(rows.select(Message, ("id", "created_at"), conversation_id=first.conversation.id))
+        seen.append(weakref.ref(connections[DEFAULT_DB_ALIAS]))
+        connections[DEFAULT_DB_ALIAS].close()
+
+    thread = threading.Thread(target=read)
+    thread.start()
+    thread.join()
+    gc.collect()
+    assert len(found[0]) == 2
+    assert seen[0]() is None

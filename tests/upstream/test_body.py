@@ -8,17 +8,21 @@ be reused after [DONE] and never after a broken body.
 from __future__ import annotations
 
 import asyncio
+import datetime
 import gzip
+import ipaddress
 import json
 import random
+import ssl
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
+from pathlib import Path
 
 import h11
 import httpx
 import pytest
 
-from gateways.wire.body import ChunkedBody, HttpxBody, open_body
+from gateways.wire.body import ChunkedBody, HttpxBody, Ready, open_body
 from gateways.wire.chunked import ChunkedDecoder, ChunkedError
 from gateways.wire.client import ChatRequest, Endpoint, UpstreamClient
 from gateways.wire.errors import UpstreamError
@@ -188,11 +192,16 @@ REQUEST = ChatRequest("grok-4-fast-non-reasoning", [{"role": "user", "content": 
 
 
 async def reply(client: UpstreamClient, endpoint: Endpoint, coalesce_s: float = 0.0) -> list[object]:
-    return [event async for event in client.stream(endpoint, REQUEST, coalesce_s=coalesce_s)]
+    return [event async for event in client.stream(endpoint, REQUEST, coalesce_s=coalesce_s, join_text=coalesce_s > 0)]
 
 
-def assert_whole(events: list[object]) -> None:
-    assert [e.text for e in events if isinstance(e, ContentDelta)] == TOKENS
+def assert_whole(events: list[object], coalesced: bool = False) -> None:
+    """Every token in order; coalesced (the relay's reads), the tokens of one read may come as one delta."""
+    texts = [e.text for e in events if isinstance(e, ContentDelta)]
+    if coalesced:
+        assert "".join(texts) == "".join(TOKENS) and all(texts)
+    else:
+        assert texts == TOKENS
     assert any(isinstance(e, Finish) for e in events) and isinstance(events[-1], Usage)
 
 
@@ -234,7 +243,7 @@ async def test_headers_and_first_chunks_in_one_write_still_reuse_the_connection(
     async with gateway(lambda n: [CHUNKED_HEAD + pieces[0] + pieces[1], *pieces[2:]]) as (gw, endpoint):
         async with UpstreamClient() as client:
             for _ in range(3):
-                assert_whole(await reply(client, endpoint, coalesce_s=0.01))
+                assert_whole(await reply(client, endpoint, coalesce_s=0.01), coalesced=True)
     assert gw.connections == 1
 
 
@@ -333,3 +342,134 @@ async def test_the_request_body_carries_the_messages_exactly(text: str) -> None:
     sent = json.loads(gw.bodies[0])
     assert sent["messages"] == [{"role": "user", "content": text}] and sent["temperature"] == 0.5
     assert sent["stream"] is True and sent["stream_options"] == {"include_usage": True}
+
+
+# A read after a pause takes what the socket holds without the event loop (body.Ready) ---------------
+
+
+def _self_signed(tmp_path: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A server context for 127.0.0.1 and a client context that trusts it (a gateway's HTTPS, on loopback)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(cert_file, key_file)
+    client = ssl.create_default_context(cafile=str(cert_file))
+    return server, client
+
+
+@asynccontextmanager
+async def tls_gateway(script: Script, tmp_path: Path) -> AsyncIterator[tuple[Gateway, Endpoint, UpstreamClient]]:
+    server_context, client_context = _self_signed(tmp_path)
+    served = Gateway(script)
+    server = await asyncio.start_server(served.handle, "127.0.0.1", 0, ssl=server_context)
+    async with server:
+        endpoint = Endpoint(f"https://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1", "k", max_retries=0)
+        async with UpstreamClient(transport=httpx.AsyncHTTPTransport(verify=client_context)) as client:
+            yield served, endpoint, client
+
+
+class CountingReady:
+    """Counts the reads `Ready` served (and those it left to httpcore), around the real one."""
+
+    served = 0
+    passed = 0
+
+    def __init__(self, real: Ready) -> None:
+        self.real = real
+
+    def read(self) -> bytes | None:
+        data = self.real.read()
+        if data is None:
+            CountingReady.passed += 1
+        else:
+            CountingReady.served += 1
+        return data
+
+    async def flush(self) -> None:
+        await self.real.flush()
+
+
+@pytest.fixture
+def counted_ready(monkeypatch: pytest.MonkeyPatch) -> type[CountingReady]:
+    real_of = Ready.of
+    CountingReady.served = CountingReady.passed = 0
+
+    def of(network: object) -> object:
+        ready = real_of(network)
+        assert ready is not None, "a plain or TLS connection of httpx's must have its ready reader"
+        return CountingReady(ready)
+
+    monkeypatch.setattr(Ready, "of", staticmethod(of))
+    return CountingReady
+
+
+def paced_writes(size: int = 9) -> list[bytes]:
+    """Many small chunks, each its own write: a paced reader finds several waiting after each pause."""
+    return [CHUNKED_HEAD, *chunked(split_everywhere(events_bytes(), size))]
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+async def test_reads_after_a_pause_take_what_the_socket_holds_over_plain_and_tls(
+        scheme: str, tmp_path: Path, counted_ready: type[CountingReady]) -> None:
+    """Every token in order and the connection reused, whether the socket had bytes waiting or not."""
+    if scheme == "https":
+        context = tls_gateway(lambda n: paced_writes(), tmp_path)
+    else:
+        @asynccontextmanager
+        async def plain() -> AsyncIterator[tuple[Gateway, Endpoint, UpstreamClient]]:
+            async with gateway(lambda n: paced_writes()) as (gw, endpoint), UpstreamClient() as client:
+                yield gw, endpoint, client
+        context = plain()
+    async with context as (gw, endpoint, client):
+        for _ in range(3):
+            assert_whole(await reply(client, endpoint, coalesce_s=0.01), coalesced=True)
+    assert gw.connections == 1
+    assert counted_ready.served > 0  # it was used, over TLS too (not only on plaintext)
+
+
+async def test_a_tls_gateway_that_hangs_up_midway_is_an_error_and_the_next_reply_a_new_connection(
+        tmp_path: Path, counted_ready: type[CountingReady]) -> None:
+    pieces = chunked(split_everywhere(events_bytes(), 9))
+
+    def script(n: int) -> list[bytes]:
+        return [CHUNKED_HEAD, *pieces[:8], CLOSE] if n == 0 else paced_writes()
+
+    async with tls_gateway(script, tmp_path) as (gw, endpoint, client):
+        with pytest.raises(UpstreamError) as raised:
+            await reply(client, endpoint, coalesce_s=0.01)
+        assert raised.value.code == "upstream_unavailable"
+        assert_whole(await reply(client, endpoint, coalesce_s=0.01), coalesced=True)
+    assert gw.connections == 2
+
+
+async def test_a_stop_during_paced_tls_reads_closes_the_connection(tmp_path: Path) -> None:
+    async with tls_gateway(lambda n: paced_writes(), tmp_path) as (gw, endpoint, client):
+        stream = client.stream(endpoint, REQUEST, coalesce_s=0.01, join_text=True)
+        seen = [await anext(stream) for _ in range(2)]
+        await stream.aclose()  # type: ignore[attr-defined]  # the user pressed stop
+        assert all(isinstance(e, ContentDelta) for e in seen)
+        assert_whole(await reply(client, endpoint, coalesce_s=0.01), coalesced=True)
+    assert gw.connections == 2
+
+
+def test_ready_is_not_used_for_what_it_does_not_know() -> None:
+    class Unknown:
+        _stream = object()
+
+    assert Ready.of(Unknown()) is None and Ready.of(object()) is None

@@ -172,14 +172,28 @@ async def test_the_emulator_answers_a_title_request_with_a_title(emulator_url) -
     assert "".join(e.text for e in events if isinstance(e, ContentDelta)) == "Plan a trip to Lisbon"
 
 
+def joined(events: list[object]) -> list[object]:
+    """Each run of answer text as one delta: coalesced reads give the tokens of one read as one delta."""
+    out: list[object] = []
+    for event in events:
+        if isinstance(event, ContentDelta) and out and isinstance(out[-1], ContentDelta):
+            out[-1] = ContentDelta(out[-1].text + event.text)
+        else:
+            out.append(event)
+    return out
+
+
 async def test_coalesced_reads_lose_and_reorder_nothing() -> None:
-    """Read at most once per frame interval after the first token: the same events, in the same order."""
+    """Read at most once per frame interval after the first token: the same events, in the same order
+    (the tokens of one read joined into one delta: joined over the whole reply, the same list)."""
     request = ChatRequest("grok-4-fast-non-reasoning", [{"role": "user", "content": "Paced [[tokens=120]]"}])
     with running_emulator(flavour="xai", delay_scale=0.3) as url:  # tokens a few ms apart, as a gateway sends
         async with UpstreamClient() as client:
             plain = await collect(client, Endpoint(url, "k"), request)
-            coalesced = [event async for event in client.stream(Endpoint(url, "k"), request, coalesce_s=0.03)]
-    assert coalesced == plain
+            coalesced = [event async for event in client.stream(Endpoint(url, "k"), request, coalesce_s=0.03,
+                                                       join_text=True)]
+    assert joined(coalesced) == joined(plain)
+    assert all(e.text for e in coalesced if isinstance(e, ContentDelta))
     assert len([e for e in plain if isinstance(e, ContentDelta)]) == 120
     assert isinstance(plain[-1], Usage) or isinstance(plain[-1], Finish)
 
@@ -215,3 +229,4 @@ async def test_replies_in_a_row_reuse_one_gateway_connection() -> None:
                 events = await collect(client, endpoint, request)
                 assert len([e for e in events if isinstance(e, ContentDelta)]) == 20
     assert opened == 1
+
