@@ -25,7 +25,6 @@ from .services import Ending, error_frame, unsaved
 
 log = logging.getLogger(__name__)
 Publish = Callable[[dict[str, Any]], Awaitable[None]]
-EARLY = 0.2  # a frame may follow the last one by this share of the interval less (see _flush_loop)
 
 
 class Store(Protocol):
@@ -185,14 +184,14 @@ class Runner:
         last_frame = -math.inf
         while not self._closing:
             await self._wake.wait()
-            # At most one frame per interval, timed from the last frame, not by a timer of its own: a
-            # paced upstream read (gateways.wire.client) brings text once per interval, and the frame
-            # goes out on that same wake-up. A timer here ran out of phase with the reader's, which
-            # woke the process twice per interval. Text that comes early (a read a little early is
-            # allowed for: EARLY) waits for the interval.
-            wait = last_frame + pacing.frame_interval * (1 - EARLY) - self._clock()
+            # At most one frame per interval (the protocol), timed from the last frame, not by a timer
+            # of its own: a paced upstream read (gateways.wire.client) brings text once per interval,
+            # a little over it (chat.hub: READ_PAUSE), and the frame goes out on that same wake-up. A
+            # timer here ran out of phase with the reader's, which woke the process twice per
+            # interval. Text that comes sooner (an unpaced reader) waits for the interval.
+            wait = last_frame + pacing.frame_interval - self._clock()
             if wait > 0:
-                await asyncio.sleep(wait + pacing.frame_interval * EARLY)
+                await asyncio.sleep(wait)
             self._wake.clear()
             last_frame = self._clock()
             self._in_io = True

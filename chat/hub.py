@@ -38,6 +38,9 @@ RENEW_GROUPS_BEATS = 360  # re-add layer group memberships hourly (they expire a
 PROBE_S = 2.0  # how often the hub sends itself a message through a layer group
 DEAF_S = 15.0  # a probe not back after this long: this process no longer hears the layer
 LISTEN_RETRY_S = 1.0
+# The upstream reader pauses a little over one frame interval between reads, so the frame a read
+# brings is never sooner than one interval after the last (chat.generation) despite timers' jitter.
+READ_PAUSE = 1.05
 
 
 SINCE_KEY = "grokweb:runners-since"  # when the shared cache started keeping runner marks
@@ -256,7 +259,7 @@ class Hub:
                                 record=buffered(plan.model_slug, store.attempts),
                                 failed_over=ledger_failed_attempts(plan.user_id, plan.conversation_id,
                                                                    plan.model_slug),
-                                coalesce_s=g["DELTA_INTERVAL_S"],
+                                coalesce_s=g["DELTA_INTERVAL_S"] * READ_PAUSE,
                                 # A reply cut at a budget is checked after every upstream event: token by token.
                                 join_text=plan.output_room is None, start_deadline_s=g["REPLY_START_DEADLINE_S"],
                                 waiting=waiting, waiting_after_s=g["WAITING_NOTICE_S"])

@@ -184,3 +184,33 @@ async def test_a_reply_that_reaches_its_budget_room_is_cut_kept_and_billed(user,
     final = frames.items[-1]
     assert final["type"] == "message.error" and final["code"] == "budget_exceeded" and not final["retryable"]
     assert final["content"] == message.content
+
+
+async def test_deltas_are_never_closer_than_one_frame_interval(user, emulator_provider) -> None:
+    """The protocol: at most one delta frame per DELTA_INTERVAL_S per reply, whatever the upstream's pace
+    (here a token every millisecond, then tokens a little less than an interval apart); the first goes out at once,
+    and so does the last text, with the reply's end."""
+    started = await db(services.send)(user, request_id=uuid.uuid4(), conversation_id=None, content="hi there")
+    interval = 0.02
+    sent_at: list[float] = []
+    loop = asyncio.get_running_loop()
+
+    async def events():  # type: ignore[no-untyped-def]
+        for n in range(150):
+            yield ContentDelta(f" w{n + 1}")
+            await asyncio.sleep(0.001 if n < 100 else interval * 0.85)
+
+    frames = Frames()
+
+    async def publish(frame: dict[str, Any]) -> None:
+        if frame["type"] == "message.delta":
+            sent_at.append(loop.time())
+        await frames.publish(frame)
+
+    runner = Runner(Job(started.assistant_message.id, 8), events(), publish, DjangoStore(),
+                    pacing=Pacing(frame_interval=interval, checkpoint_first=0.0), clock=loop.time)
+    await runner.run()
+    assert "".join(f["content"] for f in frames.deltas) == "".join(f" w{n + 1}" for n in range(150))
+    assert len(sent_at) >= 3
+    gaps = [b - a for a, b in zip(sent_at[:-2], sent_at[1:-1], strict=True)]
+    assert min(gaps) >= interval - 0.001, gaps
