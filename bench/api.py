@@ -71,7 +71,9 @@ class Side:
                 if not line.startswith("data: "):
                     continue
                 if line == "data: [DONE]":
-                    break
+                    # Read on to the body's end, as the openai SDK's async client does: the connection then
+                    # goes back to the pool (kept alive) instead of being closed and opened anew per call.
+                    continue
                 chunk = json.loads(line[6:])
                 if chunk.get("error"):
                     raise RuntimeError(chunk["error"])
