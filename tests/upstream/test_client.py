@@ -13,6 +13,7 @@ from gateways.wire.errors import UpstreamError
 from gateways.wire.events import ContentDelta, Finish, ReasoningDelta, Usage
 from gateways.wire.usage import normalize
 from tests.emulator_server import running_emulator
+from tests.upstream.joining import joined
 
 
 @pytest.fixture(scope="module", params=["xai", "aimlapi", "openai"])
@@ -170,17 +171,6 @@ async def test_the_emulator_answers_a_title_request_with_a_title(emulator_url) -
         request = ChatRequest("grok-4-1-fast-non-reasoning", messages)
         events = await client.complete(Endpoint(emulator_url, "k"), request)
     assert "".join(e.text for e in events if isinstance(e, ContentDelta)) == "Plan a trip to Lisbon"
-
-
-def joined(events: list[object]) -> list[object]:
-    """Each run of answer text as one delta: coalesced reads give the tokens of one read as one delta."""
-    out: list[object] = []
-    for event in events:
-        if isinstance(event, ContentDelta) and out and isinstance(out[-1], ContentDelta):
-            out[-1] = ContentDelta(out[-1].text + event.text)
-        else:
-            out.append(event)
-    return out
 
 
 async def test_coalesced_reads_lose_and_reorder_nothing() -> None:

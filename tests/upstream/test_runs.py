@@ -15,6 +15,7 @@ from gateways.wire.chunks import parse_data, parse_run
 from gateways.wire.errors import UpstreamError
 from gateways.wire.events import ContentDelta, UpstreamEvent
 from gateways.wire.sse import SSEDecoder
+from tests.upstream.joining import joined
 
 
 def token(text: str) -> str:
@@ -38,16 +39,6 @@ PAYLOADS = [
     '{"choices": [{"delta": {"content": " no index"}}]}',
 ]
 ERROR = json.dumps({"error": {"message": "overloaded", "code": "rate_limit"}})
-
-
-def joined(events: list[UpstreamEvent]) -> list[UpstreamEvent]:
-    out: list[UpstreamEvent] = []
-    for event in events:
-        if isinstance(event, ContentDelta) and out and isinstance(out[-1], ContentDelta):
-            out[-1] = ContentDelta(out[-1].text + event.text)
-        else:
-            out.append(event)
-    return out
 
 
 def one_at_a_time(payloads: list[str]) -> tuple[list[UpstreamEvent], str | None]:
