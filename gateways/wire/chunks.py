@@ -58,17 +58,11 @@ def parse_run(payloads: list[str]) -> tuple[list[UpstreamEvent], UpstreamError |
                 chunk = orjson.loads(data)
             except ValueError:
                 chunk = None
-        if type(chunk) is dict and not chunk.get("error") and not chunk.get("usage"):
-            choices = chunk.get("choices")
-            if type(choices) is list and len(choices) == 1:
-                choice = choices[0]
-                if type(choice) is dict and choice.get("index", 0) == 0 and not choice.get("finish_reason"):
-                    delta = choice.get("delta") or {}
-                    if (type(delta) is dict and not delta.get("reasoning_content") and not delta.get("reasoning")
-                            and type(content := delta.get("content") or "") is str):
-                        if content:
-                            run.append(content)
-                        continue
+        token = _answer_token(chunk)
+        if token is not None:
+            if token:
+                run.append(token)
+            continue
         try:
             more = _events(chunk, "delta") if type(chunk) is dict else parse_data(data)
         except UpstreamError as exc:
@@ -86,6 +80,24 @@ def parse_run(payloads: list[str]) -> tuple[list[UpstreamEvent], UpstreamError |
     if run:
         events.append(ContentDelta("".join(run)))
     return events, None
+
+
+def _answer_token(chunk: Any) -> str | None:
+    """The answer text of a plain token chunk (one choice, index 0, a `content` string, nothing else that
+    makes an event: no error, usage, finish or reasoning), "" for an empty one; None for any other chunk."""
+    if type(chunk) is not dict or chunk.get("error") or chunk.get("usage"):
+        return None
+    choices = chunk.get("choices")
+    if type(choices) is not list or len(choices) != 1:
+        return None
+    choice = choices[0]
+    if type(choice) is not dict or choice.get("index", 0) != 0 or choice.get("finish_reason"):
+        return None
+    delta = choice.get("delta") or {}
+    if type(delta) is not dict or delta.get("reasoning_content") or delta.get("reasoning"):
+        return None
+    content = delta.get("content") or ""
+    return content if type(content) is str else None
 
 
 def parse_completion(body: dict[str, Any]) -> list[UpstreamEvent]:
