@@ -212,6 +212,8 @@ class UpstreamClient:
         (not followed: `follow_redirects=False`) and the cookie jar (a gateway's cookies were stored
         and never needed: each call carries its key). The transport is the client's (its pool, or the
         proxy the environment names), the response as `send` returns it."""
+        if self._http.is_closed:
+            raise RuntimeError("Cannot send a request, as the client has been closed.")
         response = await self._http._transport_for_url(request.url).handle_async_request(request)
         response.request = request
         assert isinstance(response.stream, httpx.AsyncByteStream)
