@@ -27,9 +27,9 @@ from gateways.wire.codes import ChatError, is_retryable
 
 from . import bounds, frames, paging, selectors, services
 from .fanout import SocketInbox
-from .socket_write import text_writer
 from .groups import LAYER_LOST_CODE, conversation_group, user_group
 from .hub import Hub, get_hub
+from .socket_write import text_writer
 
 log = logging.getLogger(__name__)
 db = database_sync_to_async

@@ -209,6 +209,12 @@ class Runner:
         elif now >= self._next_checkpoint:
             self._wake.set()  # the checkpoint is the flusher's (a database hop, not in the reading task)
 
+    def _until_next_frame(self) -> float:
+        """Seconds before the next delta may go out (none for a frame publish_now refused: it is due)."""
+        if self._held is not None:
+            return 0.0
+        return self._last_frame + self._pacing.frame_interval - self._clock()
+
     async def _flush_loop(self) -> None:
         """Publish pending text at most once per frame interval; checkpoint now and then."""
         pacing = self._pacing
@@ -221,8 +227,10 @@ class Runner:
             # the reading task itself with `publish_now`). A timer here ran out of phase with the
             # reader's, which woke the process twice per interval. Text that comes sooner (an unpaced
             # reader) waits for the interval.
-            while self._held is None and (wait := self._last_frame + pacing.frame_interval - self._clock()) > 0:
-                await asyncio.sleep(wait)  # again if a frame went out from the reading task meanwhile
+            wait = self._until_next_frame()
+            while wait > 0:
+                await asyncio.sleep(wait)
+                wait = self._until_next_frame()  # later if a frame went out from the reading task meanwhile
             self._wake.clear()
             self._in_io = True
             frame, self._held = self._held, None

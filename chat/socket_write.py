@@ -38,15 +38,14 @@ def text_writer(send: Any) -> Writer | None:
         return None
     handle_reply = send.func
     server = getattr(handle_reply, "__self__", None)
-    if getattr(handle_reply, "__name__", "") != "handle_reply" or not isinstance(
-            getattr(server, "connections", None), dict):
+    connections = getattr(server, "connections", None)
+    if getattr(handle_reply, "__name__", "") != "handle_reply" or not isinstance(connections, dict):
         return None
     protocol = send.args[0]
     if not all(hasattr(protocol, name) for name in _PROTOCOL_ATTRIBUTES):
         return None
     if not getattr(protocol.factory, "isServer", False):
         return None
-    connections: dict[Any, dict[str, Any]] = server.connections
     open_, ground = protocol.STATE_OPEN, protocol.SEND_STATE_GROUND
 
     def write(data: bytes) -> bool:
