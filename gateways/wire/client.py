@@ -199,8 +199,9 @@ class UpstreamClient:
         target = _url(url)
         merged = {name.lower(): (name, value) for name, value in self._http.headers.items()}
         merged.update((name.lower(), (name, value)) for name, value in headers.items())
-        raw = [(b"Host", target.netloc)]
-        raw += [(name.encode("latin-1"), value.encode("latin-1")) for name, value in merged.values() if name]
+        merged.pop("content-length", None)  # the body's own length, always
+        raw = [] if "host" in merged else [(b"Host", target.netloc)]  # a provider's own Host header wins, as in httpx
+        raw += [(name.encode("latin-1"), value.encode("latin-1")) for name, value in merged.values()]
         body = content if content is not None else b""
         if content is not None:
             raw.append((b"Content-Length", str(len(content)).encode("ascii")))
