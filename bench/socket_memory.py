@@ -52,8 +52,10 @@ async def run(args: argparse.Namespace, tree: Path, dump: str) -> None:
     with running_stack(env, daphne=[PY, str(ROOT / "bench" / "traced_daphne.py")], root=tree,
                        ready_s=300) as stack:
         pid = stack.daphne_pid
+        users = args.users or args.sockets
         keys = json.loads(manage(stack.env, "shell", "-c", USERS_SCRIPT.replace(
-            "COUNT", str(args.warm + args.sockets - 1))).strip().splitlines()[-1])
+            "COUNT", str(args.warm + users - 1))).strip().splitlines()[-1])
+        keys = keys[:args.warm] + [keys[args.warm + i % users] for i in range(args.sockets)]
         warm = [await Tab(stack.web, key).open() for key in keys[:args.warm]]
         for tab in warm:
             await tab.reply("[[tokens=3]]")
@@ -68,7 +70,7 @@ async def run(args: argparse.Namespace, tree: Path, dump: str) -> None:
             await asyncio.gather(*(ping(tab) for tab in tabs[start:start + 25]))
         rss1, side1, snap1 = probe(pid, dump)
         n = len(tabs)
-        print(f"# bench/socket_memory.py, tree {tree}: {n} idle signed-in sockets (distinct users), "
+        print(f"# bench/socket_memory.py, tree {tree}: {n} idle signed-in sockets ({args.users or n} users), "
               f"tracemalloc {args.frames or 'off'} frames; load {os.getloadavg()[0]:.1f}")
         print(f"RSS per socket: {(rss1 - rss0) / n / 1024:.1f} KiB (warmed process before them: "
               f"{rss0 / 2**20:.1f} MiB, after: {rss1 / 2**20:.1f} MiB)")
@@ -76,6 +78,14 @@ async def run(args: argparse.Namespace, tree: Path, dump: str) -> None:
         for key in ("arena_bytes", "bytes_in_allocated_blocks", "bytes_in_available_blocks", "unused_pool_bytes"):
             if key in p0 and key in p1:
                 print(f"pymalloc {key.replace('_', ' ')}: {(p1[key] - p0[key]) / n / 1024:+.1f} KiB per socket")
+        m0, m1 = side0.get("malloc") or {}, side1.get("malloc") or {}
+        for key in ("rss_anon", "rss_file", "in_use", "free", "heap"):
+            if key in m0 and key in m1:
+                print(f"{'' if key.startswith('rss') else 'glibc malloc '}{key.replace('_', ' ')}: "
+                      f"{(m1[key] - m0[key]) / n / 1024:+.1f} KiB per socket")
+        k0, k1 = side0.get("mappings") or {}, side1.get("mappings") or {}
+        for kind in sorted(set(k0) | set(k1)):
+            print(f"RSS in {kind}: {(k1.get(kind, 0) - k0.get(kind, 0)) / n / 1024:+.1f} KiB per socket")
         if not p1:
             print("pymalloc: no figures (under tracemalloc, Python reports none: run --frames 0)")
         if side0["traced"] is not None:
@@ -114,6 +124,9 @@ async def ping(tab: Tab) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sockets", type=int, default=400)
+    parser.add_argument("--users", type=int, default=0,
+                        help="distinct users among the sockets (default: one each). With SQLite, every thread's "
+                             "connection caches the pages it read: more users, more cache, not more per socket")
     parser.add_argument("--warm", type=int, default=5, help="tabs that chat and close before the first probe")
     parser.add_argument("--frames", type=int, default=15, help="tracemalloc traceback depth; 0: tracemalloc off")
     parser.add_argument("--depth", type=int, default=6, help="frames shown per traceback")

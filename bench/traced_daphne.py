@@ -5,13 +5,14 @@
 With TRACE_FRAMES > 0 (default 12) tracemalloc runs and the dump is its snapshot (bench/tab_memory.py,
 bench/socket_memory.py); with TRACE_FRAMES=0 it does not (no bookkeeping in the RSS) and the dump is
 only the JSON side file. The side file ($TRACE_SNAPSHOT.json) has the count of live objects per type
-(gc.get_objects(), containers only), its RSS right after the collection and
-pymalloc's arena figures (sys._debugmallocstats, none under tracemalloc), so RSS can be
+(gc.get_objects(), containers only), its RSS right after the collection, glibc's heap figures
+(mallinfo2) and pymalloc's arena figures (sys._debugmallocstats, none under tracemalloc), so RSS can be
 set against what Python itself holds. It runs the cwd's daphne and app, as daphne does (a RELAY_ROOT tree).
 """
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import gc
 import json
 import os
@@ -48,10 +49,46 @@ def _pymalloc() -> dict[str, int]:
     return figures
 
 
-def _rss() -> int:
+class _Mallinfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                     "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+
+def _malloc() -> dict[str, int]:
+    """glibc's heap over all its arenas: bytes in use (heap and mmapped chunks) and free but held."""
+    try:
+        libc = ctypes.CDLL(None)
+        libc.mallinfo2.restype = _Mallinfo2
+        info = libc.mallinfo2()
+    except (OSError, AttributeError):  # not glibc
+        return {}
+    return {"in_use": info.uordblks + info.hblkhd, "free": info.fordblks, "heap": info.arena}
+
+
+def _mappings() -> dict[str, int]:
+    """RSS by kind of mapping (/proc/self/smaps): the main heap, 1 MiB anonymous ones (pymalloc's arenas),
+    64 MiB ones (glibc's arenas of other threads), 8 MiB ones (thread stacks), other anonymous, files."""
+    kinds: dict[str, int] = {}
+    kind = "other"
+    with open("/proc/self/smaps") as smaps:
+        for line in smaps:
+            head = line.split()
+            if "-" in head[0] and len(head) >= 5 and not head[0].endswith(":"):
+                start, end = (int(x, 16) for x in head[0].split("-"))
+                size, name = end - start, (head[5] if len(head) > 5 else "")
+                kind = ("heap" if name == "[heap]" else "file" if name.startswith("/") else "other" if name
+                        else "pymalloc arenas" if size == 2**20 else "thread malloc arenas" if size <= 2**26
+                        and size % 2**20 == 0 and size >= 2**25 else "thread stacks" if size in (2**23, 2**23 + 4096)
+                        else "anonymous, other")
+            elif head[0] == "Rss:":
+                kinds[kind] = kinds.get(kind, 0) + int(head[1]) * 1024
+    return kinds
+
+
+def _rss(field: str = "VmRSS") -> int:
     with open("/proc/self/status") as status:
         for line in status:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) * 1024
     return 0
 
@@ -64,6 +101,8 @@ def _name(o: object) -> str:
 def _snapshot(signum: int, frame: FrameType | None) -> None:
     gc.collect()
     rss = _rss()  # before this probe allocates anything (and before __dict__ below materializes lazy ones)
+    heap = {**_malloc(), "rss_anon": _rss("RssAnon"), "rss_file": _rss("RssFile")}
+    maps = _mappings()
     path = os.environ["TRACE_SNAPSHOT"]
     objects = gc.get_objects()
     types = Counter(_name(o) for o in objects)
@@ -79,7 +118,7 @@ def _snapshot(signum: int, frame: FrameType | None) -> None:
             row[1] += sys.getsizeof(attrs)
             row[2] += len(attrs)
     del objects
-    side = {"rss": rss, "types": dict(types), "dicts": dicts, "pymalloc": _pymalloc(),
+    side = {"rss": rss, "malloc": heap, "mappings": maps, "types": dict(types), "dicts": dicts, "pymalloc": _pymalloc(),
             "traced": tracemalloc.get_traced_memory()[0] if tracemalloc.is_tracing() else None}
     with open(path + ".json.tmp", "w") as out:
         json.dump(side, out)
