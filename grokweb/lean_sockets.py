@@ -15,6 +15,7 @@ down). Much of that was not ours and was never used again once the socket was op
   header dict and query parameters, daphne's copy of the request, and Twisted's HTTP request
   object (its headers, its body buffer) that the upgrade left in the HTTP channel's queue.
   They are dropped once the socket is open; daphne's log lines keep the path they use.
+- autobahn's send queue, a deque that daphne's sends never use (`_NothingQueued`).
 
 Each is a small adaptation of pinned versions (daphne 4.2.3, autobahn 26.7.1, Twisted 26.10);
 `lean_websockets` checks the pieces it relies on and leaves daphne as it is if they differ.
@@ -140,6 +141,28 @@ def _build_protocol(factory: Any, addr: Any) -> Any:
     return _ORIGINAL["buildProtocol"](factory, addr)
 
 
+class _NothingQueued:
+    """autobahn's `send_queue` (a deque) while nothing is queued: empty, and a deque again at the first append.
+
+    autobahn queues only `sync` or chopped sends, which daphne never makes: every frame is written
+    at once, and the queue, with its 64-slot block, stayed empty for the socket's whole life.
+    """
+
+    __slots__ = ("_protocol",)
+
+    def __init__(self, protocol: Any) -> None:
+        self._protocol = protocol
+
+    def __len__(self) -> int:
+        return 0
+
+    def append(self, item: Any) -> None:
+        self._protocol.send_queue = deque((item,))
+
+    def popleft(self) -> Any:
+        raise IndexError("pop from an empty deque")
+
+
 class _Request:
     """What daphne's log lines read of autobahn's ConnectionRequest once the socket is open."""
 
@@ -161,6 +184,8 @@ def release_handshake(protocol: Any) -> None:
     protocol.http_request_data = protocol.http_response_data = b""
     protocol.http_headers = protocol.http_request_params = _EMPTY
     protocol.clean_headers = ()  # the app's scope keeps its own reference while it needs it
+    if type(protocol.send_queue) is deque and not protocol.send_queue:
+        protocol.send_queue = _NothingQueued(protocol)
     channel = getattr(protocol.transport, "producer", None)
     requests = getattr(channel, "requests", None)
     if type(requests) is list and requests and getattr(requests[0], "transport", "") is None:

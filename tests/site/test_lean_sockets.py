@@ -17,7 +17,7 @@ from django.test import Client
 from websockets.sync.client import ClientConnection
 from websockets.sync.client import connect as ws_connect
 
-from grokweb.lean_sockets import AppQueue, lean_websockets
+from grokweb.lean_sockets import AppQueue, _NothingQueued, lean_websockets
 from tests.site.daphne import running_daphne
 
 MODEL = "grok-4-1-fast-non-reasoning"
@@ -142,3 +142,19 @@ def test_three_waiting_gets_are_served_in_the_order_they_began_and_a_cancelled_o
         return [await gets[0], await gets[2], gets[1].cancelled()]
 
     assert asyncio.run(scenario()) == ["a", "b", True]
+
+
+def test_autobahn_sends_queued_after_the_handshake_still_go_out_in_order() -> None:
+    """daphne never queues a send (`sync`, `chopsize`); if anything ever does, the queue is a deque again."""
+    lean_websockets()
+    factory = WebSocketFactory(object)
+    protocol = factory.buildProtocol(None)
+    written: list[bytes] = []
+    protocol.transport = type("T", (), {"write": lambda self, data: written.append(data)})()
+    protocol.state, protocol.trafficStats = protocol.STATE_OPEN, type("S", (), {"outgoingOctetsWireLevel": 0})()
+    protocol.send_queue = _NothingQueued(protocol)
+    protocol.sendData(b"direct")
+    protocol.triggered = True  # the reactor has not run the queue yet
+    protocol.sendData(b"one", sync=True)
+    protocol.sendData(b"two")  # behind the queued one, not before it
+    assert written == [b"direct"] and list(protocol.send_queue) == [(b"one", True), (b"two", False)]
