@@ -48,7 +48,7 @@ def probe(pid: int, path: str) -> tuple[int, dict, tracemalloc.Snapshot | None]:
 
 
 async def run(args: argparse.Namespace, tree: Path, dump: str) -> None:
-    env = {"TRACE_SNAPSHOT": dump, "TRACE_FRAMES": str(args.frames)}
+    env = {"TRACE_SNAPSHOT": dump, "TRACE_FRAMES": str(args.frames), "TRACE_TRIM": "1" if args.trim else "0"}
     with running_stack(env, daphne=[PY, str(ROOT / "bench" / "traced_daphne.py")], root=tree,
                        ready_s=300) as stack:
         pid = stack.daphne_pid
@@ -79,7 +79,7 @@ async def run(args: argparse.Namespace, tree: Path, dump: str) -> None:
             if key in p0 and key in p1:
                 print(f"pymalloc {key.replace('_', ' ')}: {(p1[key] - p0[key]) / n / 1024:+.1f} KiB per socket")
         m0, m1 = side0.get("malloc") or {}, side1.get("malloc") or {}
-        for key in ("rss_anon", "rss_file", "in_use", "free", "heap"):
+        for key in ("rss_after_trim", "rss_anon", "rss_file", "in_use", "free", "heap"):
             if key in m0 and key in m1:
                 print(f"{'' if key.startswith('rss') else 'glibc malloc '}{key.replace('_', ' ')}: "
                       f"{(m1[key] - m0[key]) / n / 1024:+.1f} KiB per socket")
@@ -127,6 +127,8 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=0,
                         help="distinct users among the sockets (default: one each). With SQLite, every thread's "
                              "connection caches the pages it read: more users, more cache, not more per socket")
+    parser.add_argument("--trim", action="store_true",
+                        help="after each probe's RSS, malloc_trim(0) and RSS again (what glibc held free)")
     parser.add_argument("--warm", type=int, default=5, help="tabs that chat and close before the first probe")
     parser.add_argument("--frames", type=int, default=15, help="tracemalloc traceback depth; 0: tracemalloc off")
     parser.add_argument("--depth", type=int, default=6, help="frames shown per traceback")

@@ -103,6 +103,10 @@ def _snapshot(signum: int, frame: FrameType | None) -> None:
     rss = _rss()  # before this probe allocates anything (and before __dict__ below materializes lazy ones)
     heap = {**_malloc(), "rss_anon": _rss("RssAnon"), "rss_file": _rss("RssFile")}
     maps = _mappings()
+    if os.environ.get("TRACE_TRIM") == "1":  # what glibc holds free: give it back, then read RSS again
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None).malloc_trim(0)
+            heap["rss_after_trim"] = _rss()
     path = os.environ["TRACE_SNAPSHOT"]
     objects = gc.get_objects()
     types = Counter(_name(o) for o in objects)
