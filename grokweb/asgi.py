@@ -23,10 +23,11 @@ from teamapi import asgi as teamapi_asgi
 
 from .lean_sockets import lean_websockets
 from .origin import OriginCheck
-from .serving import answer_overlong_lines, plain_autobahn_log_arguments, prompt_writes
+from .serving import answer_overlong_lines, plain_autobahn_log_arguments, prompt_writes, quick_content_types
 
 answer_overlong_lines()
 prompt_writes()  # a chunk or frame goes out when it is sent, not at the event loop's next turn
+quick_content_types()  # a POST's Content-Type without the e-mail parser
 plain_autobahn_log_arguments()  # no click colouring of unused debug log arguments per frame
 lean_websockets()  # an open socket keeps only what it still uses (grokweb.lean_sockets)
 
