@@ -1,6 +1,8 @@
 """Relay at a real gateway's pace: what the stack adds per stream, per token and per socket.
 
     .venv/bin/python bench/relay_paced.py --quick     # a short run (levels 1 and 10)
+    .venv/bin/python bench/relay_paced.py --levels 1 --rates 200 --fixed-only --fixed-replies 200 \\
+        --rss-sockets 0                               # the fixed CPU per reply alone
     .venv/bin/python bench/relay_paced.py             # levels 1,10,50,200,500 at 200 and 50 tok/s
     .venv/bin/python bench/relay_paced.py --processes 2 --redis-url redis://127.0.0.1:6379/8 \\
         --database-url postgres://postgres@127.0.0.1:5432/grokweb_relay_bench
@@ -673,11 +675,13 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--redis-url", help="Redis channel layer, cache and Celery (db 1-14; flushed)")
     parser.add_argument("--database-url", help="PostgreSQL database, dropped and created (name must contain 'bench')")
     parser.add_argument("--quick", action="store_true", help="levels 1,10, fewer rounds")
+    parser.add_argument("--fixed-only", action="store_true",
+                        help="no paced rounds: only the fixed CPU per 1-token reply (and RSS unless 0)")
     args = parser.parse_args(argv)
     quick = args.quick
     args.levels = args.levels or ([1, 10] if quick else [1, 10, 50, 200, 500])
-    args.rounds = args.rounds or (2 if quick else 3)
-    args.min_samples = args.min_samples or (6 if quick else 20)
+    args.rounds = 0 if args.fixed_only else args.rounds or (2 if quick else 3)
+    args.min_samples = 0 if args.fixed_only else args.min_samples or (6 if quick else 20)
     args.rss_sockets = args.rss_sockets if args.rss_sockets is not None else (100 if quick else 500)
     args.fixed_replies = args.fixed_replies or (10 if quick else 30)
     args.idle_s = args.idle_s if args.idle_s is not None else (1.0 if quick else 3.0)

@@ -158,6 +158,37 @@ def select(model: type[Model], names: Sequence[str], **where: Any) -> list[list[
     return out
 
 
+def select_raw(model: type[Model], names: Sequence[str], **where: Any) -> list[tuple[Any, ...]]:
+    """`select`'s rows as the database driver returns them, unconverted (SQLite: a UUID as hex text, a
+    JSON column as its text): for a caller that keeps a few of many rows and converts only those."""
+    wrapper = connections[DEFAULT_DB_ALIAS]
+    sql, _fields, _columns, keys = _select(wrapper.vendor, model, tuple(names), tuple(where))  # type: ignore[arg-type]
+    params = [f.get_db_prep_value(value, wrapper) for f, value in zip(keys, where.values(), strict=True)]
+    with wrapper.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def db_value(model: type[Model], name: str, value: Any) -> Any:
+    """`value` as the database stores `model.name` (what `select_raw` returns for it): to match raw rows."""
+    return model._meta.get_field(name).get_db_prep_value(value, connections[DEFAULT_DB_ALIAS])  # type: ignore[union-attr]
+
+
+def converter(model: type[Model], name: str) -> Any:
+    """A function turning a raw value of `model.name` into what `select` returns for it."""
+    wrapper = connections[DEFAULT_DB_ALIAS]
+    field = model._meta.get_field(name)
+    col = field.get_col(model._meta.db_table)  # type: ignore[union-attr]
+    functions = wrapper.ops.get_db_converters(col) + field.get_db_converters(wrapper)  # type: ignore[union-attr]
+
+    def convert(value: Any) -> Any:
+        for function in functions:
+            value = function(value, col, wrapper)
+        return value
+
+    return convert
+
+
 def get(model: type[Model], **where: Any) -> Any:
     """The one instance where each of `where` equals its value (as `objects.filter(...).first()` without an
     ordering), or None."""

@@ -83,6 +83,34 @@ def test_siblings_and_attachments_as_the_orm_sees_them(user, emulator_provider) 
     assert rows.has_attachments(first.conversation.id)
 
 
+def test_a_prompt_branch_is_the_branch_the_orm_walks(user, emulator_provider) -> None:
+    """The prompt's branch (raw rows, keys compared as stored) is the ORM's, on an edited chat whose
+    messages have parts, and when the leaf is gone (the newest message then)."""
+    first = _send(user)
+    Message.objects.filter(id=first.assistant_message.id).update(status=Message.Status.COMPLETE, content="one")
+    second = _send(user, first.conversation.id, "two")
+    Message.objects.filter(id=second.assistant_message.id).update(status=Message.Status.COMPLETE, content="2")
+    part = {"type": "attachment", "id": "x", "kind": "file", "name": "a.txt", "tokens": 3}
+    Message.objects.filter(id=second.user_message.id).update(parts=[part])
+    edited = services.edit(user, request_id=uuid.uuid4(), message_id=second.user_message.id, content="deux",
+                           runner="")
+    chat = Conversation.objects.get(id=first.conversation.id)
+
+    def seen(branch):  # type: ignore[no-untyped-def]
+        return [(t.id, t.role, t.content, t.parts, t.status) for t in branch]
+
+    prompt = selectors.visible_branch(chat, for_prompt=True)
+    assert seen(prompt) == seen(selectors.visible_branch(chat))
+    assert [t.id for t in prompt] == [first.user_message.id, first.assistant_message.id, edited.user_message.id,
+                                      edited.assistant_message.id]
+    chat.current_leaf_id = second.assistant_message.id  # the other branch, with the attachment
+    assert seen(selectors.visible_branch(chat, for_prompt=True)) == seen(selectors.visible_branch(chat))
+    assert selectors.visible_branch(chat, for_prompt=True)[2].parts == [part]
+    chat.current_leaf_id = uuid.uuid4()  # gone: the newest message's branch
+    assert seen(selectors.visible_branch(chat, for_prompt=True)) == seen(selectors.visible_branch(chat))
+    assert selectors.visible_branch(Conversation(owner=user), for_prompt=True) == []
+
+
 def test_an_update_of_a_row_gone_fails_as_the_orm_does(user, emulator_provider) -> None:
     first = _send(user)
     chat = first.conversation
