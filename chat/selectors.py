@@ -170,7 +170,7 @@ def visible_branch(conversation: Conversation, *, for_prompt: bool = False) -> l
     return branch
 
 
-_EMPTY_PARTS = ("[]", [])  # how a message without parts comes back from the driver (JSON text, or parsed)
+_EMPTY_PARTS: tuple[Any, ...] = ("[]", [])  # how a message without parts comes back from the driver (JSON text, or parsed)
 
 
 def _prompt_branch(conversation: Conversation) -> list[PromptTurn]:
