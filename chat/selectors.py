@@ -170,7 +170,8 @@ def visible_branch(conversation: Conversation, *, for_prompt: bool = False) -> l
     return branch
 
 
-_EMPTY_PARTS: tuple[Any, ...] = ("[]", [])  # how a message without parts comes back from the driver (JSON text, or parsed)
+# How a message without parts comes back from the driver (JSON text, or already parsed).
+_EMPTY_PARTS: tuple[Any, ...] = ("[]", [])
 
 
 def _prompt_branch(conversation: Conversation) -> list[PromptTurn]:
