@@ -42,13 +42,14 @@ def insert(*objs: Model) -> None:
     No signals are sent (none are connected to the models this is used for; see tests/chat/test_rows.py).
     """
     model = type(objs[0])
+    db = connections[DEFAULT_DB_ALIAS]  # this thread's connection, once: the proxy costs a lookup per use
     returning = any(f.db_returning for f in model._meta.concrete_fields)
-    if returning and not connection.features.can_return_rows_from_bulk_insert:  # an old SQLite: the ORM's way
+    if returning and not db.features.can_return_rows_from_bulk_insert:  # an old SQLite: the ORM's way
         model._default_manager.bulk_create(objs)
         return
     sql, fields, returned = _insert(model, len(objs), returning)  # type: ignore[arg-type]
-    params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for obj in objs for f in fields]
-    with connection.cursor() as cursor:
+    params = [f.get_db_prep_save(f.pre_save(obj, True), db) for obj in objs for f in fields]
+    with db.cursor() as cursor:
         cursor.execute(sql, params)
         if returned:
             for obj, values in zip(objs, cursor.fetchall(), strict=True):
@@ -56,7 +57,7 @@ def insert(*objs: Model) -> None:
                     setattr(obj, f.attname, value)
     for obj in objs:
         obj._state.adding = False
-        obj._state.db = connection.alias
+        obj._state.db = db.alias
 
 
 @functools.cache
@@ -74,9 +75,10 @@ def update(obj: Model, *names: str) -> None:
     Raises DatabaseError when the row is gone, as `save(update_fields=...)` does.
     """
     sql, fields = _update(type(obj), names)  # type: ignore[arg-type]
-    params = [f.get_db_prep_save(f.pre_save(obj, False), connection) for f in fields]
-    params.append(obj._meta.pk.get_db_prep_value(obj.pk, connection))  # type: ignore[union-attr]
-    with connection.cursor() as cursor:
+    db = connections[DEFAULT_DB_ALIAS]
+    params = [f.get_db_prep_save(f.pre_save(obj, False), db) for f in fields]
+    params.append(obj._meta.pk.get_db_prep_value(obj.pk, db))  # type: ignore[union-attr]
+    with db.cursor() as cursor:
         cursor.execute(sql, params)
         if cursor.rowcount != 1:
             raise DatabaseError("Save with update_fields did not affect any rows.")
@@ -96,9 +98,10 @@ def _update_where(model: type[Model], names: tuple[str, ...], where: tuple[str, 
 def update_where(model: type[Model], values: dict[str, Any], **where: Any) -> int:
     """`model.objects.filter(**where).update(**values)` (each `where` an equality): how many rows changed."""
     sql, fields, keys = _update_where(model, tuple(values), tuple(where))  # type: ignore[arg-type]
-    params = [f.get_db_prep_save(value, connection) for f, value in zip(fields, values.values(), strict=True)]
-    params += [f.get_db_prep_value(value, connection) for f, value in zip(keys, where.values(), strict=True)]
-    with connection.cursor() as cursor:
+    db = connections[DEFAULT_DB_ALIAS]
+    params = [f.get_db_prep_save(value, db) for f, value in zip(fields, values.values(), strict=True)]
+    params += [f.get_db_prep_value(value, db) for f, value in zip(keys, where.values(), strict=True)]
+    with db.cursor() as cursor:
         cursor.execute(sql, params)
         return int(cursor.rowcount)
 
