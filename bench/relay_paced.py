@@ -12,7 +12,9 @@ The upstream is the project's emulator at a gateway's pace (`[[ttft_ms]]`, `[[tp
 after 300 ms, then one token per SSE event at the given rate; `[[numbered]]` makes the tokens
 " w1 w2 ..." so every relayed token is checked for order and presence). For each rate and level
 (concurrent streams, one tab per distinct user) daphne starts fresh (one process per CPU, pinned
-with taskset when there are CPUs enough, each in a session of its own), then:
+with taskset when there are CPUs enough, each in a session of its own; the emulator, the Celery
+worker and this load generator on the CPUs left over, if any, as a remote gateway and remote
+browsers would be), then:
 
 - RSS per open socket: the daphne RSS delta over opening the level's tabs (signed in, pinged);
 - idle CPU: daphne's utime+stime from /proc over --idle-s with the tabs open;
@@ -134,7 +136,7 @@ class Setup:
     warm_cookie: str
     processes: int
     redis_url: str | None
-    pin: bool = True
+    relay_cpus: list[int] = field(default_factory=list)  # one per daphne; empty: not pinned
     worker: subprocess.Popen[bytes] | None = None
 
 
@@ -220,6 +222,9 @@ def prepared(args: argparse.Namespace, users: int) -> Iterator[Setup]:
         flush_redis(args.redis_url)
     if args.database_url:
         fresh_postgres(args.database_url)
+    relay_cpus, rest = placement(cpus(), args.processes, args.pin and shutil.which("taskset") is not None)
+    if rest:  # this load generator, and every process it starts from here on but daphne
+        os.sched_setaffinity(0, rest)
     emu = subprocess.Popen([PY, "-m", "emulator.app", "--port", str(emu_port), "--flavour", "xai",
                             "--delay-scale", "0"], cwd=ROOT, env=env,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -230,7 +235,7 @@ def prepared(args: argparse.Namespace, users: int) -> Iterator[Setup]:
         keys = json.loads(manage(root, env, "shell", "-c", USERS_SCRIPT.replace("COUNT", str(users))).strip()
                           .splitlines()[-1])
         wait_http(f"{emulator}/models")
-        setup = Setup(root, tmp, env, emulator, keys[1:], keys[0], args.processes, args.redis_url, args.pin)
+        setup = Setup(root, tmp, env, emulator, keys[1:], keys[0], args.processes, args.redis_url, relay_cpus)
         if args.redis_url:  # titles run on a worker, as deployed (in-process without a broker)
             setup.worker = subprocess.Popen(
                 [PY, "-m", "celery", "-A", "grokweb", "worker", "--concurrency=1", "--loglevel=WARNING"],
@@ -260,20 +265,31 @@ def cpus() -> list[int]:
     return sorted(os.sched_getaffinity(0))
 
 
+def placement(available: list[int], processes: int, pin: bool) -> tuple[list[int], list[int]]:
+    """(one CPU per daphne, the CPUs for everything else), or ([], []) when daphne is not pinned.
+
+    Deployed, the gateway and the browsers are other machines: the relay's cores are its own. So
+    when CPUs are left over, the emulator, the Celery worker and this load generator go there;
+    when none are (as many processes as CPUs), they share, and the `waiting` column shows it.
+    """
+    if not pin or processes > len(available):
+        return [], []
+    return available[:processes], available[processes:]
+
+
 @contextlib.contextmanager
 def web_processes(setup: Setup) -> Iterator[tuple[list[str], list[int], bool]]:
     """Fresh daphne processes, each on its own port and (when there are CPUs enough) pinned to one CPU."""
     if setup.redis_url:
         forget_layer(setup.redis_url)
-    available = cpus()
-    pin = setup.pin and shutil.which("taskset") is not None and setup.processes <= len(available)
+    pin = bool(setup.relay_cpus)
     procs, urls = [], []
     try:
         for i in range(setup.processes):
             port = free_port()
             command = [str(Path(PY).parent / "daphne"), "-b", "127.0.0.1", "-p", str(port), "grokweb.asgi:application"]
             if pin:
-                command = ["taskset", "-c", str(available[i]), *command]
+                command = ["taskset", "-c", str(setup.relay_cpus[i]), *command]
             with open(Path(setup.tmp) / f"daphne-{i}.log", "ab") as log:  # the child keeps its own copy
                 # Its own session: with autogroup scheduling (Linux's default on desktops and many
                 # servers) a session's processes share one CPU share, so a relay started in ours
@@ -617,11 +633,12 @@ async def main(args: argparse.Namespace) -> int:
     plan = [(rate, n) for rate in args.rates for n in args.levels if rate * n <= args.max_aggregate]
     skipped = [(rate, n) for rate in args.rates for n in args.levels if rate * n > args.max_aggregate]
     tree = os.environ.get("RELAY_ROOT") or str(ROOT)
+    every = cpus()
     print(f"# Relay at a gateway's pace (PACED: one token per SSE event): bench/relay_paced.py, relay tree {tree}")
     store = "PostgreSQL" if args.database_url else "SQLite"
     layer = "Redis (layer, cache, Celery worker for titles)" if args.redis_url else "in-memory layer"
     print(f"# {args.processes} daphne process(es), {store} + {layer}; first token after {args.ttft_ms} ms, "
-          f"{args.tokens} tokens per reply, {MODEL}; CPUs {cpus()}", flush=True)
+          f"{args.tokens} tokens per reply, {MODEL}; CPUs {every}", flush=True)
     if skipped:
         print(f"# skipped (over --max-aggregate {args.max_aggregate:,} tok/s): "
               + ", ".join(f"{n} streams at {rate}" for rate, n in skipped), flush=True)
@@ -640,7 +657,10 @@ async def main(args: argparse.Namespace) -> int:
         print(f"\nRSS per idle signed-in socket: {idle[0]:.1f} KiB ({idle[1]} sockets on fresh, warmed "
               f"process(es); load {idle[2]}); a warmed process before them: {idle[3]:.0f} MiB")
     pinned = all(level.pinned for level in levels)
-    pinning = "pinned with taskset, one CPU per process" if pinned else "NOT pinned (--no-pin, no taskset, few CPUs)"
+    rest = cpus()  # this process's CPUs now: placement() may have moved it off daphne's
+    pinning = ("pinned with taskset, one CPU per process; " + (f"emulator, worker and load generator on CPUs {rest}"
+               if len(rest) < len(every) else "the emulator and load generator share those CPUs")
+               if pinned else "NOT pinned (--no-pin, no taskset, few CPUs)")
     print(f"\ndaphne {pinning}; "
           f"untitled tabs: {sum(level.untitled for level in levels)}; "
           "relay CPU per 1k tokens includes each reply's fixed cost; added TTFT = stack minus the direct client; "
