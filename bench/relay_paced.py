@@ -21,7 +21,8 @@ browsers would be), then:
 - rounds: every tab asks for a reply at once, then (same run, in turn) as many direct httpx
   streams from the same emulator; added TTFT = stack minus direct, tokens/s per stream from the
   first to the last token, relay CPU per 1,000 tokens = (CPU - idle rate x time) / tokens;
-- fixed CPU per reply: --fixed-replies replies of one token, no pacing, minus idle.
+- fixed CPU per reply: --fixed-replies replies of one token, no pacing, minus idle; in brackets the
+  event loop's (main) thread's share, the rest being the database hops' worker threads.
 
 Every reply is checked: deltas in seq order, their text exactly " w1 ... wN", `message.done` with
 the same text and N completion tokens, exactly one end frame (a second one is counted when it
@@ -319,6 +320,12 @@ def cpu_of(pids: list[int]) -> float:
     return sum(cpu_seconds(pid) for pid in pids)
 
 
+def loop_cpu_of(pids: list[int]) -> float:
+    """CPU seconds of the processes' main threads (the event loop); the rest is worker threads (the
+    database hops of database_sync_to_async), which a process's total minus this gives."""
+    return sum(cpu_seconds(pid, thread=pid) for pid in pids)
+
+
 def waited_for_cpu(pids: list[int]) -> float:
     """Seconds the processes' threads sat runnable on a run queue, not running (/proc/.../schedstat)."""
     total = 0
@@ -495,6 +502,7 @@ class Level:
     waited_s: float = 0.0  # relay runnable but not running: the machine's other load
     client_cpu_s: float = 0.0  # this load generator's own CPU while the stack streamed
     fixed_ms: float | None = None
+    fixed_loop_ms: float | None = None  # of it, the event loop's thread (no idle subtracted: a split, not a figure)
     rss_kib: float | None = None
     pinned: bool = False
     untitled: int = 0
@@ -555,9 +563,10 @@ async def measure(setup: Setup, args: argparse.Namespace, rate: int, streams: in
         async def ones(tab: Tab) -> list[Reply]:
             return [await tab.reply(1, 0, None, timeout) for _ in range(per_tab)]
 
-        cpu0, t0 = cpu_of(pids), time.perf_counter()
+        cpu0, loop0, t0 = cpu_of(pids), loop_cpu_of(pids), time.perf_counter()
         fixed = [r for rs in await asyncio.gather(*(ones(tab) for tab in senders)) for r in rs]
         level.fixed_ms = (cpu_of(pids) - cpu0 - idle_rate * (time.perf_counter() - t0)) / len(fixed) * 1000
+        level.fixed_loop_ms = (loop_cpu_of(pids) - loop0) / len(fixed) * 1000
         tally(level, [p for r in fixed for p in r.problems])
         await in_batches([tab.ping() for tab in tabs], args.batch)  # a second end frame shows up by now
         tally(level, [p for r in level.stack + level.direct for p in r.problems]
@@ -614,7 +623,8 @@ def row(level: Level, tokens: int, processes: int, ttft_s: float) -> str:
         f"{level.busy_cpu_s / relayed * 1e6:,.0f} ms" if relayed else "—",
         f"{level.busy_cpu_s / level.busy_wall_s / processes:.0%} / {level.waited_s / level.busy_wall_s / processes:.0%}"
         f" / {level.client_cpu_s / level.busy_wall_s:.0%}" if level.busy_wall_s else "—",
-        f"{level.fixed_ms:.1f} ms" if level.fixed_ms is not None else "—",
+        f"{level.fixed_ms:.1f} ms (loop {level.fixed_loop_ms:.1f})" if level.fixed_ms is not None
+        and level.fixed_loop_ms is not None else "—",
         f"{level.rss_kib:.1f} KiB" if level.rss_kib is not None else "—",
         f"{verified:,} / {problems}" + (" (" + ", ".join(f"{k}: {v}" for k, v in level.problems.items()) + ")"
                                          if problems else ""),
@@ -625,7 +635,8 @@ def row(level: Level, tokens: int, processes: int, ttft_s: float) -> str:
 
 HEADER = ("| tok/s upstream | streams | added TTFT p50 / p95 | TTFT p50 stack / direct | tok/s per stream "
           "p50 stack / direct | aggregate tok/s | relay CPU per 1k tokens | relay busy / waiting for CPU / client busy "
-          "| fixed CPU per 1-token reply | RSS per socket | tokens verified / problems | load 1-min |\n"
+          "| fixed CPU per 1-token reply (of it the event loop's thread) | RSS per socket | tokens verified / problems "
+          "| load 1-min |\n"
           "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|")
 
 
