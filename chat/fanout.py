@@ -49,10 +49,14 @@ class SocketInbox:
     a reader task per socket were a few KiB of every open socket.
     """
 
-    __slots__ = ("_closed", "_deliver", "_step", "_task", "_waiting")
+    __slots__ = ("_at_once", "_closed", "_deliver", "_step", "_task", "_waiting")
 
-    def __init__(self, deliver: Callable[[dict[str, Any]], Coroutine[Any, Any, None]]) -> None:
+    def __init__(self, deliver: Callable[[dict[str, Any]], Coroutine[Any, Any, None]],
+                 at_once: Callable[[dict[str, Any]], bool] | None = None) -> None:
+        """`at_once(frame_message)`: hands a frame over without `deliver`, synchronously, if it can (True);
+        False if it did nothing (then `deliver` does it)."""
         self._deliver = deliver
+        self._at_once = at_once
         self._waiting: deque[dict[str, Any]] | None = None
         self._task: asyncio.Task[None] | None = None
         self._step: Coroutine[Any, Any, None] | None = None  # a frame begun at once, for the task to go on with
@@ -62,6 +66,13 @@ class SocketInbox:
         if self._closed:
             return  # the socket is gone: a frame published as it left has nobody to go to
         if self._task is None and not self._waiting and item.get("type") == FRAME:
+            if self._at_once is not None:
+                try:
+                    if self._at_once(item):
+                        return
+                except Exception:  # as in _hand_over: one frame that fails must not end the socket's frames
+                    log.exception("delivering a frame to a socket failed")
+                    return
             self._deliver_now(item)
             return
         if self._waiting is None:

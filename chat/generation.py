@@ -25,6 +25,7 @@ from .services import Ending, error_frame, unsaved
 
 log = logging.getLogger(__name__)
 Publish = Callable[[dict[str, Any]], Awaitable[None]]
+PublishNow = Callable[[dict[str, Any]], bool]
 
 
 class Store(Protocol):
@@ -91,7 +92,13 @@ class Runner:
         pacing: Pacing = Pacing(),
         clock: Callable[[], float] = time.monotonic,
         served: Callable[[], Served | None] | None = None,
+        publish_now: PublishNow | None = None,
     ) -> None:
+        """`publish_now(frame)`: publishes a frame synchronously and returns True, or returns False having
+        done nothing (then `publish` does it, from the flusher). Given, a delta goes out from the reading
+        task as soon as its text arrives, if the last frame is an interval old: for an event stream whose
+        every text event is one read's text (a coalesced, joined reader), so no wake-up of the flusher
+        per frame interval."""
         self.job = job
         self._served = served or (lambda: None)
         self.live = LiveText(str(job.message_id))
@@ -108,7 +115,11 @@ class Runner:
         self._first_token: float | None = None
         self._pump: asyncio.Task[tuple[str, str, str]] | None = None
         self._closing = False
-        self._in_io = False
+        self._in_io = False  # the flusher is sending a frame or a checkpoint
+        self._publish_now = publish_now
+        self._held: dict[str, Any] | None = None  # a frame taken for publish_now that it could not take
+        self._last_frame = -math.inf
+        self._next_checkpoint = self._started + pacing.checkpoint_first
         self.unstored: Ending | None = None  # an ending told to the tabs that the database did not take
 
     async def run(self) -> Ending:
@@ -158,7 +169,7 @@ class Runner:
                 self.live.add_content(event.text)
             else:
                 self.live.add_reasoning(event.text)
-            self._wake.set()
+            self._text_added()
         elif isinstance(event, Usage):
             self._usage = event  # some gateways send a running total: the last one wins
         elif isinstance(event, Finish):
@@ -176,30 +187,61 @@ class Runner:
         live = self.live
         return tokens_so_far(live.content_chars) + tokens_so_far(live.reasoning_chars) + hidden >= room
 
+    def _text_added(self) -> None:
+        """New text: out at once from here (publish_now) if the last frame is an interval old, else the flusher's."""
+        now = self._clock()
+        if (self._publish_now is None or self._in_io or self._held is not None
+                or now - self._last_frame < self._pacing.frame_interval):
+            self._wake.set()
+            return
+        frame = self.live.take_delta()
+        if frame is None:
+            return
+        self._last_frame = now
+        try:
+            published = self._publish_now(frame)
+        except Exception:  # as in _send: a frame that cannot go out never stops the reply
+            log.warning("reply %s: a delta frame could not be published", self.job.message_id, exc_info=True)
+            published = True
+        if not published:
+            self._held = frame  # the flusher sends it, through `publish`, before anything else
+            self._wake.set()
+        elif now >= self._next_checkpoint:
+            self._wake.set()  # the checkpoint is the flusher's (a database hop, not in the reading task)
+
+    def _until_next_frame(self) -> float:
+        """Seconds before the next delta may go out (none for a frame publish_now refused: it is due)."""
+        if self._held is not None:
+            return 0.0
+        return self._last_frame + self._pacing.frame_interval - self._clock()
+
     async def _flush_loop(self) -> None:
         """Publish pending text at most once per frame interval; checkpoint now and then."""
         pacing = self._pacing
-        next_checkpoint = self._started + pacing.checkpoint_first
         gap, saved_seq, checkpoints = pacing.checkpoint_first, 0, 0
-        last_frame = -math.inf
         while not self._closing:
             await self._wake.wait()
             # At most one frame per interval (the protocol), timed from the last frame, not by a timer
             # of its own: a paced upstream read (gateways.wire.client) brings text once per interval,
-            # a little over it (chat.hub: READ_PAUSE), and the frame goes out on that same wake-up. A
-            # timer here ran out of phase with the reader's, which woke the process twice per
-            # interval. Text that comes sooner (an unpaced reader) waits for the interval.
-            wait = last_frame + pacing.frame_interval - self._clock()
-            if wait > 0:
+            # a little over it (chat.hub: READ_PAUSE), and the frame goes out on that same wake-up (from
+            # the reading task itself with `publish_now`). A timer here ran out of phase with the
+            # reader's, which woke the process twice per interval. Text that comes sooner (an unpaced
+            # reader) waits for the interval.
+            wait = self._until_next_frame()
+            while wait > 0:
                 await asyncio.sleep(wait)
+                wait = self._until_next_frame()  # later if a frame went out from the reading task meanwhile
             self._wake.clear()
-            last_frame = self._clock()
             self._in_io = True
-            frame = self.live.take_delta()
+            frame, self._held = self._held, None
+            if frame is None:
+                frame = self.live.take_delta()
+                if frame is not None:
+                    self._last_frame = self._clock()
             if frame is not None:
                 await self._send(frame)
             now = self._clock()
-            if now >= next_checkpoint and self.live.seq != saved_seq and checkpoints < pacing.checkpoint_limit:
+            if now >= self._next_checkpoint and self.live.seq != saved_seq and checkpoints < pacing.checkpoint_limit:
                 snap = self.live.snapshot()
                 try:
                     await self._store.checkpoint(self.job.message_id, snap["content"], snap["reasoning"],
@@ -208,7 +250,7 @@ class Runner:
                     log.warning("reply %s: a checkpoint failed", self.job.message_id, exc_info=True)
                 saved_seq, checkpoints = snap["seq"], checkpoints + 1
                 gap = min(gap * 2, pacing.checkpoint_max)
-                next_checkpoint = now + gap
+                self._next_checkpoint = now + gap
             self._in_io = False
 
     def _usage_for(self, status: str, served: Served | None) -> tuple[Any, dict[str, Any] | None]:
@@ -236,6 +278,9 @@ class Runner:
                         exc_info=True)
 
     async def _end(self, status: str, code: str, detail: str) -> Ending:
+        held, self._held = self._held, None
+        if held is not None:  # taken for publish_now, which could not take it, and the flusher did not get to it
+            await self._send(held)
         frame = self.live.take_delta()
         if frame is not None:
             await self._send(frame)

@@ -247,6 +247,16 @@ class Hub:
                 return
             await self.publish(group, frame)
 
+        def publish_now(frame: dict[str, Any]) -> bool:
+            """`publish` done synchronously, when it can be: no other process to tell, `message.created` out."""
+            if announced is not None and not announced.is_set():
+                return False
+            if not store.ended_elsewhere:
+                self.fanout.deliver(group, {"type": FRAME, "frame": frame})
+            return True
+
+        # A reply cut at a budget is read token by token (join_text below): its frames stay the flusher's.
+        joined = plan.output_room is None
         job = Job(plan.message_id, plan.prompt_chars, plan.endpoint.usage_convention, plan.hidden_reasoning_rate,
                   plan.show_route, plan.output_room)
         store = DjangoStore(plan.planned)  # the attempts are written with the ending: no thread hop of their own
@@ -261,10 +271,11 @@ class Hub:
                                                                    plan.model_slug),
                                 coalesce_s=g["DELTA_INTERVAL_S"] * READ_PAUSE,
                                 # A reply cut at a budget is checked after every upstream event: token by token.
-                                join_text=plan.output_room is None, start_deadline_s=g["REPLY_START_DEADLINE_S"],
+                                join_text=joined, start_deadline_s=g["REPLY_START_DEADLINE_S"],
                                 waiting=waiting, waiting_after_s=g["WAITING_NOTICE_S"])
         pacing = Pacing(frame_interval=g["DELTA_INTERVAL_S"], checkpoint_first=g["CHECKPOINT_INTERVAL_S"])
-        runner = Runner(job, events, publish, store, pacing=pacing, served=lambda: events.served)
+        runner = Runner(job, events, publish, store, pacing=pacing, served=lambda: events.served,
+                        publish_now=publish_now if joined and not self.fanout.remote else None)
         store.stop = runner.stop
         self.runners[plan.message_id] = runner
         self._spawn(self._run(runner, store, plan))

@@ -45,6 +45,8 @@ class ChunkedDecoder:
         size = len(buffer)
         out: list[bytes] = []
         pos = 0
+        if not (self._buffer or self._left or self._crlf or self._trailers):
+            pos = _whole_chunks(buffer, out)  # what a gateway sends: whole chunks, read together
         while pos < size:
             if self._left:
                 end = min(size, pos + self._left)
@@ -83,6 +85,29 @@ class ChunkedDecoder:
         if len(self._buffer) > MAX_LINE:
             raise ChunkedError("chunk-size line too long")
         return out[0] if len(out) == 1 else b"".join(out)
+
+
+def _whole_chunks(buffer: bytes, out: list[bytes]) -> int:
+    """The payloads of the whole non-empty chunks at the start of `buffer` into `out`; returns where they end.
+
+    The same rules as `feed`'s loop, a chunk at a time instead of a state at a time: a chunk-size line
+    of hex digits only (anything else, the last chunk, or a chunk not all there, is left to the loop).
+    """
+    pos, size = 0, len(buffer)
+    find = buffer.find
+    while True:
+        end = find(b"\r\n", pos, pos + 18)
+        if end <= pos:
+            return pos
+        line = buffer[pos:end]
+        if not _HEX.issuperset(line):
+            return pos  # extensions, spaces or an error: the loop's rules
+        start = end + 2
+        stop = start + int(line, 16)
+        if stop == start or stop + 2 > size or buffer[stop:stop + 2] != b"\r\n":
+            return pos
+        out.append(buffer[start:stop])
+        pos = stop + 2
 
 
 def _chunk_size(line: bytes) -> int:

@@ -214,3 +214,45 @@ async def test_deltas_are_never_closer_than_one_frame_interval(user, emulator_pr
     assert len(sent_at) >= 3
     gaps = [b - a for a, b in zip(sent_at[:-2], sent_at[1:-1], strict=True)]
     assert min(gaps) >= interval - 0.001, gaps
+
+
+async def test_frames_published_from_the_reading_task_keep_order_interval_and_every_token(user,
+                                                                                          emulator_provider) -> None:
+    """With `publish_now` (the hub's, in one process) a delta goes out from the task that read its text, at once
+    when the last frame is an interval old; text sooner waits for the flusher, and a frame `publish_now` refuses
+    (before `message.created` is out) is sent by the flusher first. One stream of frames either way: seq 1, 2, 3...
+    in order, every token once, never two deltas closer than an interval, one end frame."""
+    started = await db(services.send)(user, request_id=uuid.uuid4(), conversation_id=None, content="hi there")
+    interval = 0.02
+    loop = asyncio.get_running_loop()
+    out: list[tuple[str, float, dict[str, Any]]] = []
+    refuse = 2
+
+    async def events():  # type: ignore[no-untyped-def]
+        for n in range(120):
+            yield ContentDelta(f" w{n + 1}")
+            await asyncio.sleep(0.001 if n % 40 < 20 else interval * 1.05)
+
+    async def publish(frame: dict[str, Any]) -> None:
+        out.append(("flusher", loop.time(), frame))
+
+    def publish_now(frame: dict[str, Any]) -> bool:
+        nonlocal refuse
+        if refuse:
+            refuse -= 1
+            return False
+        out.append(("reader", loop.time(), frame))
+        return True
+
+    runner = Runner(Job(started.assistant_message.id, 8), events(), publish, DjangoStore(),
+                    pacing=Pacing(frame_interval=interval, checkpoint_first=0.0), clock=loop.time,
+                    publish_now=publish_now)
+    ending = await runner.run()
+    deltas = [(who, at, f) for who, at, f in out if f["type"] == "message.delta"]
+    assert [f["seq"] for _, _, f in deltas] == list(range(1, len(deltas) + 1))
+    assert "".join(f["content"] for _, _, f in deltas) == "".join(f" w{n + 1}" for n in range(120)) == ending.content
+    assert {who for who, _, _ in deltas} == {"reader", "flusher"}
+    assert [who for who, _, _ in deltas[:2]] == ["flusher", "flusher"]  # refused, then sent by the flusher
+    gaps = [b - a for (_, a, _), (_, b, _) in zip(deltas[:-2], deltas[1:-1], strict=True)]
+    assert min(gaps) >= interval - 0.001, gaps
+    assert [f["type"] for _, _, f in out].count("message.done") == 1 and out[-1][2]["type"] == "message.done"
