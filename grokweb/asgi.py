@@ -22,10 +22,11 @@ from gateways.providers import emulator_key
 from teamapi import asgi as teamapi_asgi
 
 from .origin import OriginCheck
-from .serving import answer_overlong_lines, plain_autobahn_log_arguments, prompt_writes
+from .serving import answer_overlong_lines, plain_autobahn_log_arguments, prompt_writes, quick_content_types
 
 answer_overlong_lines()
 prompt_writes()  # a chunk or frame goes out when it is sent, not at the event loop's next turn
+quick_content_types()  # a POST's Content-Type without the e-mail parser
 plain_autobahn_log_arguments()  # no click colouring of unused debug log arguments per frame
 
 # It answers only callers holding the emulator provider's own key (401 otherwise, as a gateway would).
