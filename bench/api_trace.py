@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/api_trace.py            # 200 calls at zero delay, one at a time
     .venv/bin/python bench/api_trace.py --n 60 --realistic
+    .venv/bin/python bench/api_trace.py --experiment raw-upstream   # what a change would buy (see _experiment)
 
 The same stack as bench/api.py, with daphne started through this file (`--daphne`), which wraps
 a few functions of daphne, Twisted, asyncio and our app with time.perf_counter_ns() stamps
@@ -21,6 +22,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -33,10 +35,10 @@ STAGES = [
     ("d.body", "request body received"),
     ("d.planned", "token, model, routes, counter done"),
     ("d.relay", "relay and failover stream made"),
-    ("u.send", "httpx send called"),
+    ("u.send", "request handed to httpx's transport"),
     ("u.write", "upstream request written (first write)"),
     ("u.read", "upstream: first bytes read"),
-    ("u.headers", "upstream status and headers parsed (httpx send returned)"),
+    ("u.headers", "upstream status and headers parsed"),
     ("d.event1", "first upstream text event parsed"),
     ("d.start", "response start handed to daphne"),
     ("d.body1", "first SSE chunk handed to daphne"),
@@ -152,17 +154,18 @@ def _install(out: Path) -> None:
         completions.SEND_TURNS = int(os.environ["API_TRACE_SEND_TURNS"])
 
     wrap(completions, "_relay", "d.relay", after=True)
-    import httpx
+    from gateways.wire import client as wire
 
-    wrap_async(httpx.AsyncClient, "send", "u.send", after=False)
-    send = httpx.AsyncClient.send
+    exchange = wire.UpstreamClient._exchange  # the request handed to httpx's transport -> its headers parsed
 
-    async def sent(*args: object, **kwargs: object) -> object:
-        result = await send(*args, **kwargs)  # type: ignore[arg-type]
+    async def exchanged(*args: object, **kwargs: object) -> object:
+        stamp("u.send")
+        result = await exchange(*args, **kwargs)  # type: ignore[arg-type]
         stamp("u.headers")
         return result
 
-    httpx.AsyncClient.send = sent  # type: ignore[method-assign]
+    wire.UpstreamClient._exchange = exchanged  # type: ignore[method-assign]
+    _experiment(os.environ.get("API_TRACE_EXPERIMENT", ""), stamp)
     wrap(calls, "admit", "d.admit0")
     admit = calls.admit
 
@@ -181,6 +184,152 @@ def _install(out: Path) -> None:
         return event
 
     relay.Relay.next = next_event  # type: ignore[method-assign]
+
+
+# Experiments (`--experiment`): what a change would buy, measured before anyone builds it properly.
+
+def _experiment(name: str, stamp: Any) -> None:
+    """Patch the daphne process for one experiment; none by default.
+
+    no-admission: the call is never admitted (what admission costs the first token; never in production).
+    admission-first: admission is handed to its thread before the upstream request is made, not after.
+    raw-upstream: the streamed upstream request written and its response read on a plain asyncio
+      connection kept per host (plain HTTP, chunked, status 200 only: a prototype, not a client),
+      in place of httpx/httpcore: what httpx's request and response stack costs the first token.
+    """
+    if not name:
+        return
+    from teamapi import calls, completions
+
+    if name == "no-admission":
+        async def unadmitted(planned: Any, call_id: Any, holder: str) -> Any:
+            relay = completions._relay(calls.make_call(planned, call_id))
+            return await completions._answer(relay, planned.parsed, relay.next())
+
+        completions._admitted_alongside = unadmitted  # type: ignore[assignment]
+    elif name == "admission-first":
+        from teamapi.errors import ApiError
+
+        async def admitted_first(planned: Any, call_id: Any, holder: str) -> Any:
+            relay = completions._relay(calls.make_call(planned, call_id))
+            admitting = relay.admitted_by(asyncio.ensure_future(
+                completions.in_thread(calls.admit)(planned, call_id, holder)))
+            first = asyncio.ensure_future(relay.next())
+            try:
+                await asyncio.wait([admitting])
+                admitting.result()
+            except BaseException as exc:
+                await asyncio.shield(completions._stop(relay, first, refused=isinstance(exc, ApiError)))
+                raise
+            return await completions._answer(relay, planned.parsed, first)
+
+        completions._admitted_alongside = admitted_first  # type: ignore[assignment]
+    elif name == "raw-upstream":
+        _raw_upstream(stamp)
+    else:
+        raise SystemExit(f"unknown experiment {name!r}")
+
+
+def _raw_upstream(stamp: Any) -> None:
+    import socket
+    from urllib.parse import urlsplit
+
+    from gateways.wire import client as wire
+    from gateways.wire.chunked import ChunkedDecoder
+    from gateways.wire.chunks import DONE, parse_data
+    from gateways.wire.sse import SSEDecoder
+    from gateways.wire.text import EventMender
+
+    idle: dict[tuple[str | None, int | None], Any] = {}
+
+    class Connection(asyncio.Protocol):
+        def __init__(self) -> None:
+            self.received: list[bytes] = []
+            self.waiter: asyncio.Future[None] | None = None
+            self.transport: Any = None
+            self.ended = False
+
+        def connection_made(self, transport: Any) -> None:
+            self.transport = transport
+            transport.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+        def _wake(self) -> None:
+            if self.waiter is not None and not self.waiter.done():
+                self.waiter.set_result(None)
+
+        def data_received(self, data: bytes) -> None:
+            self.received.append(data)
+            self._wake()
+
+        def eof_received(self) -> None:
+            self.ended = True
+            self._wake()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self.ended = True
+            self._wake()
+
+        async def read(self) -> bytes:
+            while not self.received:
+                if self.ended:
+                    return b""
+                self.waiter = asyncio.get_running_loop().create_future()
+                await self.waiter
+            data = b"".join(self.received)
+            self.received.clear()
+            return data
+
+    async def stream_once(self: Any, endpoint: Any, request: Any, coalesce_s: float = 0.0,
+                          allowed: float | None = None, join_text: bool = False) -> Any:
+        url = urlsplit(endpoint.base_url)
+        key = (url.hostname, url.port)
+        conn = idle.pop(key, None)
+        if conn is None or conn.ended:
+            _, conn = await asyncio.get_running_loop().create_connection(Connection, url.hostname, url.port)
+        body = wire._json_body(wire.build_payload(request, stream=True, include_usage=endpoint.include_usage))
+        head = (f"POST {url.path}/chat/completions HTTP/1.1\r\nHost: {url.netloc}\r\nAuthorization: Bearer "
+                f"{endpoint.api_key}\r\nAccept: text/event-stream\r\nAccept-Encoding: identity\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+        stamp("u.send")
+        conn.transport.write(head + body)
+        buffered = b""
+        while b"\r\n\r\n" not in buffered:
+            data = await conn.read()
+            if not data:
+                raise wire.dropped_error()
+            buffered += data
+        status, _, data = buffered.partition(b"\r\n\r\n")
+        stamp("u.headers")
+        if b" 200 " not in status.split(b"\r\n", 1)[0] or b"chunked" not in status.lower():
+            raise AssertionError("the raw-upstream experiment reads only a chunked 200")
+        chunked, sse, mender, whole = ChunkedDecoder(), SSEDecoder(), EventMender(), False
+        try:
+            while True:
+                payload = chunked.feed(data) if data else b""
+                if payload:
+                    events = sse.feed_data(payload)
+                    if DONE in events:
+                        events = events[:events.index(DONE)]
+                    parsed: list[Any] = []
+                    for event in events:
+                        parsed.extend(parse_data(event))
+                    for event in mender.mend(parsed):
+                        yield event
+                if chunked.done:
+                    break
+                data = await conn.read()
+                if not data:
+                    raise wire.dropped_error()
+            for event in mender.flush():
+                yield event
+            whole = True
+        finally:
+            if whole and not chunked.extra:
+                idle[key] = conn
+            else:
+                conn.transport.close()
+
+    wire.UpstreamClient._stream_once = stream_once  # type: ignore[method-assign,assignment]
 
 
 def serve_daphne(argv: list[str]) -> None:
@@ -259,5 +408,9 @@ if __name__ == "__main__":
         parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
         parser.add_argument("--n", type=int, default=200)
         parser.add_argument("--realistic", action="store_true")
+        parser.add_argument("--experiment", choices=["no-admission", "admission-first", "raw-upstream"],
+                            help="patch daphne for one experiment (see _experiment); never a production setting")
         arguments = parser.parse_args()
+        if arguments.experiment:
+            os.environ["API_TRACE_EXPERIMENT"] = arguments.experiment
         asyncio.run(run(arguments.n, arguments.realistic))

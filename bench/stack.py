@@ -55,10 +55,12 @@ def manage(env: dict[str, str], *args: str) -> str:
 
 @contextlib.contextmanager
 def running_stack(extra_env: dict[str, str] | None = None, delay_scale: float = 0.0,
-                  daphne: list[str] | None = None) -> Iterator[Stack]:
+                  daphne: list[str] | None = None, root: Path = ROOT, ready_s: float = 30.0) -> Iterator[Stack]:
     """`delay_scale` 0: the emulator answers at once; 1: at each model's real speed.
 
-    `daphne`: the command that starts daphne in place of the venv's `daphne` (its arguments follow).
+    `daphne`: the command that starts daphne in place of the venv's `daphne` (its arguments follow);
+    `root`: the tree daphne serves (another checkout, to compare); `ready_s`: how long it may take to
+    come up (under tracemalloc, a minute or more).
     """
     tmp = tempfile.mkdtemp(prefix="grokweb-bench-")
     emu_port, web_port = free_port(), free_port()
@@ -90,10 +92,10 @@ def running_stack(extra_env: dict[str, str] | None = None, delay_scale: float = 
         web = subprocess.Popen(
             [*(daphne or [str(Path(PY).parent / "daphne")]), "-b", "127.0.0.1", "-p", str(web_port),
              "grokweb.asgi:application"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         procs.append(web)
         wait_http(f"{emulator}/models")
-        wait_http(f"http://127.0.0.1:{web_port}/healthz")
+        wait_http(f"http://127.0.0.1:{web_port}/healthz", ready_s)
         yield Stack(f"http://127.0.0.1:{web_port}", emulator, web.pid, env, emulator_pid)
     finally:
         for proc in procs:
@@ -114,8 +116,10 @@ def session_cookie(web: str, username: str = "bench", password: str = "bench-pas
         return client.cookies["sessionid"]
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+def cpu_seconds(pid: int, thread: int | None = None) -> float:
+    """utime+stime of a process (or of one of its threads: the main thread's id is the pid)."""
+    path = f"/proc/{pid}/task/{thread}/stat" if thread is not None else f"/proc/{pid}/stat"
+    fields = Path(path).read_text().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
     return (int(fields[11]) + int(fields[12])) / ticks
 

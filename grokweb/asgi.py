@@ -21,12 +21,15 @@ from emulator.app import make_emulator
 from gateways.providers import emulator_key
 from teamapi import asgi as teamapi_asgi
 
+from .lean_sockets import lean_websockets
 from .origin import OriginCheck
-from .serving import answer_overlong_lines, plain_autobahn_log_arguments, prompt_writes
+from .serving import answer_overlong_lines, plain_autobahn_log_arguments, prompt_writes, quick_content_types
 
 answer_overlong_lines()
 prompt_writes()  # a chunk or frame goes out when it is sent, not at the event loop's next turn
+quick_content_types()  # a POST's Content-Type without the e-mail parser
 plain_autobahn_log_arguments()  # no click colouring of unused debug log arguments per frame
+lean_websockets()  # an open socket keeps only what it still uses (grokweb.lean_sockets)
 
 # It answers only callers holding the emulator provider's own key (401 otherwise, as a gateway would).
 _emulator = make_emulator(flavour="xai", delay_scale=settings.EMULATOR_DELAY_SCALE, api_key=emulator_key())

@@ -9,6 +9,7 @@ Anything else is refused before the consumer runs: daphne answers the upgrade wi
 """
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -56,16 +57,26 @@ def origin_allowed(origin: str, host: str, scheme: str, trusted: list[str], allo
 
 
 class OriginCheck:
-    """ASGI middleware for websockets: refuse (403) a handshake whose Origin is not ours."""
+    """ASGI middleware for websockets: refuse (403) a handshake whose Origin is not ours.
+
+    A plain call that returns the app's coroutine rather than a coroutine awaiting it: the check
+    is synchronous, and a coroutine here would stay suspended, with its locals, for the whole life
+    of every socket (grokweb.lean_sockets).
+    """
+
+    _asgi_single_callable = True  # asgiref: an ASGI 3 app, though __call__ is not `async def`
 
     def __init__(self, application: Any) -> None:
         self.application = application
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> Any:
-        headers = dict(scope.get("headers") or [])
-        origin = headers.get(b"origin", b"").decode("latin1")
-        host = headers.get(b"host", b"").decode("latin1")
+    def __call__(self, scope: Any, receive: Any, send: Any) -> Awaitable[Any]:
+        origin = host = ""
+        for name, value in scope.get("headers") or ():
+            if name == b"origin":
+                origin = value.decode("latin1")
+            elif name == b"host":
+                host = value.decode("latin1")
         if not origin_allowed(origin, host, scope.get("scheme", "ws"), settings.CSRF_TRUSTED_ORIGINS,
                               settings.ALLOWED_HOSTS):
-            return await WebsocketDenier()(scope, receive, send)
-        return await self.application(scope, receive, send)
+            return WebsocketDenier()(scope, receive, send)  # type: ignore[no-any-return]
+        return self.application(scope, receive, send)  # type: ignore[no-any-return]

@@ -15,6 +15,12 @@ together with its first bytes, then each chunk as it is written. It also turns N
 algorithm off on accepted connections (TCP_NODELAY, as uvicorn and asyncio do), so a small
 chunk sent right after another is not held back until the client acknowledges the first.
 
+Twisted reads the Content-Type of every POST through the standard library's e-mail parser
+(`twisted.web.http._parseContentType`, to tell a form from anything else): about 0.1 ms of CPU a
+request here, before our app sees it, for `application/json`. `quick_content_types` answers a
+plain `type/subtype` (parameters after it ignored, as the e-mail parser ignores them) itself and
+leaves anything else (comments, no slash, odd characters) to the e-mail parser.
+
 And autobahn (daphne's websocket) formats the arguments of a debug log line for every frame it
 sends, whether debug logging is on or not, colouring four of them with click when click is
 installed: about 16 µs per frame here, as much as the rest of autobahn's framing.
@@ -23,6 +29,7 @@ debug logs, which we do not turn on).
 """
 from __future__ import annotations
 
+import re
 import socket
 from collections.abc import Iterable
 from typing import Any
@@ -31,6 +38,8 @@ _TWISTED_WRITE: Any = None  # tcp.Server.write before prompt_writes
 _TWISTED_WRITE_SEQUENCE: Any = None  # tcp.Server.writeSequence before prompt_writes
 _TWISTED_WRITE_HEADERS: Any = None  # HTTPChannel.writeHeaders before prompt_writes
 _TWISTED_INIT: Any = None  # tcp.Server.__init__ before prompt_writes
+_TWISTED_CONTENT_TYPE: Any = None  # twisted.web.http._parseContentType before quick_content_types
+_PLAIN_TYPE = re.compile(rb"[ \t]*([A-Za-z0-9!#$%&'*+.^_`|~-]+/[A-Za-z0-9!#$%&'*+.^_`|~-]+)[ \t]*(?:;.*)?", re.DOTALL)
 _holding_headers = False  # inside HTTPChannel.writeHeaders (the event loop's thread only)
 
 BODY = b"The request line or a header is too long."
@@ -127,6 +136,26 @@ def prompt_writes() -> None:
         tcp.Server.writeSequence = _write_sequence_now  # type: ignore[method-assign,assignment]
         http.HTTPChannel.writeHeaders = _write_headers  # type: ignore[method-assign,assignment]
         tcp.Server.__init__ = _accepted  # type: ignore[method-assign,assignment]
+
+
+def _content_type(line: bytes) -> bytes:
+    """`_parseContentType`: the lower-cased `type/subtype` of a plain value, else the e-mail parser's answer."""
+    plain = _PLAIN_TYPE.fullmatch(line)
+    if plain is not None:
+        return plain.group(1).lower()
+    return _TWISTED_CONTENT_TYPE(line)  # type: ignore[no-any-return]
+
+
+def quick_content_types() -> None:
+    """Have Twisted read a plain Content-Type without the e-mail parser (`_content_type`). Idempotent."""
+    global _TWISTED_CONTENT_TYPE
+    try:
+        from twisted.web import http
+    except ImportError:  # served by something else
+        return
+    if _TWISTED_CONTENT_TYPE is None:
+        _TWISTED_CONTENT_TYPE = http._parseContentType
+        http._parseContentType = _content_type
 
 
 def plain_autobahn_log_arguments() -> None:

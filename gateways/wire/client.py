@@ -6,14 +6,17 @@ I/O lives here; parsing (sse, chunks), classification (errors), normalization
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import orjson
+from httpx._client import BoundAsyncStream
 
 from .body import Body, open_body
 from .chunks import DONE, parse_completion, parse_data, parse_run
@@ -175,19 +178,53 @@ class UpstreamClient:
         content = _json_body(payload) if payload is not None else None
         if content is not None:
             headers["Content-Type"] = "application/json"
-        req = self._http.build_request(method, endpoint.base_url + path, content=content, headers=headers,
-                                       timeout=timeout)
+        req = self._request(method, endpoint.base_url + path, content, headers, timeout)
         answer_s = endpoint.first_token_timeout if answer_s is None else answer_s
         try:
             # The status line is the first thing a stalled gateway withholds.
             async with asyncio.timeout(answer_s):
-                return await self._http.send(req, stream=stream)
+                return await self._exchange(req, stream)
         except TimeoutError:
             raise timeout_error("answer", answer_s) from None
         except httpx.TimeoutException:
             raise timeout_error("connection", endpoint.connect_timeout) from None
         except httpx.HTTPError as exc:
             raise connection_error(exc) from None
+
+    def _request(self, method: str, url: str, content: bytes | None, headers: dict[str, str],
+                 timeout: httpx.Timeout) -> httpx.Request:
+        """What `AsyncClient.build_request` makes of these (the client's default headers under ours, Host,
+        Content-Length), for a fraction of its CPU: it parsed the URL and merged URL, headers, cookies
+        and parameters anew for every call, about 0.15 ms here before the request could go out."""
+        target = _url(url)
+        merged = {name.lower(): (name, value) for name, value in self._http.headers.items()}
+        merged.update((name.lower(), (name, value)) for name, value in headers.items())
+        raw = [(b"Host", target.netloc)]
+        raw += [(name.encode("latin-1"), value.encode("latin-1")) for name, value in merged.values() if name]
+        body = content if content is not None else b""
+        if content is not None:
+            raw.append((b"Content-Length", str(len(content)).encode("ascii")))
+        return httpx.Request(method, target, headers=raw, stream=httpx.ByteStream(body),
+                             extensions={"timeout": timeout.as_dict()})
+
+    async def _exchange(self, request: httpx.Request, stream: bool) -> httpx.Response:
+        """`AsyncClient.send` without what this client never uses: authentication flows, redirects
+        (not followed: `follow_redirects=False`) and the cookie jar (a gateway's cookies were stored
+        and never needed: each call carries its key). The transport is the client's (its pool, or the
+        proxy the environment names), the response as `send` returns it."""
+        if self._http.is_closed:
+            raise RuntimeError("Cannot send a request, as the client has been closed.")
+        response = await self._http._transport_for_url(request.url).handle_async_request(request)
+        response.request = request
+        assert isinstance(response.stream, httpx.AsyncByteStream)
+        response.stream = BoundAsyncStream(response.stream, response=response, start=time.perf_counter())
+        if not stream:
+            try:
+                await response.aread()
+            except BaseException:
+                await response.aclose()
+                raise
+        return response
 
     # Whole answers ---------------------------------------------------------
 
@@ -227,6 +264,12 @@ class UpstreamClient:
             return json.loads(body)
         except ValueError:
             raise dropped_error() from None
+
+
+@functools.lru_cache(maxsize=256)
+def _url(url: str) -> httpx.URL:
+    """A gateway's URL, parsed once: httpx's parsing cost about 50 µs a call here."""
+    return httpx.URL(url)
 
 
 def _json_body(payload: dict[str, Any]) -> bytes:

@@ -1,0 +1,160 @@
+"""An open socket keeps only what it still uses (grokweb.lean_sockets), and works as before.
+
+Over a real daphne: sockets open, stream a reply to every tab of its user and to no one else,
+answer pings long after their handshake was let go, close, and open again. Then the pieces:
+daphne's input queue and autobahn's shared options behave as the originals.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from typing import Any
+
+import pytest
+from daphne.ws_protocol import WebSocketFactory
+from django.test import Client
+from websockets.sync.client import ClientConnection
+from websockets.sync.client import connect as ws_connect
+
+from grokweb.lean_sockets import AppQueue, _NothingQueued, lean_websockets
+from tests.site.daphne import running_daphne
+
+MODEL = "grok-4-1-fast-non-reasoning"
+
+
+def _cookie(user: Any) -> str:
+    client = Client()
+    client.force_login(user)
+    return client.cookies["sessionid"].value
+
+
+def _open(url: str, cookie: str) -> ClientConnection:
+    return ws_connect(url.replace("http", "ws", 1) + "/ws/chat/", origin=url,  # type: ignore[arg-type]
+                      additional_headers={"Cookie": f"sessionid={cookie}"}, open_timeout=30)
+
+
+def _frame(ws: ClientConnection) -> dict[str, Any]:
+    return json.loads(ws.recv(timeout=30))
+
+
+def _reply(ws: ClientConnection, message: str) -> tuple[str, str]:
+    """Frames up to this reply's end on `ws`: (its text from the deltas, its final text)."""
+    deltas = []
+    while True:
+        frame = _frame(ws)
+        if frame["type"] == "message.delta" and frame["message"] == message:
+            deltas.append(frame["content"])
+        elif frame["type"] in ("message.done", "message.error") and frame.get("message") == message:
+            assert frame["type"] == "message.done", frame
+            return "".join(deltas), frame["content"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sockets_stream_to_their_users_tabs_only_and_answer_pings_after_the_handshake_is_let_go(
+        make_user, emulator_provider) -> None:
+    alice, bob = _cookie(make_user("alice")), _cookie(make_user("bob"))
+    with running_daphne() as url:
+        with _open(url, alice) as tab, _open(url, alice) as other_tab, _open(url, bob) as bobs:
+            for ws in (tab, other_tab, bobs):
+                ws.send('{"type":"ping"}')
+                assert _frame(ws) == {"type": "pong"}
+            tab.send(json.dumps({"type": "send", "request_id": str(uuid.uuid4()), "conversation": None,
+                                 "model": MODEL, "content": "Tell me something [[tokens=40]]"}))
+            created = None
+            while created is None:
+                frame = _frame(tab)
+                created = frame if frame["type"] == "message.created" else None
+            message = created["assistant_message"]["id"]
+            streamed, final = _reply(tab, message)
+            assert streamed == final and len(final) > 100  # every delta, in order, adds up to the stored text
+            # The other tab of the same user follows its conversations list; it subscribes and gets the text.
+            other_tab.send(json.dumps({"type": "subscribe", "conversation": created["conversation"]}))
+            frame = _frame(other_tab)
+            while frame["type"] != "conversation.snapshot":
+                frame = _frame(other_tab)
+            assert json.dumps(final)[1:-1] in json.dumps(frame)
+            bobs.send('{"type":"ping"}')
+            assert _frame(bobs) == {"type": "pong"}  # nothing of alice's came before it
+            tab.send(json.dumps({"type": "subscribe", "conversation": created["conversation"]}))
+            assert _frame(tab)["type"] == "conversation.snapshot"
+        with _open(url, alice) as again:  # closed and open again: the process is fine
+            again.send('{"type":"ping"}')
+            assert _frame(again) == {"type": "pong"}
+
+
+def test_the_input_queue_hands_messages_in_order_to_getters_in_turn() -> None:
+    async def scenario() -> list[Any]:
+        queue = AppQueue()
+        queue.put_nowait(1)
+        queue.put_nowait(2)
+        got = [await queue.get(), await queue.get()]
+        assert queue.empty() and queue.qsize() == 0
+        first, second = asyncio.ensure_future(queue.get()), asyncio.ensure_future(queue.get())
+        await asyncio.sleep(0)  # both wait now
+        queue.put_nowait(3)
+        queue.put_nowait(4)
+        got += [await first, await second]
+        return got
+
+    assert asyncio.run(scenario()) == [1, 2, 3, 4]
+
+
+def test_a_get_cancelled_after_it_was_woken_leaves_its_message_for_the_next() -> None:
+    async def scenario() -> Any:
+        queue = AppQueue()
+        first, second = asyncio.ensure_future(queue.get()), asyncio.ensure_future(queue.get())
+        await asyncio.sleep(0)
+        queue.put_nowait("only")  # wakes `first` ...
+        first.cancel()  # ... which is cancelled before it runs
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        return await asyncio.wait_for(second, 5)
+
+    assert asyncio.run(scenario()) == "only"
+
+
+def test_autobahn_options_read_as_the_factorys_and_a_later_change_reaches_only_new_connections() -> None:
+    lean_websockets()
+    factory = WebSocketFactory(object)
+    factory.setProtocolOptions(autoPingTimeout=7, maxMessagePayloadSize=1234, allowNullOrigin=True)
+    accept = factory.perMessageCompressionAccept
+    early = factory.buildProtocol(None)
+    assert (early.autoPingTimeout, early.maxMessagePayloadSize, early.allowNullOrigin) == (7, 1234, True)
+    assert early.perMessageCompressionAccept is accept  # a function option stays the function, not a method
+    assert not set(early.CONFIG_ATTRS) & set(vars(early))  # shared, not copied per connection
+    factory.setProtocolOptions(autoPingTimeout=9)
+    late = factory.buildProtocol(None)
+    assert (early.autoPingTimeout, late.autoPingTimeout) == (7, 9)
+    early.autoPingTimeout = 3  # a connection's own setting is still its own
+    assert (early.autoPingTimeout, late.autoPingTimeout, factory.buildProtocol(None).autoPingTimeout) == (3, 9, 9)
+
+
+def test_three_waiting_gets_are_served_in_the_order_they_began_and_a_cancelled_one_is_skipped() -> None:
+    async def scenario() -> list[Any]:
+        queue = AppQueue()
+        gets = [asyncio.ensure_future(queue.get()) for _ in range(3)]
+        await asyncio.sleep(0)
+        gets[1].cancel()
+        await asyncio.sleep(0)
+        queue.put_nowait("a")
+        queue.put_nowait("b")
+        return [await gets[0], await gets[2], gets[1].cancelled()]
+
+    assert asyncio.run(scenario()) == ["a", "b", True]
+
+
+def test_autobahn_sends_queued_after_the_handshake_still_go_out_in_order() -> None:
+    """daphne never queues a send (`sync`, `chopsize`); if anything ever does, the queue is a deque again."""
+    lean_websockets()
+    factory = WebSocketFactory(object)
+    protocol = factory.buildProtocol(None)
+    written: list[bytes] = []
+    protocol.transport = type("T", (), {"write": lambda self, data: written.append(data)})()
+    protocol.state, protocol.trafficStats = protocol.STATE_OPEN, type("S", (), {"outgoingOctetsWireLevel": 0})()
+    protocol.send_queue = _NothingQueued(protocol)
+    protocol.sendData(b"direct")
+    protocol.triggered = True  # the reactor has not run the queue yet
+    protocol.sendData(b"one", sync=True)
+    protocol.sendData(b"two")  # behind the queued one, not before it
+    assert written == [b"direct"] and list(protocol.send_queue) == [(b"one", True), (b"two", False)]
