@@ -172,8 +172,17 @@ def hold(user: Any, held: Hold, reply_id: UUID, holder: str = "") -> None:
 
 
 def release(*reply_ids: UUID) -> None:
-    """The replies ended (however they ended, or were deleted): their slots are free, their ledger rows count."""
-    Reservation.objects.filter(message_id__in=reply_ids).delete()
+    """The replies ended (however they ended, or were deleted): their slots are free, their ledger rows count.
+
+    Plain SQL, like `admit_unbudgeted`: every reply's ending runs it, and nothing hangs off a
+    Reservation (no relation, no signal) that the ORM's delete would have to collect first.
+    """
+    if not reply_ids:
+        return
+    prep = Reservation._meta.get_field("message_id").get_db_prep_value
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {connection.ops.quote_name(Reservation._meta.db_table)} WHERE message_id IN "
+                       f"({', '.join(['%s'] * len(reply_ids))})", [prep(key, connection) for key in reply_ids])
 
 
 def output_room(held: Hold, rate: Rate) -> int | None:

@@ -1,6 +1,8 @@
 """Relay at a real gateway's pace: what the stack adds per stream, per token and per socket.
 
     .venv/bin/python bench/relay_paced.py --quick     # a short run (levels 1 and 10)
+    .venv/bin/python bench/relay_paced.py --levels 1 --rates 200 --fixed-only --fixed-replies 200 \\
+        --rss-sockets 0                               # the fixed CPU per reply alone
     .venv/bin/python bench/relay_paced.py             # levels 1,10,50,200,500 at 200 and 50 tok/s
     .venv/bin/python bench/relay_paced.py --processes 2 --redis-url redis://127.0.0.1:6379/8 \\
         --database-url postgres://postgres@127.0.0.1:5432/grokweb_relay_bench
@@ -19,7 +21,8 @@ browsers would be), then:
 - rounds: every tab asks for a reply at once, then (same run, in turn) as many direct httpx
   streams from the same emulator; added TTFT = stack minus direct, tokens/s per stream from the
   first to the last token, relay CPU per 1,000 tokens = (CPU - idle rate x time) / tokens;
-- fixed CPU per reply: --fixed-replies replies of one token, no pacing, minus idle.
+- fixed CPU per reply: --fixed-replies replies of one token, no pacing, minus idle; in brackets the
+  event loop's (main) thread's share, the rest being the database hops' worker threads.
 
 Every reply is checked: deltas in seq order, their text exactly " w1 ... wN", `message.done` with
 the same text and N completion tokens, exactly one end frame (a second one is counted when it
@@ -317,6 +320,12 @@ def cpu_of(pids: list[int]) -> float:
     return sum(cpu_seconds(pid) for pid in pids)
 
 
+def loop_cpu_of(pids: list[int]) -> float:
+    """CPU seconds of the processes' main threads (the event loop); the rest is worker threads (the
+    database hops of database_sync_to_async), which a process's total minus this gives."""
+    return sum(cpu_seconds(pid, thread=pid) for pid in pids)
+
+
 def waited_for_cpu(pids: list[int]) -> float:
     """Seconds the processes' threads sat runnable on a run queue, not running (/proc/.../schedstat)."""
     total = 0
@@ -493,6 +502,7 @@ class Level:
     waited_s: float = 0.0  # relay runnable but not running: the machine's other load
     client_cpu_s: float = 0.0  # this load generator's own CPU while the stack streamed
     fixed_ms: float | None = None
+    fixed_loop_ms: float | None = None  # of it, the event loop's thread (no idle subtracted: a split, not a figure)
     rss_kib: float | None = None
     pinned: bool = False
     untitled: int = 0
@@ -553,9 +563,10 @@ async def measure(setup: Setup, args: argparse.Namespace, rate: int, streams: in
         async def ones(tab: Tab) -> list[Reply]:
             return [await tab.reply(1, 0, None, timeout) for _ in range(per_tab)]
 
-        cpu0, t0 = cpu_of(pids), time.perf_counter()
+        cpu0, loop0, t0 = cpu_of(pids), loop_cpu_of(pids), time.perf_counter()
         fixed = [r for rs in await asyncio.gather(*(ones(tab) for tab in senders)) for r in rs]
         level.fixed_ms = (cpu_of(pids) - cpu0 - idle_rate * (time.perf_counter() - t0)) / len(fixed) * 1000
+        level.fixed_loop_ms = (loop_cpu_of(pids) - loop0) / len(fixed) * 1000
         tally(level, [p for r in fixed for p in r.problems])
         await in_batches([tab.ping() for tab in tabs], args.batch)  # a second end frame shows up by now
         tally(level, [p for r in level.stack + level.direct for p in r.problems]
@@ -612,7 +623,8 @@ def row(level: Level, tokens: int, processes: int, ttft_s: float) -> str:
         f"{level.busy_cpu_s / relayed * 1e6:,.0f} ms" if relayed else "—",
         f"{level.busy_cpu_s / level.busy_wall_s / processes:.0%} / {level.waited_s / level.busy_wall_s / processes:.0%}"
         f" / {level.client_cpu_s / level.busy_wall_s:.0%}" if level.busy_wall_s else "—",
-        f"{level.fixed_ms:.1f} ms" if level.fixed_ms is not None else "—",
+        f"{level.fixed_ms:.1f} ms (loop {level.fixed_loop_ms:.1f})" if level.fixed_ms is not None
+        and level.fixed_loop_ms is not None else "—",
         f"{level.rss_kib:.1f} KiB" if level.rss_kib is not None else "—",
         f"{verified:,} / {problems}" + (" (" + ", ".join(f"{k}: {v}" for k, v in level.problems.items()) + ")"
                                          if problems else ""),
@@ -623,7 +635,8 @@ def row(level: Level, tokens: int, processes: int, ttft_s: float) -> str:
 
 HEADER = ("| tok/s upstream | streams | added TTFT p50 / p95 | TTFT p50 stack / direct | tok/s per stream "
           "p50 stack / direct | aggregate tok/s | relay CPU per 1k tokens | relay busy / waiting for CPU / client busy "
-          "| fixed CPU per 1-token reply | RSS per socket | tokens verified / problems | load 1-min |\n"
+          "| fixed CPU per 1-token reply (of it the event loop's thread) | RSS per socket | tokens verified / problems "
+          "| load 1-min |\n"
           "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|")
 
 
@@ -693,11 +706,13 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--redis-url", help="Redis channel layer, cache and Celery (db 1-14; flushed)")
     parser.add_argument("--database-url", help="PostgreSQL database, dropped and created (name must contain 'bench')")
     parser.add_argument("--quick", action="store_true", help="levels 1,10, fewer rounds")
+    parser.add_argument("--fixed-only", action="store_true",
+                        help="no paced rounds: only the fixed CPU per 1-token reply (and RSS unless 0)")
     args = parser.parse_args(argv)
     quick = args.quick
     args.levels = args.levels or ([1, 10] if quick else [1, 10, 50, 200, 500])
-    args.rounds = args.rounds or (2 if quick else 3)
-    args.min_samples = args.min_samples or (6 if quick else 20)
+    args.rounds = 0 if args.fixed_only else args.rounds or (2 if quick else 3)
+    args.min_samples = 0 if args.fixed_only else args.min_samples or (6 if quick else 20)
     args.rss_sockets = args.rss_sockets if args.rss_sockets is not None else (100 if quick else 500)
     args.fixed_replies = args.fixed_replies or (10 if quick else 30)
     args.idle_s = args.idle_s if args.idle_s is not None else (1.0 if quick else 3.0)

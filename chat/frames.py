@@ -24,6 +24,8 @@ _BRACKETS = re.compile(r"[\[\]{}]")
 def too_deep(raw: str, limit: int = MAX_DEPTH) -> bool:
     """Whether JSON text nests arrays/objects deeper than `limit`, told before it is parsed
     (a parser recurses once per level: a frame nested 1,000 deep would exhaust the stack)."""
+    if raw.count("{") + raw.count("[") <= limit:  # cannot nest deeper than it opens: every send, at C speed
+        return False
     depth = 0
     for bracket in _BRACKETS.findall(_STRINGS.sub("", raw)):
         depth += 1 if bracket in "[{" else -1

@@ -20,30 +20,44 @@ from .models import Attachment, Message
 
 
 @functools.cache
-def _insert(model: type[Model], rows: int) -> tuple[str, tuple[Field[Any, Any], ...]]:
+def _insert(model: type[Model], rows: int, returning: bool) -> tuple[str, tuple[Field[Any, Any], ...],
+                                                                      tuple[Field[Any, Any], ...]]:
     meta = model._meta
     fields = tuple(f for f in meta.concrete_fields if not f.db_returning)  # an auto id is the database's
+    returned = tuple(f for f in meta.concrete_fields if f.db_returning) if returning else ()
     q = connection.ops.quote_name
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    return (f"INSERT INTO {q(meta.db_table)} ({', '.join(q(f.column) for f in fields)}) VALUES "
-            + ", ".join([row] * rows)), fields
+    sql = (f"INSERT INTO {q(meta.db_table)} ({', '.join(q(f.column) for f in fields)}) VALUES "
+           + ", ".join([row] * rows))
+    if returned:
+        sql += " RETURNING " + ", ".join(q(f.column) for f in returned)
+    return sql, fields, returned
 
 
 def insert(*objs: Model) -> None:
-    """Insert new rows of one model, whose primary keys are set in Python (UUIDs), in one statement.
+    """Insert new rows of one model in one statement, as `save()` would store them.
 
-    As `save()` would store them: `auto_now_add`/`auto_now` fields are set on the objects, each
-    value prepared by its field for this database. No signals are sent (none are connected to
-    the models this is used for; see tests/chat/test_rows.py).
+    `auto_now_add`/`auto_now` fields are set on the objects, each value prepared by its field for
+    this database; an auto id comes back from the database (RETURNING) and is set on its object.
+    No signals are sent (none are connected to the models this is used for; see tests/chat/test_rows.py).
     """
     model = type(objs[0])
-    sql, fields = _insert(model, len(objs))  # type: ignore[arg-type]
-    params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for obj in objs for f in fields]
-    with connection.cursor() as cursor:
+    db = connections[DEFAULT_DB_ALIAS]  # this thread's connection, once: the proxy costs a lookup per use
+    returning = any(f.db_returning for f in model._meta.concrete_fields)
+    if returning and not db.features.can_return_rows_from_bulk_insert:  # an old SQLite: the ORM's way
+        model._default_manager.bulk_create(objs)
+        return
+    sql, fields, returned = _insert(model, len(objs), returning)  # type: ignore[arg-type]
+    params = [f.get_db_prep_save(f.pre_save(obj, True), db) for obj in objs for f in fields]
+    with db.cursor() as cursor:
         cursor.execute(sql, params)
+        if returned:
+            for obj, values in zip(objs, cursor.fetchall(), strict=True):
+                for f, value in zip(returned, values, strict=True):
+                    setattr(obj, f.attname, value)
     for obj in objs:
         obj._state.adding = False
-        obj._state.db = connection.alias
+        obj._state.db = db.alias
 
 
 @functools.cache
@@ -61,12 +75,35 @@ def update(obj: Model, *names: str) -> None:
     Raises DatabaseError when the row is gone, as `save(update_fields=...)` does.
     """
     sql, fields = _update(type(obj), names)  # type: ignore[arg-type]
-    params = [f.get_db_prep_save(f.pre_save(obj, False), connection) for f in fields]
-    params.append(obj._meta.pk.get_db_prep_value(obj.pk, connection))  # type: ignore[union-attr]
-    with connection.cursor() as cursor:
+    db = connections[DEFAULT_DB_ALIAS]
+    params = [f.get_db_prep_save(f.pre_save(obj, False), db) for f in fields]
+    params.append(obj._meta.pk.get_db_prep_value(obj.pk, db))  # type: ignore[union-attr]
+    with db.cursor() as cursor:
         cursor.execute(sql, params)
         if cursor.rowcount != 1:
             raise DatabaseError("Save with update_fields did not affect any rows.")
+
+
+@functools.cache
+def _update_where(model: type[Model], names: tuple[str, ...], where: tuple[str, ...]) -> tuple[Any, ...]:
+    meta = model._meta
+    q = connection.ops.quote_name
+    fields = tuple(meta.get_field(name) for name in names)
+    keys = tuple(meta.get_field(name) for name in where)
+    sql = (f"UPDATE {q(meta.db_table)} SET {', '.join(f'{q(f.column)} = %s' for f in fields)} WHERE "  # type: ignore[union-attr]
+           + " AND ".join(f"{q(f.column)} = %s" for f in keys))  # type: ignore[union-attr]
+    return sql, fields, keys
+
+
+def update_where(model: type[Model], values: dict[str, Any], **where: Any) -> int:
+    """`model.objects.filter(**where).update(**values)` (each `where` an equality): how many rows changed."""
+    sql, fields, keys = _update_where(model, tuple(values), tuple(where))  # type: ignore[arg-type]
+    db = connections[DEFAULT_DB_ALIAS]
+    params = [f.get_db_prep_save(value, db) for f, value in zip(fields, values.values(), strict=True)]
+    params += [f.get_db_prep_value(value, db) for f, value in zip(keys, where.values(), strict=True)]
+    with db.cursor() as cursor:
+        cursor.execute(sql, params)
+        return int(cursor.rowcount)
 
 
 @functools.cache
@@ -156,6 +193,37 @@ def select(model: type[Model], names: Sequence[str], **where: Any) -> list[list[
             values[i] = value
         out.append(values)
     return out
+
+
+def select_raw(model: type[Model], names: Sequence[str], **where: Any) -> list[tuple[Any, ...]]:
+    """`select`'s rows as the database driver returns them, unconverted (SQLite: a UUID as hex text, a
+    JSON column as its text): for a caller that keeps a few of many rows and converts only those."""
+    wrapper = connections[DEFAULT_DB_ALIAS]
+    sql, _fields, _columns, keys = _select(wrapper.vendor, model, tuple(names), tuple(where))  # type: ignore[arg-type]
+    params = [f.get_db_prep_value(value, wrapper) for f, value in zip(keys, where.values(), strict=True)]
+    with wrapper.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def db_value(model: type[Model], name: str, value: Any) -> Any:
+    """`value` as the database stores `model.name` (what `select_raw` returns for it): to match raw rows."""
+    return model._meta.get_field(name).get_db_prep_value(value, connections[DEFAULT_DB_ALIAS])  # type: ignore[union-attr]
+
+
+def converter(model: type[Model], name: str) -> Any:
+    """A function turning a raw value of `model.name` into what `select` returns for it."""
+    wrapper = connections[DEFAULT_DB_ALIAS]
+    field = model._meta.get_field(name)
+    col = field.get_col(model._meta.db_table)  # type: ignore[union-attr]
+    functions = wrapper.ops.get_db_converters(col) + field.get_db_converters(wrapper)  # type: ignore[union-attr]
+
+    def convert(value: Any) -> Any:
+        for function in functions:
+            value = function(value, col, wrapper)
+        return value
+
+    return convert
 
 
 def get(model: type[Model], **where: Any) -> Any:

@@ -20,7 +20,7 @@ from django.utils import timezone
 from accounts import gate
 from accounts.access import model_for, models_for
 from gateways import catalog, parameters
-from gateways.attempts import Attempted, record_attempts
+from gateways.attempts import Attempted, attempt_rows, record_attempts
 from gateways.models import Model
 from gateways.routes import usable_routes
 from gateways.tariffs import rate_on
@@ -28,7 +28,7 @@ from gateways.wire.client import ChatRequest
 from gateways.wire.codes import ChatError, is_retryable
 from gateways.wire.text import mend
 from gateways.wire.usage import CHARS_PER_TOKEN, NormalizedUsage, estimate, prompt_tokens_for
-from usage.ledger import ledger_row
+from usage.ledger import ledger_record, ledger_row
 from usage.models import UsageRecord
 
 from . import presets, rows, uploads
@@ -477,20 +477,25 @@ def finish_planned_once(reply: Planned, ending: Ending,
     """
     with transaction.atomic():
         now = timezone.now()
-        ended = Message.objects.filter(id=reply.message_id, status=Message.Status.STREAMING).update(
-            status=ending.status, content=ending.content, reasoning=ending.reasoning,
-            finish_reason=ending.finish_reason, error_code=ending.error_code, error_detail=ending.error_detail,
-            ttft_ms=ending.ttft_ms, duration_ms=ending.duration_ms, updated_at=now)
+        # Plain SQL built once per process (chat.rows): every reply's ending runs these, and the
+        # ORM's query building was most of this hop's CPU.
+        ended = rows.update_where(Message, {
+            "status": ending.status, "content": ending.content, "reasoning": ending.reasoning,
+            "finish_reason": ending.finish_reason, "error_code": ending.error_code,
+            "error_detail": ending.error_detail, "ttft_ms": ending.ttft_ms, "duration_ms": ending.duration_ms,
+            "updated_at": now}, id=reply.message_id, status=Message.Status.STREAMING)
         if ended:
-            record = ledger_row(
+            record = ledger_record(
                 reply.owner_id, reply.model, ending.usage,
                 conversation_id=reply.conversation_id, message_id=reply.message_id,
                 purpose=UsageRecord.Purpose.CHAT, upstream_model=ending.upstream_model, outcome=ending.status,
                 raw_usage=ending.raw_usage, provider_id=ending.provider_id, route_id=ending.route_id,
             )
-            Conversation.objects.filter(id=reply.conversation_id).update(updated_at=now)
+            rows.insert(record)
+            rows.update_where(Conversation, {"updated_at": now}, id=reply.conversation_id)
             gate.release(reply.message_id)
-            record_attempts(attempts)
+            if attempts:
+                rows.insert(*attempt_rows(attempts))
             return record, True
     _, record, ended_here = finish_once(reply.message_id, ending, attempts)
     return record, ended_here

@@ -31,8 +31,13 @@ def _write(choice: RouteChoice, model_slug: str, outcome: str, ttft_ms: int | No
 def record_attempts(attempts: tuple[Attempted, ...] | list[Attempted]) -> None:
     """Write buffered attempts (sync, inside the caller's transaction): one INSERT for them all."""
     if attempts:
-        Attempt.objects.bulk_create([Attempt(provider_id=a.provider_id, route_id=a.route_id, model_slug=a.model_slug,
-                                             outcome=a.outcome[:40], ttft_ms=a.ttft_ms, at=a.at) for a in attempts])
+        Attempt.objects.bulk_create(attempt_rows(attempts))
+
+
+def attempt_rows(attempts: tuple[Attempted, ...] | list[Attempted]) -> list[Attempt]:
+    """The rows `record_attempts` writes, not stored yet (for a caller that stores them its own way)."""
+    return [Attempt(provider_id=a.provider_id, route_id=a.route_id, model_slug=a.model_slug,
+                    outcome=a.outcome[:40], ttft_ms=a.ttft_ms, at=a.at) for a in attempts]
 
 
 def recorder(model_slug: str, *, thread_sensitive: bool = True) -> Record:

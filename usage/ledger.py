@@ -37,9 +37,18 @@ def ledger_row(
     model's own price fields when there is none. The applied prices are stored
     on the row, so it can always be re-derived.
     """
+    record = ledger_record(user_id, model, usage, provider_id=provider_id, **fields)
+    record.save(force_insert=True)
+    return record
+
+
+def ledger_record(
+    user_id: int, model: Model, usage: NormalizedUsage, *, provider_id: int | None = None, **fields: Any
+) -> UsageRecord:
+    """`ledger_row`'s row, priced, not stored yet: for a caller that stores it its own way (chat.rows)."""
     provider_id = model.provider_id if provider_id is None else provider_id
     rate = rate_on(provider_id, model)
-    return UsageRecord.objects.create(
+    return UsageRecord(
         user_id=user_id, model=model, model_slug=model.slug, provider_id=provider_id,
         prompt_tokens=usage.prompt, cached_tokens=usage.cached, image_tokens=usage.image,
         completion_tokens=usage.visible_output, reasoning_tokens=usage.reasoning,

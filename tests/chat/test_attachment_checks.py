@@ -98,7 +98,7 @@ def test_images_cost_what_xai_bills(size: tuple[int, int], tokens: int) -> None:
 
 
 def _turn(role: str, content: str, parts: list[dict[str, object]] | None = None) -> PromptTurn:
-    return PromptTurn(None, None, role, content, parts or [], "complete", None)  # type: ignore[arg-type]
+    return PromptTurn(None, role, content, parts or [], "complete")  # type: ignore[arg-type]
 
 
 def test_files_go_into_the_prompt_with_their_names_and_images_as_image_url_parts() -> None:

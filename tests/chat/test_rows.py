@@ -83,6 +83,67 @@ def test_siblings_and_attachments_as_the_orm_sees_them(user, emulator_provider) 
     assert rows.has_attachments(first.conversation.id)
 
 
+def test_a_prompt_branch_is_the_branch_the_orm_walks(user, emulator_provider) -> None:
+    """The prompt's branch (raw rows, keys compared as stored) is the ORM's, on an edited chat whose
+    messages have parts, and when the leaf is gone (the newest message then)."""
+    first = _send(user)
+    Message.objects.filter(id=first.assistant_message.id).update(status=Message.Status.COMPLETE, content="one")
+    second = _send(user, first.conversation.id, "two")
+    Message.objects.filter(id=second.assistant_message.id).update(status=Message.Status.COMPLETE, content="2")
+    part = {"type": "attachment", "id": "x", "kind": "file", "name": "a.txt", "tokens": 3}
+    Message.objects.filter(id=second.user_message.id).update(parts=[part])
+    edited = services.edit(user, request_id=uuid.uuid4(), message_id=second.user_message.id, content="deux",
+                           runner="")
+    chat = Conversation.objects.get(id=first.conversation.id)
+
+    def seen(branch):  # type: ignore[no-untyped-def]
+        return [(t.id, t.role, t.content, t.parts, t.status) for t in branch]
+
+    prompt = selectors.visible_branch(chat, for_prompt=True)
+    assert seen(prompt) == seen(selectors.visible_branch(chat))
+    assert [t.id for t in prompt] == [first.user_message.id, first.assistant_message.id, edited.user_message.id,
+                                      edited.assistant_message.id]
+    chat.current_leaf_id = second.assistant_message.id  # the other branch, with the attachment
+    assert seen(selectors.visible_branch(chat, for_prompt=True)) == seen(selectors.visible_branch(chat))
+    assert selectors.visible_branch(chat, for_prompt=True)[2].parts == [part]
+    chat.current_leaf_id = uuid.uuid4()  # gone: the newest message's branch
+    assert seen(selectors.visible_branch(chat, for_prompt=True)) == seen(selectors.visible_branch(chat))
+    assert selectors.visible_branch(Conversation(owner=user), for_prompt=True) == []
+
+
+def test_an_ending_in_plain_sql_stores_what_the_orm_ending_stores(user, emulator_provider) -> None:
+    """finish_planned (chat.rows) and finish (the ORM) end two like replies alike: the message, one
+    ledger row with its id, the conversation touched, the slot freed, the attempt logged."""
+    from gateways.attempts import Attempted
+    from gateways.models import Attempt
+    from gateways.wire.usage import normalize
+    from usage.models import UsageRecord
+
+    raw = {"prompt_tokens": 12, "completion_tokens": 3, "total_tokens": 15}
+    ending = services.Ending("complete", "a b c", "", "stop", normalize(raw, {}, "auto"), raw, upstream_model="m",
+                             ttft_ms=7, duration_ms=9)
+    stored = []
+    for planned in (True, False):
+        started = _send(user)
+        plan = services.plan(started.assistant_message, started.conversation, user, started.held)
+        attempt = Attempted(plan.routes[0].provider_id, plan.routes[0].route_id, plan.model_slug, "ok", 7)
+        before = Conversation.objects.get(id=started.conversation.id).updated_at
+        if planned:
+            record = services.finish_planned(plan.planned, ending, (attempt,))
+        else:
+            record = services.finish(started.assistant_message.id, ending, (attempt,))[1]
+        reply = Message.objects.get(id=started.assistant_message.id)
+        row = UsageRecord.objects.get(message_id=reply.id)
+        assert record.pk == row.pk and Conversation.objects.get(id=started.conversation.id).updated_at > before
+        assert not Reservation.objects.filter(message_id=reply.id).exists()
+        skip = {"id", "created_at", "updated_at", "message", "conversation", "parent", "request_id"}
+        stored.append(({f.name: getattr(reply, f.attname) for f in Message._meta.concrete_fields if f.name not in skip},
+                       {f.name: getattr(row, f.attname) for f in UsageRecord._meta.concrete_fields
+                        if f.name not in skip}))
+    assert stored[0] == stored[1] and stored[0][0]["status"] == "complete" and stored[0][1]["total_tokens"] == 15
+    assert Attempt.objects.filter(outcome="ok", ttft_ms=7).count() == 2
+
+
 def test_an_update_of_a_row_gone_fails_as_the_orm_does(user, emulator_provider) -> None:
     first = _send(user)
     chat = first.conversation
