@@ -84,15 +84,21 @@ def update(obj: Model, *names: str) -> None:
             raise DatabaseError("Save with update_fields did not affect any rows.")
 
 
-@functools.cache
-def _update_where(model: type[Model], names: tuple[str, ...], where: tuple[str, ...]) -> tuple[Any, ...]:
+def _fields_where(model: type[Model], names: tuple[str, ...], where: tuple[str, ...]) -> tuple[Any, ...]:
+    """The fields named, the `where` fields, and the WHERE clause testing each of those for equality."""
     meta = model._meta
     q = connection.ops.quote_name
     fields = tuple(meta.get_field(name) for name in names)
     keys = tuple(meta.get_field(name) for name in where)
-    sql = (f"UPDATE {q(meta.db_table)} SET {', '.join(f'{q(f.column)} = %s' for f in fields)} WHERE "  # type: ignore[union-attr]
-           + " AND ".join(f"{q(f.column)} = %s" for f in keys))  # type: ignore[union-attr]
-    return sql, fields, keys
+    return fields, keys, " AND ".join(f"{q(f.column)} = %s" for f in keys)  # type: ignore[union-attr]
+
+
+@functools.cache
+def _update_where(model: type[Model], names: tuple[str, ...], where: tuple[str, ...]) -> tuple[Any, ...]:
+    q = connection.ops.quote_name
+    fields, keys, condition = _fields_where(model, names, where)
+    assignments = ", ".join(f"{q(f.column)} = %s" for f in fields)
+    return f"UPDATE {q(model._meta.db_table)} SET {assignments} WHERE {condition}", fields, keys
 
 
 def update_where(model: type[Model], values: dict[str, Any], **where: Any) -> int:
@@ -153,10 +159,8 @@ def _select(vendor: str, model: type[Model], names: tuple[str, ...], where: tupl
     """
     meta = model._meta
     q = connection.ops.quote_name
-    fields = tuple(meta.get_field(name) for name in names)
-    keys = tuple(meta.get_field(name) for name in where)
-    sql = (f"SELECT {', '.join(q(f.column) for f in fields)} FROM {q(meta.db_table)} WHERE "  # type: ignore[union-attr]
-           + " AND ".join(f"{q(f.column)} = %s" for f in keys))  # type: ignore[union-attr]
+    fields, keys, condition = _fields_where(model, names, where)
+    sql = f"SELECT {', '.join(q(f.column) for f in fields)} FROM {q(meta.db_table)} WHERE {condition}"
     columns = tuple(f.get_col(meta.db_table) for f in fields)  # type: ignore[union-attr]
     return sql, fields, columns, keys
 
