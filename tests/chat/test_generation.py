@@ -224,14 +224,18 @@ async def test_frames_published_from_the_reading_task_keep_order_interval_and_ev
     in order, every token once, never two deltas closer than an interval, one end frame."""
     started = await db(services.send)(user, request_id=uuid.uuid4(), conversation_id=None, content="hi there")
     interval = 0.02
+    tokens = 80
     loop = asyncio.get_running_loop()
     out: list[tuple[str, float, dict[str, Any]]] = []
     refuse = 2
 
     async def events():  # type: ignore[no-untyped-def]
-        for n in range(120):
+        # Bursts (text sooner than an interval: the flusher's) and paced text (each event well over an
+        # interval after the last frame, whoever sent it: the reader's), so both senders are used
+        # however late a busy machine runs either of them.
+        for n in range(tokens):
             yield ContentDelta(f" w{n + 1}")
-            await asyncio.sleep(0.001 if n % 40 < 20 else interval * 1.05)
+            await asyncio.sleep(0.001 if n % 40 < 20 else interval * 2.5)
 
     async def publish(frame: dict[str, Any]) -> None:
         out.append(("flusher", loop.time(), frame))
@@ -245,12 +249,12 @@ async def test_frames_published_from_the_reading_task_keep_order_interval_and_ev
         return True
 
     runner = Runner(Job(started.assistant_message.id, 8), events(), publish, DjangoStore(),
-                    pacing=Pacing(frame_interval=interval, checkpoint_first=0.0), clock=loop.time,
+                    pacing=Pacing(frame_interval=interval, checkpoint_first=0.05), clock=loop.time,
                     publish_now=publish_now)
     ending = await runner.run()
     deltas = [(who, at, f) for who, at, f in out if f["type"] == "message.delta"]
     assert [f["seq"] for _, _, f in deltas] == list(range(1, len(deltas) + 1))
-    assert "".join(f["content"] for _, _, f in deltas) == "".join(f" w{n + 1}" for n in range(120)) == ending.content
+    assert "".join(f["content"] for _, _, f in deltas) == "".join(f" w{n + 1}" for n in range(tokens)) == ending.content
     assert {who for who, _, _ in deltas} == {"reader", "flusher"}
     assert [who for who, _, _ in deltas[:2]] == ["flusher", "flusher"]  # refused, then sent by the flusher
     gaps = [b - a for (_, a, _), (_, b, _) in zip(deltas[:-2], deltas[1:-1], strict=True)]
