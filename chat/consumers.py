@@ -81,7 +81,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         frame = message["frame"]
         if frame["type"] != "message.delta":
             return False
-        if frame["seq"] <= self.seen_seq.get(frame["message"], 0):
+        if self._has_delta(frame):
             return True  # this socket has it from a snapshot (chat_frame drops it too)
         data = _encode(frame)
         return len(data) <= self._frame_limit and write(data)
@@ -259,11 +259,15 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         """This process missed frames while the channel layer was away: reconnect and resubscribe (a snapshot)."""
         await self.close(code=LAYER_LOST_CODE)
 
+    def _has_delta(self, frame: dict[str, Any]) -> bool:
+        """Whether this socket already has this delta's text, from the snapshot it was sent."""
+        return bool(frame["seq"] <= self.seen_seq.get(frame["message"], 0))
+
     async def chat_frame(self, event: dict[str, Any]) -> None:
         """Forward a frame; drop deltas this socket already has from a snapshot."""
         frame = event["frame"]
         if frame["type"] == "message.delta":
-            if frame["seq"] <= self.seen_seq.get(frame["message"], 0):
+            if self._has_delta(frame):
                 return
         elif frame["type"] in ("message.done", "message.error"):
             self.seen_seq.pop(frame["message"], None)
