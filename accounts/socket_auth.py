@@ -5,7 +5,8 @@ every socket, the parsed cookies, a session store with its data, lazy wrappers o
 the scope per layer, and a wrapper around every frame sent (to save a session a socket never
 changes). A socket needs only its user: this reads the session once, checks it as Django does
 (django.contrib.auth.get_user: the backend, and the session's auth hash against the password's),
-and passes on one copy of the scope with the user in it and no session.
+and puts the user in the scope (in place) with no session. `authenticate` is the same without the
+middleware's coroutine: the chat socket's app runs it inside the consumer (grokweb.socket_routing).
 
 Nor the request's headers: read here (the cookie) and by the origin check before (grokweb.origin),
 they have no reader once the socket is open, and they were about 1.3 KiB of every open socket for
@@ -36,10 +37,15 @@ class SocketAuthMiddleware:
         self.inner = inner
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
-        key = _session_key(scope)
-        scope["headers"] = ()  # read: see the module's docstring
-        user = await database_sync_to_async(user_of, thread_sensitive=False)(key) if key else AnonymousUser()
-        return await self.inner({**scope, "user": user}, receive, send)
+        await authenticate(scope)
+        return await self.inner(scope, receive, send)
+
+
+async def authenticate(scope: dict[str, Any]) -> None:
+    """Put the socket's user in `scope` (in place: a copy would be one more dict for the socket's life)."""
+    key = _session_key(scope)
+    scope["headers"] = ()  # read: see the module's docstring
+    scope["user"] = await database_sync_to_async(user_of, thread_sensitive=False)(key) if key else AnonymousUser()
 
 
 def _session_key(scope: dict[str, Any]) -> str | None:

@@ -23,6 +23,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from accounts import status as account_status
+from accounts.socket_auth import authenticate
 from gateways.wire.codes import ChatError, is_retryable
 
 from . import bounds, frames, paging, selectors, services
@@ -44,7 +45,11 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         Client messages and inbox messages are dispatched one at a time (a turn lock), as
         Channels does, so a frame never interleaves with a handler that is still running
         (a snapshot being built, a send being stored): it waits for its turn, in order.
+        The user is read here when no middleware put it in the scope: one coroutine fewer,
+        suspended for the socket's whole life.
         """
+        if "user" not in scope:  # served without SocketAuthMiddleware's coroutine (grokweb.socket_routing)
+            await authenticate(scope)
         self.scope = scope
         self.channel_layer = None  # the hub holds this process's layer channel
         self.base_send = send
@@ -114,7 +119,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=refused)
             return
         self.user = user
-        self.conversations: set[str] = set()
+        self.conversations: set[str] | None = None  # made at the first join: an empty set is 216 bytes a socket
         self.seen_seq: dict[str, int] = {}
         self.hub = await get_hub()
         await self.hub.join(user_group(user.pk), self.inbox)
@@ -124,7 +129,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if not hasattr(self, "user"):
             return
         await self.hub.leave(user_group(self.user.pk), self.inbox)
-        for conversation in self.conversations:
+        for conversation in self.conversations or ():
             await self.hub.leave(conversation_group(conversation), self.inbox)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
@@ -218,6 +223,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     # Helpers -------------------------------------------------------------
 
     async def _join(self, conversation_id: str) -> None:
+        if self.conversations is None:
+            self.conversations = set()
         if conversation_id not in self.conversations:
             await self.hub.join(conversation_group(conversation_id), self.inbox)
             self.conversations.add(conversation_id)

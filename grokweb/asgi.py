@@ -12,18 +12,16 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "grokweb.settings")
 django_asgi_app = get_asgi_application()
 
-from channels.routing import ProtocolTypeRouter, URLRouter
 from django.conf import settings
 
-from accounts.socket_auth import SocketAuthMiddleware
 from chat.routing import websocket_urlpatterns
 from emulator.app import make_emulator
 from gateways.providers import emulator_key
 from teamapi import asgi as teamapi_asgi
 
 from .lean_sockets import lean_websockets
-from .origin import OriginCheck
 from .serving import answer_overlong_lines, plain_autobahn_log_arguments, prompt_writes, quick_content_types
+from .socket_routing import ProtocolRouter, SocketRouter
 
 answer_overlong_lines()
 prompt_writes()  # a chunk or frame goes out when it is sent, not at the event loop's next turn
@@ -44,10 +42,12 @@ async def http_app(scope, receive, send):  # type: ignore[no-untyped-def]
     return await django_asgi_app(scope, receive, send)
 
 
-application = ProtocolTypeRouter(
+# Channels' ProtocolTypeRouter / OriginCheck / SocketAuthMiddleware / URLRouter, without a coroutine of
+# their own under each open socket (grokweb.socket_routing); the consumer reads the user itself.
+application = ProtocolRouter(
     {
         "http": http_app,
         # Origin must match scheme, host and port of one we serve (grokweb.origin).
-        "websocket": OriginCheck(SocketAuthMiddleware(URLRouter(websocket_urlpatterns))),
+        "websocket": SocketRouter(websocket_urlpatterns),
     }
 )

@@ -136,7 +136,8 @@ def _build_protocol(factory: Any, addr: Any) -> Any:
         # A function as a class attribute would read as a bound method: keep it as it is (staticmethod).
         options = {name: staticmethod(value) if hasattr(type(value), "__get__") else value
                    for name, value in zip(names, values, strict=True)}
-        factory.protocol = type(base.__name__, (base,), {"__module__": base.__module__, **options})
+        factory.protocol = type(base.__name__, (base,), {"__module__": base.__module__, "_lean_options": True,
+                                                         **options})
         factory._lean_protocol = (values, factory.protocol)
     return _ORIGINAL["buildProtocol"](factory, addr)
 
@@ -186,12 +187,44 @@ def release_handshake(protocol: Any) -> None:
     protocol.clean_headers = ()  # the app's scope keeps its own reference while it needs it
     if type(protocol.send_queue) is deque and not protocol.send_queue:
         protocol.send_queue = _NothingQueued(protocol)
+    _share_defaults(protocol)
     channel = getattr(protocol.transport, "producer", None)
     requests = getattr(channel, "requests", None)
     if type(requests) is list and requests and getattr(requests[0], "transport", "") is None:
         # Twisted's HTTP channel stays the transport's producer (it pauses reading while writes
         # back up); the upgraded request in its queue (transport handed over: None) is done with.
         requests.clear()
+
+
+_SCALARS = (type(None), bool, int, float)
+_KEEP = frozenset(("handshake_deferred", "application_queue"))  # daphne `del`s or `hasattr`s them
+
+
+def _share_defaults(protocol: Any) -> None:
+    """Let the protocol class hold the state attributes that still have the value every open socket has.
+
+    autobahn sets about 80 state attributes on each connection, most of them None, False or 0 for
+    as long as the socket stays open and quiet. The first socket's scalar values become class
+    attributes of its per-options class (`_build_protocol`'s, ours alone), and each socket's
+    `__dict__` is rebuilt without the ones equal to them: reads find the same value on the class,
+    and the first write puts it back in the instance. Only plain scalars (None, bools, numbers) of
+    names the class does not define otherwise.
+    """
+    cls = type(protocol)
+    if not cls.__dict__.get("_lean_options"):
+        return
+    attrs = protocol.__dict__
+    shared = cls.__dict__.get("_lean_shared")
+    if shared is None:
+        shared = {name: value for name, value in attrs.items()
+                  if type(value) in _SCALARS and name not in _KEEP and not hasattr(cls, name)}
+        for name, value in shared.items():
+            setattr(cls, name, value)
+        cls._lean_shared = shared
+    own = {name: value for name, value in attrs.items()
+           if name not in shared or type(value) is not type(shared[name]) or value != shared[name]}
+    if len(own) < len(attrs):
+        protocol.__dict__ = own  # a dict sized for what is left
 
 
 def lean_websockets() -> None:

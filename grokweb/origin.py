@@ -70,13 +70,18 @@ class OriginCheck:
         self.application = application
 
     def __call__(self, scope: Any, receive: Any, send: Any) -> Awaitable[Any]:
-        origin = host = ""
-        for name, value in scope.get("headers") or ():
-            if name == b"origin":
-                origin = value.decode("latin1")
-            elif name == b"host":
-                host = value.decode("latin1")
-        if not origin_allowed(origin, host, scope.get("scheme", "ws"), settings.CSRF_TRUSTED_ORIGINS,
-                              settings.ALLOWED_HOSTS):
+        if origin_refused(scope):
             return WebsocketDenier()(scope, receive, send)  # type: ignore[no-any-return]
         return self.application(scope, receive, send)  # type: ignore[no-any-return]
+
+
+def origin_refused(scope: Any) -> bool:
+    """Whether a websocket handshake's Origin is not one we serve (see the module's docstring)."""
+    origin = host = ""
+    for name, value in scope.get("headers") or ():
+        if name == b"origin":
+            origin = value.decode("latin1")
+        elif name == b"host":
+            host = value.decode("latin1")
+    return not origin_allowed(origin, host, scope.get("scheme", "ws"), settings.CSRF_TRUSTED_ORIGINS,
+                              settings.ALLOWED_HOSTS)
