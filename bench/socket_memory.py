@@ -25,6 +25,7 @@ import tempfile
 import time
 import tracemalloc
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.relay_cost import Tab
@@ -32,10 +33,11 @@ from bench.relay_paced import USERS_SCRIPT
 from bench.stack import PY, ROOT, manage, running_stack
 
 
-def probe(pid: int, path: str) -> tuple[int, dict, tracemalloc.Snapshot | None]:  # type: ignore[type-arg]
-    """Have daphne collect garbage and dump; RSS after the collection."""
+def probe(pid: int, path: str, last: bool = False) -> tuple[int, dict, tracemalloc.Snapshot | None]:  # type: ignore[type-arg]
+    """Have daphne collect garbage and dump; RSS after the collection. Only the `last` probe reads the
+    instances' `__dict__`s: on Python 3.11 reading one creates it, memory the next probe's RSS would count."""
     Path(path).unlink(missing_ok=True)
-    os.kill(pid, signal.SIGUSR1)
+    os.kill(pid, signal.SIGUSR2 if last else signal.SIGUSR1)
     deadline = time.monotonic() + 120
     while not Path(path).exists() or not Path(path + ".json").exists():
         if time.monotonic() > deadline:
@@ -55,20 +57,17 @@ async def run(args: argparse.Namespace, tree: Path, dump: str) -> None:
         users = args.users or args.sockets
         keys = json.loads(manage(stack.env, "shell", "-c", USERS_SCRIPT.replace(
             "COUNT", str(args.warm + users - 1))).strip().splitlines()[-1])
-        keys = keys[:args.warm] + [keys[args.warm + i % users] for i in range(args.sockets)]
+        keys = keys[:args.warm] + [keys[args.warm + i % users] for i in range(args.held + args.sockets)]
         warm = [await Tab(stack.web, key).open() for key in keys[:args.warm]]
         for tab in warm:
             await tab.reply("[[tokens=3]]")
         for tab in warm:
             await tab.ws.close()  # type: ignore[union-attr]
         await asyncio.sleep(1)  # their disconnects done
+        held = await open_tabs(stack.web, keys[args.warm:args.warm + args.held]) if args.held else []
         rss0, side0, snap0 = probe(pid, dump)
-        tabs = []
-        for start in range(args.warm, len(keys), 25):
-            tabs += await asyncio.gather(*(Tab(stack.web, key).open() for key in keys[start:start + 25]))
-        for start in range(0, len(tabs), 25):
-            await asyncio.gather(*(ping(tab) for tab in tabs[start:start + 25]))
-        rss1, side1, snap1 = probe(pid, dump)
+        tabs = await open_tabs(stack.web, keys[args.warm + args.held:])
+        rss1, side1, snap1 = probe(pid, dump, last=True)
         n = len(tabs)
         print(f"# bench/socket_memory.py, tree {tree}: {n} idle signed-in sockets ({args.users or n} users), "
               f"tracemalloc {args.frames or 'off'} frames; load {os.getloadavg()[0]:.1f}")
@@ -86,6 +85,12 @@ async def run(args: argparse.Namespace, tree: Path, dump: str) -> None:
         k0, k1 = side0.get("mappings") or {}, side1.get("mappings") or {}
         for kind in sorted(set(k0) | set(k1)):
             print(f"RSS in {kind}: {(k1.get(kind, 0) - k0.get(kind, 0)) / n / 1024:+.1f} KiB per socket")
+        if args.mappings:
+            for kind in sorted(set(k0) | set(k1)):
+                print(f"  {kind}: {k0.get(kind, 0) / 2**20:.2f} -> {k1.get(kind, 0) / 2**20:.2f} MiB")
+            for key in sorted(set(p0) & set(p1)):
+                print(f"  pymalloc {key}: {p0[key] / 2**20:.2f} -> {p1[key] / 2**20:.2f} MiB")
+            print_mappings_grown(side0.get("mapping_list") or [], side1.get("mapping_list") or [], n)
         if not p1:
             print("pymalloc: no figures (under tracemalloc, Python reports none: run --frames 0)")
         if side0["traced"] is not None:
@@ -112,8 +117,32 @@ async def run(args: argparse.Namespace, tree: Path, dump: str) -> None:
                         lines = stat.traceback.format()[-2 * args.depth::2]
                         where = " <- ".join(line.strip() for line in reversed(lines))
                     print(f"  {stat.size_diff / n:+8.0f} B {stat.count_diff / n:+6.1f} blocks  {where[:400]}")
-        for tab in tabs:
+        for tab in held + tabs:
             await tab.ws.close()  # type: ignore[union-attr]
+
+
+def print_mappings_grown(before: list[list[Any]], after: list[list[Any]], n: int) -> None:
+    """The mappings whose RSS grew between the probes (each against the ones it overlaps before), per socket."""
+    rows = []
+    for start, end, kind, rss in after:
+        was = sum(r for s, e, _, r in before if s < end and e > start)
+        if rss != was:
+            rows.append((rss - was, start, end, kind, was, rss))
+    gone = sum(r for s, e, _, r in before if not any(s2 < e and e2 > s for s2, e2, _, _ in after))
+    print(f"mappings whose RSS changed (per socket; gone since: {-gone / n / 1024:+.2f} KiB):")
+    for grown, start, end, kind, was, rss in sorted(rows, reverse=True)[:12]:
+        print(f"  {grown / n / 1024:+7.2f} KiB  {start:x}-{end:x} {(end - start) / 2**20:7.2f} MiB  {kind}"
+              f"  (RSS {was / 2**20:.2f} -> {rss / 2**20:.2f} MiB)")
+
+
+async def open_tabs(web: str, keys: list[str]) -> list[Tab]:
+    """Open a tab per key, 25 at a time (a burst of tabs), then ping each (what an idle tab does)."""
+    tabs: list[Tab] = []
+    for start in range(0, len(keys), 25):
+        tabs += await asyncio.gather(*(Tab(web, key).open() for key in keys[start:start + 25]))
+    for start in range(0, len(tabs), 25):
+        await asyncio.gather(*(ping(tab) for tab in tabs[start:start + 25]))
+    return tabs
 
 
 async def ping(tab: Tab) -> None:
@@ -129,6 +158,11 @@ def main() -> None:
                              "connection caches the pages it read: more users, more cache, not more per socket")
     parser.add_argument("--trim", action="store_true",
                         help="after each probe's RSS, malloc_trim(0) and RSS again (what glibc held free)")
+    parser.add_argument("--held", type=int, default=0,
+                        help="sockets opened the same way before the first probe and kept open: the probes then "
+                             "measure what more sockets cost, past what the first burst set up once (executor "
+                             "threads, their glibc arenas and database connections, caches)")
+    parser.add_argument("--mappings", action="store_true", help="list the mappings whose RSS changed")
     parser.add_argument("--warm", type=int, default=5, help="tabs that chat and close before the first probe")
     parser.add_argument("--frames", type=int, default=15, help="tracemalloc traceback depth; 0: tracemalloc off")
     parser.add_argument("--depth", type=int, default=6, help="frames shown per traceback")

@@ -23,6 +23,7 @@ import tempfile
 import tracemalloc
 from collections import Counter
 from types import FrameType
+from typing import Any
 
 
 def _pymalloc() -> dict[str, int]:
@@ -65,23 +66,65 @@ def _malloc() -> dict[str, int]:
     return {"in_use": info.uordblks + info.hblkhd, "free": info.fordblks, "heap": info.arena}
 
 
-def _mappings() -> dict[str, int]:
-    """RSS by kind of mapping (/proc/self/smaps): the main heap, 1 MiB anonymous ones (pymalloc's arenas),
-    64 MiB ones (glibc's arenas of other threads), 8 MiB ones (thread stacks), other anonymous, files."""
-    kinds: dict[str, int] = {}
-    kind = "other"
+POOL = 16384  # pymalloc's pool size (Python 3.10+ on 64-bit): its arenas' pools start at multiples of it
+
+
+def _pymalloc_pools(start: int, end: int) -> int:
+    """How many of a mapping's 16 KiB-aligned slots carry a pymalloc pool header (Objects/obmalloc.c's
+    pool_header: after four pointers, arenaindex, szidx, nextoffset, maxnextoffset; maxnextoffset is
+    POOL_SIZE - the size class's block size). Reading an untouched page maps the zero page: no RSS."""
+    pools = 0
+    at = (start + POOL - 1) // POOL * POOL
+    while at + 48 <= end:
+        raw = ctypes.string_at(at + 36, 12)
+        szidx, nextoffset, maxnext = (int.from_bytes(raw[i:i + 4], "little") for i in (0, 4, 8))
+        if szidx < 32 and maxnext == POOL - (szidx + 1) * 16 and 48 <= nextoffset <= POOL:
+            pools += 1
+        at += POOL
+    return pools
+
+
+def _mapping_list() -> list[list[Any]]:
+    """Every mapping of /proc/self/smaps as [start, end, kind, rss]. Kinds: glibc's main heap ([heap]), the
+    arenas glibc makes for other threads (their read-write part starts at a multiple of 64 MiB), pymalloc's
+    arenas (1 MiB each, adjacent ones merged into one mapping by the kernel: told by their pool headers),
+    thread stacks (8 MiB), other anonymous memory, files, and the rest."""
+    rows: list[list[Any]] = []
     with open("/proc/self/smaps") as smaps:
-        for line in smaps:
-            head = line.split()
-            if "-" in head[0] and len(head) >= 5 and not head[0].endswith(":"):
-                start, end = (int(x, 16) for x in head[0].split("-"))
-                size, name = end - start, (head[5] if len(head) > 5 else "")
-                kind = ("heap" if name == "[heap]" else "file" if name.startswith("/") else "other" if name
-                        else "pymalloc arenas" if size == 2**20 else "thread malloc arenas" if size <= 2**26
-                        and size % 2**20 == 0 and size >= 2**25 else "thread stacks" if size in (2**23, 2**23 + 4096)
-                        else "anonymous, other")
-            elif head[0] == "Rss:":
-                kinds[kind] = kinds.get(kind, 0) + int(head[1]) * 1024
+        text = smaps.read()
+    for line in text.splitlines():
+        head = line.split()
+        if head and "-" in head[0] and not head[0].endswith(":"):
+            start, end = (int(x, 16) for x in head[0].split("-"))
+            name = head[5] if len(head) > 5 else ""
+            rows.append([start, end, name, 0, head[1]])
+        elif head and head[0] == "Rss:":
+            rows[-1][3] = int(head[1]) * 1024
+    out = []
+    for start, end, name, rss, perms in rows:
+        if name == "[heap]":
+            kind = "glibc main heap"
+        elif name.startswith("/"):
+            kind = "file"
+        elif name or not perms.startswith("rw"):
+            kind = "other"
+        elif start % 2**26 == 0:
+            kind = "glibc thread arenas"
+        elif rss and _pymalloc_pools(start, end):
+            kind = "pymalloc arenas"
+        elif end - start in (2**23, 2**23 + 4096):
+            kind = "thread stacks"
+        else:
+            kind = "anonymous, other"
+        out.append([start, end, kind, rss])
+    return out
+
+
+def _mappings(rows: list[list[Any]]) -> dict[str, int]:
+    """RSS by kind of mapping (see _mapping_list)."""
+    kinds: dict[str, int] = {}
+    for _, _, kind, rss in rows:
+        kinds[kind] = kinds.get(kind, 0) + rss
     return kinds
 
 
@@ -101,8 +144,10 @@ def _name(o: object) -> str:
 def _snapshot(signum: int, frame: FrameType | None) -> None:
     gc.collect()
     rss = _rss()  # before this probe allocates anything (and before __dict__ below materializes lazy ones)
+    pymalloc = _pymalloc()
     heap = {**_malloc(), "rss_anon": _rss("RssAnon"), "rss_file": _rss("RssFile")}
-    maps = _mappings()
+    mapping_list = _mapping_list()
+    maps = _mappings(mapping_list)
     if os.environ.get("TRACE_TRIM") == "1":  # what glibc holds free: give it back, then read RSS again
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(None).malloc_trim(0)
@@ -111,7 +156,7 @@ def _snapshot(signum: int, frame: FrameType | None) -> None:
     objects = gc.get_objects()
     types = Counter(_name(o) for o in objects)
     dicts: dict[str, list[int]] = {}  # per type: instances, their __dict__s' bytes and entries
-    for o in objects:
+    for o in objects if signum == signal.SIGUSR2 else ():  # a __dict__ read materializes it: the last probe only
         try:
             attrs = None if isinstance(o, type) else object.__getattribute__(o, "__dict__")
         except Exception:  # no __dict__, or a proxy that objects
@@ -122,7 +167,7 @@ def _snapshot(signum: int, frame: FrameType | None) -> None:
             row[1] += sys.getsizeof(attrs)
             row[2] += len(attrs)
     del objects
-    side = {"rss": rss, "malloc": heap, "mappings": maps, "types": dict(types), "dicts": dicts, "pymalloc": _pymalloc(),
+    side = {"rss": rss, "malloc": heap, "mappings": maps, "mapping_list": mapping_list, "types": dict(types), "dicts": dicts, "pymalloc": pymalloc,
             "traced": tracemalloc.get_traced_memory()[0] if tracemalloc.is_tracing() else None}
     with open(path + ".json.tmp", "w") as out:
         json.dump(side, out)
@@ -142,6 +187,7 @@ if __name__ == "__main__":
     if frames > 0:
         tracemalloc.start(frames)
     signal.signal(signal.SIGUSR1, _snapshot)
+    signal.signal(signal.SIGUSR2, _snapshot)
     from daphne.cli import CommandLineInterface
 
     CommandLineInterface.entrypoint()
