@@ -17,7 +17,8 @@ from django.test import Client
 from websockets.sync.client import ClientConnection
 from websockets.sync.client import connect as ws_connect
 
-from grokweb.lean_sockets import AppQueue, _NothingQueued, lean_websockets
+from grokweb.lean_sockets import AppQueue, _NothingQueued, _share_defaults, lean_websockets
+from grokweb.socket_routing import ProtocolRouter, SocketRouter
 from tests.site.daphne import running_daphne
 
 MODEL = "grok-4-1-fast-non-reasoning"
@@ -158,3 +159,64 @@ def test_autobahn_sends_queued_after_the_handshake_still_go_out_in_order() -> No
     protocol.sendData(b"one", sync=True)
     protocol.sendData(b"two")  # behind the queued one, not before it
     assert written == [b"direct"] and list(protocol.send_queue) == [(b"one", True), (b"two", False)]
+
+
+def test_autobahn_state_every_open_socket_shares_is_read_from_the_class_and_written_to_the_socket() -> None:
+    lean_websockets()
+    factory = WebSocketFactory(object)
+    first, second = factory.buildProtocol(None), factory.buildProtocol(None)
+    assert type(first) is type(second)
+    for protocol, peer in ((first, "a"), (second, "b")):
+        vars(protocol).update(closedByMe=False, remoteCloseCode=None, state=3, peer=peer,
+                              handshake_deferred=None, application_queue=None)
+        _share_defaults(protocol)
+    assert (second.closedByMe, second.remoteCloseCode, second.state, second.peer) == (False, None, 3, "b")
+    assert not {"closedByMe", "remoteCloseCode", "state"} & set(vars(second))  # read from the class
+    assert {"peer", "handshake_deferred", "application_queue"} <= set(vars(second))  # daphne dels / hasattrs these
+    second.state = 4  # a socket that changes state holds its own again
+    assert (first.state, second.state, factory.buildProtocol(None).state) == (3, 4, 3)
+    del second.handshake_deferred  # as daphne does once the handshake is answered
+
+
+class _Consumer:
+    """A consumer class as `as_asgi` wraps one: what SocketRouter makes and calls."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.kwargs = kwargs
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> Any:
+        return self, scope
+
+
+def _scope(path: str, origin: str = "http://testserver") -> dict[str, Any]:
+    return {"type": "websocket", "path": path, "scheme": "ws",
+            "headers": [(b"host", b"testserver"), (b"origin", origin.encode())]}
+
+
+@pytest.mark.django_db
+def test_the_socket_router_routes_in_place_and_fails_or_refuses_as_channels_does(settings) -> None:
+    from channels.consumer import AsyncConsumer
+    from django.urls import path
+
+    settings.ALLOWED_HOSTS = ["testserver"]
+    router = ProtocolRouter({"websocket": SocketRouter([path("ws/chat/", AsyncConsumer.as_asgi())])})
+    router.apps["websocket"].routes[0].callback.consumer_class = _Consumer  # type: ignore[attr-defined]
+    scope = _scope("/ws/chat/")
+    consumer, seen = asyncio.run(router(scope, None, None))  # type: ignore[misc]
+    assert isinstance(consumer, _Consumer) and seen is scope  # the scope itself, not a copy
+    assert scope["path_remaining"] == "" and scope["url_route"] == {"args": (), "kwargs": {}}
+    for failing in ({**_scope("/ws/other/")}, {"type": "lifespan"}):
+        with pytest.raises(ValueError, match="No (route|application)"):
+            asyncio.run(router(failing, None, None))  # type: ignore[arg-type]
+    sent: list[Any] = []
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    incoming = [{"type": "websocket.connect"}, {"type": "websocket.disconnect", "code": 1006}]
+
+    async def receive() -> Any:
+        return incoming.pop(0)
+
+    asyncio.run(router(_scope("/ws/chat/", "http://testserver:9999"), receive, send))  # type: ignore[arg-type]
+    assert [message["type"] for message in sent] == ["websocket.close"]  # daphne answers the handshake 403
