@@ -10,6 +10,7 @@ import functools
 import json
 import logging
 import time
+import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,10 +18,19 @@ from typing import Any
 import httpx
 import orjson
 from httpx._client import BoundAsyncStream
+from httpx._decoders import SUPPORTED_DECODERS
 
 from .body import Body, open_body
 from .chunks import DONE, parse_completion, parse_data, parse_run
-from .errors import UpstreamError, classify_http, connection_error, dropped_error, timeout_error
+from .errors import (
+    UpstreamError,
+    classify_http,
+    coding_error,
+    connection_error,
+    dropped_error,
+    redirect_error,
+    timeout_error,
+)
 from .events import TEXT_EVENTS, Finish, UpstreamEvent
 from .retry import RETRY_AFTER_CAP_S, backoff_delay
 from .sse import SSEDecoder
@@ -157,6 +167,11 @@ class UpstreamClient:
         try:
             if response.status_code >= 400:
                 raise classify_http(response.status_code, await _error_body(response), response.headers)
+            refusal = _unreadable(response)
+            if refusal is not None:
+                if response.status_code < 400:
+                    await _error_body(response)  # a redirect's short body, read: its connection is kept
+                raise refusal
             async for event in _events(response, endpoint, coalesce_s, until=until, allowed_s=limit,
                                          join_text=join_text):
                 yield event
@@ -261,6 +276,9 @@ class UpstreamClient:
             await response.aclose()
         if response.status_code >= 400:
             raise classify_http(response.status_code, body, response.headers)
+        refusal = _unreadable(response)
+        if refusal is not None:
+            raise refusal
         try:
             return json.loads(body)
         except ValueError:
@@ -400,7 +418,11 @@ async def _read(response: httpx.Response, limit: float) -> bytes:
 
 
 async def _error_body(response: httpx.Response) -> bytes:
-    """At most 64 KiB of an error body: enough to classify, never a memory hazard."""
+    """At most 64 KiB of an error body, decoded: enough to classify, never a memory hazard.
+
+    Read raw and inflated here with a bound (a streamed request asks for `identity`, but a gateway or
+    a proxy in front of it may gzip its error answers anyway; read raw, a credits 429 read as a rate
+    limit, with compressed bytes for its message)."""
     body = b""
     try:
         async with asyncio.timeout(10):
@@ -410,7 +432,37 @@ async def _error_body(response: httpx.Response) -> bytes:
                     break
     except (TimeoutError, httpx.HTTPError):
         pass
-    return body[:_MAX_ERROR_BODY]
+    return _inflated(body[:_MAX_ERROR_BODY], response.headers.get("content-encoding", ""))
+
+
+def _inflated(body: bytes, coding: str) -> bytes:
+    """`body` without its gzip or deflate coding (at most 64 KiB of it, what is readable of a cut one)."""
+    coding = coding.strip().lower()
+    if coding not in ("gzip", "x-gzip", "deflate") or not body:
+        return body
+    for wbits in (zlib.MAX_WBITS | 32, -zlib.MAX_WBITS):  # gzip or zlib header; then raw deflate
+        try:
+            return zlib.decompressobj(wbits).decompress(body, _MAX_ERROR_BODY)
+        except zlib.error:
+            continue
+    return body
+
+
+def _unreadable(response: httpx.Response) -> UpstreamError | None:
+    """Why a non-error answer cannot be read as one: a redirect (not followed: the key would go wherever it
+    points), or a content coding httpx cannot decode (br, zstd: their packages are not installed). httpx
+    passes such a body on still coded, and SSE or JSON read from it was nothing, then 'the connection
+    closed before the reply was finished', retried and failed over as if the gateway were flaky."""
+    status = response.status_code
+    if 300 <= status < 400:
+        return redirect_error(status, response.headers.get("location"))
+    coding = response.headers.get("content-encoding")
+    if coding:
+        for part in coding.lower().split(","):
+            part = part.strip()
+            if part and part not in SUPPORTED_DECODERS:
+                return coding_error(part)
+    return None
 
 
 _client: UpstreamClient | None = None

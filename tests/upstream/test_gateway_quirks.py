@@ -1,0 +1,231 @@
+"""Gateways that do what UPSTREAM.md does not list: the client still reads them right, or fails clearly.
+
+Each case is a scripted gateway on loopback (tests.upstream.test_body's raw server) writing the
+exact bytes: content codings nobody asked for, redirects, interim responses, close-delimited
+bodies, chunk extensions and trailers, an HTTP proxy named by the environment.
+"""
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import zlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+
+import pytest
+
+from gateways.wire.client import UpstreamClient
+from gateways.wire.errors import UpstreamError
+from tests.upstream.test_body import (
+    CHUNKED_HEAD,
+    CLOSE,
+    FINISH,
+    REQUEST,
+    assert_whole,
+    chunked,
+    events_bytes,
+    gateway,
+    reply,
+    split_everywhere,
+    sse,
+    token,
+)
+
+QUOTA = json.dumps({"error": {"message": "You exceeded your current quota, check your billing details.",
+                              "type": "insufficient_quota"}}).encode()
+COMPLETION = json.dumps({"choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"},
+                                      "finish_reason": "stop"}]}).encode()
+
+
+def _raw_deflate(data: bytes) -> bytes:
+    packer = zlib.compressobj(wbits=-15)
+    return packer.compress(data) + packer.flush()
+
+
+def coded_head(coding: str) -> bytes:
+    return CHUNKED_HEAD.replace(b"\r\n\r\n", b"\r\nContent-Encoding: " + coding.encode() + b"\r\n\r\n")
+
+
+@pytest.mark.parametrize("coding, pack", [("gzip", gzip.compress), ("deflate", zlib.compress),
+                                          ("deflate", _raw_deflate)], ids=["gzip", "deflate", "raw-deflate"])
+async def test_a_stream_in_a_content_coding_nobody_asked_for_is_read_when_it_can_be(coding, pack) -> None:
+    data = pack(events_bytes())
+    async with gateway(lambda n: [coded_head(coding), *chunked(split_everywhere(data, 16))]) as (_, endpoint):
+        async with UpstreamClient() as client:
+            assert_whole(await reply(client, endpoint))
+
+
+@pytest.mark.parametrize("coding", ["br", "zstd", "compress"])
+async def test_a_content_coding_that_cannot_be_read_is_a_clear_error_not_a_dropped_stream(coding: str) -> None:
+    """Brotli or zstd bytes parsed as SSE gave nothing and 'the connection closed before the reply was
+    finished' (retried, then failed over as if the gateway were flaky); say what happened instead."""
+    async with gateway(lambda n: [coded_head(coding), *chunked([b"\x1b\x00\xf0 not text"])]) as (gw, endpoint):
+        async with UpstreamClient() as client:
+            with pytest.raises(UpstreamError) as raised:
+                await reply(client, endpoint)
+    assert raised.value.code == "upstream_unavailable" and not raised.value.retryable
+    assert f"'{coding}'" in raised.value.detail
+    assert len(gw.requests) == 1  # the same gateway would answer the same way: not asked again
+
+
+async def test_a_whole_answer_in_a_coding_that_cannot_be_read_is_a_clear_error() -> None:
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: br\r\nContent-Length: 4\r\n\r\n"
+    async with gateway(lambda n: [head + b"\x1b\x00\x00\x00"]) as (_, endpoint), UpstreamClient() as client:
+        with pytest.raises(UpstreamError) as raised:
+            await client.complete(endpoint, REQUEST)
+    assert raised.value.code == "upstream_unavailable" and "'br'" in raised.value.detail
+
+
+@pytest.mark.parametrize("coding, pack", [("gzip", gzip.compress), ("deflate", zlib.compress),
+                                          ("deflate", _raw_deflate)], ids=["gzip", "deflate", "raw-deflate"])
+async def test_a_compressed_error_answer_to_a_stream_is_classified_by_its_message(coding, pack) -> None:
+    """The error body of a streamed request was read raw: a gzip 429 about credits read as a rate limit,
+    with compressed bytes as 'the gateway said'."""
+    body = pack(QUOTA)
+    head = (b"HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\nContent-Encoding: %s\r\n"
+            b"Content-Length: %d\r\n\r\n" % (coding.encode(), len(body)))
+    async with gateway(lambda n: [head + body]) as (_, endpoint), UpstreamClient() as client:
+        with pytest.raises(UpstreamError) as raised:
+            await reply(client, endpoint)
+    assert raised.value.code == "upstream_forbidden"  # out of credits, not a rate limit
+    assert "exceeded your current quota" in raised.value.detail
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+async def test_a_redirect_is_not_followed_and_says_where_it_points(status: int) -> None:
+    """As before the fast path, a redirect is not followed (the key would go wherever it points); it used to
+    end as 'the connection closed before the reply was finished', retried. Now it says so, once."""
+    head = (b"HTTP/1.1 %d Moved\r\nLocation: https://new.gateway.test/v1/chat/completions\r\n"
+            b"Content-Type: text/html\r\nContent-Length: 5\r\n\r\nmoved" % status)
+    async with gateway(lambda n: [head]) as (gw, endpoint), UpstreamClient() as client:
+        for call in (reply(client, endpoint), client.complete(endpoint, REQUEST), client.list_models(endpoint)):
+            with pytest.raises(UpstreamError) as raised:
+                await call
+            assert raised.value.code == "upstream_unavailable" and not raised.value.retryable
+            assert raised.value.status == status and "https://new.gateway.test/v1" in raised.value.detail
+    assert len(gw.requests) == 3  # each call once: a redirect is not retried
+    assert gw.connections == 1  # and its connection (a read body) is reused
+
+
+@pytest.mark.parametrize("interim", [b"HTTP/1.1 100 Continue\r\n\r\n",
+                                     b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"],
+                         ids=["100", "103"])
+async def test_interim_responses_before_the_stream_are_skipped(interim: bytes) -> None:
+    async with gateway(lambda n: [interim, CHUNKED_HEAD, *chunked(split_everywhere(events_bytes(), 20))]) as (
+            gw, endpoint), UpstreamClient() as client:
+        for _ in range(2):
+            assert_whole(await reply(client, endpoint))
+    assert gw.connections == 1
+
+
+@pytest.mark.parametrize("head", [
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n",
+    b"HTTP/1.0 200 OK\r\nContent-Type: text/event-stream\r\n\r\n",
+], ids=["HTTP/1.1-close", "HTTP/1.0"])
+async def test_a_body_delimited_by_the_close_of_the_connection(head: bytes) -> None:
+    async with gateway(lambda n: [head, *split_everywhere(events_bytes(), 13), CLOSE]) as (gw, endpoint):
+        async with UpstreamClient() as client:
+            for _ in range(2):
+                assert_whole(await reply(client, endpoint))
+    assert gw.connections == 2  # such a connection cannot carry another request
+
+
+async def test_upper_case_sizes_extensions_and_trailers_in_separate_and_single_writes() -> None:
+    data = events_bytes()
+    writes = [b"%X;name=\"quoted value\"\r\n%s\r\n" % (len(piece), piece) for piece in split_everywhere(data, 150)]
+    writes[-1] += b"0;last\r\nX-Checksum: 1\r\nX-Other: 2\r\n\r\n"
+
+    def script(n: int) -> list[bytes]:
+        return [CHUNKED_HEAD, *writes] if n % 2 == 0 else [CHUNKED_HEAD + b"".join(writes)]
+
+    async with gateway(script) as (gw, endpoint), UpstreamClient() as client:
+        for _ in range(4):
+            assert_whole(await reply(client, endpoint))
+    assert gw.connections == 1
+
+
+async def test_a_stream_without_done_that_finished_is_whole() -> None:
+    body = b"".join(sse(token(t)) for t in [" one", " two 😀", " three"]) + sse(FINISH) + sse(
+        {"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 3, "total_tokens": 6}})
+    async with gateway(lambda n: [CHUNKED_HEAD, *chunked([body])]) as (_, endpoint), UpstreamClient() as client:
+        assert_whole(await reply(client, endpoint))
+
+
+# An HTTP proxy the environment names -------------------------------------------------------------
+
+
+@asynccontextmanager
+async def forward_proxy() -> AsyncIterator[tuple[list[bytes], str]]:
+    """A plain HTTP forward proxy (absolute-form request lines), relaying to whatever the request names."""
+    seen: list[bytes] = []
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with suppress(ConnectionError):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        seen.append(head)
+        method, target, version = head.split(b"\r\n", 1)[0].split(b" ")
+        assert target.startswith(b"http://"), target
+        hostport, _, path = target[len(b"http://"):].partition(b"/")
+        host, _, port = hostport.partition(b":")
+        up_reader, up_writer = await asyncio.open_connection(host.decode(), int(port or 80))
+        up_writer.write(head.replace(target, b"/" + path, 1))
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    async with server:
+        yield seen, f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+
+
+async def test_the_proxy_the_environment_names_is_used_and_no_proxy_is_honoured(monkeypatch) -> None:
+    async with forward_proxy() as (seen, proxy), gateway(
+            lambda n: [CHUNKED_HEAD, *chunked(split_everywhere(events_bytes(), 30))]) as (gw, endpoint):
+        for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy",
+                     "all_proxy", "no_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", proxy)
+        async with UpstreamClient() as client:
+            assert_whole(await reply(client, endpoint))
+            assert_whole(await client_reply_coalesced(client, endpoint), coalesced=True)
+        # One proxy connection carried both (kept alive): the proxy saw the first request's absolute form.
+        assert len(seen) == 1 and seen[0].startswith(b"POST " + endpoint.base_url.encode() + b"/chat/completions ")
+        assert len(gw.requests) == 2
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        async with UpstreamClient() as client:
+            assert_whole(await reply(client, endpoint))
+        assert len(seen) == 1 and len(gw.requests) == 3  # straight to the gateway
+
+
+async def client_reply_coalesced(client: UpstreamClient, endpoint) -> list[object]:  # type: ignore[no-untyped-def]
+    return await reply(client, endpoint, coalesce_s=0.01)
+
+
+async def test_a_pooled_connection_the_gateway_drops_as_the_request_arrives_is_retried_on_a_new_one() -> None:
+    """Keep-alive race: the gateway closed its idle connection just as our next request went out on it."""
+
+    def script(n: int) -> list[bytes]:
+        return [CLOSE] if n == 1 else [CHUNKED_HEAD, *chunked([events_bytes()])]
+
+    async with gateway(script) as (gw, endpoint), UpstreamClient(sleep=_no_sleep) as client:
+        assert_whole(await reply(client, endpoint))
+        async with asyncio.timeout(10):  # never hangs
+            retried = await reply(client, _with_retries(endpoint))
+        assert_whole(retried)
+    assert gw.connections == 2
+
+
+async def _no_sleep(seconds: float) -> None:
+    return None
+
+
+def _with_retries(endpoint):  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    return dataclasses.replace(endpoint, max_retries=1)
+
