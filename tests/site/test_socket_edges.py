@@ -1,0 +1,109 @@
+"""The websocket's edges over a real daphne, with the direct frame writes (chat.socket_write) in play.
+
+What a browser does that the in-process communicator never shows: offering per-message compression
+(Chromium always does: negotiated, the direct writes would have to compress; daphne does not accept
+it, so every frame, direct or not, is plain), control frames, fragmented and binary client messages,
+frames over the server's limits, and long replies whose deltas need the extended length encodings.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import socket
+import uuid
+from typing import Any
+
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection
+
+from tests.site.daphne import running_daphne
+from tests.site.test_lean_sockets import MODEL, _cookie, _frame, _open, _reply
+
+pytestmark = pytest.mark.django_db(transaction=True)
+CHROMIUM_OFFER = "permessage-deflate; client_max_window_bits"
+DAPHNE_MAX_MESSAGE = 1024 * 1024  # daphne's --websocket_max_message_size default
+
+
+def _handshake_answer(url: str, cookie: str) -> bytes:
+    """The raw answer to an upgrade offering what Chromium offers."""
+    host, port = url.removeprefix("http://").split(":")
+    key = base64.b64encode(os.urandom(16)).decode()
+    request = (f"GET /ws/chat/ HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nOrigin: {url}\r\n"
+               f"Sec-WebSocket-Extensions: {CHROMIUM_OFFER}\r\nCookie: sessionid={cookie}\r\n\r\n")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(request.encode())
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            data = sock.recv(4096)
+            assert data, answer
+            answer += data
+    return answer.split(b"\r\n\r\n", 1)[0]
+
+
+def _start_reply(ws: ClientConnection, content: str) -> str:
+    ws.send(json.dumps({"type": "send", "request_id": str(uuid.uuid4()), "conversation": None,
+                        "model": MODEL, "content": content}))
+    while True:
+        frame = _frame(ws)
+        if frame["type"] == "message.created":
+            return str(frame["assistant_message"]["id"])
+
+
+def _error_frame(ws: ClientConnection) -> dict[str, Any]:
+    while True:
+        frame = _frame(ws)
+        if frame["type"] == "error":
+            return frame
+
+
+def test_compression_is_not_negotiated_and_a_long_reply_arrives_whole_in_plain_frames(make_user,
+                                                                                     emulator_provider) -> None:
+    """Per-message compression offered (as by Chromium and by the websockets client) is declined, so the frames
+    written straight to the socket (uncompressed, RSV1 clear) are what was agreed; a long reply's deltas, some
+    of them past 125 bytes (16-bit length) or longer, add up to its stored text."""
+    cookie = _cookie(make_user("alice"))
+    with running_daphne() as url:
+        head = _handshake_answer(url, cookie)
+        assert head.startswith(b"HTTP/1.1 101") and b"sec-websocket-extensions" not in head.lower()
+        with _open(url, cookie) as ws:  # websockets offers permessage-deflate too
+            assert ws.protocol.extensions == []
+            message = _start_reply(ws, "Write at length [[tokens=6000]]")
+            streamed, final = _reply(ws, message)
+            assert streamed == final and len(final.encode()) > 30000
+            ws.send('{"type":"ping"}')
+            assert _frame(ws) == {"type": "pong"}
+
+
+def test_control_fragmented_and_binary_frames_from_a_client(make_user, emulator_provider) -> None:
+    cookie = _cookie(make_user("alice"))
+    with running_daphne() as url, _open(url, cookie) as ws:
+        ws.ping(b"are you there").wait(30)  # a websocket ping is answered with a pong by the server
+        ws.send(iter(['{"type":', '"pi', 'ng"}']))  # one text message in three frames
+        assert _frame(ws) == {"type": "pong"}
+        ws.send(b'{"type":"ping"}')  # a binary message is read as UTF-8 JSON
+        assert _frame(ws) == {"type": "pong"}
+        ws.send(b"\xff\xfe not utf-8")
+        assert _error_frame(ws)["code"] == "bad_request"
+        ws.send('{"type":"ping"}')
+        assert _frame(ws) == {"type": "pong"}  # still open
+
+
+def test_a_frame_over_max_frame_bytes_is_refused_and_one_over_daphnes_limit_closes_with_1009(
+        make_user, emulator_provider, settings) -> None:
+    """docs/protocol.md: over MAX_FRAME_BYTES (256 KiB) an `error` frame (`too_large`) and the socket stays open;
+    over daphne's own limit (1 MiB) daphne reads no further and closes the socket with 1009 (message too big)."""
+    cookie = _cookie(make_user("alice"))
+    limit = settings.GROKWEB["MAX_FRAME_BYTES"]
+    with running_daphne() as url, _open(url, cookie) as ws:
+        ws.send(json.dumps({"type": "ping", "pad": "x" * (limit + 10)}))
+        assert _error_frame(ws)["code"] == "too_large"
+        ws.send('{"type":"ping"}')
+        assert _frame(ws) == {"type": "pong"}
+        ws.send(json.dumps({"type": "ping", "pad": "x" * DAPHNE_MAX_MESSAGE}))
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                ws.recv(timeout=30)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
