@@ -229,3 +229,21 @@ def _with_retries(endpoint):  # type: ignore[no-untyped-def]
 
     return dataclasses.replace(endpoint, max_retries=1)
 
+
+
+@pytest.mark.parametrize("where", ["last", "finish", "every", "none"])
+async def test_usage_wherever_a_gateway_puts_it_the_last_figure_is_the_whole_reply(where, emulator_url) -> None:
+    from gateways.wire.client import ChatRequest, Endpoint
+    from gateways.wire.events import Usage
+
+    request = ChatRequest("grok-4-1-fast-non-reasoning",
+                          [{"role": "user", "content": f"Hi [[tokens=12]] [[usage={where}]]"}])
+    async with UpstreamClient() as client:
+        events = [e async for e in client.stream(Endpoint(emulator_url, "emulator", max_retries=0), request,
+                                                 coalesce_s=0.005, join_text=True)]
+    usages = [e for e in events if isinstance(e, Usage)]
+    if where == "none":
+        assert usages == []
+    else:
+        assert usages[-1].raw["completion_tokens"] == 12
+        assert len(usages) == (12 + 1 if where == "every" else 1)
