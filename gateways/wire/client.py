@@ -341,7 +341,9 @@ async def _events(
                     raise timeout_error(what, watchdog.limit if waited else allowed_s) from None
                 raise
             except httpx.HTTPError:
-                raise dropped_error() from None
+                # Cut short (closed mid-body, a broken chunk): the events so far stand, a held half character
+                # comes out as U+FFFD, and the reply is an error unless its finish already came (below).
+                break
             finally:
                 watchdog.waiting = False
             if not chunk:
@@ -392,6 +394,7 @@ async def _events(
         yield event
     if not finished:
         raise dropped_error()  # closed without [DONE] or a finish_reason: the reply is cut short
+    # A finish came: the text is whole, even if the body's end (and perhaps usage, then estimated) did not.
 
 
 async def _read_rest(body: Body) -> None:

@@ -17,6 +17,7 @@ import pytest
 
 from gateways.wire.client import UpstreamClient
 from gateways.wire.errors import UpstreamError
+from gateways.wire.events import ContentDelta, Finish
 from tests.upstream.test_body import (
     CHUNKED_HEAD,
     CLOSE,
@@ -247,3 +248,48 @@ async def test_usage_wherever_a_gateway_puts_it_the_last_figure_is_the_whole_rep
     else:
         assert usages[-1].raw["completion_tokens"] == 12
         assert len(usages) == (12 + 1 if where == "every" else 1)
+
+
+async def test_a_body_cut_after_the_finishing_chunk_still_ends_the_reply_whole() -> None:
+    """The finish and the text are all there; only the chunked body's end (and perhaps usage) never came."""
+    body = b"".join(sse(token(t)) for t in [" one", " two 😀", " three"]) + sse(FINISH)
+
+    def script(n: int) -> list[bytes]:
+        return [CHUNKED_HEAD, *[b"%x\r\n%s\r\n" % (len(p), p) for p in split_everywhere(body, 40)], CLOSE]
+
+    async with gateway(script) as (gw, endpoint), UpstreamClient() as client:
+        for coalesce in (0.0, 0.01):
+            events = await reply(client, endpoint, coalesce_s=coalesce)
+            assert "".join(e.text for e in events if isinstance(e, ContentDelta)) == " one two 😀 three"
+            assert any(isinstance(e, Finish) for e in events)
+    assert gw.connections == 2  # a cut body's connection is never reused
+
+
+async def test_a_body_cut_midway_keeps_a_held_half_character_as_a_replacement() -> None:
+    body = b'data: {"choices": [{"index": 0, "delta": {"content": " one \\ud83d"}}]}\n\n'
+
+    async with gateway(lambda n: [CHUNKED_HEAD, b"%x\r\n%s\r\n" % (len(body), body), CLOSE]) as (_, endpoint):
+        async with UpstreamClient() as client:
+            seen: list[object] = []
+            with pytest.raises(UpstreamError) as raised:
+                async for event in client.stream(endpoint, REQUEST):
+                    seen.append(event)
+    assert raised.value.code == "upstream_unavailable"
+    assert "".join(e.text for e in seen if isinstance(e, ContentDelta)) == " one \ufffd"
+
+
+@pytest.mark.parametrize("data", [b'{"message": "Upstream model overloaded", "code": 529}',
+                                  b'{"error": {"message": "Upstream model overloaded"}}',
+                                  b"Upstream model overloaded"], ids=["object", "error-key", "text"])
+async def test_an_event_named_error_is_the_gateways_error_not_a_dropped_stream(data: bytes) -> None:
+    """Some gateways (OpenRouter-style proxies) end a 200 stream with `event: error`; its data need not have an
+    `error` key. Ignored, the stream ended as 'the connection closed before the reply was finished'."""
+    body = sse(token(" one")) + b"event: error\ndata: " + data + b"\n\n"
+    async with gateway(lambda n: [CHUNKED_HEAD, *chunked([body]), CLOSE]) as (_, endpoint):
+        async with UpstreamClient() as client:
+            seen: list[object] = []
+            with pytest.raises(UpstreamError) as raised:
+                async for event in client.stream(endpoint, REQUEST):
+                    seen.append(event)
+    assert "Upstream model overloaded" in raised.value.detail
+    assert [e.text for e in seen if isinstance(e, ContentDelta)] == [" one"]
