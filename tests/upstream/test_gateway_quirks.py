@@ -293,3 +293,14 @@ async def test_an_event_named_error_is_the_gateways_error_not_a_dropped_stream(d
                     seen.append(event)
     assert "Upstream model overloaded" in raised.value.detail
     assert [e.text for e in seen if isinstance(e, ContentDelta)] == [" one"]
+
+
+def test_zero_padded_chunk_sizes_decode_as_h11_decodes_them() -> None:
+    """Some servers pad chunk sizes to a fixed width; h11 (what httpx used) takes up to 20 hex digits."""
+    from gateways.wire.chunked import ChunkedDecoder
+
+    body = b"%020x\r\n%s\r\n" % (26, b"a" * 26) + b"%08X\r\n%s\r\n" % (3, b"xyz") + b"00000000000000000000\r\n\r\n"
+    for split in (1, 7, len(body)):
+        decoder = ChunkedDecoder()
+        payload = b"".join(decoder.feed(body[i:i + split]) for i in range(0, len(body), split))
+        assert payload == b"a" * 26 + b"xyz" and decoder.done
