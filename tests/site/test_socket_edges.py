@@ -11,13 +11,16 @@ import base64
 import json
 import os
 import socket
+import threading
 import uuid
 from typing import Any
 
 import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection
+from websockets.sync.client import connect as ws_connect
 
+from chat.models import Message
 from tests.site.daphne import running_daphne
 from tests.site.test_lean_sockets import MODEL, _cookie, _frame, _open, _reply
 
@@ -107,3 +110,33 @@ def test_a_frame_over_max_frame_bytes_is_refused_and_one_over_daphnes_limit_clos
             while True:
                 ws.recv(timeout=30)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+
+
+def test_a_slow_reader_loses_and_reorders_nothing(make_user, emulator_provider) -> None:
+    """The client's receive buffer is tiny and it stops reading: daphne's writes back up (partial sends, Twisted's
+    buffer), the direct frame writes among them. Read at last, every delta is there, in order, then the end."""
+    cookie = _cookie(make_user("alice"))
+    with running_daphne() as url:
+        host, port = url.removeprefix("http://").split(":")
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect((host, int(port)))
+        with ws_connect(url.replace("http", "ws", 1) + "/ws/chat/", sock=sock, origin=url,  # type: ignore[arg-type]
+                        additional_headers={"Cookie": f"sessionid={cookie}"}, open_timeout=30, max_queue=1) as ws:
+            message = _start_reply(ws, "Write at length [[tokens=60000]]")
+            backed_up = threading.Event()
+            backed_up.wait(2)  # not reading for a while: the reply keeps streaming into a full socket
+            seqs, deltas = [], []
+            while True:
+                frame = _frame(ws)
+                if frame["type"] == "message.delta" and frame["message"] == message:
+                    seqs.append(frame["seq"])
+                    deltas.append(frame["content"])
+                elif frame["type"] in ("message.done", "message.error") and frame.get("message") == message:
+                    assert frame["type"] == "message.done", frame
+                    break
+            stored = Message.objects.get(pk=message).content  # the done frame's copy is cut at MAX_FRAME_BYTES
+            assert seqs == list(range(1, len(seqs) + 1)) and "".join(deltas) == stored
+            assert len(stored.encode()) > 300_000 and frame["content"].startswith(stored[:1000])
+            ws.send('{"type":"ping"}')
+            assert _frame(ws) == {"type": "pong"}
