@@ -13,6 +13,7 @@ import os
 import socket
 import threading
 import uuid
+from contextlib import suppress
 from typing import Any
 
 import pytest
@@ -140,3 +141,31 @@ def test_a_slow_reader_loses_and_reorders_nothing(make_user, emulator_provider) 
             assert len(stored.encode()) > 300_000 and frame["content"].startswith(stored[:1000])
             ws.send('{"type":"ping"}')
             assert _frame(ws) == {"type": "pong"}
+
+
+def test_a_socket_gone_mid_reply_leaves_the_reply_to_finish_for_the_next_tab(make_user, emulator_provider) -> None:
+    """The tab's connection is reset while deltas are being written straight to it: the reply goes on, is stored
+    whole, and a new socket subscribing to the conversation gets it; the process serves on."""
+    cookie = _cookie(make_user("alice"))
+    with running_daphne() as url:
+        with suppress(OSError, ConnectionClosed), _open(url, cookie) as ws:
+            ws.send(json.dumps({"type": "send", "request_id": str(uuid.uuid4()), "conversation": None,
+                                "model": MODEL, "content": "Write at length [[tokens=20000]]"}))
+            created = _frame(ws)
+            while created["type"] != "message.created":
+                created = _frame(ws)
+            while _frame(ws)["type"] != "message.delta":
+                pass
+            ws.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            ws.socket.close()  # a reset, mid-stream, no close frame
+        message = created["assistant_message"]["id"]
+        with _open(url, cookie) as again:
+            again.send(json.dumps({"type": "subscribe", "conversation": created["conversation"]}))
+            while True:
+                frame = _frame(again)
+                if frame["type"] in ("message.done", "message.error") and frame.get("message") == message:
+                    break
+                if frame["type"] == "conversation.snapshot" and not frame["live"]:
+                    break  # it had already finished
+            stored = Message.objects.get(pk=message)
+            assert stored.status == "complete" and len(stored.content) > 50_000
