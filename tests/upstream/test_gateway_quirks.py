@@ -172,6 +172,13 @@ async def forward_proxy() -> AsyncIterator[tuple[list[bytes], str]]:
         head = await reader.readuntil(b"\r\n\r\n")
         seen.append(head)
         method, target, version = head.split(b"\r\n", 1)[0].split(b" ")
+        if method == b"CONNECT":  # a tunnel (an https gateway): relay bytes both ways after 200
+            host, _, port = target.partition(b":")
+            up_reader, up_writer = await asyncio.open_connection(host.decode(), int(port))
+            writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            await writer.drain()
+            await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+            return
         assert target.startswith(b"http://"), target
         hostport, _, path = target[len(b"http://"):].partition(b"/")
         host, _, port = hostport.partition(b":")
@@ -304,3 +311,33 @@ def test_zero_padded_chunk_sizes_decode_as_h11_decodes_them() -> None:
         decoder = ChunkedDecoder()
         payload = b"".join(decoder.feed(body[i:i + split]) for i in range(0, len(body), split))
         assert payload == b"a" * 26 + b"xyz" and decoder.done
+
+
+_PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "all_proxy",
+                    "no_proxy", "SSL_CERT_FILE", "SSL_CERT_DIR")
+
+
+async def test_an_https_gateway_through_the_environments_proxy_and_ca_file(monkeypatch, tmp_path) -> None:
+    """HTTPS_PROXY (a CONNECT tunnel) and SSL_CERT_FILE (a private CA) are honoured as httpx honours them, and the
+    reads below httpx (gateways.wire.body) work over the tunnelled TLS as over a direct connection."""
+    from tests.upstream.test_body import Gateway, _self_signed, paced_writes
+
+    server_context, _ = _self_signed(tmp_path)
+    served = Gateway(lambda n: paced_writes())
+    server = await asyncio.start_server(served.handle, "127.0.0.1", 0, ssl=server_context)
+    for name in _PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    async with server, forward_proxy() as (seen, proxy):
+        import dataclasses
+
+        from gateways.wire.client import Endpoint
+
+        endpoint = Endpoint(f"https://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1", "k", max_retries=0)
+        monkeypatch.setenv("HTTPS_PROXY", proxy)
+        monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "cert.pem"))
+        async with UpstreamClient() as client:
+            for _ in range(2):
+                assert_whole(await reply(client, endpoint, coalesce_s=0.01), coalesced=True)
+            assert_whole(await reply(client, dataclasses.replace(endpoint)))
+    assert len(seen) == 1 and seen[0].startswith(b"CONNECT 127.0.0.1:")
+    assert served.connections == 1  # one tunnel, kept alive across replies
