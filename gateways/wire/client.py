@@ -30,6 +30,7 @@ from .errors import (
     dropped_error,
     redirect_error,
     timeout_error,
+    web_page_error,
 )
 from .events import TEXT_EVENTS, Finish, UpstreamEvent
 from .retry import RETRY_AFTER_CAP_S, backoff_delay
@@ -169,8 +170,8 @@ class UpstreamClient:
                 raise classify_http(response.status_code, await _error_body(response), response.headers)
             refusal = _unreadable(response)
             if refusal is not None:
-                if response.status_code < 400:
-                    await _error_body(response)  # a redirect's short body, read: its connection is kept
+                if refusal.status is not None:  # a redirect's or a page's short body, read: its connection is kept
+                    await _error_body(response)
                 raise refusal
             async for event in _events(response, endpoint, coalesce_s, until=until, allowed_s=limit,
                                          join_text=join_text):
@@ -453,12 +454,14 @@ def _inflated(body: bytes, coding: str) -> bytes:
 
 def _unreadable(response: httpx.Response) -> UpstreamError | None:
     """Why a non-error answer cannot be read as one: a redirect (not followed: the key would go wherever it
-    points), or a content coding httpx cannot decode (br, zstd: their packages are not installed). httpx
+    points), a web page (the base URL points at a site), or a content coding httpx cannot decode (br, zstd: their packages are not installed). httpx
     passes such a body on still coded, and SSE or JSON read from it was nothing, then 'the connection
     closed before the reply was finished', retried and failed over as if the gateway were flaky."""
     status = response.status_code
     if 300 <= status < 400:
         return redirect_error(status, response.headers.get("location"))
+    if response.headers.get("content-type", "").lstrip().lower().startswith("text/html"):
+        return web_page_error(status)
     coding = response.headers.get("content-encoding")
     if coding:
         for part in coding.lower().split(","):

@@ -205,3 +205,12 @@ def coding_error(coding: str) -> UpstreamError:
         "upstream_unavailable",
         f"The gateway answered in the content coding '{coding[:40]}', which was not asked for and cannot be read.",
         retryable=False)
+
+
+def web_page_error(status: int) -> UpstreamError:
+    """A 2xx web page where an API answer belongs: the base URL points at a site, not at the API."""
+    return UpstreamError(
+        "upstream_unavailable",
+        f"The gateway answered with a web page (HTTP {status}, text/html), not an API answer: check the "
+        "provider's base URL (it usually ends in /v1).",
+        retryable=False, status=status)

@@ -341,3 +341,17 @@ async def test_an_https_gateway_through_the_environments_proxy_and_ca_file(monke
             assert_whole(await reply(client, dataclasses.replace(endpoint)))
     assert len(seen) == 1 and seen[0].startswith(b"CONNECT 127.0.0.1:")
     assert served.connections == 1  # one tunnel, kept alive across replies
+
+
+async def test_a_web_page_instead_of_an_api_answer_says_so() -> None:
+    """A base URL that points at a site (a login portal, a gateway's home page) answers 200 with HTML: it read as
+    'the connection closed before the reply was finished', retried as if the gateway were flaky."""
+    page = b"<!doctype html><html><body>Welcome to our gateway</body></html>"
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: %d\r\n\r\n" % len(page)
+    async with gateway(lambda n: [head + page]) as (gw, endpoint), UpstreamClient() as client:
+        for call in (reply(client, endpoint), client.complete(endpoint, REQUEST)):
+            with pytest.raises(UpstreamError) as raised:
+                await call
+            assert raised.value.code == "upstream_unavailable" and not raised.value.retryable
+            assert "text/html" in raised.value.detail and "base URL" in raised.value.detail
+    assert len(gw.requests) == 2
