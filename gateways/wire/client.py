@@ -453,10 +453,11 @@ def _inflated(body: bytes, coding: str) -> bytes:
 
 
 def _unreadable(response: httpx.Response) -> UpstreamError | None:
-    """Why a non-error answer cannot be read as one: a redirect (not followed: the key would go wherever it
-    points), a web page (the base URL points at a site), or a content coding httpx cannot decode (br, zstd: their packages are not installed). httpx
-    passes such a body on still coded, and SSE or JSON read from it was nothing, then 'the connection
-    closed before the reply was finished', retried and failed over as if the gateway were flaky."""
+    """Why a non-error answer cannot be read as one: a redirect (not followed: the key would go wherever
+    it points), a web page (the base URL points at a site), or a content coding httpx cannot decode (br,
+    zstd: their packages are not installed; httpx passes such a body on still coded). SSE or JSON read
+    from any of them was nothing, then 'the connection closed before the reply was finished', retried
+    and failed over as if the gateway were flaky."""
     status = response.status_code
     if 300 <= status < 400:
         return redirect_error(status, response.headers.get("location"))
