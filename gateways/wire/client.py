@@ -199,7 +199,16 @@ class UpstreamClient:
         try:
             # The status line is the first thing a stalled gateway withholds.
             async with asyncio.timeout(answer_s):
-                return await self._exchange(req, stream)
+                try:
+                    return await self._exchange(req, stream)
+                except _UNANSWERED as exc:
+                    if isinstance(exc, httpx.RemoteProtocolError) and not str(exc).startswith(_NO_ANSWER):
+                        raise  # a malformed answer (it may have been acted on): not sent again
+                    # Closed or reset with nothing answered: nearly always a pooled keep-alive connection the
+                    # gateway closed as the request went out (the pool checks idle ones, but not for a close
+                    # still in flight). Sent again at once on a new connection, as HTTP clients do for a
+                    # reused one; once only, and not counted as a retry. A gateway that does it again fails.
+                    return await self._exchange(req, stream)
         except TimeoutError:
             raise timeout_error("answer", answer_s) from None
         except httpx.TimeoutException:
@@ -284,6 +293,11 @@ class UpstreamClient:
             return json.loads(body)
         except ValueError:
             raise dropped_error() from None
+
+
+# What an exchange raises when the connection closed or reset before any of the answer came.
+_UNANSWERED = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+_NO_ANSWER = "Server disconnected without sending a response"  # httpcore 1.0's RemoteProtocolError for a close
 
 
 @functools.lru_cache(maxsize=256)
