@@ -169,3 +169,50 @@ def test_a_socket_gone_mid_reply_leaves_the_reply_to_finish_for_the_next_tab(mak
                     break  # it had already finished
             stored = Message.objects.get(pk=message)
             assert stored.status == "complete" and len(stored.content) > 50_000
+
+
+def test_a_delta_over_64_kib_is_framed_with_the_64_bit_length(make_user) -> None:
+    """A gateway that sends one huge token (a pasted block of code, say): its delta, over 65,535 bytes, is
+    written straight to the socket with the 8-byte extended length, and a standard client reads it whole."""
+    import asyncio
+    import threading
+
+    from gateways import catalog, offering
+    from gateways.models import Provider
+
+    big = "x" * 70_000 + " 😀 " + "y" * 30_000
+    events = [{"choices": [{"index": 0, "delta": {"content": "Start: ", "role": "assistant"}}]},
+              {"choices": [{"index": 0, "delta": {"content": big}}]},
+              {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
+              {"choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}}]
+    body = b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events) + b"data: [DONE]\n\n"
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next(int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                      if line.lower().startswith(b"content-length:"))
+        await reader.readexactly(length)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: %d\r\n"
+                     b"Connection: close\r\n\r\n%s" % (len(body), body))
+        await writer.drain()
+        writer.close()
+
+    loop = asyncio.new_event_loop()
+    server = loop.run_until_complete(asyncio.start_server(handle, "127.0.0.1", 0))
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        provider = Provider(name="Big tokens", kind=Provider.Kind.OPENAI,
+                            base_url=f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1")
+        provider.set_api_key("k")
+        provider.save()
+        offering.offer(provider, [e for e in catalog.CATALOG if e.slug == MODEL])
+        cookie = _cookie(make_user("alice"))
+        with running_daphne() as url, _open(url, cookie) as ws:
+            message = _start_reply(ws, "Paste it")
+            streamed, final = _reply(ws, message)
+            assert streamed == final == "Start: " + big
+    finally:
+        loop.call_soon_threadsafe(server.close)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
