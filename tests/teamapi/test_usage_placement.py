@@ -57,3 +57,26 @@ def test_a_client_gone_mid_stream_of_running_totals_stops_the_call_and_is_billed
     row = ledger_written()
     assert row.outcome == "cancelled" and 0 < row.completion_tokens < 100000
     assert not Reservation.objects.exists()
+
+
+def test_with_include_usage_every_chunk_carries_usage_null_until_the_last(user, emulator_provider, make_token,
+                                                                          api_url) -> None:
+    """OpenAI's shape: 'All other chunks will also include a usage field, but with a null value.'"""
+    import json
+
+    import httpx
+
+    body = {"model": MODEL, "stream": True, "stream_options": {"include_usage": True},
+            "messages": [{"role": "user", "content": "Hi [[tokens=8]]"}]}
+    with httpx.stream("POST", f"{api_url}/chat/completions", json=body, timeout=60,
+                      headers={"Authorization": f"Bearer {make_token(user)}"}) as answer:
+        events = [line[6:] for line in answer.iter_lines() if line.startswith("data: ")]
+    assert events[-1] == "[DONE]"
+    chunks = [json.loads(e) for e in events[:-1]]
+    assert all("usage" in c and c["usage"] is None for c in chunks[:-1])
+    assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["completion_tokens"] == 8
+    body.pop("stream_options")
+    with httpx.stream("POST", f"{api_url}/chat/completions", json=body, timeout=60,
+                      headers={"Authorization": f"Bearer {make_token(user)}"}) as answer:
+        events = [line[6:] for line in answer.iter_lines() if line.startswith("data: ")]
+    assert all("usage" not in json.loads(e) for e in events[:-1])  # not asked: no usage field at all
