@@ -360,3 +360,21 @@ async def test_a_malformed_answer_is_not_sent_again() -> None:
         with pytest.raises(UpstreamError) as raised:
             await reply(client, endpoint)
     assert raised.value.code == "upstream_unavailable" and len(gw.requests) == 1
+
+
+async def test_test_connection_says_what_to_fix_for_a_redirect_a_web_page_or_an_unreadable_coding() -> None:
+    """'Test connection' (gateways.probe) said 'the gateway answered with an error (307); try again shortly' or
+    'no connection to the gateway' for these: neither says what is wrong, and trying again changes nothing."""
+    from gateways.probe import probe
+
+    answers = {
+        "redirect": (b"HTTP/1.1 308 Permanent Redirect\r\nLocation: https://api.gw.test/v1/models\r\n"
+                     b"Content-Length: 0\r\n\r\n", "https://api.gw.test/v1"),
+        "page": (b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 6\r\n\r\n<html>", "base URL"),
+        "coding": (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: br\r\n"
+                   b"Content-Length: 2\r\n\r\n\x1b\x00", "'br'"),
+    }
+    for answer, says in answers.values():
+        async with gateway(lambda n, answer=answer: [answer]) as (_, endpoint):
+            outcome = await probe(endpoint)
+        assert not outcome.ok and says in outcome.detail and "try again" not in outcome.detail
