@@ -216,3 +216,57 @@ def test_a_delta_over_64_kib_is_framed_with_the_64_bit_length(make_user) -> None
         loop.call_soon_threadsafe(server.close)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
+
+
+def _raw_socket(url: str, cookie: str) -> socket.socket:
+    """An open websocket as a bare TCP socket (the 101 read off it), for frames no client library would send."""
+    host, port = url.removeprefix("http://").split(":")
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock = socket.create_connection((host, int(port)), timeout=30)
+    sock.sendall((f"GET /ws/chat/ HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nOrigin: {url}\r\n"
+                  f"Cookie: sessionid={cookie}\r\n\r\n").encode())
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        answer += sock.recv(1)
+    assert answer.startswith(b"HTTP/1.1 101"), answer
+    return sock
+
+
+def _close_code_after(sock: socket.socket, frame: bytes) -> int | None:
+    """Send `frame`, then read server frames up to a close frame: its code (None if the TCP closed first)."""
+    sock.sendall(frame)
+    data = b""
+    while True:
+        while len(data) >= 2:
+            opcode, length, at = data[0] & 0x0F, data[1] & 0x7F, 2
+            if length == 126:
+                length, at = int.from_bytes(data[2:4], "big"), 4
+            elif length == 127:
+                length, at = int.from_bytes(data[2:10], "big"), 10
+            if len(data) < at + length:
+                break
+            if opcode == 8:
+                return int.from_bytes(data[at:at + 2], "big")
+            data = data[at + length:]
+        more = sock.recv(65536)
+        if not more:
+            return None
+        data += more
+
+
+def _masked(opcode: int, payload: bytes) -> bytes:
+    mask = os.urandom(4)
+    assert len(payload) < 126
+    return bytes((0x80 | opcode, 0x80 | len(payload))) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+@pytest.mark.parametrize("frame, code", [
+    (_masked(1, b'{"type":"ping","x":"\xff"}'), 1007),  # a text frame that is not UTF-8
+    (bytes((0x81, 2)) + b"{}", 1002),  # a client frame without a mask
+    (_masked(0x3, b"x"), 1002),  # a reserved opcode
+], ids=["not-utf-8", "unmasked", "reserved-opcode"])
+def test_a_client_breaking_the_protocol_hears_why_in_a_close_frame(frame, code, make_user) -> None:
+    cookie = _cookie(make_user("alice"))
+    with running_daphne() as url, _raw_socket(url, cookie) as sock:
+        assert _close_code_after(sock, frame) == code
