@@ -43,7 +43,7 @@ class SSEDecoder:
         """
         text = self._text.decode(chunk)
         if self._buffer or self._data or self._event or self._pending_cr or self._first or "\r" in text:
-            return [_data(event) for event in self._take(text)]
+            return [e.data if e.event != "error" else _error_data(e) for e in self._take(text)]
         blocks = text.split("\n\n")
         rest = blocks.pop()  # after the last blank line: the start of the next event, or ""
         out: list[str] = []
@@ -54,7 +54,7 @@ class SSEDecoder:
             rest = "\n\n".join(blocks[i:]) + "\n\n" + rest
             break
         if rest:
-            out.extend(_data(event) for event in self._take(rest))
+            out.extend(e.data if e.event != "error" else _error_data(e) for e in self._take(rest))
         return out
 
     def flush(self) -> list[SSEEvent]:
@@ -117,11 +117,9 @@ class SSEDecoder:
         return SSEEvent("\n".join(data), event or "message", self._last_id)
 
 
-def _data(event: SSEEvent) -> str:
-    """An event's data for `feed_data`; an event named `error` (`event: error`, as some proxies end a 200
-    stream) as a JSON object with an `error` key, which the chunk parser raises as the gateway's error."""
-    if event.event != "error":
-        return event.data
+def _error_data(event: SSEEvent) -> str:
+    """The data `feed_data` gives for an event named `error` (`event: error`, as some proxies end a 200 stream):
+    a JSON object with an `error` key, which the chunk parser raises as the gateway's error."""
     try:
         body = json.loads(event.data)
     except ValueError:
