@@ -46,6 +46,9 @@ _PENALTY_PARAMS = ("presence_penalty", "frequency_penalty", "stop")
 _MAX_ERROR_BODY = 64 * 1024
 _BLOCKED_S = 0.001  # a read that took longer waited for the network
 _REST_S = 0.25  # how long the body's end may take to follow [DONE] for the connection to be kept
+# Silence after a reply's finish that ends it (whole: usage, if it never came, is estimated). A gateway that
+# never sent [DONE] nor ended the body held a finished reply until the idle timeout, then failed it.
+_AFTER_FINISH_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -353,6 +356,8 @@ async def _events(
             except asyncio.CancelledError:
                 if watchdog.expired:  # our own timeout, not a stop from outside
                     watchdog.absorb()
+                    if finished:
+                        break  # finished, then silent with the body still open: the reply is whole
                     raise timeout_error(what, watchdog.limit if waited else allowed_s) from None
                 raise
             except httpx.HTTPError:
@@ -384,6 +389,8 @@ async def _events(
                 elif not waited and isinstance(event, TEXT_EVENTS):
                     waited, what = True, "new text"
                     watchdog.set_limit(endpoint.idle_timeout)
+            if finished and watchdog.limit > _AFTER_FINISH_S:
+                watchdog.set_limit(_AFTER_FINISH_S)  # only usage and [DONE] may follow, and they come at once
             for event in read:
                 yield event
             if error is not None:

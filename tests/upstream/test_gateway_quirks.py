@@ -378,3 +378,15 @@ async def test_test_connection_says_what_to_fix_for_a_redirect_a_web_page_or_an_
         async with gateway(lambda n, answer=answer: [answer]) as (_, endpoint):
             outcome = await probe(endpoint)
         assert not outcome.ok and says in outcome.detail and "try again" not in outcome.detail
+
+
+async def test_a_finished_stream_the_gateway_never_ends_completes_soon_after_its_finish() -> None:
+    """Finish and usage sent, then neither [DONE] nor the body's end, the connection held open: the reply was
+    whole, yet it waited out the idle timeout (60 s) and then failed as a timeout."""
+    body = b"".join(sse(token(t)) for t in [" one", " two 😀", " three"]) + sse(FINISH) + sse(
+        {"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 3, "total_tokens": 6}})
+    writes = [b"%x\r\n%s\r\n" % (len(p), p) for p in split_everywhere(body, 50)]  # no end: the body stays open
+    async with gateway(lambda n: [CHUNKED_HEAD, *writes]) as (_, endpoint), UpstreamClient() as client:
+        async with asyncio.timeout(10):
+            for coalesce in (0.0, 0.01):
+                assert_whole(await reply(client, endpoint, coalesce_s=coalesce), coalesced=coalesce > 0)
