@@ -94,6 +94,23 @@ def test_writes_need_a_csrf_token(user) -> None:
     assert conversation.title == "Renamed"
 
 
+@pytest.mark.parametrize("body", [{"pinned": "true"}, {"pinned": 1}, {"archived": "yes"},
+                                  {"params": {"temperature": "1"}}, {"params": {"max_tokens": 5.0}}])
+def test_a_patch_field_of_the_wrong_type_is_refused_not_coerced(logged_in, user, body) -> None:
+    """docs/protocol.md: a body of the wrong type answers 400 bad_request; "true" is not a bool, "1" not a number."""
+    conversation = _conversation(user, "keep")
+    response = logged_in.patch(f"/api/conversations/{conversation.id}/", body, content_type="application/json")
+    assert response.status_code == 400 and response.json()["code"] == "bad_request"
+    conversation.refresh_from_db()
+    assert not conversation.pinned and not conversation.archived and not conversation.params
+
+
+def test_a_preset_flag_of_the_wrong_type_is_refused(logged_in) -> None:
+    response = logged_in.post("/api/presets/", {"name": "p", "model": "grok-3-mini", "team": "false"},
+                              content_type="application/json")
+    assert response.status_code == 400 and response.json()["code"] == "bad_request"
+
+
 def test_openapi_schema_is_served(logged_in) -> None:
     schema = Client().get("/api/openapi.json").json()
     assert "/api/conversations/{conversation_id}/" in schema["paths"]

@@ -64,6 +64,17 @@ ID = "6b0d5c1e-3f1a-4c8e-9d2b-5a7f0e4c1b93"  # fixed: pytest-xdist workers must 
         (json.dumps({"type": "send", "request_id": ID, "content": "x" * 150_000}), "too_large"),
         (json.dumps({"type": "send", "request_id": ID, "content": "hi", "model": "gpt-9"}),
          "model_unavailable"),
+        # A known field of the wrong type is refused, never coerced (PROTOCOL.md): a number in a string, a bool.
+        (json.dumps({"type": "send", "request_id": ID, "content": "hi", "params": {"max_tokens": "100"}}),
+         "bad_request"),
+        (json.dumps({"type": "send", "request_id": ID, "content": "hi", "params": {"temperature": "1"}}),
+         "bad_request"),
+        (json.dumps({"type": "send", "request_id": ID, "content": "hi", "params": {"temperature": True}}),
+         "bad_request"),
+        (json.dumps({"type": "send", "request_id": ID, "content": "hi", "params": {"max_tokens": True}}),
+         "bad_request"),
+        (json.dumps({"type": "send", "request_id": ID, "content": "hi", "params": {"top_p": "0.5"}}),
+         "bad_request"),
     ],
 )
 async def test_bad_frames_get_an_error_and_store_nothing(user, emulator_provider, raw, code) -> None:
