@@ -197,7 +197,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         params = frame.params.model_dump(exclude_none=True) if frame.params else None
         start = partial(services.send, self.user, request_id=frame.request_id, conversation_id=frame.conversation,
                         content=frame.content, model_slug=frame.model, params=params,
-                        system_prompt=frame.system_prompt, runner=self.hub.channel, attachments=frame.attachments)
+                        system_prompt=frame.system_prompt, runner=self.hub.channel, attachments=frame.attachments or ())
         await self._start(start, str(frame.request_id))
 
     async def on_regenerate(self, frame: frames.Regenerate) -> None:

@@ -67,7 +67,7 @@ class Send(_Frame):
     request_id: UUID
     conversation: UUID | None = None
     content: Text
-    attachments: list[UUID] = []
+    attachments: list[UUID] | None = None  # null, as absent: none (the optional fields all take null)
     model: Text | None = None
     params: Params | None = None
     system_prompt: Text | None = None

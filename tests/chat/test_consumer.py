@@ -120,6 +120,15 @@ async def test_send_streams_a_reply_and_stores_it(user, emulator_provider) -> No
     await socket.close()
 
 
+async def test_optional_send_fields_may_be_null(user, emulator_provider) -> None:
+    """PROTOCOL.md: `attachments`, `model`, `params`, `system_prompt` are optional; null says "none", as absent does."""
+    socket = await open_socket(user)
+    created = await socket.chat("Hi [[tokens=3]]", attachments=None, model=None, params=None, system_prompt=None)
+    assert created["user_message"]["content"] == "Hi [[tokens=3]]"
+    await socket.until("message.done", message=created["assistant_message"]["id"])
+    await socket.close()
+
+
 async def test_repeating_a_request_id_never_starts_a_second_reply(user, emulator_provider) -> None:
     socket = await open_socket(user)
     request_id = str(uuid.uuid4())
