@@ -88,6 +88,25 @@ async def test_bad_frames_get_an_error_and_store_nothing(user, emulator_provider
     await socket.close()
 
 
+async def test_the_limits_hold_at_their_edges(user, emulator_provider, settings) -> None:
+    """docs/protocol.md: a frame *over* MAX_FRAME_BYTES and a message *over* MAX_MESSAGE_CHARS are too_large;
+    exactly at the limit is served."""
+    limit = settings.GROKWEB["MAX_FRAME_BYTES"]
+    socket = await open_socket(user)
+    head = '{"type": "ping", "pad": "'
+    await socket.ws.send_to(text_data=head + "x" * (limit - len(head) - 2) + '"}')
+    assert (await socket.recv())["type"] == "pong"
+    await socket.ws.send_to(text_data=head + "x" * (limit - len(head) - 1) + '"}')
+    assert (await socket.recv())["code"] == "too_large"
+    chars = settings.GROKWEB["MAX_MESSAGE_CHARS"]
+    directive = " [[tokens=2]]"
+    await socket.send({"type": "send", "request_id": str(uuid.uuid4()), "content": "x" * (chars + 1)})
+    assert (await socket.until("error"))["code"] == "too_large"
+    created = await socket.chat("x" * (chars - len(directive)) + directive)
+    await socket.until("message.done", message=created["assistant_message"]["id"])
+    await socket.close()
+
+
 async def test_another_users_conversation_is_not_found(user, make_user, emulator_provider) -> None:
     owner = await db(make_user)("bob")
     theirs = await db(Conversation.objects.create)(owner=owner, title="secret plans")
