@@ -323,5 +323,6 @@ def _store_and_plan(user: Any, start: Callable[[], services.Started], request_id
     except ChatError as exc:
         services.fail_to_start(reply_id, exc.code, exc.detail)
         prepared.failed = {"type": "message.error", "message": str(reply_id), "code": exc.code,
-                           "detail": exc.detail, "retryable": is_retryable(exc.code), "content": "", **exc.extra}
+                           "detail": exc.detail, "retryable": is_retryable(exc.code), "content": "", "usage": None,
+                           **exc.extra}
     return prepared
