@@ -20,7 +20,13 @@ from gateways.providers import emulator_key
 from teamapi import asgi as teamapi_asgi
 
 from .lean_sockets import lean_websockets
-from .serving import answer_overlong_lines, plain_autobahn_log_arguments, prompt_writes, quick_content_types
+from .serving import (
+    answer_overlong_lines,
+    close_codes_on_failure,
+    plain_autobahn_log_arguments,
+    prompt_writes,
+    quick_content_types,
+)
 from .socket_routing import ProtocolRouter, SocketRouter
 
 answer_overlong_lines()
@@ -28,6 +34,7 @@ prompt_writes()  # a chunk or frame goes out when it is sent, not at the event l
 quick_content_types()  # a POST's Content-Type without the e-mail parser
 plain_autobahn_log_arguments()  # no click colouring of unused debug log arguments per frame
 lean_websockets()  # an open socket keeps only what it still uses (grokweb.lean_sockets)
+close_codes_on_failure()  # a socket failed by a limit or a protocol error hears why (1009, 1002, 1007)
 
 # It answers only callers holding the emulator provider's own key (401 otherwise, as a gateway would).
 _emulator = make_emulator(flavour="xai", delay_scale=settings.EMULATOR_DELAY_SCALE, api_key=emulator_key())
