@@ -145,6 +145,7 @@ def _snapshot(signum: int, frame: FrameType | None) -> None:
     gc.collect()
     rss = _rss()  # before this probe allocates anything (and before __dict__ below materializes lazy ones)
     pymalloc = _pymalloc()
+    traced = tracemalloc.get_traced_memory()[0] if tracemalloc.is_tracing() else None
     heap = {**_malloc(), "rss_anon": _rss("RssAnon"), "rss_file": _rss("RssFile")}
     mapping_list = _mapping_list()
     maps = _mappings(mapping_list)
@@ -167,8 +168,8 @@ def _snapshot(signum: int, frame: FrameType | None) -> None:
             row[1] += sys.getsizeof(attrs)
             row[2] += len(attrs)
     del objects
-    side = {"rss": rss, "malloc": heap, "mappings": maps, "mapping_list": mapping_list, "types": dict(types), "dicts": dicts, "pymalloc": pymalloc,
-            "traced": tracemalloc.get_traced_memory()[0] if tracemalloc.is_tracing() else None}
+    side = {"rss": rss, "malloc": heap, "mappings": maps, "mapping_list": mapping_list, "types": dict(types),
+            "dicts": dicts, "pymalloc": pymalloc, "traced": traced}
     with open(path + ".json.tmp", "w") as out:
         json.dump(side, out)
     os.replace(path + ".json.tmp", path + ".json")

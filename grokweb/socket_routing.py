@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
+from asgiref.sync import markcoroutinefunction
 from channels.security.websocket import WebsocketDenier
 
 from .origin import origin_refused
@@ -43,6 +44,9 @@ class ProtocolRouter:
         if app is None:
             return _fail(ValueError(f"No application configured for scope type {scope['type']!r}"))
         return app(scope, receive, send)
+
+    # A server that tells ASGI 3 from ASGI 2 by `iscoroutinefunction` (uvicorn) must see ASGI 3: it returns one.
+    __call__ = markcoroutinefunction(__call__)  # type: ignore[method-assign]
 
 
 class SocketRouter:
@@ -79,3 +83,5 @@ class SocketRouter:
                     return consumer(**route.callback.consumer_initkwargs)(scope, receive, send)  # type: ignore[no-any-return]
                 return route.callback(scope, receive, send)  # type: ignore[no-any-return]
         return _fail(ValueError(f"No route found for path {path!r}."))
+
+    __call__ = markcoroutinefunction(__call__)  # type: ignore[method-assign]
