@@ -1,4 +1,4 @@
-"""daphne with a memory probe: SIGUSR1 collects garbage and writes what the process holds to $TRACE_SNAPSHOT.
+"""daphne with a memory probe: SIGUSR1 collects garbage and dumps to $TRACE_SNAPSHOT (SIGUSR2: and __dict__ sizes).
 
     .venv/bin/python bench/traced_daphne.py -b 127.0.0.1 -p 8000 grokweb.asgi:application
 
