@@ -539,6 +539,7 @@ class Level:
     waited_s: float = 0.0  # relay runnable but not running: the machine's other load
     client_cpu_s: float = 0.0  # this load generator's own CPU while the stack streamed
     idle_rate: float = 0.0  # the relay's CPU seconds per second with the tabs open, doing nothing
+    round_ms_per_1k: list[float] = field(default_factory=list)  # each round's own figure: the spread within a run
     emulator_cpu_s: float = 0.0  # the emulator's CPU while the stack streamed
     rest_busy: list[float] = field(default_factory=list)  # the emulator's CPUs' busy share, per stack round
     direct_wall_s: float = 0.0
@@ -586,7 +587,6 @@ async def measure(setup: Setup, args: argparse.Namespace, rate: int, streams: in
         await asyncio.sleep(args.idle_s)
         idle_rate = level.idle_rate = (cpu_of(pids) - cpu0) / (time.perf_counter() - t0)
         rounds = max(args.rounds, math.ceil(args.min_samples / streams))
-        limits = httpx.Limits(max_connections=None, max_keepalive_connections=streams)
         emu, rest = setup.emulator_pid, setup.rest_cpus
         # The direct client reads the upstream from the relay's CPU(s), which idle meanwhile: in both
         # halves of a round the reader of the upstream has those, and the emulator the CPUs left over
@@ -594,29 +594,38 @@ async def measure(setup: Setup, args: argparse.Namespace, rate: int, streams: in
         # (about 50 µs per event) and the emulator took turns, and started the streams late.
         level.direct_cpus = (setup.relay_cpus if rest else []) or cpus()
         for _ in range(rounds):
-            # A client per round: a connection kept alive through a stack round outlives the
-            # emulator's keep-alive (uvicorn: 5 s), and reusing one it is closing is a ReadError.
-            async with httpx.AsyncClient(timeout=timeout, limits=limits) as client:
-                cpu0, t0, wait0, own0 = cpu_of(pids), time.perf_counter(), waited_for_cpu(pids), time.process_time()
-                emu0, rest0 = cpu_seconds(emu), cpu_ticks(rest)
-                got = await asyncio.gather(*(tab.reply(args.tokens, args.ttft_ms, rate, timeout) for tab in tabs))
-                wall = time.perf_counter() - t0
-                level.busy_cpu_s += cpu_of(pids) - cpu0 - idle_rate * wall
-                level.busy_wall_s += wall
-                level.waited_s += waited_for_cpu(pids) - wait0
-                level.client_cpu_s += time.process_time() - own0
-                level.emulator_cpu_s += cpu_seconds(emu) - emu0
-                level.rest_busy.append(busy_share(rest0, cpu_ticks(rest)))
-                level.stack += got
-                with on_cpus(level.direct_cpus):
+            cpu0, t0, wait0, own0 = cpu_of(pids), time.perf_counter(), waited_for_cpu(pids), time.process_time()
+            emu0, rest0 = cpu_seconds(emu), cpu_ticks(rest)
+            got = await asyncio.gather(*(tab.reply(args.tokens, args.ttft_ms, rate, timeout) for tab in tabs))
+            wall = time.perf_counter() - t0
+            level.busy_cpu_s += (busy := cpu_of(pids) - cpu0 - idle_rate * wall)
+            level.round_ms_per_1k.append(busy / max(1, sum(r.tokens for r in got)) * 1e6)
+            level.busy_wall_s += wall
+            level.waited_s += waited_for_cpu(pids) - wait0
+            level.client_cpu_s += time.process_time() - own0
+            level.emulator_cpu_s += cpu_seconds(emu) - emu0
+            level.rest_busy.append(busy_share(rest0, cpu_ticks(rest)))
+            level.stack += got
+            with on_cpus(level.direct_cpus):
+                # A client per stream, its connection opened just before (one unpaced token): the tabs'
+                # sockets and the relay's pooled upstream connections are open before a round too.
+                # Not one client for all: httpcore's pool, handed 50 requests at once over 50 idle
+                # connections, re-plans every connection for every waiting request and gives one
+                # connection to several (ConnectionNotAvailable, again), which started the streams
+                # 100 ms late; a fresh client per round instead opened 50 connections in the round.
+                async with contextlib.AsyncExitStack() as clients_open:
+                    clients = [await clients_open.enter_async_context(httpx.AsyncClient(timeout=timeout))
+                               for _ in range(streams)]
+                    opened = await asyncio.gather(*(direct(c, setup.emulator, 1, 0, None) for c in clients))
+                    tally(level, [p for r in opened for p in r.problems])
                     t0, own0, emu0, rest0 = time.perf_counter(), time.process_time(), cpu_seconds(emu), cpu_ticks(rest)
-                    level.direct += await asyncio.gather(*(direct(client, setup.emulator, args.tokens, args.ttft_ms,
-                                                                  rate) for _ in range(streams)))
+                    level.direct += await asyncio.gather(*(direct(c, setup.emulator, args.tokens, args.ttft_ms, rate)
+                                                           for c in clients))
                     level.direct_wall_s += time.perf_counter() - t0
                     level.direct_client_cpu_s += time.process_time() - own0
                     level.direct_emulator_cpu_s += cpu_seconds(emu) - emu0
                     level.direct_rest_busy.append(busy_share(rest0, cpu_ticks(rest)))
-                level.load.append(os.getloadavg()[0])
+            level.load.append(os.getloadavg()[0])
         senders = tabs[:min(streams, args.fixed_replies)]
         per_tab = math.ceil(args.fixed_replies / len(senders))
 
@@ -683,7 +692,7 @@ def row(level: Level, tokens: int, processes: int, ttft_s: float) -> str:
         f"{statistics.median(s_rate):.0f} / {statistics.median(d_rate):.0f}" if s_rate and d_rate else "—",
         f"{statistics.median(s_pace):.0f} / {statistics.median(d_pace):.0f}" if s_pace and d_pace else "—",
         f"{relayed / level.busy_wall_s:,.0f}" if level.busy_wall_s else "—",
-        f"{level.busy_cpu_s / relayed * 1e6:,.0f} ms" if relayed else "—",
+        f"{level.busy_cpu_s / relayed * 1e6:,.0f} ms{spread(level.round_ms_per_1k)}" if relayed else "—",
         f"{level.busy_cpu_s / level.busy_wall_s / processes:.0%} / {level.waited_s / level.busy_wall_s / processes:.0%}"
         f" / {level.client_cpu_s / level.busy_wall_s:.0%}" if level.busy_wall_s else "—",
         instrument(level),
@@ -695,6 +704,13 @@ def row(level: Level, tokens: int, processes: int, ttft_s: float) -> str:
         load,
     ]
     return "| " + " | ".join(cells) + " |"
+
+
+def spread(values: list[float]) -> str:
+    """The rounds' quartiles, when there are rounds enough for them to mean something."""
+    if len(values) < 8:
+        return ""
+    return f" (rounds {percentile(values, 25):.0f}–{percentile(values, 75):.0f})"
 
 
 def instrument(level: Level) -> str:
