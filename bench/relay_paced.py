@@ -17,10 +17,14 @@ worker and this load generator on the CPUs left over, if any, as a remote gatewa
 browsers would be), then:
 
 - RSS per open socket: the daphne RSS delta over opening the level's tabs (signed in, pinged);
-- idle CPU: daphne's utime+stime from /proc over --idle-s with the tabs open;
+- idle CPU: daphne's CPU time (its process CPU-time clock, to the nanosecond) over --idle-s with
+  the tabs open;
 - rounds: every tab asks for a reply at once, then (same run, in turn) as many direct httpx
-  streams from the same emulator; added TTFT = stack minus direct, tokens/s per stream from the
-  first to the last token, relay CPU per 1,000 tokens = (CPU - idle rate x time) / tokens;
+  streams from the same emulator (a client per stream, its connection opened just before, run
+  from the relay's CPU, idle then); added TTFT = stack minus direct, tokens/s per stream to the
+  last token after the upstream's first-token wait (and, to diagnose, from the first token),
+  relay CPU per 1,000 tokens = (CPU - idle rate x time) / tokens; the emulator's and this load
+  generator's CPU in both halves;
 - fixed CPU per reply: --fixed-replies replies of one token, no pacing, minus idle; in brackets the
   event loop's (main) thread's share, the rest being the database hops' worker threads.
 
