@@ -46,8 +46,9 @@ STAGES = [
     ("c.recv", "client: first bytes readable"),
     ("c.first", "client: first content chunk parsed"),
 ]
-EXTRA = [("d.accept", "a new connection accepted"), ("d.admit0", "admission started (thread)"),
-         ("d.admit1", "admission done")]
+EXTRA = [("d.accept", "a new connection accepted"), ("d.complete", "completions.complete called"),
+         ("d.parsed", "body parsed"), ("d.grant", "token checked (grants.cached)"), ("d.plan0", "calls.plan called"), ("d.plan1", "calls.plan done"),
+         ("d.admit0", "admission started (thread)"), ("d.admit1", "admission done")]
 
 
 # daphne side -----------------------------------------------------------------------------------
@@ -159,8 +160,17 @@ def _install(out: Path) -> None:
     wrap_async(asgi, "app", "d.app", after=False)
     wrap_async(asgi, "_body", "d.body")
     wrap(calls, "count", "d.planned", after=True)
+    wrap(calls, "plan", "d.plan0")
+    wrap(calls, "plan", "d.plan1", after=True)
+    from teamapi import parsing
+
+    wrap(parsing, "parse", "d.parsed", after=True)
+    from teamapi import grants
+
+    wrap(grants, "cached", "d.grant", after=True)
     from teamapi import completions
 
+    wrap_async(asgi, "complete", "d.complete", after=False)
     if os.environ.get("API_TRACE_SEND_TURNS"):  # an experiment: when admission starts
         completions.SEND_TURNS = int(os.environ["API_TRACE_SEND_TURNS"])
 

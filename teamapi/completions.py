@@ -167,7 +167,8 @@ async def _admitted_alongside(planned: calls.Planned, call_id: uuid.UUID, holder
     finally:
         stopper.close()
     try:
-        await asyncio.wait([admitting])  # the first token waits for admission
+        if not admitting.done():  # the first token waits for admission (asyncio.wait on a done one costs 2 turns)
+            await asyncio.wait([admitting])
         admitting.result()
     except BaseException as exc:  # refused, broken, or the client went away
         # Shielded: a second cancellation must not leave the upstream call open or a Reservation held.
