@@ -47,7 +47,8 @@ STAGES = [
     ("c.first", "client: first content chunk parsed"),
 ]
 EXTRA = [("d.accept", "a new connection accepted"), ("d.complete", "completions.complete called"),
-         ("d.parsed", "body parsed"), ("d.grant", "token checked (grants.cached)"), ("d.plan0", "calls.plan called"), ("d.plan1", "calls.plan done"),
+         ("d.parsed", "body parsed"), ("d.grant", "token checked (grants.cached)"),
+         ("d.plan0", "calls.plan called"), ("d.plan1", "calls.plan done"),
          ("d.admit0", "admission started (thread)"), ("d.admit1", "admission done")]
 
 

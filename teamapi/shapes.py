@@ -52,13 +52,15 @@ class Chunks:
     only the text is JSON-encoded per chunk.
     """
 
-    def __init__(self, cid: str, model: str, created: int | None = None) -> None:
+    def __init__(self, cid: str, model: str, created: int | None = None, *, include_usage: bool = False) -> None:
+        """`include_usage`: every chunk but the usage one carries `"usage": null`, as OpenAI's do."""
         self.cid, self.model = cid, model
         self.created = int(time.time()) if created is None else created
+        self._usage_null = include_usage
         head = json.dumps({"id": cid, "object": "chat.completion.chunk", "created": self.created, "model": model},
                           separators=(",", ":"))[:-1].encode()
         self._open = b"data: " + head + b',"choices":[{"index":0,"delta":{'
-        self._close = b'},"finish_reason":null}]}\n\n'
+        self._close = b'},"finish_reason":null}]' + (b',"usage":null' if include_usage else b"") + b"}\n\n"
         self._role = b'"role":"assistant",'
 
     def _delta(self, field: bytes, text: str) -> bytes:
@@ -77,7 +79,10 @@ class Chunks:
     def finish(self, reason: str) -> bytes:
         delta = {"role": "assistant"} if self._role else {}
         self._role = b""
-        return _event({**self.base(), "choices": [{"index": 0, "delta": delta, "finish_reason": reason}]})
+        chunk = {**self.base(), "choices": [{"index": 0, "delta": delta, "finish_reason": reason}]}
+        if self._usage_null:
+            chunk["usage"] = None
+        return _event(chunk)
 
     def usage(self, usage: dict[str, Any]) -> bytes:
         return _event({**self.base(), "choices": [], "usage": usage})
