@@ -22,6 +22,7 @@ from .body import Body, open_body
 from .chunks import DONE, parse_completion, parse_data, parse_run
 from .errors import UpstreamError, classify_http, connection_error, dropped_error, timeout_error
 from .events import TEXT_EVENTS, Finish, UpstreamEvent
+from .pool import lean
 from .retry import RETRY_AFTER_CAP_S, backoff_delay
 from .sse import SSEDecoder
 from .text import EventMender
@@ -84,12 +85,13 @@ class UpstreamClient:
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self._http = httpx.AsyncClient(
+        # LeanPool (gateways.wire.pool): httpcore's pool re-plans every connection per request.
+        self._http = lean(httpx.AsyncClient(
             transport=transport,
             limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200, keepalive_expiry=60),
             headers={"User-Agent": USER_AGENT},
             follow_redirects=False,
-        )
+        ))
         self._sleep = sleep
 
     async def __aenter__(self) -> UpstreamClient:
