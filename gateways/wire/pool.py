@@ -12,9 +12,13 @@ the paced relay put a reply's upstream request 100–200 ms behind its start, in
 `LeanPool` makes the same decisions with less work: a request takes the first available
 connection to its origin in the pool's order (as httpcore does), and only that one is asked
 whether it expired (one that did is closed, and the next is asked); when none is available it
-opens one while under the limits. The rest of httpcore's pass (dropping closed connections,
-closing expired and surplus idle ones) runs whole at most once per `SWEEP_S`, and whenever
-the pool is full: then httpcore's own pass decides, as before. The counting list is
+opens one while under the limits. A connection given to a request that has not started on it
+yet is not given to another: httpcore would (it stays idle until the request's first write,
+a few loop turns later), and the second request then finds it taken
+(`ConnectionNotAvailable`) and queues again, in a burst again and again. The rest of
+httpcore's pass (dropping closed connections, closing expired and surplus idle ones) runs
+whole at most once per `SWEEP_S`, and whenever the pool is full: then httpcore's own pass
+decides, as before. The counting list is
 `len(self._connections)` in httpcore (a list of booleans, as long as the pool): so it is here.
 
 Installed on the pools of httpx's own transport only (`lean`), pinned with httpcore 1.0.9 like
@@ -35,6 +39,7 @@ class LeanPool(httpcore.AsyncConnectionPool):
     """`httpcore.AsyncConnectionPool` with a request's connection found without re-planning the whole pool."""
 
     _sweep_due = 0.0
+    _given: dict[Any, Any] | None = None  # connection -> the request it was given to, until that request starts
 
     def _assign_requests_to_connections(self) -> list[Any]:
         now = time.monotonic()
@@ -62,21 +67,41 @@ class LeanPool(httpcore.AsyncConnectionPool):
             elif connection.is_idle() and len(connections) > self._max_keepalive_connections:
                 connections.remove(connection)
                 closing.append(connection)
+        if self._given:
+            self._given = {c: r for c, r in self._given.items() if self._waits_for(c, r)}
         return closing
+
+    def _waits_for(self, connection: Any, pool_request: Any) -> bool:
+        """Whether `pool_request` still holds `connection` without having started on it.
+
+        Until it ends, a request stays in the pool's list (httpcore removes it when its response
+        closes or it fails); a connection that is idle while it does has not been written to yet.
+        """
+        return pool_request.connection is connection and connection.is_idle() and pool_request in self._requests
 
     def _assign(self, pool_request: Any, closing: list[Any]) -> bool:
         """Give the request the first available connection to its origin that has not expired, or a new one."""
         origin = pool_request.request.url.origin
         connections = self._connections
+        if self._given is None:
+            self._given = {}
+        given = self._given
         i = 0
         while i < len(connections):
             connection = connections[i]
             if connection.can_handle_request(origin) and connection.is_available():
+                holder = given.get(connection)
+                if holder is not None:
+                    if self._waits_for(connection, holder):
+                        i += 1
+                        continue
+                    del given[connection]
                 if connection.has_expired():  # what the whole pass would have closed first
                     del connections[i]
                     closing.append(connection)
                     continue
                 pool_request.assign_to_connection(connection)
+                given[connection] = pool_request
                 return True
             i += 1
         if len(connections) >= self._max_connections:

@@ -2,9 +2,10 @@
 
 Against httpcore's own `_assign_requests_to_connections` on random pools (connections idle,
 busy, closed, connecting, failed, expired, for two origins; limits reached or not): whenever
-the whole pass is due, the same connection for every request, the same ones closed, the same
+the whole pass is due, the same connection for the request, the same ones closed, the same
 pool left. Between passes, a request still gets the first available connection to its origin
-that has not expired. And the client on loopback: many replies at once, every token, the
+that has not expired. Requests queued together get a connection each, where httpcore gives
+them all the same one. And the client on loopback: many replies at once, every token, the
 connections reused.
 """
 from __future__ import annotations
@@ -66,7 +67,7 @@ def _pools(rng: random.Random) -> tuple[httpcore.AsyncConnectionPool, LeanPool]:
     max_keepalive = rng.choice([1, 3, 6, 100])
     states = [(rng.choice(ORIGINS), rng.choice(["idle", "idle", "active", "closed", "connecting", "failed"]),
                rng.random() < 0.3) for _ in range(rng.randrange(0, 10))]
-    queued = [rng.choice(ORIGINS) for _ in range(rng.randrange(0, 6))]
+    queued = [rng.choice(ORIGINS) for _ in range(rng.randrange(0, 2))]  # httpcore gives several the same one
     active = rng.randrange(0, 3)
     made = []
     for kind in (httpcore.AsyncConnectionPool, LeanPool):
@@ -119,6 +120,43 @@ async def test_between_passes_a_request_gets_the_first_available_connection_that
     assert [c.n for c in closing] == [2]  # the expired one it met first is closed
     assert [c.n for c in ours._connections] == [0, 1, 3, 4, 5]  # the rest waits for the whole pass
     assert ours._connections[4].asked_expired == 0  # only the connections it would take are asked
+
+
+def _request(url: str = "http://a.test/v1") -> Any:
+    return httpcore._async.connection_pool.AsyncPoolRequest(httpcore.Request("POST", url))
+
+
+async def test_requests_queued_together_get_a_connection_each_until_theirs_start_or_end(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(pool_module.time, "monotonic", lambda: 100.0)
+    ours = LeanPool(max_connections=10, max_keepalive_connections=10)
+    ours.created = 0  # type: ignore[attr-defined]
+    ours.create_connection = _made(ours)  # type: ignore[method-assign]
+    a, b = ORIGINS
+    ours._connections = [Fake(0, a, "idle"), Fake(1, b, "idle"), Fake(2, a, "idle")]
+    ours._sweep_due = 101.0
+    first, second, third = _request(), _request(), _request()
+    ours._requests = [first, second, third]
+    assert ours._assign_requests_to_connections() == []
+    assert [r.connection.n for r in ours._requests] == [0, 2, 1001]  # a new one rather than a taken one
+    # The first ends without ever starting (cancelled): its connection is free again.
+    ours._requests.remove(first)
+    fourth = _request()
+    ours._requests.append(fourth)
+    ours._assign_requests_to_connections()
+    assert fourth.connection.n == 0  # type: ignore[union-attr]
+    # The second started on its connection (busy), and ended (idle again, and gone from the list): free again.
+    ours._requests.remove(second)
+    fifth = _request()
+    ours._requests.append(fifth)
+    ours._assign_requests_to_connections()
+    assert fifth.connection.n == 2  # type: ignore[union-attr]
+    # The whole pass forgets the connections whose requests are gone.
+    ours._sweep_due = 0.0
+    ours._requests.remove(fifth)
+    ours._assign_requests_to_connections()
+    assert set(ours._given or {}) == {ours._connections[0]}  # the fourth's, still waiting
 
 
 async def test_a_full_pool_leaves_the_choice_to_httpcore(monkeypatch: pytest.MonkeyPatch) -> None:
