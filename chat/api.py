@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.http import HttpRequest
 from ninja import Router, Schema
 from ninja.errors import HttpError
+from pydantic import StrictBool
 
 from accounts.access import model_for, models_for
 from gateways import parameters
@@ -81,8 +82,8 @@ class ConversationOut(Schema):
 
 class ConversationPatch(Schema):
     title: str | None = None
-    pinned: bool | None = None
-    archived: bool | None = None
+    pinned: StrictBool | None = None  # "true" or 1 is a body of the wrong type (400), not a bool
+    archived: StrictBool | None = None
     model: str | None = None
     system_prompt: str | None = None
     params: frames.Params | None = None  # as a send frame's (chat.frames)

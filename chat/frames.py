@@ -49,9 +49,11 @@ class _Frame(BaseModel):
 
 
 class Params(_Frame):
-    temperature: Annotated[float, Field(ge=0, le=2)] | None = None
-    top_p: Annotated[float, Field(gt=0, le=1)] | None = None
-    max_tokens: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+    # Strict: a number in a string or a bool is a field of the wrong type (PROTOCOL.md), refused, not coerced.
+    # (A JSON integer is still a float: strict floats take ints.)
+    temperature: Annotated[float, Field(ge=0, le=2, strict=True)] | None = None
+    top_p: Annotated[float, Field(gt=0, le=1, strict=True)] | None = None
+    max_tokens: Annotated[int, Field(ge=1, le=1_000_000, strict=True)] | None = None
     reasoning_effort: Literal["none", "low", "medium", "high"] | None = None
 
 
@@ -65,7 +67,7 @@ class Send(_Frame):
     request_id: UUID
     conversation: UUID | None = None
     content: Text
-    attachments: list[UUID] = []
+    attachments: list[UUID] | None = None  # null, as absent: none (the optional fields all take null)
     model: Text | None = None
     params: Params | None = None
     system_prompt: Text | None = None

@@ -10,6 +10,7 @@ from uuid import UUID
 from django.http import HttpRequest
 from ninja import Router, Schema
 from ninja.errors import HttpError
+from pydantic import StrictBool
 
 from accounts.access import models_for
 
@@ -31,7 +32,7 @@ class PresetIn(Schema):
     model: str
     system_prompt: str = ""
     params: dict[str, Any] = {}
-    team: bool = False
+    team: StrictBool = False  # "false" is a body of the wrong type (400), not a bool
 
 
 class PresetPatch(Schema):
@@ -39,7 +40,7 @@ class PresetPatch(Schema):
     model: str | None = None
     system_prompt: str | None = None
     params: dict[str, Any] | None = None
-    team: bool | None = None
+    team: StrictBool | None = None
 
 
 class PresetOut(Schema):

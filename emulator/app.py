@@ -143,9 +143,12 @@ class Emulator:
             delta: dict[str, Any] = {field: token}
             if frame.first:
                 delta["role"] = "assistant"
-            await _event(send, frame.chunk(delta))
             if field == "content":
                 sent += 1
+            chunk = frame.chunk(delta)
+            if reply.usage_at == "every":  # a running total on every chunk (older xAI), asked for or not
+                chunk["usage"] = em.usage(reply, self.flavour, sent)
+            await _event(send, chunk)
             delay = gap_summary if field == "reasoning_content" and reply.reasoning_style == catalog.SUMMARY else gap
             if delay > 0:
                 due += delay
@@ -157,11 +160,15 @@ class Emulator:
     async def _finish(self, reply: em.Reply, frame: _Framer, include_usage: bool, send: Send) -> None:
         completion = len(reply.tokens)
         usage = em.usage(reply, self.flavour, completion)
-        if self.flavour == "aimlapi":  # usage rides on the finishing chunk, with meta
+        at = reply.usage_at or ("finish" if self.flavour == "aimlapi" else "last")
+        if at == "every" or (at == "finish" and include_usage):  # usage rides on the finishing chunk
             chunk = frame.chunk({}, finish=reply.finish)
-            if include_usage:
-                chunk.update(usage=usage, meta=em.meta(reply, completion))
+            chunk["usage"] = usage
+            if self.flavour == "aimlapi":
+                chunk["meta"] = em.meta(reply, completion)
             await _event(send, chunk)
+        elif at in ("finish", "none"):
+            await _event(send, frame.chunk({}, finish=reply.finish))
         else:
             await _event(send, frame.chunk({}, finish=reply.finish))
             if include_usage:

@@ -29,6 +29,9 @@ TTFT_MARKER = re.compile(r"\[\[ttft_ms=(\d{1,6})\]\]")
 TPS_MARKER = re.compile(r"\[\[tps=([1-9]\d{0,5})\]\]")
 # Answer tokens " w1", " w2", ...: a benchmark can check every relayed token's order and presence.
 NUMBERED_MARKER = re.compile(r"\[\[numbered\]\]")
+# Where usage goes in a stream (UPSTREAM.md: it varies by gateway): a last `choices: []` chunk (xAI, OpenAI),
+# the finishing chunk (AI/ML API), a running total on every chunk whether asked or not (older xAI), or never.
+USAGE_MARKER = re.compile(r"\[\[usage=(last|finish|every|none)\]\]")
 MAX_TOKENS = 200_000
 
 _WORDS = """
@@ -63,6 +66,7 @@ class Reply:
     price: tuple[Decimal, Decimal, Decimal]
     finish: str = "stop"  # "length" when max_tokens cut the answer short, as real gateways say
     image_tokens: int = 0  # the part of prompt_tokens that images cost
+    usage_at: str = ""  # USAGE_MARKER's choice; "" for the flavour's own habit
 
 
 def fault_from(text: str, header: str | None, counters: dict[str, int]) -> Fault | None:
@@ -165,6 +169,7 @@ def plan_reply(body: dict[str, Any], entry: catalog.CatalogEntry, delay_scale: f
     else:
         tokens = (_seen_prefix(messages) + _answer(rng, count))[:count]
     ttft, tps = TTFT_MARKER.search(text), TPS_MARKER.search(text)
+    usage_at = USAGE_MARKER.search(text)
     return Reply(
         model=entry.slug,
         reasoning_style=entry.reasoning,
@@ -178,6 +183,7 @@ def plan_reply(body: dict[str, Any], entry: catalog.CatalogEntry, delay_scale: f
         price=(entry.price_input, entry.price_cached, entry.price_output),
         finish=finish if not _asks_for_title(messages) else "stop",
         image_tokens=image_tokens(messages),
+        usage_at=usage_at.group(1) if usage_at else "",
     )
 
 
@@ -189,7 +195,7 @@ def _asks_for_title(messages: list[dict[str, Any]]) -> bool:
 
 def _title(text: str) -> list[str]:
     """The first words of the user's message, as one token per word."""
-    for marker in (TOKENS_MARKER, FAULT_MARKER, TTFT_MARKER, TPS_MARKER, NUMBERED_MARKER):
+    for marker in (TOKENS_MARKER, FAULT_MARKER, TTFT_MARKER, TPS_MARKER, NUMBERED_MARKER, USAGE_MARKER):
         text = marker.sub("", text)
     text = text.replace("user:", " ")
     words = re.findall(r"[A-Za-z0-9][A-Za-z0-9'\-]*", text)[:5] or ["New", "chat"]

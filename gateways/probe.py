@@ -17,7 +17,8 @@ SLOW_MS = 5000
 @dataclass(frozen=True)
 class Outcome:
     ok: bool
-    verdict: str  # a few words: "Working", "Bad key", "No credits", "Unknown model", "Unreachable", "Slow"
+    verdict: str  # a few words: "Working", "Bad key", "No credits", "Unknown model", "Unreachable", "Misconfigured",
+    # "Slow"
     detail: str
     elapsed_ms: int = 0
 
@@ -40,6 +41,9 @@ def verdict_for(exc: UpstreamError, step: str, model: str = "") -> tuple[str, st
         return "Rate limited", "the gateway is rate limiting this key right now; try again shortly."
     if code == "timeout":
         return "Unreachable", "the gateway did not answer in time."
+    if code == "upstream_unavailable" and not exc.retryable:
+        # A redirect, a web page or an unreadable coding (gateways.wire.errors): its detail says what to fix.
+        return "Misconfigured", exc.detail
     if code == "upstream_unavailable" and exc.status is None:
         return "Unreachable", "no connection to the gateway (check the base URL and the network)."
     if code == "upstream_unavailable":

@@ -7,9 +7,11 @@ their status, so a client reads one shape whatever refused it.
 """
 from __future__ import annotations
 
+from functools import wraps
 from typing import Any
 
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
+from django.views import defaults
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import django_auth
@@ -83,3 +85,33 @@ def _plain(error: dict[str, Any]) -> dict[str, Any]:
     """An error entry that is sure to encode: pydantic's `ctx` and `input` may hold anything."""
     return {"loc": [str(p) for p in error.get("loc", ())], "msg": str(error.get("msg", "")),
             "type": str(error.get("type", ""))}
+
+
+def _json_not_allowed(view: Any) -> Any:
+    """ninja's view, with its bare-text 405 (a method the path does not take) as the `{detail, code}` refusal."""
+
+    @wraps(view)
+    def answer(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        response = view(request, *args, **kwargs)
+        if response.status_code == 405 and isinstance(response, HttpResponseNotAllowed):
+            allowed = response["Allow"]
+            return JsonResponse({"detail": f"{request.method} is not allowed here; this path takes {allowed}.",
+                                 "code": STATUS_CODES[405]}, status=405, headers={"Allow": allowed})
+        return response
+
+    return answer
+
+
+def urls() -> tuple[list[Any], str, str]:
+    """api.urls, each view answering a wrong method with the JSON refusal too (one status test per call)."""
+    patterns, app_name, namespace = api.urls
+    for pattern in patterns:
+        pattern.callback = _json_not_allowed(pattern.callback)
+    return patterns, app_name, namespace
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """handler404: under /api/ the `{detail, code}` refusal (no route there is not a page); elsewhere Django's page."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found.", "code": STATUS_CODES[404]}, status=404)
+    return defaults.page_not_found(request, exception)

@@ -23,13 +23,20 @@ from teamapi import asgi as teamapi_asgi
 
 from .lean_sockets import lean_websockets
 from .origin import OriginCheck
-from .serving import answer_overlong_lines, plain_autobahn_log_arguments, prompt_writes, quick_content_types
+from .serving import (
+    answer_overlong_lines,
+    close_codes_on_failure,
+    plain_autobahn_log_arguments,
+    prompt_writes,
+    quick_content_types,
+)
 
 answer_overlong_lines()
 prompt_writes()  # a chunk or frame goes out when it is sent, not at the event loop's next turn
 quick_content_types()  # a POST's Content-Type without the e-mail parser
 plain_autobahn_log_arguments()  # no click colouring of unused debug log arguments per frame
 lean_websockets()  # an open socket keeps only what it still uses (grokweb.lean_sockets)
+close_codes_on_failure()  # a socket failed by a limit or a protocol error hears why (1009, 1002, 1007)
 
 # It answers only callers holding the emulator provider's own key (401 otherwise, as a gateway would).
 _emulator = make_emulator(flavour="xai", delay_scale=settings.EMULATOR_DELAY_SCALE, api_key=emulator_key())

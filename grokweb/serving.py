@@ -165,3 +165,29 @@ def plain_autobahn_log_arguments() -> None:
     except ImportError:
         return
     util._HAS_CLICK = False
+
+
+def close_codes_on_failure() -> None:
+    """Have autobahn fail a websocket with a close frame and its code, not by dropping TCP. Idempotent.
+
+    autobahn's default (`failByDrop`) cuts the connection when a client breaks a limit or the
+    protocol: a message over daphne's 1 MiB (`--websocket_max_message_size`) reached the browser as
+    1006 (abnormal closure, no code), indistinguishable from a network failure. Now it hears 1009
+    (message too big), 1002 (protocol error) or 1007 (text that is not UTF-8), as RFC 6455 says,
+    and docs/protocol.md lists. Once per factory: nothing per frame.
+    """
+    try:
+        from daphne import ws_protocol
+    except ImportError:  # served by something else
+        return
+    factory = ws_protocol.WebSocketFactory
+    if getattr(factory, "_closes_with_codes", False):
+        return
+    original = factory.__init__
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        self.setProtocolOptions(failByDrop=False)
+
+    factory.__init__ = __init__  # type: ignore[method-assign]
+    factory._closes_with_codes = True  # type: ignore[attr-defined]

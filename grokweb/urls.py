@@ -8,7 +8,8 @@ from accounts.views import SignInView
 from usage import urls as usage_urls
 
 from . import health
-from .api import api
+from .api import page_not_found
+from .api import urls as api_urls
 
 # Admin pages of models that moved to the app owning their domain: old bookmarks still land.
 MOVED_ADMIN = (("chat", "provider|model|route", "gateways"), ("chat", "usagerecord", "usage"),
@@ -23,7 +24,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/", include("accounts.urls")),
     path("team/", include("accounts.team_urls")),
-    path("api/", api.urls),
+    path("api/", api_urls()),
     # The Team API: OpenAI-compatible, authenticated by personal access tokens (docs/api.md).
     path("v1/", include(("teamapi.urls", "teamapi"))),
     path("gateways/", include("gateways.urls")),
@@ -33,3 +34,6 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("", include("chat.urls")),
 ]
+
+# Under /api/ a missing route is the JSON refusal too (docs/protocol.md, HTTP); elsewhere the usual page.
+handler404 = page_not_found

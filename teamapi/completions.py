@@ -196,7 +196,8 @@ async def _answer(relay: Relay, parsed: parsing.ApiRequest, first_event: Awaitab
     if parsed.stream:
         headers = {"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache",
                    "X-Accel-Buffering": "no"}
-        stream = sse(relay, first, shapes.Chunks(cid, call.model.slug), parsed.include_usage)
+        stream = sse(relay, first, shapes.Chunks(cid, call.model.slug, include_usage=parsed.include_usage),
+                     parsed.include_usage)
         return _tagged(Answer(200, headers, stream=stream, relay=relay), relay)
     _, problem = await whole(relay, first)
     content, reasoning = "".join(relay.content), "".join(relay.reasoning)

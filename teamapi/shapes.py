@@ -49,16 +49,20 @@ class Chunks:
     """The SSE events of one streamed completion, as bytes.
 
     A text delta is the hot path (one per upstream token): its envelope is encoded once and
-    only the text is JSON-encoded per chunk.
+    only the text is JSON-encoded per chunk. Each choice carries OpenAI's `"logprobs": null`
+    (constant bytes in that envelope: logprobs are refused, never sent).
     """
 
-    def __init__(self, cid: str, model: str, created: int | None = None) -> None:
+    def __init__(self, cid: str, model: str, created: int | None = None, *, include_usage: bool = False) -> None:
+        """`include_usage`: every chunk but the usage one carries `"usage": null`, as OpenAI's do."""
         self.cid, self.model = cid, model
         self.created = int(time.time()) if created is None else created
+        self._usage_null = include_usage
         head = json.dumps({"id": cid, "object": "chat.completion.chunk", "created": self.created, "model": model},
                           separators=(",", ":"))[:-1].encode()
         self._open = b"data: " + head + b',"choices":[{"index":0,"delta":{'
-        self._close = b'},"finish_reason":null}]}\n\n'
+        usage_null = b',"usage":null' if include_usage else b""
+        self._close = b'},"logprobs":null,"finish_reason":null}]' + usage_null + b"}\n\n"
         self._role = b'"role":"assistant",'
 
     def _delta(self, field: bytes, text: str) -> bytes:
@@ -77,7 +81,10 @@ class Chunks:
     def finish(self, reason: str) -> bytes:
         delta = {"role": "assistant"} if self._role else {}
         self._role = b""
-        return _event({**self.base(), "choices": [{"index": 0, "delta": delta, "finish_reason": reason}]})
+        chunk = {**self.base(), "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": reason}]}
+        if self._usage_null:
+            chunk["usage"] = None
+        return _event(chunk)
 
     def usage(self, usage: dict[str, Any]) -> bytes:
         return _event({**self.base(), "choices": [], "usage": usage})
@@ -95,7 +102,7 @@ def completion(cid: str, model: str, content: str, reasoning: str, finish_reason
         message["reasoning_content"] = reasoning
     return {
         "id": cid, "object": "chat.completion", "created": int(time.time()) if created is None else created,
-        "model": model, "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}],
+        "model": model, "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish_reason}],
         "usage": usage,
     }
 

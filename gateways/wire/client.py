@@ -10,6 +10,7 @@ import functools
 import json
 import logging
 import time
+import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,10 +18,20 @@ from typing import Any
 import httpx
 import orjson
 from httpx._client import BoundAsyncStream
+from httpx._decoders import SUPPORTED_DECODERS
 
 from .body import Body, open_body
 from .chunks import DONE, parse_completion, parse_data, parse_run
-from .errors import UpstreamError, classify_http, connection_error, dropped_error, timeout_error
+from .errors import (
+    UpstreamError,
+    classify_http,
+    coding_error,
+    connection_error,
+    dropped_error,
+    redirect_error,
+    timeout_error,
+    web_page_error,
+)
 from .events import TEXT_EVENTS, Finish, UpstreamEvent
 from .pool import lean
 from .retry import RETRY_AFTER_CAP_S, backoff_delay
@@ -36,6 +47,9 @@ _PENALTY_PARAMS = ("presence_penalty", "frequency_penalty", "stop")
 _MAX_ERROR_BODY = 64 * 1024
 _BLOCKED_S = 0.001  # a read that took longer waited for the network
 _REST_S = 0.25  # how long the body's end may take to follow [DONE] for the connection to be kept
+# Silence after a reply's finish that ends it (whole: usage, if it never came, is estimated). A gateway that
+# never sent [DONE] nor ended the body held a finished reply until the idle timeout, then failed it.
+_AFTER_FINISH_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -159,6 +173,11 @@ class UpstreamClient:
         try:
             if response.status_code >= 400:
                 raise classify_http(response.status_code, await _error_body(response), response.headers)
+            refusal = _unreadable(response)
+            if refusal is not None:
+                if refusal.status is not None:  # a redirect's or a page's short body, read: its connection is kept
+                    await _error_body(response)
+                raise refusal
             async for event in _events(response, endpoint, coalesce_s, until=until, allowed_s=limit,
                                          join_text=join_text):
                 yield event
@@ -185,7 +204,16 @@ class UpstreamClient:
         try:
             # The status line is the first thing a stalled gateway withholds.
             async with asyncio.timeout(answer_s):
-                return await self._exchange(req, stream)
+                try:
+                    return await self._exchange(req, stream)
+                except _UNANSWERED as exc:
+                    if isinstance(exc, httpx.RemoteProtocolError) and not str(exc).startswith(_NO_ANSWER):
+                        raise  # a malformed answer (it may have been acted on): not sent again
+                    # Closed or reset with nothing answered: nearly always a pooled keep-alive connection the
+                    # gateway closed as the request went out (the pool checks idle ones, but not for a close
+                    # still in flight). Sent again at once on a new connection, as HTTP clients do for a
+                    # reused one; once only, and not counted as a retry. A gateway that does it again fails.
+                    return await self._exchange(req, stream)
         except TimeoutError:
             raise timeout_error("answer", answer_s) from None
         except httpx.TimeoutException:
@@ -263,10 +291,18 @@ class UpstreamClient:
             await response.aclose()
         if response.status_code >= 400:
             raise classify_http(response.status_code, body, response.headers)
+        refusal = _unreadable(response)
+        if refusal is not None:
+            raise refusal
         try:
             return json.loads(body)
         except ValueError:
             raise dropped_error() from None
+
+
+# What an exchange raises when the connection closed or reset before any of the answer came.
+_UNANSWERED = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+_NO_ANSWER = "Server disconnected without sending a response"  # httpcore 1.0's RemoteProtocolError for a close
 
 
 @functools.lru_cache(maxsize=256)
@@ -322,10 +358,14 @@ async def _events(
             except asyncio.CancelledError:
                 if watchdog.expired:  # our own timeout, not a stop from outside
                     watchdog.absorb()
+                    if finished:
+                        break  # finished, then silent with the body still open: the reply is whole
                     raise timeout_error(what, watchdog.limit if waited else allowed_s) from None
                 raise
             except httpx.HTTPError:
-                raise dropped_error() from None
+                # Cut short (closed mid-body, a broken chunk): the events so far stand, a held half character
+                # comes out as U+FFFD, and the reply is an error unless its finish already came (below).
+                break
             finally:
                 watchdog.waiting = False
             if not chunk:
@@ -351,6 +391,8 @@ async def _events(
                 elif not waited and isinstance(event, TEXT_EVENTS):
                     waited, what = True, "new text"
                     watchdog.set_limit(endpoint.idle_timeout)
+            if finished and watchdog.limit > _AFTER_FINISH_S:
+                watchdog.set_limit(_AFTER_FINISH_S)  # only usage and [DONE] may follow, and they come at once
             for event in read:
                 yield event
             if error is not None:
@@ -376,6 +418,7 @@ async def _events(
         yield event
     if not finished:
         raise dropped_error()  # closed without [DONE] or a finish_reason: the reply is cut short
+    # A finish came: the text is whole, even if the body's end (and perhaps usage, then estimated) did not.
 
 
 async def _read_rest(body: Body) -> None:
@@ -402,7 +445,11 @@ async def _read(response: httpx.Response, limit: float) -> bytes:
 
 
 async def _error_body(response: httpx.Response) -> bytes:
-    """At most 64 KiB of an error body: enough to classify, never a memory hazard."""
+    """At most 64 KiB of an error body, decoded: enough to classify, never a memory hazard.
+
+    Read raw and inflated here with a bound (a streamed request asks for `identity`, but a gateway or
+    a proxy in front of it may gzip its error answers anyway; read raw, a credits 429 read as a rate
+    limit, with compressed bytes for its message)."""
     body = b""
     try:
         async with asyncio.timeout(10):
@@ -412,7 +459,40 @@ async def _error_body(response: httpx.Response) -> bytes:
                     break
     except (TimeoutError, httpx.HTTPError):
         pass
-    return body[:_MAX_ERROR_BODY]
+    return _inflated(body[:_MAX_ERROR_BODY], response.headers.get("content-encoding", ""))
+
+
+def _inflated(body: bytes, coding: str) -> bytes:
+    """`body` without its gzip or deflate coding (at most 64 KiB of it, what is readable of a cut one)."""
+    coding = coding.strip().lower()
+    if coding not in ("gzip", "x-gzip", "deflate") or not body:
+        return body
+    for wbits in (zlib.MAX_WBITS | 32, -zlib.MAX_WBITS):  # gzip or zlib header; then raw deflate
+        try:
+            return zlib.decompressobj(wbits).decompress(body, _MAX_ERROR_BODY)
+        except zlib.error:
+            continue
+    return body
+
+
+def _unreadable(response: httpx.Response) -> UpstreamError | None:
+    """Why a non-error answer cannot be read as one: a redirect (not followed: the key would go wherever
+    it points), a web page (the base URL points at a site), or a content coding httpx cannot decode (br,
+    zstd: their packages are not installed; httpx passes such a body on still coded). SSE or JSON read
+    from any of them was nothing, then 'the connection closed before the reply was finished', retried
+    and failed over as if the gateway were flaky."""
+    status = response.status_code
+    if 300 <= status < 400:
+        return redirect_error(status, response.headers.get("location"))
+    if response.headers.get("content-type", "").lstrip().lower().startswith("text/html"):
+        return web_page_error(status)
+    coding = response.headers.get("content-encoding")
+    if coding:
+        for part in coding.lower().split(","):
+            part = part.strip()
+            if part and part not in SUPPORTED_DECODERS:
+                return coding_error(part)
+    return None
 
 
 _client: UpstreamClient | None = None

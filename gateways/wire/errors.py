@@ -184,3 +184,33 @@ def dropped_error() -> UpstreamError:
 
 def timeout_error(what: str, seconds: float) -> UpstreamError:
     return _make("timeout", f"no {what} within {seconds:g} s", None)
+
+
+def redirect_error(status: int, location: str | None) -> UpstreamError:
+    """A 3xx: redirects are not followed (the key would go wherever one points), so say where it pointed.
+
+    Not retried: the same gateway would redirect again. Another route may still serve the reply.
+    """
+    where = mask_secrets(location or "nowhere")[:_MAX_DETAIL]
+    return UpstreamError(
+        "upstream_unavailable",
+        f"The gateway redirected the request (HTTP {status}) to {where}; redirects are not followed: "
+        "if that is the gateway's new address, set the provider's base URL to it.",
+        retryable=False, status=status)
+
+
+def coding_error(coding: str) -> UpstreamError:
+    """A body in a content coding we did not ask for and cannot decode (br or zstd without their packages)."""
+    return UpstreamError(
+        "upstream_unavailable",
+        f"The gateway answered in the content coding '{coding[:40]}', which was not asked for and cannot be read.",
+        retryable=False)
+
+
+def web_page_error(status: int) -> UpstreamError:
+    """A 2xx web page where an API answer belongs: the base URL points at a site, not at the API."""
+    return UpstreamError(
+        "upstream_unavailable",
+        f"The gateway answered with a web page (HTTP {status}, text/html), not an API answer: check the "
+        "provider's base URL (it usually ends in /v1).",
+        retryable=False, status=status)

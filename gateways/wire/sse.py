@@ -7,6 +7,7 @@ Incremental and pure: bytes in, events out, nothing else.
 from __future__ import annotations
 
 import codecs
+import json
 import re
 from dataclasses import dataclass
 
@@ -42,7 +43,7 @@ class SSEDecoder:
         """
         text = self._text.decode(chunk)
         if self._buffer or self._data or self._event or self._pending_cr or self._first or "\r" in text:
-            return [event.data for event in self._take(text)]
+            return [e.data if e.event != "error" else _error_data(e) for e in self._take(text)]
         blocks = text.split("\n\n")
         rest = blocks.pop()  # after the last blank line: the start of the next event, or ""
         out: list[str] = []
@@ -53,7 +54,7 @@ class SSEDecoder:
             rest = "\n\n".join(blocks[i:]) + "\n\n" + rest
             break
         if rest:
-            out.extend(event.data for event in self._take(rest))
+            out.extend(e.data if e.event != "error" else _error_data(e) for e in self._take(rest))
         return out
 
     def flush(self) -> list[SSEEvent]:
@@ -114,6 +115,18 @@ class SSEDecoder:
         if not data:
             return None
         return SSEEvent("\n".join(data), event or "message", self._last_id)
+
+
+def _error_data(event: SSEEvent) -> str:
+    """The data `feed_data` gives for an event named `error` (`event: error`, as some proxies end a 200 stream):
+    a JSON object with an `error` key, which the chunk parser raises as the gateway's error."""
+    try:
+        body = json.loads(event.data)
+    except ValueError:
+        body = event.data
+    if isinstance(body, dict) and body.get("error"):
+        return event.data
+    return json.dumps({"error": body if isinstance(body, dict) and body else (event.data or "error")})
 
 
 _EOL = re.compile(r"\r\n|\r|\n")

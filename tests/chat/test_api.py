@@ -94,6 +94,37 @@ def test_writes_need_a_csrf_token(user) -> None:
     assert conversation.title == "Renamed"
 
 
+@pytest.mark.parametrize("body", [{"pinned": "true"}, {"pinned": 1}, {"archived": "yes"},
+                                  {"params": {"temperature": "1"}}, {"params": {"max_tokens": 5.0}}])
+def test_a_patch_field_of_the_wrong_type_is_refused_not_coerced(logged_in, user, body) -> None:
+    """docs/protocol.md: a body of the wrong type answers 400 bad_request; "true" is not a bool, "1" not a number."""
+    conversation = _conversation(user, "keep")
+    response = logged_in.patch(f"/api/conversations/{conversation.id}/", body, content_type="application/json")
+    assert response.status_code == 400 and response.json()["code"] == "bad_request"
+    conversation.refresh_from_db()
+    assert not conversation.pinned and not conversation.archived and not conversation.params
+
+
+def test_a_preset_flag_of_the_wrong_type_is_refused(logged_in) -> None:
+    response = logged_in.post("/api/presets/", {"name": "p", "model": "grok-3-mini", "team": "false"},
+                              content_type="application/json")
+    assert response.status_code == 400 and response.json()["code"] == "bad_request"
+
+
+def test_an_unknown_api_path_and_a_method_a_path_does_not_take_answer_the_json_refusal(logged_in) -> None:
+    """docs/protocol.md: every refusal under /api/ is `{detail, code}`, these two (from the URL resolver and
+    from ninja's method dispatch) too; a page elsewhere keeps its HTML 404, and a missing slash its redirect."""
+    missing = logged_in.get("/api/no-such-thing/")
+    assert missing.status_code == 404 and missing["Content-Type"].startswith("application/json")
+    assert missing.json()["code"] == "not_found" and missing.json()["detail"]
+    assert Client().get("/api/no-such-thing/").json()["code"] == "not_found"
+    wrong = logged_in.post("/api/models/")
+    assert wrong.status_code == 405 and wrong["Allow"] == "GET"
+    assert wrong.json()["code"] == "bad_request" and "GET" in wrong.json()["detail"]
+    assert logged_in.get("/api/models").status_code == 301  # APPEND_SLASH still finds /api/models/
+    assert logged_in.get("/no-such-page/")["Content-Type"].startswith("text/html")
+
+
 def test_openapi_schema_is_served(logged_in) -> None:
     schema = Client().get("/api/openapi.json").json()
     assert "/api/conversations/{conversation_id}/" in schema["paths"]

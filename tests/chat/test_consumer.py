@@ -64,6 +64,17 @@ ID = "6b0d5c1e-3f1a-4c8e-9d2b-5a7f0e4c1b93"  # fixed: pytest-xdist workers must 
         (json.dumps({"type": "send", "request_id": ID, "content": "x" * 150_000}), "too_large"),
         (json.dumps({"type": "send", "request_id": ID, "content": "hi", "model": "gpt-9"}),
          "model_unavailable"),
+        # A known field of the wrong type is refused, never coerced (PROTOCOL.md): a number in a string, a bool.
+        (json.dumps({"type": "send", "request_id": ID, "content": "hi", "params": {"max_tokens": "100"}}),
+         "bad_request"),
+        (json.dumps({"type": "send", "request_id": ID, "content": "hi", "params": {"temperature": "1"}}),
+         "bad_request"),
+        (json.dumps({"type": "send", "request_id": ID, "content": "hi", "params": {"temperature": True}}),
+         "bad_request"),
+        (json.dumps({"type": "send", "request_id": ID, "content": "hi", "params": {"max_tokens": True}}),
+         "bad_request"),
+        (json.dumps({"type": "send", "request_id": ID, "content": "hi", "params": {"top_p": "0.5"}}),
+         "bad_request"),
     ],
 )
 async def test_bad_frames_get_an_error_and_store_nothing(user, emulator_provider, raw, code) -> None:
@@ -74,6 +85,25 @@ async def test_bad_frames_get_an_error_and_store_nothing(user, emulator_provider
     await socket.send({"type": "ping"})
     assert (await socket.recv())["type"] == "pong"  # the socket stays open
     assert await db(Message.objects.count)() == 0 and await db(Conversation.objects.count)() == 0
+    await socket.close()
+
+
+async def test_the_limits_hold_at_their_edges(user, emulator_provider, settings) -> None:
+    """docs/protocol.md: a frame *over* MAX_FRAME_BYTES and a message *over* MAX_MESSAGE_CHARS are too_large;
+    exactly at the limit is served."""
+    limit = settings.GROKWEB["MAX_FRAME_BYTES"]
+    socket = await open_socket(user)
+    head = '{"type": "ping", "pad": "'
+    await socket.ws.send_to(text_data=head + "x" * (limit - len(head) - 2) + '"}')
+    assert (await socket.recv())["type"] == "pong"
+    await socket.ws.send_to(text_data=head + "x" * (limit - len(head) - 1) + '"}')
+    assert (await socket.recv())["code"] == "too_large"
+    chars = settings.GROKWEB["MAX_MESSAGE_CHARS"]
+    directive = " [[tokens=2]]"
+    await socket.send({"type": "send", "request_id": str(uuid.uuid4()), "content": "x" * (chars + 1)})
+    assert (await socket.until("error"))["code"] == "too_large"
+    created = await socket.chat("x" * (chars - len(directive)) + directive)
+    await socket.until("message.done", message=created["assistant_message"]["id"])
     await socket.close()
 
 
@@ -106,6 +136,15 @@ async def test_send_streams_a_reply_and_stores_it(user, emulator_provider) -> No
     assert stored.status == "complete" and stored.content == done["content"]
     assert done["usage"]["completion_tokens"] == 50 and done["usage"]["cost_usd"].startswith("0.")
     assert any(f["type"] == "conversation.created" for f in socket.seen)
+    await socket.close()
+
+
+async def test_optional_send_fields_may_be_null(user, emulator_provider) -> None:
+    """PROTOCOL.md: `attachments`, `model`, `params`, `system_prompt` are optional; null says "none", as absent does."""
+    socket = await open_socket(user)
+    created = await socket.chat("Hi [[tokens=3]]", attachments=None, model=None, params=None, system_prompt=None)
+    assert created["user_message"]["content"] == "Hi [[tokens=3]]"
+    await socket.until("message.done", message=created["assistant_message"]["id"])
     await socket.close()
 
 

@@ -184,6 +184,8 @@ async def test_when_every_route_is_cooling_down_the_reply_is_refused_at_once(use
     assert end["type"] == "message.error" and end["code"] == "upstream_unavailable"
     assert "Try again in" in end["detail"]
     assert end["retryable"] is True and 25 <= end["retry_after"] <= 30  # as the protocol's table says
+    # Every message.error carries the same fields: no text and no usage (nothing was sent, nothing billed).
+    assert end["content"] == "" and "usage" in end and end["usage"] is None
     assert len(await db(_attempts)()) == 2  # the second reply never reached a gateway (it asked to wait)
     await socket.close()
 

@@ -59,9 +59,18 @@ def test_a_chunk_is_openais_shape_and_the_first_one_carries_the_role() -> None:
     assert first.startswith(b"data: ") and first.endswith(b"\n\n")
     assert json.loads(first[6:]) == {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 7,
                                      "model": "grok", "choices": [{"index": 0, "delta": {
-                                         "role": "assistant", "content": "Hel\"lo"}, "finish_reason": None}]}
+                                         "role": "assistant", "content": "Hel\"lo"}, "logprobs": None,
+                                         "finish_reason": None}]}
     assert json.loads(second[6:])["choices"][0]["delta"] == {"reasoning_content": "hmm"}
-    assert json.loads(chunks.finish("stop")[6:])["choices"][0] == {"index": 0, "delta": {}, "finish_reason": "stop"}
+    assert json.loads(chunks.finish("stop")[6:])["choices"][0] == {"index": 0, "delta": {}, "logprobs": None,
+                                                                   "finish_reason": "stop"}
+
+
+def test_a_whole_completions_choice_has_openais_fields() -> None:
+    """OpenAI's choice is {index, message, logprobs, finish_reason}; logprobs is null (we refuse asking for them)."""
+    whole = shapes.completion("chatcmpl-1", "grok", "Hi", "", "stop", {}, created=7)
+    assert whole["choices"] == [{"index": 0, "message": {"role": "assistant", "content": "Hi", "refusal": None},
+                                 "logprobs": None, "finish_reason": "stop"}]
 
 
 def test_usage_follows_openais_convention_whatever_the_gateways() -> None:
