@@ -46,8 +46,10 @@ STAGES = [
     ("c.recv", "client: first bytes readable"),
     ("c.first", "client: first content chunk parsed"),
 ]
-EXTRA = [("d.accept", "a new connection accepted"), ("d.admit0", "admission started (thread)"),
-         ("d.admit1", "admission done")]
+EXTRA = [("d.accept", "a new connection accepted"), ("d.complete", "completions.complete called"),
+         ("d.parsed", "body parsed"), ("d.grant", "token checked (grants.cached)"),
+         ("d.plan0", "calls.plan called"), ("d.plan1", "calls.plan done"),
+         ("d.admit0", "admission started (thread)"), ("d.admit1", "admission done")]
 
 
 # daphne side -----------------------------------------------------------------------------------
@@ -62,10 +64,21 @@ def _install(out: Path) -> None:
 
     stamps: dict[str, int] = {}
     now = time.perf_counter_ns
+    import asyncio.base_events as be
+
+    turns = [0]  # event-loop iterations so far: each stage also says how many turns of the loop it took
+    run_once = be.BaseEventLoop._run_once
+
+    def counted(self: object) -> None:
+        turns[0] += 1
+        run_once(self)  # type: ignore[arg-type]
+
+    be.BaseEventLoop._run_once = counted  # type: ignore[method-assign]
 
     def stamp(name: str) -> None:
         if name not in stamps:
             stamps[name] = now()
+            stamps["#" + name] = turns[0]
 
     def wrap(owner: object, attr: str, name: str, after: bool = False) -> None:
         original = getattr(owner, attr)
@@ -148,8 +161,17 @@ def _install(out: Path) -> None:
     wrap_async(asgi, "app", "d.app", after=False)
     wrap_async(asgi, "_body", "d.body")
     wrap(calls, "count", "d.planned", after=True)
+    wrap(calls, "plan", "d.plan0")
+    wrap(calls, "plan", "d.plan1", after=True)
+    from teamapi import parsing
+
+    wrap(parsing, "parse", "d.parsed", after=True)
+    from teamapi import grants
+
+    wrap(grants, "cached", "d.grant", after=True)
     from teamapi import completions
 
+    wrap_async(asgi, "complete", "d.complete", after=False)
     if os.environ.get("API_TRACE_SEND_TURNS"):  # an experiment: when admission starts
         completions.SEND_TURNS = int(os.environ["API_TRACE_SEND_TURNS"])
 
@@ -342,7 +364,7 @@ def serve_daphne(argv: list[str]) -> None:
 
 # client side -----------------------------------------------------------------------------------
 
-async def run(n: int, realistic: bool) -> None:
+async def run(n: int, realistic: bool, tokens: int = 64) -> None:
     from bench.api import MODEL, REALISTIC, Side, prompt
     from bench.stack import PY, manage, running_stack
 
@@ -366,7 +388,7 @@ async def run(n: int, realistic: bool) -> None:
         key = manage(stack.env, "create_api_token", "bench", "--name", "bench").strip().splitlines()[-1]
         direct, api = Side(stack.emulator, "emulator"), Side(f"{stack.web}/v1", key)
         for i in range(n + 5):  # 5 to warm up
-            text = prompt(64, profile)
+            text = prompt(tokens, profile)
             d = await direct.ask(text)
             current.clear()
             sent = time.perf_counter_ns()
@@ -383,14 +405,16 @@ async def run(n: int, realistic: bool) -> None:
     calls = [{**s, **c} for s, c in zip(server, client, strict=True)][5:]
     print(f"{n} calls one at a time, {'300 ms + 200 tok/s' if realistic else 'zero delay'}, {MODEL}; "
           f"load {load:.2f} / {os.getloadavg()[0]:.2f}\n")
-    print("| stage | from the stage before p50 / p95 | since the client sent p50 |\n|---|---:|---:|")
+    print("| stage | from the stage before p50 / p95 | since the client sent p50 | daphne loop turns p50 |\n"
+          "|---|---:|---:|---:|")
     previous = "c.send"
     for name, label in STAGES[1:]:
         gaps = [(c[name] - c[previous]) / 1e6 for c in calls if name in c and previous in c]
         since = [(c[name] - c["c.send"]) / 1e6 for c in calls if name in c]
+        spins = [c["#" + name] - c["#" + previous] for c in calls if "#" + name in c and "#" + previous in c]
         if gaps:
             print(f"| {label} | {statistics.median(gaps):.3f} / {sorted(gaps)[int(0.95 * (len(gaps) - 1))]:.3f} ms | "
-                  f"{statistics.median(since):.3f} ms |")
+                  f"{statistics.median(since):.3f} ms | {statistics.median(spins) if spins else ''} |")
             previous = name
     for name, label in EXTRA:
         since = [(c[name] - c["c.send"]) / 1e6 for c in calls if name in c]
@@ -408,9 +432,10 @@ if __name__ == "__main__":
         parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
         parser.add_argument("--n", type=int, default=200)
         parser.add_argument("--realistic", action="store_true")
+        parser.add_argument("--tokens", type=int, default=64, help="tokens per reply (bench/api.py asks for 256)")
         parser.add_argument("--experiment", choices=["no-admission", "admission-first", "raw-upstream"],
                             help="patch daphne for one experiment (see _experiment); never a production setting")
         arguments = parser.parse_args()
         if arguments.experiment:
             os.environ["API_TRACE_EXPERIMENT"] = arguments.experiment
-        asyncio.run(run(arguments.n, arguments.realistic))
+        asyncio.run(run(arguments.n, arguments.realistic, arguments.tokens))

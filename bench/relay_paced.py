@@ -17,10 +17,14 @@ worker and this load generator on the CPUs left over, if any, as a remote gatewa
 browsers would be), then:
 
 - RSS per open socket: the daphne RSS delta over opening the level's tabs (signed in, pinged);
-- idle CPU: daphne's utime+stime from /proc over --idle-s with the tabs open;
+- idle CPU: daphne's CPU time (its process CPU-time clock, to the nanosecond) over --idle-s with
+  the tabs open;
 - rounds: every tab asks for a reply at once, then (same run, in turn) as many direct httpx
-  streams from the same emulator; added TTFT = stack minus direct, tokens/s per stream from the
-  first to the last token, relay CPU per 1,000 tokens = (CPU - idle rate x time) / tokens;
+  streams from the same emulator (a client per stream, its connection opened just before, run
+  from the relay's CPU, idle then); added TTFT = stack minus direct, tokens/s per stream to the
+  last token after the upstream's first-token wait (and, to diagnose, from the first token),
+  relay CPU per 1,000 tokens = (CPU - idle rate x time) / tokens; the emulator's and this load
+  generator's CPU in both halves;
 - fixed CPU per reply: --fixed-replies replies of one token, no pacing, minus idle; in brackets the
   event loop's (main) thread's share, the rest being the database hops' worker threads.
 
@@ -101,6 +105,13 @@ class Reply:
             return None
         return (tokens - 1) / (self.last - ttft_s)  # an upstream exactly on time gives its own rate
 
+    def pace(self, tokens: int) -> float | None:
+        """Tokens per second from the first token to the last: whether the stream kept up once it had
+        started (a diagnosis, not the figure: a held-back first token and a burst would look fast)."""
+        if self.last is None or self.ttft is None or self.last <= self.ttft or tokens < 2:
+            return None
+        return (tokens - 1) / (self.last - self.ttft)
+
 
 def check_deltas(seqs: list[int], text: str, done: dict | None, tokens: int) -> list[str]:
     """Problems of one relayed reply: seq must run 1, 2, ...; text and the end frame must be whole."""
@@ -139,6 +150,8 @@ class Setup:
     redis_url: str | None
     relay_cpus: list[int] = field(default_factory=list)  # one per daphne; empty: not pinned
     worker: subprocess.Popen[bytes] | None = None
+    emulator_pid: int = 0
+    rest_cpus: list[int] = field(default_factory=list)  # the emulator's and load generator's, when daphne is pinned
 
 
 def manage(setup_root: Path, env: dict[str, str], *args: str) -> str:
@@ -236,7 +249,8 @@ def prepared(args: argparse.Namespace, users: int) -> Iterator[Setup]:
         keys = json.loads(manage(root, env, "shell", "-c", USERS_SCRIPT.replace("COUNT", str(users))).strip()
                           .splitlines()[-1])
         wait_http(f"{emulator}/models")
-        setup = Setup(root, tmp, env, emulator, keys[1:], keys[0], args.processes, args.redis_url, relay_cpus)
+        setup = Setup(root, tmp, env, emulator, keys[1:], keys[0], args.processes, args.redis_url, relay_cpus,
+                      emulator_pid=emu.pid, rest_cpus=rest)
         if args.redis_url:  # titles run on a worker, as deployed (in-process without a broker)
             setup.worker = subprocess.Popen(
                 [PY, "-m", "celery", "-A", "grokweb", "worker", "--concurrency=1", "--loglevel=WARNING"],
@@ -324,6 +338,22 @@ def loop_cpu_of(pids: list[int]) -> float:
     """CPU seconds of the processes' main threads (the event loop); the rest is worker threads (the
     database hops of database_sync_to_async), which a process's total minus this gives."""
     return sum(cpu_seconds(pid, thread=pid) for pid in pids)
+
+
+def cpu_ticks(cpus: list[int]) -> tuple[int, int]:
+    """(busy, all) clock ticks of these CPUs so far, whoever ran on them (/proc/stat)."""
+    busy = total = 0
+    for line in Path("/proc/stat").read_text().splitlines():
+        name, *fields = line.split()
+        if name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in cpus:
+            ticks = [int(x) for x in fields[:8]]  # user nice system idle iowait irq softirq steal
+            total += sum(ticks)
+            busy += sum(ticks) - ticks[3] - ticks[4]
+    return busy, total
+
+
+def busy_share(before: tuple[int, int], after: tuple[int, int]) -> float:
+    return (after[0] - before[0]) / max(1, after[1] - before[1])
 
 
 def waited_for_cpu(pids: list[int]) -> float:
@@ -479,6 +509,17 @@ async def direct(client: httpx.AsyncClient, emulator: str, tokens: int, ttft_ms:
     return out
 
 
+@contextlib.contextmanager
+def on_cpus(where: list[int]) -> Iterator[None]:
+    """This load generator on `where` for a while (only itself: its children keep theirs)."""
+    before = cpus()
+    os.sched_setaffinity(0, where)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
+
+
 async def in_batches(coros: list, size: int) -> list:  # type: ignore[type-arg]
     """Run coroutines `size` at a time: a handshake storm must not hit daphne's own connect timeout."""
     results = []
@@ -501,6 +542,15 @@ class Level:
     busy_wall_s: float = 0.0
     waited_s: float = 0.0  # relay runnable but not running: the machine's other load
     client_cpu_s: float = 0.0  # this load generator's own CPU while the stack streamed
+    idle_rate: float = 0.0  # the relay's CPU seconds per second with the tabs open, doing nothing
+    round_ms_per_1k: list[float] = field(default_factory=list)  # each round's own figure: the spread within a run
+    emulator_cpu_s: float = 0.0  # the emulator's CPU while the stack streamed
+    rest_busy: list[float] = field(default_factory=list)  # the emulator's CPUs' busy share, per stack round
+    direct_wall_s: float = 0.0
+    direct_emulator_cpu_s: float = 0.0
+    direct_client_cpu_s: float = 0.0
+    direct_rest_busy: list[float] = field(default_factory=list)
+    direct_cpus: list[int] = field(default_factory=list)  # where the direct client ran
     fixed_ms: float | None = None
     fixed_loop_ms: float | None = None  # of it, the event loop's thread (no idle subtracted: a split, not a figure)
     rss_kib: float | None = None
@@ -539,24 +589,47 @@ async def measure(setup: Setup, args: argparse.Namespace, rate: int, streams: in
         level.untitled = sum(not tab.titled for tab in tabs)
         cpu0, t0 = cpu_of(pids), time.perf_counter()
         await asyncio.sleep(args.idle_s)
-        idle_rate = (cpu_of(pids) - cpu0) / (time.perf_counter() - t0)
+        idle_rate = level.idle_rate = (cpu_of(pids) - cpu0) / (time.perf_counter() - t0)
         rounds = max(args.rounds, math.ceil(args.min_samples / streams))
-        limits = httpx.Limits(max_connections=None, max_keepalive_connections=streams)
+        emu, rest = setup.emulator_pid, setup.rest_cpus
+        # The direct client reads the upstream from the relay's CPU(s), which idle meanwhile: in both
+        # halves of a round the reader of the upstream has those, and the emulator the CPUs left over
+        # (with the tabs, idle in the direct half). On the emulator's CPU, 50 direct streams' httpx
+        # (about 50 µs per event) and the emulator took turns, and started the streams late.
+        level.direct_cpus = (setup.relay_cpus if rest else []) or cpus()
         for _ in range(rounds):
-            # A client per round: a connection kept alive through a stack round outlives the
-            # emulator's keep-alive (uvicorn: 5 s), and reusing one it is closing is a ReadError.
-            async with httpx.AsyncClient(timeout=timeout, limits=limits) as client:
-                cpu0, t0, wait0, own0 = cpu_of(pids), time.perf_counter(), waited_for_cpu(pids), time.process_time()
-                got = await asyncio.gather(*(tab.reply(args.tokens, args.ttft_ms, rate, timeout) for tab in tabs))
-                wall = time.perf_counter() - t0
-                level.busy_cpu_s += cpu_of(pids) - cpu0 - idle_rate * wall
-                level.busy_wall_s += wall
-                level.waited_s += waited_for_cpu(pids) - wait0
-                level.client_cpu_s += time.process_time() - own0
-                level.stack += got
-                level.direct += await asyncio.gather(*(direct(client, setup.emulator, args.tokens, args.ttft_ms, rate)
-                                                       for _ in range(streams)))
-                level.load.append(os.getloadavg()[0])
+            cpu0, t0, wait0, own0 = cpu_of(pids), time.perf_counter(), waited_for_cpu(pids), time.process_time()
+            emu0, rest0 = cpu_seconds(emu), cpu_ticks(rest)
+            got = await asyncio.gather(*(tab.reply(args.tokens, args.ttft_ms, rate, timeout) for tab in tabs))
+            wall = time.perf_counter() - t0
+            level.busy_cpu_s += (busy := cpu_of(pids) - cpu0 - idle_rate * wall)
+            level.round_ms_per_1k.append(busy / max(1, sum(r.tokens for r in got)) * 1e6)
+            level.busy_wall_s += wall
+            level.waited_s += waited_for_cpu(pids) - wait0
+            level.client_cpu_s += time.process_time() - own0
+            level.emulator_cpu_s += cpu_seconds(emu) - emu0
+            level.rest_busy.append(busy_share(rest0, cpu_ticks(rest)))
+            level.stack += got
+            with on_cpus(level.direct_cpus):
+                # A client per stream, its connection opened just before (one unpaced token): the tabs'
+                # sockets and the relay's pooled upstream connections are open before a round too.
+                # Not one client for all: httpcore's pool, handed 50 requests at once over 50 idle
+                # connections, re-plans every connection for every waiting request and gives one
+                # connection to several (ConnectionNotAvailable, again), which started the streams
+                # 100 ms late; a fresh client per round instead opened 50 connections in the round.
+                async with contextlib.AsyncExitStack() as clients_open:
+                    clients = [await clients_open.enter_async_context(httpx.AsyncClient(timeout=timeout))
+                               for _ in range(streams)]
+                    opened = await asyncio.gather(*(direct(c, setup.emulator, 1, 0, None) for c in clients))
+                    tally(level, [p for r in opened for p in r.problems])
+                    t0, own0, emu0, rest0 = time.perf_counter(), time.process_time(), cpu_seconds(emu), cpu_ticks(rest)
+                    level.direct += await asyncio.gather(*(direct(c, setup.emulator, args.tokens, args.ttft_ms, rate)
+                                                           for c in clients))
+                    level.direct_wall_s += time.perf_counter() - t0
+                    level.direct_client_cpu_s += time.process_time() - own0
+                    level.direct_emulator_cpu_s += cpu_seconds(emu) - emu0
+                    level.direct_rest_busy.append(busy_share(rest0, cpu_ticks(rest)))
+            level.load.append(os.getloadavg()[0])
         senders = tabs[:min(streams, args.fixed_replies)]
         per_tab = math.ceil(args.fixed_replies / len(senders))
 
@@ -604,11 +677,13 @@ def tally(level: Level, problems: list[str]) -> None:
 def row(level: Level, tokens: int, processes: int, ttft_s: float) -> str:
     load = f"{min(level.load):.1f}–{max(level.load):.1f}"
     if level.failed:
-        return f"| {level.rate} | {level.streams} | failed: {level.failed} |" + " |" * 9 + f" {load} |"
+        return f"| {level.rate} | {level.streams} | failed: {level.failed} |" + " |" * 11 + f" {load} |"
     s_ttft = [r.ttft * 1000 for r in level.stack if r.ttft is not None]
     d_ttft = [r.ttft * 1000 for r in level.direct if r.ttft is not None]
     s_rate = [x for r in level.stack if (x := r.rate(tokens, ttft_s)) is not None]
     d_rate = [x for r in level.direct if (x := r.rate(tokens, ttft_s)) is not None]
+    s_pace = [x for r in level.stack if (x := r.pace(tokens)) is not None]
+    d_pace = [x for r in level.direct if (x := r.pace(tokens)) is not None]
     relayed = sum(r.tokens for r in level.stack)
     verified = sum(r.tokens for r in level.stack if not r.problems) + sum(r.tokens for r in level.direct
                                                                             if not r.problems)
@@ -619,10 +694,12 @@ def row(level: Level, tokens: int, processes: int, ttft_s: float) -> str:
         f"{percentile(s_ttft, 95) - percentile(d_ttft, 95):+,.0f} ms" if s_ttft and d_ttft else "—",
         f"{statistics.median(s_ttft):,.0f} / {statistics.median(d_ttft):,.0f} ms" if s_ttft and d_ttft else "—",
         f"{statistics.median(s_rate):.0f} / {statistics.median(d_rate):.0f}" if s_rate and d_rate else "—",
+        f"{statistics.median(s_pace):.0f} / {statistics.median(d_pace):.0f}" if s_pace and d_pace else "—",
         f"{relayed / level.busy_wall_s:,.0f}" if level.busy_wall_s else "—",
-        f"{level.busy_cpu_s / relayed * 1e6:,.0f} ms" if relayed else "—",
+        f"{level.busy_cpu_s / relayed * 1e6:,.0f} ms{spread(level.round_ms_per_1k)}" if relayed else "—",
         f"{level.busy_cpu_s / level.busy_wall_s / processes:.0%} / {level.waited_s / level.busy_wall_s / processes:.0%}"
         f" / {level.client_cpu_s / level.busy_wall_s:.0%}" if level.busy_wall_s else "—",
+        instrument(level),
         f"{level.fixed_ms:.1f} ms (loop {level.fixed_loop_ms:.1f})" if level.fixed_ms is not None
         and level.fixed_loop_ms is not None else "—",
         f"{level.rss_kib:.1f} KiB" if level.rss_kib is not None else "—",
@@ -633,11 +710,34 @@ def row(level: Level, tokens: int, processes: int, ttft_s: float) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
+def spread(values: list[float]) -> str:
+    """The rounds' quartiles, when there are rounds enough for them to mean something."""
+    if len(values) < 8:
+        return ""
+    return f" (rounds {percentile(values, 25):.0f}–{percentile(values, 75):.0f})"
+
+
+def instrument(level: Level) -> str:
+    """Emulator / load generator CPU per second, the stack's half then the direct half, and (in brackets)
+    how busy the emulator's CPUs were, whoever ran there (the highest round): is the instrument the limit?"""
+    if not level.busy_wall_s or not level.direct_wall_s:
+        return "—"
+
+    def most(shares: list[float]) -> str:
+        return f" ({max(shares):.0%})" if shares else ""
+
+    return (f"{level.emulator_cpu_s / level.busy_wall_s:.0%} / {level.client_cpu_s / level.busy_wall_s:.0%}"
+            f"{most(level.rest_busy)} · {level.direct_emulator_cpu_s / level.direct_wall_s:.0%} / "
+            f"{level.direct_client_cpu_s / level.direct_wall_s:.0%}{most(level.direct_rest_busy)}")
+
+
 HEADER = ("| tok/s upstream | streams | added TTFT p50 / p95 | TTFT p50 stack / direct | tok/s per stream "
-          "p50 stack / direct | aggregate tok/s | relay CPU per 1k tokens | relay busy / waiting for CPU / client busy "
+          "p50 stack / direct | tok/s after the first token p50 stack / direct | aggregate tok/s "
+          "| relay CPU per 1k tokens | relay busy / waiting for CPU / client busy "
+          "| emulator / load generator CPU: stack · direct (emulator's CPUs busy) "
           "| fixed CPU per 1-token reply (of it the event loop's thread) | RSS per socket | tokens verified / problems "
           "| load 1-min |\n"
-          "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|")
+          "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|")
 
 
 async def main(args: argparse.Namespace) -> int:
@@ -677,7 +777,9 @@ async def main(args: argparse.Namespace) -> int:
           "relay CPU per 1k tokens includes each reply's fixed cost; added TTFT = stack minus the direct client; "
           "busy = the relay's CPU per second per process, waiting = its threads' seconds runnable but not "
           "running per second per process (other load; over 100% when several threads wait), client = this "
-          "load generator's own CPU per second, all while the stack streamed.")
+          "load generator's own CPU per second, all while the stack streamed; the direct client ran on CPUs "
+          f"{sorted({c for level in levels for c in level.direct_cpus})}; relay idle rate "
+          + ", ".join(f"{level.idle_rate * 1000:.2f}" for level in levels) + " ms/s (subtracted).")
     return 1 if any(level.problems or level.failed for level in levels) else 0
 
 

@@ -14,7 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllow
 from django.views import defaults
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
-from ninja.security import django_auth
+from ninja.security import SessionAuth
 
 from accounts.api import router as accounts_router
 from chat.api import router as chat_router
@@ -30,7 +30,17 @@ class GrokwebAPI(NinjaAPI):
         return document_errors(super().get_openapi_schema(*args, **kwargs))
 
 
-api = GrokwebAPI(title="Grokweb API", version="1", auth=django_auth, docs_url=None, urls_namespace="api")
+class SignedInSession(SessionAuth):
+    """ninja's session auth, with no session answered 401 before any CSRF check (its default says 403 "CSRF check
+    Failed" to an anonymous write): a request without a session has nothing to forge, and needs to sign in."""
+
+    def _get_key(self, request: HttpRequest) -> str | None:
+        if not request.user.is_authenticated:
+            return None  # authenticate() then refuses it: 401 unauthorized
+        return super()._get_key(request)
+
+
+api = GrokwebAPI(title="Grokweb API", version="1", auth=SignedInSession(), docs_url=None, urls_namespace="api")
 api.add_router("/", chat_router)
 api.add_router("/usage/", usage_router)
 api.add_router("/", accounts_router)

@@ -102,15 +102,32 @@ async def _serve(scope: Scope, receive: Any, send: Any) -> None:
         return await _send(send, refusal(exc))
     client = scope.get("client")
     address = client[0] if client else None
-    serving = asyncio.ensure_future(_answer(send, _bearer(headers), address, body))
+    # The call is answered in this task (a task of its own cost its upstream request a turn of the event
+    # loop); the watcher beside it cancels it when the client leaves: the call stops (completions and
+    # relay end it and bill it).
+    serving = asyncio.current_task()
+    assert serving is not None
+    left = answering = False
+
+    def gone(watcher: asyncio.Future[None]) -> None:
+        nonlocal left
+        if answering and not watcher.cancelled() and watcher.exception() is None:
+            left = True
+            serving.cancel()
+
     watching = asyncio.ensure_future(_disconnect(receive))
+    watching.add_done_callback(gone)
+    answering = True
     try:
-        await asyncio.wait([serving, watching], return_when=asyncio.FIRST_COMPLETED)
+        await _answer(send, _bearer(headers), address, body)
+    except asyncio.CancelledError:
+        if not left:
+            raise
+        serving.uncancel()  # our own stop, not daphne's: the app ends normally
     finally:
-        for task in (serving, watching):
-            task.cancel()  # the client left: the call stops (completions/relay end it and bill it)
-        with contextlib.suppress(asyncio.CancelledError):
-            await serving
+        answering = False  # a disconnect seen from here on (its callback may already be queued) stops nothing
+        watching.remove_done_callback(gone)
+        watching.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await watching
 

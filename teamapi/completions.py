@@ -147,18 +147,33 @@ def _relay(call: calls.Call) -> Relay:
 
 
 async def _admitted_alongside(planned: calls.Planned, call_id: uuid.UUID, holder: str) -> Answer:
-    """The upstream request starts now; admission runs in a worker thread meanwhile (teamapi.admission)."""
+    """The upstream request starts now; admission runs in a worker thread meanwhile (teamapi.admission).
+
+    This task makes the upstream request and waits for its first event itself; admission is the task
+    beside it. A task of its own for the upstream request (as before) cost the first token two turns of
+    the event loop: one before the request could start, one to hand its first event back. A refused or
+    broken admission cancels this task's wait (`_Refusal`), so a refused call still stops at once.
+    """
     relay = _relay(calls.make_call(planned, call_id))
-    first = asyncio.ensure_future(relay.next())
+    admitting = relay.admitted_by(asyncio.ensure_future(_admit_beside(planned, call_id, holder)))
+    stopper = _Refusal(admitting)
     try:
-        for _ in range(SEND_TURNS):  # the upstream request goes out before admission takes the CPU
-            await asyncio.sleep(0)
-        admitting = relay.admitted_by(asyncio.ensure_future(in_thread(calls.admit)(planned, call_id, holder)))
-        await asyncio.wait([admitting])
+        first = await _outcome(relay.next())
+    except asyncio.CancelledError:
+        if not stopper.stopped():
+            await asyncio.shield(relay.end("cancelled"))  # the client went away: bill what was used, free the slot
+            raise
+        first = None  # refused (or broken) before the first event: its answer is admission's
+    finally:
+        stopper.close()
+    try:
+        if not admitting.done():  # the first token waits for admission (asyncio.wait on a done one costs 2 turns)
+            await asyncio.wait([admitting])
         admitting.result()
     except BaseException as exc:  # refused, broken, or the client went away
         # Shielded: a second cancellation must not leave the upstream call open or a Reservation held.
-        await asyncio.shield(_stop(relay, first, refused=isinstance(exc, ApiError)))
+        answered = (first is not None and first.exception is None) or relay.chars > 0
+        await asyncio.shield(_stop(relay, answered, refused=isinstance(exc, ApiError)))
         if isinstance(exc, ApiError):
             admission.refused(planned.user.pk)
             return _tagged(refusal(exc), relay)
@@ -167,14 +182,69 @@ async def _admitted_alongside(planned: calls.Planned, call_id: uuid.UUID, holder
             return _tagged(refusal(ApiError(500, "Something went wrong before the call could start.", "internal")),
                            relay)
         raise
-    return await _answer(relay, planned.parsed, first)
+    assert first is not None
+    return await _answer(relay, planned.parsed, first.get())
 
 
-async def _stop(relay: Relay, first: asyncio.Future[UpstreamEvent | None], *, refused: bool) -> None:
+async def _admit_beside(planned: calls.Planned, call_id: uuid.UUID, holder: str) -> calls.Call:
+    """Admission, once the upstream request is out (SEND_TURNS), in a worker thread."""
+    for _ in range(SEND_TURNS):  # the upstream request goes out before admission takes the CPU
+        await asyncio.sleep(0)
+    call: calls.Call = await in_thread(calls.admit)(planned, call_id, holder)
+    return call
+
+
+@dataclass
+class _Outcome:
+    """The first upstream event, or what reading it raised (answered after admission)."""
+
+    event: UpstreamEvent | None = None
+    exception: Exception | None = None
+
+    async def get(self) -> UpstreamEvent | None:
+        if self.exception is not None:
+            raise self.exception
+        return self.event
+
+
+async def _outcome(reading: Awaitable[UpstreamEvent | None]) -> _Outcome:
+    try:
+        return _Outcome(await reading)
+    except Exception as exc:  # an upstream failure (or a bug): answered once admission has decided
+        return _Outcome(exception=exc)
+
+
+class _Refusal:
+    """Cancels the task that made it when `admitting` fails before `close()`: a refused call stops waiting."""
+
+    def __init__(self, admitting: asyncio.Future[Any]) -> None:
+        self._task = asyncio.current_task()
+        self._admitting: asyncio.Future[Any] | None = admitting
+        self._stopped = False
+        admitting.add_done_callback(self._done)
+
+    def _done(self, admitting: asyncio.Future[Any]) -> None:
+        if self._admitting is None or self._task is None:
+            return
+        if admitting.cancelled() or admitting.exception() is not None:
+            self._stopped = True
+            self._task.cancel()
+
+    def stopped(self) -> bool:
+        """Whether the wait was cancelled by this (not by the client going away); takes the cancellation back."""
+        if self._stopped and self._task is not None:
+            self._task.uncancel()
+            return True
+        return False
+
+    def close(self) -> None:
+        if self._admitting is not None:
+            self._admitting.remove_done_callback(self._done)
+            self._admitting = None
+
+
+async def _stop(relay: Relay, answered: bool, *, refused: bool) -> None:
     """End a call stopped before its first token was relayed."""
-    first.cancel()
-    await asyncio.wait([first])
-    answered = not first.cancelled() and first.exception() is None
     if refused and not answered:
         await relay.drop()  # refused (nothing held) before the gateway answered: stopped, nothing to bill
     else:

@@ -11,7 +11,7 @@ import json
 import logging
 import time
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +20,7 @@ import orjson
 from httpx._client import BoundAsyncStream
 from httpx._decoders import SUPPORTED_DECODERS
 
+from . import onewrite
 from .body import Body, open_body
 from .chunks import DONE, parse_completion, parse_data, parse_run
 from .errors import (
@@ -99,6 +100,7 @@ class UpstreamClient:
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        onewrite.install()  # each request's head and body in one write (gateways.wire.onewrite)
         # LeanPool (gateways.wire.pool): httpcore's pool re-plans every connection per request.
         self._http = lean(httpx.AsyncClient(
             transport=transport,
@@ -375,26 +377,27 @@ async def _events(
             done = DONE in payloads
             if done:
                 payloads = payloads[:payloads.index(DONE)]
+            runs: Iterable[tuple[list[UpstreamEvent], UpstreamError | None]]
             if join_text and coalesce_s > 0:  # the relay frames text per interval: a read's tokens are one delta
-                parsed, error = parse_run(payloads)
+                runs = [parse_run(payloads)]
             else:
-                parsed, error = [], None
-                try:
-                    for data in payloads:
-                        parsed.extend(parse_data(data))
-                except UpstreamError as exc:  # an error event: what came before it in this read still counts
-                    error = exc
-            read = mender.mend(parsed)
-            for event in read:
-                if isinstance(event, Finish):
-                    finished = True
-                elif not waited and isinstance(event, TEXT_EVENTS):
-                    waited, what = True, "new text"
-                    watchdog.set_limit(endpoint.idle_timeout)
-            if finished and watchdog.limit > _AFTER_FINISH_S:
-                watchdog.set_limit(_AFTER_FINISH_S)  # only usage and [DONE] may follow, and they come at once
-            for event in read:
-                yield event
+                # A payload at a time: the first token leaves before the rest of its read is parsed (a
+                # gateway with nothing to wait for sends a whole reply in a few reads).
+                runs = _each(payloads)
+            error: UpstreamError | None = None
+            for parsed, failed in runs:
+                error = failed
+                read = mender.mend(parsed)
+                for event in read:
+                    if isinstance(event, Finish):
+                        finished = True
+                    elif not waited and isinstance(event, TEXT_EVENTS):
+                        waited, what = True, "new text"
+                        watchdog.set_limit(endpoint.idle_timeout)
+                if finished and watchdog.limit > _AFTER_FINISH_S:
+                    watchdog.set_limit(_AFTER_FINISH_S)  # only usage and [DONE] may follow, and they come at once
+                for event in read:
+                    yield event
             if error is not None:
                 raise error
             if done:
@@ -419,6 +422,16 @@ async def _events(
     if not finished:
         raise dropped_error()  # closed without [DONE] or a finish_reason: the reply is cut short
     # A finish came: the text is whole, even if the body's end (and perhaps usage, then estimated) did not.
+
+
+def _each(payloads: list[str]) -> Iterator[tuple[list[UpstreamEvent], UpstreamError | None]]:
+    """Each payload's events, in order; an error event ends them (what came before it in the read still counts)."""
+    for data in payloads:
+        try:
+            yield parse_data(data), None
+        except UpstreamError as exc:
+            yield [], exc
+            return
 
 
 async def _read_rest(body: Body) -> None:

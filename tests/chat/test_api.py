@@ -26,6 +26,14 @@ def test_anonymous_calls_are_refused() -> None:
     assert Client().get("/api/models/").status_code == 401
 
 
+def test_an_anonymous_write_is_told_to_sign_in_not_that_its_csrf_token_failed() -> None:
+    """docs/protocol.md: 401 without a session; the CSRF check is for signed-in writes (nothing to forge before)."""
+    anonymous = Client(enforce_csrf_checks=True)
+    for answer in (anonymous.patch(f"/api/conversations/{uuid.uuid4()}/", {}, content_type="application/json"),
+                   anonymous.delete(f"/api/conversations/{uuid.uuid4()}/"), anonymous.post("/api/attachments/")):
+        assert answer.status_code == 401 and answer.json()["code"] == "unauthorized"
+
+
 def test_models_list_has_the_protocol_shape(logged_in, emulator_provider) -> None:
     models = logged_in.get("/api/models/").json()
     by_slug = {m["slug"]: m for m in models}

@@ -182,6 +182,27 @@ async def test_stop_ends_the_reply_as_cancelled_with_its_text(user, emulator_pro
     await socket.close()
 
 
+USAGE_FIELDS = {"prompt_tokens", "cached_tokens", "completion_tokens", "reasoning_tokens", "total_tokens", "cost_usd",
+                "estimated"}
+
+
+async def test_a_reply_stopped_before_its_first_token_ends_with_every_field_of_message_done(user,
+                                                                                            emulator_provider) -> None:
+    """PROTOCOL.md's message.done, whole, for the emptiest ending: finish_reason null (stopped), no text,
+    an estimated usage (the prompt), and timing with ttft_ms null (no token came) but a duration."""
+    socket = await open_socket(user)
+    created = await socket.chat("Wait for it [[ttft_ms=20000]]")
+    reply_id = created["assistant_message"]["id"]
+    await socket.send({"type": "stop", "message": reply_id})
+    done = await socket.until("message.done", message=reply_id, timeout=20)
+    assert {"message", "status", "finish_reason", "content", "usage", "timing"} <= set(done)
+    assert (done["status"], done["finish_reason"], done["content"]) == ("cancelled", None, "")
+    assert set(done["usage"]) >= USAGE_FIELDS and done["usage"]["estimated"] is True
+    assert done["usage"]["prompt_tokens"] > 0 and isinstance(done["usage"]["cost_usd"], str)
+    assert done["timing"]["ttft_ms"] is None and isinstance(done["timing"]["duration_ms"], int)
+    await socket.close()
+
+
 async def test_closing_the_tab_does_not_stop_the_reply_and_a_new_tab_resyncs(user, emulator_provider) -> None:
     """Snapshot + later frames add up to exactly the stored text."""
     socket = await open_socket(user)

@@ -301,6 +301,22 @@ def test_an_error_mid_stream_ends_the_stream_with_an_error_event(user, emulator_
     assert row.outcome == "error" and row.estimated and row.completion_tokens > 0
 
 
+def test_a_gateway_that_falls_silent_mid_stream_ends_the_stream_with_a_timeout(user, emulator_provider, make_token,
+                                                                              sdk, ledger_written) -> None:
+    """The idle timeout's watchdog cancels the task that reads: it must be the one reading after the first token
+    too (it was the first event's own task once, which had ended: a silent gateway then hung the stream)."""
+    _one_try(emulator_provider, idle_timeout=0.5)
+    stream = ask(sdk(make_token(user)), "Hi [[tokens=50]] [[fault:stall:5]]", stream=True, stream_options=USAGE)
+    seen = []
+    with pytest.raises(openai.APIError) as raised:
+        for chunk in stream:
+            seen.append(chunk)
+    assert raised.value.code == "timeout"
+    assert sum(1 for c in seen if c.choices and c.choices[0].delta.content) == 5
+    row = ledger_written()
+    assert row.outcome == "error" and row.estimated and row.completion_tokens > 0
+
+
 # Budgets mid-stream and clients that leave ---------------------------------------------------
 
 

@@ -64,3 +64,23 @@ def test_a_paced_stream_sends_one_token_per_event_in_order(emulator_url: str) ->
                 if delta.get("content"):
                     contents.append(delta["content"])
     assert contents == emulation.numbered_tokens(12)
+
+
+def test_a_token_event_is_written_byte_for_byte_as_the_generic_chunk_would_be() -> None:
+    """The emulator's cheap per-token event (the envelope encoded once a second) is the same bytes a
+    gateway's chunk gets from the generic encoder, in every flavour, for any token text."""
+    from emulator.app import _Framer
+
+    for flavour in emulation.FLAVOURS:
+        frame = _Framer(flavour, "grok-4-1-fast-non-reasoning")
+        frame.chunk({"content": "first", "role": "assistant"})
+        for field in ("content", "reasoning_content"):
+            for token in (" w1", "", 'é\n"\\ \U0001f600\u0000\u2028', "a" * 300):
+                generic = json.dumps(frame.chunk({field: token}), separators=(",", ":"), ensure_ascii=False)
+                want = b"data: " + generic.encode() + b"\n\n"
+                fast = frame.piece(field, token)
+                if fast != want:  # the clock's second may turn between the two (`created`): once more
+                    want = b"data: " + json.dumps(frame.chunk({field: token}), separators=(",", ":"),
+                                                  ensure_ascii=False).encode() + b"\n\n"
+                    fast = frame.piece(field, token)
+                assert fast == want
