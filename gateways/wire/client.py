@@ -34,6 +34,7 @@ from .errors import (
     web_page_error,
 )
 from .events import TEXT_EVENTS, Finish, UpstreamEvent
+from .pool import lean
 from .retry import RETRY_AFTER_CAP_S, backoff_delay
 from .sse import SSEDecoder
 from .text import EventMender
@@ -100,12 +101,13 @@ class UpstreamClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         onewrite.install()  # each request's head and body in one write (gateways.wire.onewrite)
-        self._http = httpx.AsyncClient(
+        # LeanPool (gateways.wire.pool): httpcore's pool re-plans every connection per request.
+        self._http = lean(httpx.AsyncClient(
             transport=transport,
             limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200, keepalive_expiry=60),
             headers={"User-Agent": USER_AGENT},
             follow_redirects=False,
-        )
+        ))
         self._sleep = sleep
 
     async def __aenter__(self) -> UpstreamClient:
