@@ -197,7 +197,7 @@ def _title(text: str) -> list[str]:
     """The first words of the user's message, as one token per word."""
     for marker in (TOKENS_MARKER, FAULT_MARKER, TTFT_MARKER, TPS_MARKER, NUMBERED_MARKER, USAGE_MARKER):
         text = marker.sub("", text)
-    text = text.replace("user:", " ")
+    text = text.split("assistant:", 1)[0].replace("user:", " ")  # chat.titles: "user: ...\n\nassistant: ..."
     words = re.findall(r"[A-Za-z0-9][A-Za-z0-9'\-]*", text)[:5] or ["New", "chat"]
     words[0] = words[0][:1].upper() + words[0][1:]
     return [words[0], *(" " + w for w in words[1:])]

@@ -173,6 +173,18 @@ async def test_the_emulator_answers_a_title_request_with_a_title(emulator_url) -
     assert "".join(e.text for e in events if isinstance(e, ContentDelta)) == "Plan a trip to Lisbon"
 
 
+async def test_the_emulators_title_is_of_the_users_words_not_the_assistants(emulator_url) -> None:
+    # chat.titles sends the first exchange as "user: ...\n\nassistant: ...": a short question's title
+    # must not run on into the role label or the answer.
+    messages = [{"role": "system", "content": "Write a title of at most six words."},
+                {"role": "user", "content": "user: Tell me about streaming [[tokens=400]]\n\n"
+                                            "assistant: Context answer glacier lattice"}]
+    async with UpstreamClient() as client:
+        request = ChatRequest("grok-4-1-fast-non-reasoning", messages)
+        events = await client.complete(Endpoint(emulator_url, "k"), request)
+    assert "".join(e.text for e in events if isinstance(e, ContentDelta)) == "Tell me about streaming"
+
+
 async def test_coalesced_reads_lose_and_reorder_nothing() -> None:
     """Read at most once per frame interval after the first token: the same events, in the same order
     (the tokens of one read joined into one delta: joined over the whole reply, the same list)."""
