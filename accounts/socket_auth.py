@@ -5,8 +5,8 @@ every socket, the parsed cookies, a session store with its data, lazy wrappers o
 the scope per layer, and a wrapper around every frame sent (to save a session a socket never
 changes). A socket needs only its user: this reads the session once, checks it as Django does
 (django.contrib.auth.get_user: the backend, and the session's auth hash against the password's),
-and puts the user in the scope (in place) with no session. `authenticate` is the same without the
-middleware's coroutine: the chat socket's app runs it inside the consumer (grokweb.socket_routing).
+and puts the user in the scope (in place) with no session. `authenticate` runs inside the chat
+consumer (grokweb.socket_routing has no middleware: no coroutine of its own per socket).
 
 Nor the request's headers: read here (the cookie) and by the origin check before (grokweb.origin),
 they have no reader once the socket is open, and they were about 1.3 KiB of every open socket for
@@ -30,15 +30,6 @@ from django.conf import settings
 from django.contrib import auth
 from django.contrib.auth.models import AnonymousUser
 from django.http.cookie import parse_cookie
-
-
-class SocketAuthMiddleware:
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
-        await authenticate(scope)
-        return await self.inner(scope, receive, send)
 
 
 async def authenticate(scope: dict[str, Any]) -> None:

@@ -45,10 +45,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         Client messages and inbox messages are dispatched one at a time (a turn lock), as
         Channels does, so a frame never interleaves with a handler that is still running
         (a snapshot being built, a send being stored): it waits for its turn, in order.
-        The user is read here when no middleware put it in the scope: one coroutine fewer,
-        suspended for the socket's whole life.
+        The user is read here (grokweb.socket_routing has no auth middleware): one coroutine fewer,
+        suspended for the socket's whole life. A scope that already carries one keeps it.
         """
-        if "user" not in scope:  # served without SocketAuthMiddleware's coroutine (grokweb.socket_routing)
+        if "user" not in scope:
             await authenticate(scope)
         self.scope = scope
         self.channel_layer = None  # the hub holds this process's layer channel

@@ -9,11 +9,9 @@ Anything else is refused before the consumer runs: daphne answers the upgrade wi
 """
 from __future__ import annotations
 
-from collections.abc import Awaitable
 from typing import Any
 from urllib.parse import urlsplit
 
-from channels.security.websocket import WebsocketDenier
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 
@@ -54,25 +52,6 @@ def origin_allowed(origin: str, host: str, scheme: str, trusted: list[str], allo
     if domain and validate_host(domain, allowed_hosts) and found == own:
         return True
     return any(_trusted(found, pattern) for pattern in trusted)
-
-
-class OriginCheck:
-    """ASGI middleware for websockets: refuse (403) a handshake whose Origin is not ours.
-
-    A plain call that returns the app's coroutine rather than a coroutine awaiting it: the check
-    is synchronous, and a coroutine here would stay suspended, with its locals, for the whole life
-    of every socket (grokweb.lean_sockets).
-    """
-
-    _asgi_single_callable = True  # asgiref: an ASGI 3 app, though __call__ is not `async def`
-
-    def __init__(self, application: Any) -> None:
-        self.application = application
-
-    def __call__(self, scope: Any, receive: Any, send: Any) -> Awaitable[Any]:
-        if origin_refused(scope):
-            return WebsocketDenier()(scope, receive, send)  # type: ignore[no-any-return]
-        return self.application(scope, receive, send)  # type: ignore[no-any-return]
 
 
 def origin_refused(scope: Any) -> bool:
