@@ -35,6 +35,7 @@ from usage.models import Source
 
 from . import admission, calls, grants, liveness, parsing, shapes
 from .errors import ApiError, from_token, from_upstream
+from .hop import Hop
 from .relay import Relay, sse, whole
 
 log = logging.getLogger(__name__)
@@ -123,7 +124,7 @@ def _release_abandoned(task: asyncio.Future[calls.Call]) -> None:
 
 async def _admit(planned: calls.Planned, call_id: uuid.UUID, holder: str) -> calls.Call:
     """Admission before the upstream request (a budget applies, or a refusal is possible)."""
-    opening = asyncio.ensure_future(in_thread(calls.admit)(planned, call_id, holder))
+    opening = Hop(calls.admit, planned, call_id, holder).start().future
     try:
         return await asyncio.shield(opening)
     except asyncio.CancelledError:
@@ -155,7 +156,8 @@ async def _admitted_alongside(planned: calls.Planned, call_id: uuid.UUID, holder
     broken admission cancels this task's wait (`_Refusal`), so a refused call still stops at once.
     """
     relay = _relay(calls.make_call(planned, call_id))
-    admitting = relay.admitted_by(asyncio.ensure_future(_admit_beside(planned, call_id, holder)))
+    beside = _Beside(planned, call_id, holder)
+    admitting = relay.admitted_by(beside.hop.future)
     stopper = _Refusal(admitting)
     try:
         first = await _outcome(relay.next())
@@ -167,9 +169,9 @@ async def _admitted_alongside(planned: calls.Planned, call_id: uuid.UUID, holder
     finally:
         stopper.close()
     try:
-        if not admitting.done():  # the first token waits for admission (asyncio.wait on a done one costs 2 turns)
+        if not beside.hop.ready:  # the first token waits for admission
             await asyncio.wait([admitting])
-        admitting.result()
+        beside.hop.result()  # the thread's answer, read as soon as it is there (teamapi.hop)
     except BaseException as exc:  # refused, broken, or the client went away
         # Shielded: a second cancellation must not leave the upstream call open or a Reservation held.
         answered = (first is not None and first.exception is None) or relay.chars > 0
@@ -186,12 +188,21 @@ async def _admitted_alongside(planned: calls.Planned, call_id: uuid.UUID, holder
     return await _answer(relay, planned.parsed, first.get())
 
 
-async def _admit_beside(planned: calls.Planned, call_id: uuid.UUID, holder: str) -> calls.Call:
-    """Admission, once the upstream request is out (SEND_TURNS), in a worker thread."""
-    for _ in range(SEND_TURNS):  # the upstream request goes out before admission takes the CPU
-        await asyncio.sleep(0)
-    call: calls.Call = await in_thread(calls.admit)(planned, call_id, holder)
-    return call
+class _Beside:
+    """Admission in a worker thread, started once the upstream request is out (SEND_TURNS turns of the loop)."""
+
+    def __init__(self, planned: calls.Planned, call_id: uuid.UUID, holder: str) -> None:
+        self.hop: Hop[calls.Call] = Hop(calls.admit, planned, call_id, holder)
+        self._starting = asyncio.ensure_future(self._start())  # kept: the loop holds tasks only weakly
+
+    async def _start(self) -> None:
+        try:
+            for _ in range(SEND_TURNS):  # the upstream request goes out before admission takes the CPU
+                await asyncio.sleep(0)
+        except asyncio.CancelledError:  # the loop is closing: nothing was started, nothing is held
+            self.hop.future.cancel()
+            raise
+        self.hop.start()
 
 
 @dataclass
