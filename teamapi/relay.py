@@ -27,6 +27,7 @@ from usage.models import UsageRecord
 
 from . import admission, liveness
 from .calls import Call, Ending, close_call
+from .eager import Later, now
 from .errors import ApiError, budget_cut, from_upstream
 from .shapes import DONE, Chunks, usage_object
 
@@ -181,23 +182,44 @@ liveness.on_beat(_end_unread)
 
 
 async def sse(relay: Relay, first: UpstreamEvent | None, chunks: Chunks, include_usage: bool) -> AsyncIterator[bytes]:
-    """The streamed answer: a chunk per upstream text event, then usage (if asked), then [DONE] or an error."""
+    """The streamed answer: a chunk per upstream text event, then usage (if asked), then [DONE] or an error.
+
+    The first chunk leaves alone and at once. After it, the chunks of the events already in hand (one
+    upstream read holds many when the gateway is ahead) leave together, as one body message, the moment
+    the next event would have to wait for the network (teamapi.eager): one send through the server per
+    read instead of one per token, so less of the CPU the client needs to read its first token.
+    """
     relay.reading()
     outcome, error, finished = "complete", None, False
+    pending: list[bytes] = []
+    later: Later[UpstreamEvent | None] | None = None
     try:
-        event = first
-        while event is not None:
-            if isinstance(event, ContentDelta):
-                yield chunks.content(event.text)
-            elif isinstance(event, ReasoningDelta):
-                yield chunks.reasoning(event.text)
-            elif isinstance(event, Finish) and not finished:
-                finished = True
-                yield chunks.finish(event.reason)
-            if relay.over_budget():
-                outcome = "budget"
-                break
-            event = await relay.next()
+        try:
+            event, alone = first, True
+            while event is not None:
+                if isinstance(event, ContentDelta):
+                    pending.append(chunks.content(event.text))
+                elif isinstance(event, ReasoningDelta):
+                    pending.append(chunks.reasoning(event.text))
+                elif isinstance(event, Finish) and not finished:
+                    finished = True
+                    pending.append(chunks.finish(event.reason))
+                if relay.over_budget():
+                    outcome = "budget"
+                    break
+                if alone and pending:
+                    alone = False
+                    yield _joined(pending)
+                event, later = now(relay.next())
+                if later is not None:
+                    if pending:
+                        yield _joined(pending)  # what the read held: the next event needs the network
+                    waiting, later = later, None
+                    event = await waiting
+        except BaseException:
+            if later is not None:  # stopped while the next read was half-way: end that read first
+                await later.stop()
+            raise
     except UpstreamError as exc:
         outcome, error = "error", exc
     except (asyncio.CancelledError, GeneratorExit):  # the client went away: stop upstream, bill what was used
@@ -206,6 +228,8 @@ async def sse(relay: Relay, first: UpstreamEvent | None, chunks: Chunks, include
     except Exception:
         log.exception("Team API call %s failed", relay.call.id)
         outcome, error = "error", UpstreamError("internal", "Something went wrong while relaying this reply.")
+    if pending:  # the text before the ending (or the error) is the client's before the ledger row is written
+        yield _joined(pending)
     await relay.end(outcome, error)
     if outcome == "complete" and not finished:
         yield chunks.finish(relay.finish_reason or "stop")
@@ -216,6 +240,13 @@ async def sse(relay: Relay, first: UpstreamEvent | None, chunks: Chunks, include
     else:
         problem = budget_cut(BUDGET_DETAIL) if outcome == "budget" else from_upstream(error)  # type: ignore[arg-type]
         yield chunks.error(problem.body())
+
+
+def _joined(pending: list[bytes]) -> bytes:
+    """The chunks in hand as one body message; the list is emptied for the next ones."""
+    joined = pending[0] if len(pending) == 1 else b"".join(pending)
+    pending.clear()
+    return joined
 
 
 async def whole(relay: Relay, first: UpstreamEvent | None) -> tuple[str, ApiError | None]:

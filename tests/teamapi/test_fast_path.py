@@ -6,6 +6,7 @@ already under way (teamapi.admission); a call it refuses must still relay nothin
 """
 from __future__ import annotations
 
+import json
 import uuid
 
 import httpx
@@ -132,3 +133,25 @@ def test_a_body_over_the_limit_answers_413(user, emulator_provider, make_token, 
     answer = httpx.post(f"{api_url}/chat/completions", json={"model": MODEL, "messages": [
         {"role": "user", "content": "x" * 200}]}, headers={"Authorization": f"Bearer {make_token(user)}"})
     assert answer.status_code == 413 and answer.json()["error"]["code"] == "too_large"
+
+
+def test_a_reply_the_gateway_sends_at_once_leaves_a_read_at_a_time_its_first_token_alone(
+        user, emulator_provider, make_token, api_url, emulator_url) -> None:
+    """A gateway with nothing to wait for sends many tokens per read: after the first token (alone, at once),
+    the tokens of each read leave in one body message (one HTTP chunk here), each still its own SSE chunk."""
+    content = "All at once [[tokens=256]]"
+    payload = {"model": MODEL, "messages": [{"role": "user", "content": content}], "stream": True}
+    direct = httpx.post(f"{emulator_url}/chat/completions", json={**payload, "stream": False},
+                        headers={"Authorization": "Bearer emulator"}).json()["choices"][0]["message"]["content"]
+    with httpx.stream("POST", f"{api_url}/chat/completions", json=payload, timeout=30,
+                      headers={"Authorization": f"Bearer {make_token(user)}"}) as response:
+        assert response.status_code == 200
+        pieces = [piece for piece in response.iter_raw() if piece]
+    events = [event for event in b"".join(pieces).decode().split("\n\n") if event]
+    chunks = [json.loads(event.removeprefix("data: ")) for event in events if event != "data: [DONE]"]
+    texts = [c["choices"][0]["delta"].get("content") for c in chunks if c["choices"]]
+    first = json.loads(pieces[0].decode().removeprefix("data: "))
+    assert pieces[0].decode().count("data: ") == 1 and first["choices"][0]["delta"]["content"] == texts[0]
+    assert "".join(t for t in texts if t) == direct and len([t for t in texts if t]) == 256
+    assert events[-1] == "data: [DONE]"
+    assert len(pieces) < len(events)  # the tokens of a read went together
