@@ -20,7 +20,7 @@ import orjson
 from httpx._client import BoundAsyncStream
 from httpx._decoders import SUPPORTED_DECODERS
 
-from . import onewrite
+from . import locks, onewrite
 from .body import Body, open_body
 from .chunks import DONE, parse_completion, parse_data, parse_run
 from .errors import (
@@ -101,6 +101,7 @@ class UpstreamClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         onewrite.install()  # each request's head and body in one write (gateways.wire.onewrite)
+        locks.install()  # httpcore's free locks taken without a loop turn (gateways.wire.locks)
         # LeanPool (gateways.wire.pool): httpcore's pool re-plans every connection per request.
         self._http = lean(httpx.AsyncClient(
             transport=transport,
