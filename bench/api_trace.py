@@ -49,7 +49,8 @@ STAGES = [
 EXTRA = [("d.accept", "a new connection accepted"), ("d.complete", "completions.complete called"),
          ("d.parsed", "body parsed"), ("d.grant", "token checked (grants.cached)"),
          ("d.plan0", "calls.plan called"), ("d.plan1", "calls.plan done"),
-         ("d.admit0", "admission started (thread)"), ("d.admit1", "admission done")]
+         ("d.admit0", "admission started (thread)"), ("d.admit1", "admission done"),
+         ("d.bread", "first body bytes decoded (gateways.wire.body)")]
 
 
 # daphne side -----------------------------------------------------------------------------------
@@ -137,6 +138,10 @@ def _install(out: Path) -> None:
 
     def replied(self: object, message: dict[str, object]) -> object:
         stamp("d.start" if message["type"] == "http.response.start" else "d.body1")
+        if message["type"] == "http.response.body":
+            stamps["n.bodies"] = stamps.get("n.bodies", 0) + 1
+            if "d.sock" not in stamps:  # sends before the first write
+                stamps["n.early"] = stamps.get("n.early", 0) + 1
         return handle_reply(self, message)
 
     http_protocol.WebRequest.handle_reply = replied  # type: ignore[method-assign]
@@ -206,6 +211,24 @@ def _install(out: Path) -> None:
         return event
 
     relay.Relay.next = next_event  # type: ignore[method-assign]
+    from gateways.wire import body
+
+    for kind in (body.ChunkedBody, body.HttpxBody):
+        _stamp_first_read(kind, stamps, stamp)
+
+
+def _stamp_first_read(kind: Any, stamps: dict[str, int], stamp: Any) -> None:
+    """When the first body bytes came out of the upstream body's reader, and how many (`n.bread`)."""
+    read = kind.read
+
+    async def first_read(self: object, **kwargs: Any) -> bytes:
+        data: bytes = await read(self, **kwargs)
+        if data and "d.bread" not in stamps:
+            stamp("d.bread")
+            stamps["n.bread"] = len(data)
+        return data
+
+    kind.read = first_read
 
 
 # Experiments (`--experiment`): what a change would buy, measured before anyone builds it properly.
@@ -420,6 +443,18 @@ async def run(n: int, realistic: bool, tokens: int = 64) -> None:
         since = [(c[name] - c["c.send"]) / 1e6 for c in calls if name in c]
         if since:
             print(f"| ({label}) | | {statistics.median(since):.3f} ms |")
+    early = [c["n.early"] for c in calls if "n.early" in c]
+    if early:
+        print(f"| (body messages handed to daphne before its first socket write, p50 / p95) | | "
+              f"{statistics.median(early):.0f} / {sorted(early)[int(0.95 * (len(early) - 1))]} |")
+    bodies = [c["n.bodies"] for c in calls if "n.bodies" in c]
+    if bodies:
+        print(f"| (body messages handed to daphne per call, p50 / p95) | | {statistics.median(bodies):.0f} / "
+              f"{sorted(bodies)[int(0.95 * (len(bodies) - 1))]} |")
+    sizes = [c["n.bread"] for c in calls if "n.bread" in c]
+    if sizes:
+        print(f"| (the first body read's decoded size, p50 / p95) | | {statistics.median(sizes):.0f} / "
+              f"{sorted(sizes)[int(0.95 * (len(sizes) - 1))]} bytes |")
     api_ttft = [(c["c.first"] - c["c.send"]) / 1e6 for c in calls]
     print(f"\nTTFT p50: direct {statistics.median(direct_ttft):.2f} ms, through /v1 {statistics.median(api_ttft):.2f} "
           f"ms, added {statistics.median(api_ttft) - statistics.median(direct_ttft):.2f} ms")
