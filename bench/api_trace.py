@@ -238,6 +238,9 @@ def _experiment(name: str, stamp: Any) -> None:
 
     no-admission: the call is never admitted (what admission costs the first token; never in production).
     admission-first: admission is handed to its thread before the upstream request is made, not after.
+    pause-after-first: the relay pauses 2 ms after the first event before reading on (daphne leaves the
+      CPU to the client while it reads its first token; what relaying the rest at once costs it on a
+      shared machine; never in production).
     raw-upstream: the streamed upstream request written and its response read on a plain asyncio
       connection kept per host (plain HTTP, chunked, status 200 only: a prototype, not a client),
       in place of httpx/httpcore: what httpx's request and response stack costs the first token.
@@ -269,6 +272,18 @@ def _experiment(name: str, stamp: Any) -> None:
             return await completions._answer(relay, planned.parsed, first)
 
         completions._admitted_alongside = admitted_first  # type: ignore[assignment]
+    elif name == "pause-after-first":
+        from teamapi import relay
+
+        nxt = relay.Relay.next
+
+        async def paused(self: Any) -> Any:
+            if self.chars and not getattr(self, "_paused", False):
+                self._paused = True
+                await asyncio.sleep(0.002)
+            return await nxt(self)
+
+        relay.Relay.next = paused  # type: ignore[method-assign]
     elif name == "raw-upstream":
         _raw_upstream(stamp)
     else:
@@ -468,7 +483,8 @@ if __name__ == "__main__":
         parser.add_argument("--n", type=int, default=200)
         parser.add_argument("--realistic", action="store_true")
         parser.add_argument("--tokens", type=int, default=64, help="tokens per reply (bench/api.py asks for 256)")
-        parser.add_argument("--experiment", choices=["no-admission", "admission-first", "raw-upstream"],
+        parser.add_argument("--experiment", choices=["no-admission", "admission-first", "raw-upstream",
+                                                          "pause-after-first"],
                             help="patch daphne for one experiment (see _experiment); never a production setting")
         arguments = parser.parse_args()
         if arguments.experiment:

@@ -68,8 +68,10 @@ class Hop(Generic[T]):
             self.future.set_result(self._value)  # type: ignore[arg-type]
 
     def result(self) -> T:
-        """The outcome, once `ready` (raises what the call raised); the future's own is then marked as read."""
-        assert self.ready
+        """The thread's outcome once `ready` (raises what the call raised; the future's own is then marked
+        as read), else the future's (raises InvalidStateError while it runs, CancelledError if never started)."""
+        if not self.ready:
+            return self.future.result()
         self.future.add_done_callback(_read)
         if self._error is not None:
             raise self._error
