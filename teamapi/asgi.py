@@ -4,11 +4,12 @@ Django's request handling costs this path about 2 ms before the view and 1 ms be
 chunk: a request object, URL resolution, and the page middleware (sessions, CSRF, messages,
 static files, two of them sync-only, so every request hops to a thread and back twice), none of
 which a bearer-token API uses. Here the request is read straight off ASGI, the answer comes from
-teamapi.completions (the same code the Django view calls), and each SSE event is sent the moment
-it exists. What the middleware did that matters here is kept: the Host header is checked against
-ALLOWED_HOSTS, the body is capped at API_MAX_BODY_BYTES, errors are OpenAI's JSON (never a
-traceback), and a client that disconnects stops its call (the upstream request is closed and what
-was used is billed), as Django's handler does by cancelling the view.
+teamapi.completions (the same code the Django view calls), and the SSE events are sent the moment
+they exist (those of one upstream read together: teamapi.relay.sse). What the middleware did that
+matters here is kept: the Host header is checked against ALLOWED_HOSTS, the body is capped at
+API_MAX_BODY_BYTES, errors are OpenAI's JSON (never a traceback), and a client that disconnects
+stops its call (the upstream request is closed and what was used is billed), as Django's handler
+does by cancelling the view.
 """
 from __future__ import annotations
 
@@ -78,7 +79,7 @@ async def _send(send: Any, answer: Answer) -> None:
         if stream is None:
             await send({"type": "http.response.body", "body": answer.body})
             return
-        async for event in stream:  # each event the moment it exists: no buffering here
+        async for event in stream:  # as the relay hands them over (a read's events together): no buffering here
             await send({"type": "http.response.body", "body": event, "more_body": True})
         await send({"type": "http.response.body", "body": b""})
     finally:

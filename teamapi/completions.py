@@ -153,7 +153,8 @@ async def _admitted_alongside(planned: calls.Planned, call_id: uuid.UUID, holder
     This task makes the upstream request and waits for its first event itself; admission is the task
     beside it. A task of its own for the upstream request (as before) cost the first token two turns of
     the event loop: one before the request could start, one to hand its first event back. A refused or
-    broken admission cancels this task's wait (`_Refusal`), so a refused call still stops at once.
+    broken admission cancels this task's wait (`_Refusal`), so a refused call still stops at once. A first
+    event that comes after the thread is done reads its answer at once (teamapi.hop), with no loop turn.
     """
     relay = _relay(calls.make_call(planned, call_id))
     beside = _Beside(planned, call_id, holder)
