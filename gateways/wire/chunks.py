@@ -3,7 +3,11 @@
 Accepts every shape UPSTREAM.md lists: role on the first content chunk or on
 a role-only chunk, `finish_reason` absent or null, usage on the finishing
 chunk, on a final `choices: []` chunk or as a running total, AI/ML API's
-top-level `meta`, and `error` events inside a 200 stream.
+top-level `meta`, and `error` events inside a 200 stream. And what other
+OpenAI-compatible gateways send (docs/operations.md, "What the client accepts"):
+reasoning as `reasoning` or `reasoning_details` (OpenRouter), finish reasons
+of other vendors (read as the protocol's three), and a whole JSON answer to a
+streamed request.
 """
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from .errors import UpstreamError, classify_stream_error
+from .errors import UpstreamError, classify_stream_error, dropped_error, finish_error
 from .events import ContentDelta, Finish, ReasoningDelta, UpstreamEvent, Usage
 from .text import EventMender
 
@@ -94,16 +98,59 @@ def _answer_token(chunk: Any) -> str | None:
     if type(choice) is not dict or choice.get("index", 0) != 0 or choice.get("finish_reason"):
         return None
     delta = choice.get("delta") or {}
-    if type(delta) is not dict or delta.get("reasoning_content") or delta.get("reasoning"):
+    if type(delta) is not dict or delta.get("reasoning_content") or delta.get("reasoning") \
+            or delta.get("reasoning_details"):
         return None
     content = delta.get("content") or ""
     return content if type(content) is str else None
 
 
-def parse_completion(body: dict[str, Any]) -> list[UpstreamEvent]:
+def parse_completion(body: dict[str, Any], text_key: str = "message") -> list[UpstreamEvent]:
     """A non-streaming `chat.completion` as the same events a stream would give (texts mended)."""
     mender = EventMender()
-    return mender.mend(_events(body, "message")) + mender.flush()
+    return mender.mend(_events(body, text_key)) + mender.flush()
+
+
+def parse_whole(body: bytes) -> list[UpstreamEvent]:
+    """A whole JSON answer to a streamed request (a gateway that ignores `stream: true`), as a stream's events.
+
+    A completion gives its texts, a finish (`stop` if it named none: the answer is whole) and its usage;
+    an error object, or JSON that is no completion (`{"detail": ...}`), raises the gateway's error.
+    """
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        raise dropped_error() from None  # JSON cut short: the connection closed mid-answer
+    if isinstance(answer, list) and answer and isinstance(answer[0], dict):
+        answer = answer[0]  # an error as a one-item list (Google's OpenAI-compatible endpoint)
+    if not isinstance(answer, dict) or not isinstance(answer.get("choices"), list):
+        raise classify_stream_error(answer if isinstance(answer, dict) else {"error": str(answer)[:300]})
+    choices = _first_choice(answer)
+    key = "delta" if choices and "message" not in choices[0] else "message"  # a lone chunk, or a completion
+    events = parse_completion(answer, key)
+    if not any(isinstance(e, Finish) for e in events):
+        events.insert(next((i for i, e in enumerate(events) if isinstance(e, Usage)), len(events)), Finish("stop"))
+    return events
+
+
+# Finish reasons of other APIs, as the protocol's three (docs/protocol.md: stop, length, content_filter).
+_FINISH = {
+    "stop": "stop", "length": "length", "content_filter": "content_filter",
+    "max_tokens": "length", "max_output_tokens": "length", "model_length": "length", "max_length": "length",
+    "safety": "content_filter", "recitation": "content_filter", "blocklist": "content_filter",
+    "prohibited_content": "content_filter", "spii": "content_filter", "refusal": "content_filter",
+    "content_filtered": "content_filter", "guardrail_intervened": "content_filter",
+}
+
+
+def finish_reason(value: Any) -> str:
+    """A gateway's finish reason as `stop`, `length` or `content_filter`; raises for `error` (OpenRouter's
+    finish of a reply its provider failed). Anything else that ends a reply (`end_turn`, `eos`, and
+    `tool_calls`, as no tools are offered) is `stop`. Stored in a 20-character column: never longer."""
+    reason = str(value).strip().lower()
+    if reason == "error":
+        raise finish_error()
+    return _FINISH.get(reason, "stop")
 
 
 def _events(body: dict[str, Any], text_key: str) -> list[UpstreamEvent]:
@@ -114,7 +161,7 @@ def _events(body: dict[str, Any], text_key: str) -> list[UpstreamEvent]:
     for choice in _first_choice(body):
         events.extend(_texts(choice.get(text_key) or {}))
         if choice.get("finish_reason"):
-            events.append(Finish(str(choice["finish_reason"])))
+            events.append(Finish(finish_reason(choice["finish_reason"])))
     usage = _usage(body)
     if usage is not None:
         events.append(usage)
@@ -131,13 +178,25 @@ def _first_choice(chunk: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _texts(part: dict[str, Any]) -> list[UpstreamEvent]:
     out: list[UpstreamEvent] = []
-    reasoning = part.get("reasoning_content") or part.get("reasoning")
+    reasoning = part.get("reasoning_content") or part.get("reasoning") or _detail_text(part.get("reasoning_details"))
     if isinstance(reasoning, str) and reasoning:
         out.append(ReasoningDelta(reasoning))
     content = part.get("content")
+    if isinstance(content, list):  # content as parts, as a request's: their text
+        content = "".join(p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str))
     if isinstance(content, str) and content:
         out.append(ContentDelta(content))
     return out
+
+
+def _detail_text(details: Any) -> str:
+    """The readable text of OpenRouter's `reasoning_details` (text and summary items; encrypted ones have none).
+
+    Read only when neither `reasoning_content` nor `reasoning` came: OpenRouter sends the same text in both."""
+    if not isinstance(details, list):
+        return ""
+    texts = (d.get("text") or d.get("summary") for d in details if isinstance(d, dict))
+    return "".join(t for t in texts if isinstance(t, str))
 
 
 def _usage(chunk: dict[str, Any]) -> Usage | None:

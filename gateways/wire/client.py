@@ -22,7 +22,7 @@ from httpx._decoders import SUPPORTED_DECODERS
 
 from . import onewrite
 from .body import Body, open_body
-from .chunks import DONE, parse_completion, parse_data, parse_run
+from .chunks import DONE, parse_completion, parse_data, parse_run, parse_whole
 from .errors import (
     UpstreamError,
     classify_http,
@@ -34,6 +34,7 @@ from .errors import (
     web_page_error,
 )
 from .events import TEXT_EVENTS, Finish, UpstreamEvent
+from .listing import model_ids
 from .pool import lean
 from .retry import RETRY_AFTER_CAP_S, backoff_delay
 from .sse import SSEDecoder
@@ -51,6 +52,7 @@ _REST_S = 0.25  # how long the body's end may take to follow [DONE] for the conn
 # Silence after a reply's finish that ends it (whole: usage, if it never came, is estimated). A gateway that
 # never sent [DONE] nor ended the body held a finished reply until the idle timeout, then failed it.
 _AFTER_FINISH_S = 2.0
+_MAX_WHOLE_ANSWER = 16 * 1024 * 1024  # a whole JSON answer to a streamed request (parse_whole): far above any reply
 
 
 @dataclass(frozen=True)
@@ -280,9 +282,7 @@ class UpstreamClient:
 
     async def list_models(self, endpoint: Endpoint) -> list[str]:
         """Model ids this key may use (`GET /models`)."""
-        data = await self._json(endpoint, "GET", "/models", None)
-        items = (data.get("data") or data.get("models") or []) if isinstance(data, dict) else []
-        return [str(item["id"]) for item in items if isinstance(item, dict) and item.get("id")]
+        return model_ids(await self._json(endpoint, "GET", "/models", None))
 
     async def _json(self, endpoint: Endpoint, method: str, path: str, payload: dict[str, Any] | None) -> Any:
         """A whole JSON answer; error statuses and unreadable bodies become UpstreamError."""
@@ -345,6 +345,7 @@ async def _events(
     body = await open_body(response)
     waited, what = False, "first token"
     finished = paused = False
+    sniffing, whole = True, None  # until the body's first bytes say whether it is SSE or one JSON answer
     clock = asyncio.get_running_loop().time
     if until is None:
         until = clock() + endpoint.first_token_timeout
@@ -373,6 +374,16 @@ async def _events(
             if not chunk:
                 break
             watchdog.feed()
+            if whole is None and sniffing:
+                sniffing, whole = _sniff(chunk)
+                if whole is not None:  # not SSE: one JSON answer; the rest of it follows at once
+                    waited, what = True, "rest of the answer"
+                    watchdog.set_limit(endpoint.idle_timeout)
+            if whole is not None:
+                whole += chunk
+                if len(whole) > _MAX_WHOLE_ANSWER:
+                    raise dropped_error()
+                continue
             payloads = decoder.feed_data(chunk)
             done = DONE in payloads
             if done:
@@ -416,12 +427,28 @@ async def _events(
     finally:
         watchdog.close()
         await body.aclose()
+    if whole is not None:  # the whole body read: a completion's events, or the error it holds
+        for event in parse_whole(bytes(whole)):
+            yield event
+        return
     decoder.flush()
     for event in mender.flush():  # text cut short is still text
         yield event
     if not finished:
         raise dropped_error()  # closed without [DONE] or a finish_reason: the reply is cut short
     # A finish came: the text is whole, even if the body's end (and perhaps usage, then estimated) did not.
+
+
+def _sniff(chunk: bytes) -> tuple[bool, bytearray | None]:
+    """(still sniffing, a buffer for a whole JSON answer) after the body's first bytes.
+
+    A body that opens with `{` or `[` is one JSON answer, whatever its Content-Type (a gateway that
+    ignores `stream: true`, or answers 200 with an error object): no SSE line starts so. Read as SSE, it
+    gave nothing, then "the connection closed before the reply was finished". Whitespace decides nothing."""
+    head = chunk.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not head:
+        return True, None
+    return False, (bytearray() if head[:1] in (b"{", b"[") else None)
 
 
 def _each(payloads: list[str]) -> Iterator[tuple[list[UpstreamEvent], UpstreamError | None]]:

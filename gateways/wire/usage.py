@@ -30,10 +30,23 @@ class NormalizedUsage:
     stated_cost_ticks: int | None = None  # what the gateway says it charged, USD x 1e10
 
 
-def _int(value: Any) -> int:
+MAX_TOKENS = 100_000_000  # per count of one call: far above any model's window, well inside the ledger's columns
+MAX_TICKS = 10**15  # a stated cost of one call: USD 100,000
+
+
+def _int(value: Any, cap: int = MAX_TOKENS) -> int:
+    """A count as a gateway wrote it: an int, a float (`12.0`), a string (`"12"`, `"12.0"`); nonsense is 0.
+
+    Bounded: a count past MAX_TOKENS (or an infinity) would overflow the ledger's columns, and the reply's
+    ending would fail to store."""
+    if isinstance(value, str):
+        try:
+            value = Decimal(value.strip())
+        except InvalidOperation:
+            return 0
     try:
-        return max(0, int(value))
-    except (TypeError, ValueError):
+        return min(max(0, int(value)), cap)
+    except (TypeError, ValueError, OverflowError, InvalidOperation):
         return 0
 
 
@@ -45,7 +58,7 @@ def _details(raw: dict[str, Any], key: str) -> dict[str, Any]:
 def stated_cost_ticks(raw: dict[str, Any], meta: dict[str, Any] | None = None) -> int | None:
     """The charge a gateway states: xAI's cost_in_usd_ticks, AI/ML API's meta, or a USD `cost`."""
     if raw.get("cost_in_usd_ticks") is not None:
-        return _int(raw["cost_in_usd_ticks"])
+        return _int(raw["cost_in_usd_ticks"], MAX_TICKS)
     meta_usage = _details(meta or {}, "usage")
     for key, per_usd in (("usd_spent", 1), ("credits_used", CREDITS_PER_USD)):
         if meta_usage.get(key) is not None:
@@ -57,9 +70,10 @@ def stated_cost_ticks(raw: dict[str, Any], meta: dict[str, Any] | None = None) -
 
 def _usd_to_ticks(value: Any, units_per_usd: int) -> int | None:
     try:
-        return int((Decimal(str(value)) * TICKS_PER_USD / units_per_usd).to_integral_value())
-    except (InvalidOperation, ValueError):
+        ticks = int((Decimal(str(value).strip()) * TICKS_PER_USD / units_per_usd).to_integral_value())
+    except (InvalidOperation, ValueError, OverflowError):
         return None
+    return min(max(ticks, 0), MAX_TICKS)
 
 
 def _convention(prompt: int, completion: int, reasoning: int, total: int | None, wanted: str) -> str:
