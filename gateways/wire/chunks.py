@@ -19,6 +19,7 @@ import orjson
 
 from .errors import UpstreamError, classify_stream_error, dropped_error, finish_error
 from .events import ContentDelta, Finish, ReasoningDelta, UpstreamEvent, Usage
+from .sse import SSEDecoder
 from .text import EventMender
 
 log = logging.getLogger(__name__)
@@ -130,6 +131,27 @@ def parse_whole(body: bytes) -> list[UpstreamEvent]:
     events = parse_completion(answer, key)
     if not any(isinstance(e, Finish) for e in events):
         events.insert(next((i for i, e in enumerate(events) if isinstance(e, Usage)), len(events)), Finish("stop"))
+    return events
+
+
+def is_json_answer(head: bytes) -> bool:
+    """Whether a body that begins so is one JSON answer, not SSE: no SSE line starts with `{` or `[`."""
+    return head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"[")
+
+
+def parse_answer(body: bytes) -> list[UpstreamEvent]:
+    """A whole answer to a request that did not ask to stream: JSON, or SSE from a gateway that streams anyway."""
+    if is_json_answer(body):
+        return parse_whole(body)
+    decoder, mender = SSEDecoder(), EventMender()
+    events: list[UpstreamEvent] = []
+    for data in decoder.feed_data(body):
+        if data.strip() == DONE:
+            break
+        events += mender.mend(parse_data(data))
+    events += mender.flush()
+    if not events:
+        raise dropped_error()  # neither JSON nor events: nothing of an answer
     return events
 
 

@@ -22,7 +22,7 @@ from httpx._decoders import SUPPORTED_DECODERS
 
 from . import onewrite
 from .body import Body, open_body
-from .chunks import DONE, parse_completion, parse_data, parse_run, parse_whole
+from .chunks import DONE, is_json_answer, parse_answer, parse_data, parse_run, parse_whole
 from .errors import (
     UpstreamError,
     classify_http,
@@ -277,8 +277,7 @@ class UpstreamClient:
 
     async def _complete_once(self, endpoint: Endpoint, request: ChatRequest) -> list[UpstreamEvent]:
         payload = build_payload(request, stream=False)
-        data = await self._json(endpoint, "POST", "/chat/completions", payload)
-        return parse_completion(data) if isinstance(data, dict) else []
+        return parse_answer(await self._body(endpoint, "POST", "/chat/completions", payload))
 
     async def list_models(self, endpoint: Endpoint) -> list[str]:
         """Model ids this key may use (`GET /models`)."""
@@ -286,6 +285,13 @@ class UpstreamClient:
 
     async def _json(self, endpoint: Endpoint, method: str, path: str, payload: dict[str, Any] | None) -> Any:
         """A whole JSON answer; error statuses and unreadable bodies become UpstreamError."""
+        try:
+            return json.loads(await self._body(endpoint, method, path, payload))
+        except ValueError:
+            raise dropped_error() from None
+
+    async def _body(self, endpoint: Endpoint, method: str, path: str, payload: dict[str, Any] | None) -> bytes:
+        """A whole answer's body; error statuses and unreadable answers become UpstreamError."""
         response = await self._send(endpoint, method, path, payload, stream=True)
         try:
             body = await _read(response, endpoint.first_token_timeout)
@@ -296,10 +302,7 @@ class UpstreamClient:
         refusal = _unreadable(response)
         if refusal is not None:
             raise refusal
-        try:
-            return json.loads(body)
-        except ValueError:
-            raise dropped_error() from None
+        return body
 
 
 # What an exchange raises when the connection closed or reset before any of the answer came.
@@ -445,10 +448,9 @@ def _sniff(chunk: bytes) -> tuple[bool, bytearray | None]:
     A body that opens with `{` or `[` is one JSON answer, whatever its Content-Type (a gateway that
     ignores `stream: true`, or answers 200 with an error object): no SSE line starts so. Read as SSE, it
     gave nothing, then "the connection closed before the reply was finished". Whitespace decides nothing."""
-    head = chunk.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if not head:
+    if not chunk.lstrip(b"\xef\xbb\xbf \t\r\n"):
         return True, None
-    return False, (bytearray() if head[:1] in (b"{", b"[") else None)
+    return False, (bytearray() if is_json_answer(chunk) else None)
 
 
 def _each(payloads: list[str]) -> Iterator[tuple[list[UpstreamEvent], UpstreamError | None]]:

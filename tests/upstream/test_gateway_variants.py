@@ -256,3 +256,18 @@ async def test_usage_numbers_as_floats_strings_and_nonsense_normalize(usage, exp
     read = next(e for e in events if isinstance(e, Usage))
     got = normalize(read.raw, read.meta)
     assert (got.prompt, got.cached, got.visible_output, got.reasoning, got.total, got.stated_cost_ticks) == expected
+
+
+async def test_a_gateway_that_streams_a_request_that_did_not_ask_to_is_still_read_whole() -> None:
+    """Titles and 'Test connection' ask with `stream: false`; some gateways stream every answer anyway."""
+    body = b": OPENROUTER PROCESSING\n\n" + PLAIN + DONE
+    async with gateway(lambda n: [CHUNKED_HEAD, *chunked([body])]) as (_, endpoint), UpstreamClient() as client:
+        events = await client.complete(endpoint, REQUEST)
+    assert text_of(events) == "Hello" and finishes(events) == ["stop"] and isinstance(events[-1], Usage)
+
+
+async def test_a_whole_answer_without_a_finish_reason_is_whole() -> None:
+    body = json.dumps({"choices": [{"message": {"content": "Hello"}}], "usage": USAGE["usage"]}).encode()
+    async with gateway(lambda n: [JSON_HEAD % len(body) + body]) as (_, endpoint), UpstreamClient() as client:
+        for events in (await client.complete(endpoint, REQUEST), await reply(client, endpoint)):
+            assert text_of(events) == "Hello" and finishes(events) == ["stop"] and isinstance(events[-1], Usage)
