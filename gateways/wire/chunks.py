@@ -116,7 +116,8 @@ def parse_whole(body: bytes) -> list[UpstreamEvent]:
     """A whole JSON answer to a streamed request (a gateway that ignores `stream: true`), as a stream's events.
 
     A completion gives its texts, a finish (`stop` if it named none: the answer is whole) and its usage;
-    an error object, or JSON that is no completion (`{"detail": ...}`), raises the gateway's error.
+    an error object, or JSON that is no completion (`{"detail": ...}`), raises the gateway's error, with
+    the status it names or 200 (a refusal, like an error status: the reply is billed nothing).
     """
     try:
         answer = json.loads(body)
@@ -125,7 +126,9 @@ def parse_whole(body: bytes) -> list[UpstreamEvent]:
     if isinstance(answer, list) and answer and isinstance(answer[0], dict):
         answer = answer[0]  # an error as a one-item list (Google's OpenAI-compatible endpoint)
     if not isinstance(answer, dict) or not isinstance(answer.get("choices"), list):
-        raise classify_stream_error(answer if isinstance(answer, dict) else {"error": str(answer)[:300]})
+        error = classify_stream_error(answer if isinstance(answer, dict) else {"error": str(answer)[:300]})
+        error.status = error.status or 200  # refused by a whole answer, nothing billable: as an error status is
+        raise error
     choices = _first_choice(answer)
     key = "delta" if choices and "message" not in choices[0] else "message"  # a lone chunk, or a completion
     events = parse_completion(answer, key)
