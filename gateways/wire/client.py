@@ -25,6 +25,7 @@ from .body import Body, open_body
 from .chunks import DONE, is_json_answer, parse_answer, parse_data, parse_run, parse_whole
 from .errors import (
     UpstreamError,
+    answer_error,
     classify_http,
     coding_error,
     connection_error,
@@ -37,7 +38,7 @@ from .events import TEXT_EVENTS, Finish, UpstreamEvent
 from .listing import model_ids
 from .pool import lean
 from .retry import RETRY_AFTER_CAP_S, backoff_delay
-from .sse import SSEDecoder
+from .sse import SSEDecoder, plain_text
 from .text import EventMender
 from .watchdog import Watchdog
 
@@ -52,6 +53,7 @@ _REST_S = 0.25  # how long the body's end may take to follow [DONE] for the conn
 # Silence after a reply's finish that ends it (whole: usage, if it never came, is estimated). A gateway that
 # never sent [DONE] nor ended the body held a finished reply until the idle timeout, then failed it.
 _AFTER_FINISH_S = 2.0
+_OPENING_BYTES = 1024  # of a body that gave no event, kept to say what it was (sse.plain_text)
 _MAX_WHOLE_ANSWER = 16 * 1024 * 1024  # a whole JSON answer to a streamed request (parse_whole): far above any reply
 
 
@@ -349,6 +351,7 @@ async def _events(
     waited, what = False, "first token"
     finished = paused = False
     sniffing, whole = True, None  # until the body's first bytes say whether it is SSE or one JSON answer
+    opening: bytes | None = b""
     clock = asyncio.get_running_loop().time
     if until is None:
         until = clock() + endpoint.first_token_timeout
@@ -388,6 +391,8 @@ async def _events(
                     raise dropped_error()
                 continue
             payloads = decoder.feed_data(chunk)
+            if opening is not None:  # until the first event: the body's opening, to say what it was if no event comes
+                opening = None if payloads else (opening + chunk)[:_OPENING_BYTES]
             done = DONE in payloads
             if done:
                 payloads = payloads[:payloads.index(DONE)]
@@ -438,6 +443,9 @@ async def _events(
     for event in mender.flush():  # text cut short is still text
         yield event
     if not finished:
+        said = plain_text(opening) if opening else None
+        if said:  # a 200 with a text that is no stream ("Internal Server Error", "rate limited"): what it says
+            raise answer_error(said)
         raise dropped_error()  # closed without [DONE] or a finish_reason: the reply is cut short
     # A finish came: the text is whole, even if the body's end (and perhaps usage, then estimated) did not.
 

@@ -222,6 +222,12 @@ def classify_stream_error(payload: dict[str, Any]) -> UpstreamError:
     return _make(_code_for(_status_in(payload), message), message, _status_in(payload))
 
 
+def answer_error(text: str) -> UpstreamError:
+    """A 200 whose body is a plain text and no stream: classified by what it says, billed nothing (status 200)."""
+    message = " ".join(text.split())
+    return _make(_code_for(None, message), message, 200)
+
+
 def listing_error() -> UpstreamError:
     """A model list whose shape holds no list of models (gateways.wire.listing)."""
     return _make("upstream_unavailable", "the model list could not be read (no list of models in the answer)", None)

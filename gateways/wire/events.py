@@ -36,7 +36,8 @@ class Usage:
 
 @dataclass(frozen=True, slots=True)
 class Finish:
-    """The choice finished: `stop`, `length` or `content_filter` (other APIs' reasons read as these: chunks.finish_reason)."""
+    """The choice finished: `stop`, `length` or `content_filter` (other APIs' reasons are read as one of
+    these: chunks.finish_reason)."""
 
     reason: str
 

@@ -130,6 +130,17 @@ def _error_data(event: SSEEvent) -> str:
 
 
 _EOL = re.compile(r"\r\n|\r|\n")
+_FIELD = re.compile(r"^(?:data|event|id|retry)(?::|$)|^:", re.MULTILINE)
+
+
+def plain_text(opening: bytes) -> str | None:
+    """The text of a body's opening that holds no SSE at all (no field, no comment): a gateway's plain-text
+    answer with 200 ("Internal Server Error", "Rate limit exceeded"), to be read as its error. None for
+    anything SSE-like (a stream of keep-alive comments that ends is a cut stream, not a message)."""
+    text = opening.decode("utf-8", "replace").removeprefix("\ufeff").strip()
+    if not text or _FIELD.search(text.replace("\r\n", "\n").replace("\r", "\n")):
+        return None
+    return text
 
 
 def _line_end(buffer: str) -> tuple[int, int] | None:

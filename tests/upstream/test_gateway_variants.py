@@ -271,3 +271,26 @@ async def test_a_whole_answer_without_a_finish_reason_is_whole() -> None:
     async with gateway(lambda n: [JSON_HEAD % len(body) + body]) as (_, endpoint), UpstreamClient() as client:
         for events in (await client.complete(endpoint, REQUEST), await reply(client, endpoint)):
             assert text_of(events) == "Hello" and finishes(events) == ["stop"] and isinstance(events[-1], Usage)
+
+
+@pytest.mark.parametrize(("kind", "text", "code"), [
+    (b"text/plain", b"Internal Server Error", "upstream_unavailable"),
+    (b"text/event-stream", b"Rate limit exceeded, please slow down.\n", "upstream_rate_limited"),
+    (b"text/plain; charset=utf-8", b"\xef\xbb\xbfInsufficient balance: top up your account", "upstream_forbidden"),
+])
+async def test_a_plain_text_answered_with_200_is_the_gateways_error_billed_nothing(kind, text, code) -> None:
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n" % (kind, len(text))
+    async with gateway(lambda n: [head + text]) as (_, endpoint), UpstreamClient() as client:
+        with pytest.raises(UpstreamError) as raised:
+            await reply(client, endpoint)
+    said = text.decode().lstrip("\ufeff").strip()
+    assert raised.value.code == code and said in raised.value.detail and raised.value.status == 200
+
+
+@pytest.mark.parametrize("body", [b": keep-alive\n\n: keep-alive\n\n", b"data: {\"choices\": [", b"event: ping\n\n"],
+                         ids=["comments-only", "cut-event", "named-empty"])
+async def test_a_stream_that_ends_early_is_still_a_cut_stream(body: bytes) -> None:
+    async with gateway(lambda n: [CHUNKED_HEAD, *chunked([body])]) as (_, endpoint), UpstreamClient() as client:
+        with pytest.raises(UpstreamError) as raised:
+            await reply(client, endpoint)
+    assert raised.value.code == "upstream_unavailable" and "closed before the reply was finished" in raised.value.detail
