@@ -21,6 +21,7 @@ from .errors import UpstreamError, classify_stream_error, dropped_error, finish_
 from .events import ContentDelta, Finish, ReasoningDelta, UpstreamEvent, Usage
 from .sse import SSEDecoder
 from .text import EventMender
+from .usage import has_counts
 
 log = logging.getLogger(__name__)
 DONE = "[DONE]"
@@ -96,7 +97,7 @@ def _answer_token(chunk: Any) -> str | None:
     if type(choices) is not list or len(choices) != 1:
         return None
     choice = choices[0]
-    if type(choice) is not dict or choice.get("index", 0) != 0 or choice.get("finish_reason"):
+    if type(choice) is not dict or choice.get("index") not in (0, None) or choice.get("finish_reason"):
         return None
     delta = choice.get("delta") or {}
     if type(delta) is not dict or delta.get("reasoning_content") or delta.get("reasoning") \
@@ -194,11 +195,11 @@ def _events(body: dict[str, Any], text_key: str) -> list[UpstreamEvent]:
 
 
 def _first_choice(chunk: dict[str, Any]) -> list[dict[str, Any]]:
-    """We ask for one choice (n=1); ignore any others a gateway might add."""
+    """We ask for one choice (n=1); ignore any others a gateway might add (an `index` of null is the one)."""
     choices = chunk.get("choices")
     if not isinstance(choices, list):
         return []
-    return [c for c in choices if isinstance(c, dict) and c.get("index", 0) == 0][:1]
+    return [c for c in choices if isinstance(c, dict) and c.get("index") in (0, None)][:1]
 
 
 def _texts(part: dict[str, Any]) -> list[UpstreamEvent]:
@@ -226,7 +227,7 @@ def _detail_text(details: Any) -> str:
 
 def _usage(chunk: dict[str, Any]) -> Usage | None:
     usage = chunk.get("usage")
-    if not isinstance(usage, dict) or not usage:
-        return None
+    if not isinstance(usage, dict) or not has_counts(usage):
+        return None  # none, null, or counting nothing (a zero placeholder on every chunk): the reply is estimated
     meta = chunk.get("meta") if isinstance(chunk.get("meta"), dict) else None
     return Usage(usage, meta)

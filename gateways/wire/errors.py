@@ -47,6 +47,7 @@ _KEY_PATTERNS = (
 _CREDITS = re.compile(r"credit|balance|quota|billing|spending limit|exhausted|insufficient|payment", re.IGNORECASE)
 _POLICY = re.compile(r"usage guidelines|content polic|violat|safety|moderation|SAFETY_CHECK", re.IGNORECASE)
 _KEY = re.compile(r"api key|api-key|apikey|authenticat|unauthori[sz]ed|invalid token", re.IGNORECASE)
+_WRONG_KEY = re.compile(r"api[ _-]?key|invalid token|authenticat", re.IGNORECASE)
 _CONTEXT = re.compile(r"context length|context window|too long|maximum prompt|too many tokens|max.*tokens.*exceed",
                       re.IGNORECASE)
 _MAX_DETAIL = 300
@@ -125,7 +126,10 @@ def _code_for(status: int | None, message: str) -> str:
     if status == 402:
         return "upstream_forbidden"  # payment required: no balance left
     if status == 403:
-        return "content_blocked" if _POLICY.search(message) else "upstream_forbidden"
+        if _POLICY.search(message):
+            return "content_blocked"
+        # Some gateways refuse a wrong key with 403, not 401; a 403 about credits or access stays forbidden.
+        return "upstream_auth" if _WRONG_KEY.search(message) and not _CREDITS.search(message) else "upstream_forbidden"
     if status == 404:
         return "model_unavailable"
     if status == 429:

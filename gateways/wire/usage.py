@@ -87,11 +87,15 @@ def _convention(prompt: int, completion: int, reasoning: int, total: int | None,
 
 
 def normalize(raw: dict[str, Any], meta: dict[str, Any] | None = None, convention: str = "auto") -> NormalizedUsage:
-    """One usage object as prompt / cached / visible / reasoning / billable / total."""
-    prompt_details = _details(raw, "prompt_tokens_details")
-    completion_details = _details(raw, "completion_tokens_details")
-    prompt = _int(raw.get("prompt_tokens"))
-    completion = _int(raw.get("completion_tokens"))
+    """One usage object as prompt / cached / visible / reasoning / billable / total.
+
+    Chat Completions' names (`prompt_tokens`, `completion_tokens`, their `*_details`), or the Responses
+    API's (`input_tokens`, `output_tokens`, theirs) that some proxies pass through: read as zero, a whole
+    reply went unbilled."""
+    prompt_details = _details(raw, "prompt_tokens_details") or _details(raw, "input_tokens_details")
+    completion_details = _details(raw, "completion_tokens_details") or _details(raw, "output_tokens_details")
+    prompt = _int(_either(raw, "prompt_tokens", "input_tokens"))
+    completion = _int(_either(raw, "completion_tokens", "output_tokens"))
     reasoning = _int(completion_details.get("reasoning_tokens", raw.get("reasoning_tokens")))
     cached = _int(prompt_details.get("cached_tokens", raw.get("cached_tokens")))
     image = _int(prompt_details.get("image_tokens"))
@@ -126,6 +130,18 @@ def normalize(raw: dict[str, Any], meta: dict[str, Any] | None = None, conventio
         convention=kind,
         stated_cost_ticks=stated_cost_ticks(raw, meta),
     )
+
+
+def _either(raw: dict[str, Any], name: str, other: str) -> Any:
+    value = raw.get(name)
+    return raw.get(other) if value is None else value
+
+
+def has_counts(raw: dict[str, Any]) -> bool:
+    """Whether a usage object counts any tokens at all. One that counts none (`{"prompt_tokens": 0, ...}` on
+    every chunk, or only fields we do not know) is no usage: the reply is estimated, never billed zero."""
+    return any(_int(raw.get(k)) for k in ("prompt_tokens", "completion_tokens", "total_tokens", "input_tokens",
+                                          "output_tokens"))
 
 
 def stored_usage(raw: dict[str, Any], meta: dict[str, Any] | None) -> dict[str, Any]:

@@ -118,3 +118,14 @@ async def test_a_finish_reason_of_error_ends_the_reply_as_an_error_not_complete(
     end, stored, _ = await _ask(user, lambda n: [CHUNKED_HEAD, *chunked([body])])
     assert end["type"] == "message.error" and end["code"] == "upstream_unavailable" and end["content"] == "Hello"
     assert stored.status == "error"
+
+
+async def test_a_gateway_whose_usage_counts_nothing_gets_an_estimate_never_a_free_reply(user) -> None:
+    zero = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+    body = (sse({**token("Hello there, a reply of some length."), "usage": zero})
+            + sse({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}], "usage": zero}) + sse("[DONE]"))
+    end, stored, _ = await _ask(user, lambda n: [CHUNKED_HEAD, *chunked([body])])
+    assert end["type"] == "message.done" and stored.status == "complete"
+    assert end["usage"]["estimated"] and end["usage"]["prompt_tokens"] > 0 and end["usage"]["completion_tokens"] > 0
+    record = await _record(stored)
+    assert record.estimated and record.completion_tokens > 0

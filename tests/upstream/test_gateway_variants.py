@@ -59,6 +59,10 @@ SSE_VARIANTS = {
     "null-finish-then-missing": sse({"choices": [{"index": 0, "delta": {"content": "Hel"}, "finish_reason": None}]})
     + sse({"choices": [{"index": 0, "delta": {"content": "lo"}}], "usage": None}) + sse(FINISH) + sse(USAGE) + DONE,
     "named-events": PLAIN.replace(b"data: ", b"event: message\ndata: ") + DONE,
+    "index-null": PLAIN.replace(b'"index": 0', b'"index": null') + DONE,
+    "zero-usage-placeholders": b"".join(sse({**token(t), "usage": {"prompt_tokens": 0, "completion_tokens": 0,
+                                                                   "total_tokens": 0}}) for t in ["Hel", "lo"])
+    + sse(FINISH) + sse(USAGE) + DONE,
 }
 
 
@@ -189,6 +193,10 @@ ERRORS = {
                                    ).encode(), b"", "content_blocked", "usage guidelines", None),
     "403-credits": (403, b'{"error": {"message": "Insufficient credits. Add more using https://openrouter.ai/credits"}}',
                     b"", "upstream_forbidden", "Insufficient credits", None),
+    "403-wrong-key": (403, b'{"error": {"message": "Invalid API key provided", "type": "authentication_error"}}', b"",
+                      "upstream_auth", "Invalid API key", None),
+    "403-key-without-credits": (403, b'{"error": "This API key has no credits left"}', b"", "upstream_forbidden",
+                                "no credits", None),
     "529-overloaded": (529, b'{"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}',
                        b"Retry-After: 3\r\n", "upstream_unavailable", "Overloaded", 3.0),
 }
@@ -294,3 +302,26 @@ async def test_a_stream_that_ends_early_is_still_a_cut_stream(body: bytes) -> No
         with pytest.raises(UpstreamError) as raised:
             await reply(client, endpoint)
     assert raised.value.code == "upstream_unavailable" and "closed before the reply was finished" in raised.value.detail
+
+
+async def test_sse_labelled_as_json_is_read_as_the_stream_it_is() -> None:
+    events = await events_of(PLAIN + DONE, head=CHUNKED_HEAD.replace(b"text/event-stream", b"application/json"))
+    assert text_of(events) == "Hello" and finishes(events) == ["stop"] and isinstance(events[-1], Usage)
+
+
+async def test_usage_in_the_responses_apis_names_is_billed() -> None:
+    from gateways.wire.usage import normalize
+
+    usage = {"input_tokens": 40, "output_tokens": 30, "total_tokens": 70,
+             "input_tokens_details": {"cached_tokens": 8}, "output_tokens_details": {"reasoning_tokens": 20}}
+    events = await events_of(sse(token("Hello")) + sse(FINISH) + sse({"choices": [], "usage": usage}) + DONE)
+    read = normalize(next(e for e in events if isinstance(e, Usage)).raw)
+    assert (read.prompt, read.cached, read.visible_output, read.reasoning, read.convention) == (40, 8, 10, 20, "B")
+
+
+async def test_a_usage_that_counts_nothing_is_no_usage_so_the_reply_is_estimated_not_free() -> None:
+    zero = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+    body = sse({**token("Hello"), "usage": zero}) + sse(FINISH) + sse({"choices": [], "usage": zero}) + sse(
+        {"choices": [], "usage": {"requests": 1}}) + DONE
+    events = await events_of(body)
+    assert text_of(events) == "Hello" and not [e for e in events if isinstance(e, Usage)]
