@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from .errors import UpstreamError, classify_stream_error, dropped_error, finish_error
+from .errors import UpstreamError, classify_stream_error, dropped_error, error_message, finish_error
 from .events import ContentDelta, Finish, ReasoningDelta, UpstreamEvent, Usage
 from .sse import SSEDecoder
 from .text import EventMender
@@ -127,7 +127,10 @@ def parse_whole(body: bytes) -> list[UpstreamEvent]:
     if isinstance(answer, list) and answer and isinstance(answer[0], dict):
         answer = answer[0]  # an error as a one-item list (Google's OpenAI-compatible endpoint)
     if not isinstance(answer, dict) or not isinstance(answer.get("choices"), list):
-        error = classify_stream_error(answer if isinstance(answer, dict) else {"error": str(answer)[:300]})
+        said: dict[str, Any] = answer if isinstance(answer, dict) else {"error": str(answer)[:300]}
+        if not error_message(said):
+            said = {"error": "the answer is JSON, but neither a chat completion nor an error"}
+        error = classify_stream_error(said)
         error.status = error.status or 200  # refused by a whole answer, nothing billable: as an error status is
         raise error
     choices = _first_choice(answer)
@@ -169,13 +172,16 @@ _FINISH = {
 }
 
 
-def finish_reason(value: Any) -> str:
+def finish_reason(value: Any) -> str | None:
     """A gateway's finish reason as `stop`, `length` or `content_filter`; raises for `error` (OpenRouter's
     finish of a reply its provider failed). Anything else that ends a reply (`end_turn`, `eos`, and
-    `tool_calls`, as no tools are offered) is `stop`. Stored in a 20-character column: never longer."""
+    `tool_calls`, as no tools are offered) is `stop`. Stored in a 20-character column: never longer.
+    None for no finish written as a string (`"null"`, `"none"`): read as one, it ended the reply early."""
     reason = str(value).strip().lower()
     if reason == "error":
         raise finish_error()
+    if reason in ("", "null", "none"):
+        return None
     return _FINISH.get(reason, "stop")
 
 
@@ -186,8 +192,9 @@ def _events(body: dict[str, Any], text_key: str) -> list[UpstreamEvent]:
     events: list[UpstreamEvent] = []
     for choice in _first_choice(body):
         events.extend(_texts(choice.get(text_key) or {}))
-        if choice.get("finish_reason"):
-            events.append(Finish(finish_reason(choice["finish_reason"])))
+        reason = finish_reason(choice["finish_reason"]) if choice.get("finish_reason") else None
+        if reason is not None:
+            events.append(Finish(reason))
     usage = _usage(body)
     if usage is not None:
         events.append(usage)

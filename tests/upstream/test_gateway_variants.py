@@ -59,6 +59,8 @@ SSE_VARIANTS = {
     "null-finish-then-missing": sse({"choices": [{"index": 0, "delta": {"content": "Hel"}, "finish_reason": None}]})
     + sse({"choices": [{"index": 0, "delta": {"content": "lo"}}], "usage": None}) + sse(FINISH) + sse(USAGE) + DONE,
     "named-events": PLAIN.replace(b"data: ", b"event: message\ndata: ") + DONE,
+    "finish-null-as-a-string": PLAIN.replace(b'{"content": "Hel"}}', b'{"content": "Hel"}, "finish_reason": "null"}')
+    + DONE,
     "index-null": PLAIN.replace(b'"index": 0', b'"index": null') + DONE,
     "zero-usage-placeholders": b"".join(sse({**token(t), "usage": {"prompt_tokens": 0, "completion_tokens": 0,
                                                                    "total_tokens": 0}}) for t in ["Hel", "lo"])
@@ -144,6 +146,7 @@ async def test_a_gateway_that_ignores_stream_true_still_gives_the_whole_reply(he
      "upstream_auth", "Incorrect API key"),
     ({"error": "Rate limit exceeded"}, "upstream_rate_limited", "Rate limit exceeded"),
     ({"detail": "Not Found"}, "upstream_unavailable", "Not Found"),
+    ({"object": "chat.completion", "id": "x"}, "upstream_unavailable", "neither a chat completion nor an error"),
     ([{"error": {"code": 503, "message": "The model is overloaded. Please try again later.", "status": "UNAVAILABLE"}}],
      "upstream_unavailable", "overloaded"),
 ])
