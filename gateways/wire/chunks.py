@@ -40,11 +40,23 @@ def parse_data(data: str) -> list[UpstreamEvent]:
         try:  # orjson refuses a lone surrogate escape (half a pair split across chunks); json takes it
             chunk = json.loads(data)
         except ValueError:
+            if "\n" in data:  # several chunks in one event (no blank line between their `data:` lines)
+                return _each_line(data)
             log.warning("ignored a stream event that is not JSON (%d chars)", len(data))
             return []
     if not isinstance(chunk, dict):
         return []
     return _events(chunk, "delta")
+
+
+def _each_line(data: str) -> list[UpstreamEvent]:
+    """An event whose `data:` lines are each a whole chunk: a gateway that ends events with one newline, not
+    two, so the SSE rules join them. Each line is read as its own event; a line that is no JSON is ignored."""
+    events: list[UpstreamEvent] = []
+    for line in data.split("\n"):
+        if line.strip() and line.strip() != DONE:
+            events += parse_data(line)
+    return events
 
 
 def parse_run(payloads: list[str]) -> tuple[list[UpstreamEvent], UpstreamError | None]:
