@@ -59,6 +59,12 @@ def _each_line(data: str) -> list[UpstreamEvent]:
     return events
 
 
+def parse_answer_rest(payloads: list[str]) -> list[UpstreamEvent]:
+    """The events of the payloads left in an event the body ended without closing (SSEDecoder.flush_data):
+    whole chunks of a gateway that never writes a blank line, or half a chunk of a cut body (no JSON: none)."""
+    return [event for data in payloads if data.strip() != DONE for event in parse_data(data)]
+
+
 def parse_run(payloads: list[str]) -> tuple[list[UpstreamEvent], UpstreamError | None]:
     """The events of several SSE `data` payloads (one read's), each run of answer text as one delta.
 

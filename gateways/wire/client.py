@@ -22,7 +22,7 @@ from httpx._decoders import SUPPORTED_DECODERS
 
 from . import onewrite
 from .body import Body, open_body
-from .chunks import DONE, is_json_answer, parse_answer, parse_data, parse_run, parse_whole
+from .chunks import DONE, is_json_answer, parse_answer, parse_answer_rest, parse_data, parse_run, parse_whole
 from .errors import (
     UpstreamError,
     answer_error,
@@ -439,8 +439,8 @@ async def _events(
         for event in parse_whole(bytes(whole)):
             yield event
         return
-    decoder.flush()
-    for event in mender.flush():  # text cut short is still text
+    for event in mender.mend(parse_answer_rest(decoder.flush_data())) + mender.flush():  # cut short is still text
+        finished = finished or isinstance(event, Finish)
         yield event
     if not finished:
         said = plain_text(opening) if opening else None

@@ -63,6 +63,18 @@ class SSEDecoder:
         self._data, self._event = [], ""
         return []
 
+    def flush_data(self) -> list[str]:
+        """End of stream, as `flush`, but the `data` of an event left without its blank line is given, not dropped.
+
+        The spec drops it; a gateway that ends every event with one newline leaves all its chunks there.
+        A line cut short is given too: whoever reads it finds it is no JSON."""
+        self._take(self._text.decode(b"", final=True))
+        if self._buffer:
+            self._line(self._buffer)
+            self._buffer = ""
+        data, self._data, self._event = self._data, [], ""
+        return ["\n".join(data)] if data else []
+
     def _take(self, text: str) -> list[SSEEvent]:
         if self._first and text:
             text = text.removeprefix("\ufeff")

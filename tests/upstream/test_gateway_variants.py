@@ -62,6 +62,7 @@ SSE_VARIANTS = {
     "finish-null-as-a-string": PLAIN.replace(b'{"content": "Hel"}}', b'{"content": "Hel"}, "finish_reason": "null"}')
     + DONE,
     "one-newline-between-events": PLAIN.replace(b"}\n\ndata: ", b"}\ndata: ") + DONE,
+    "never-a-blank-line": PLAIN.replace(b"\n\n", b"\n") + b"data: [DONE]\n",
     "index-null": PLAIN.replace(b'"index": 0', b'"index": null') + DONE,
     "zero-usage-placeholders": b"".join(sse({**token(t), "usage": {"prompt_tokens": 0, "completion_tokens": 0,
                                                                    "total_tokens": 0}}) for t in ["Hel", "lo"])
