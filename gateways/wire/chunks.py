@@ -170,7 +170,7 @@ def parse_answer(body: bytes) -> list[UpstreamEvent]:
         return parse_whole(body)
     decoder, mender = SSEDecoder(), EventMender()
     events: list[UpstreamEvent] = []
-    for data in decoder.feed_data(body):
+    for data in decoder.feed_data(body) + decoder.flush_data():
         if data.strip() == DONE:
             break
         events += mender.mend(parse_data(data))

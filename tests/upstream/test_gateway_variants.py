@@ -273,10 +273,11 @@ async def test_usage_numbers_as_floats_strings_and_nonsense_normalize(usage, exp
 
 async def test_a_gateway_that_streams_a_request_that_did_not_ask_to_is_still_read_whole() -> None:
     """Titles and 'Test connection' ask with `stream: false`; some gateways stream every answer anyway."""
-    body = b": OPENROUTER PROCESSING\n\n" + PLAIN + DONE
-    async with gateway(lambda n: [CHUNKED_HEAD, *chunked([body])]) as (_, endpoint), UpstreamClient() as client:
-        events = await client.complete(endpoint, REQUEST)
-    assert text_of(events) == "Hello" and finishes(events) == ["stop"] and isinstance(events[-1], Usage)
+    for body in (b": OPENROUTER PROCESSING\n\n" + PLAIN + DONE, PLAIN.replace(b"\n\n", b"\n")):
+        async with gateway(lambda n, body=body: [CHUNKED_HEAD, *chunked([body])]) as (_, endpoint):
+            async with UpstreamClient() as client:
+                events = await client.complete(endpoint, REQUEST)
+        assert text_of(events) == "Hello" and finishes(events) == ["stop"] and isinstance(events[-1], Usage)
 
 
 async def test_a_whole_answer_without_a_finish_reason_is_whole() -> None:
