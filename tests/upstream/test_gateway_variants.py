@@ -63,6 +63,8 @@ SSE_VARIANTS = {
     + DONE,
     "one-newline-between-events": PLAIN.replace(b"}\n\ndata: ", b"}\ndata: ") + DONE,
     "never-a-blank-line": PLAIN.replace(b"\n\n", b"\n") + b"data: [DONE]\n",
+    "last-token-and-usage-on-the-finish": sse(token("Hel")) + sse(
+        {"choices": [{"index": 0, "delta": {"content": "lo"}, "finish_reason": "stop"}], "usage": USAGE["usage"]}),
     "index-null": PLAIN.replace(b'"index": 0', b'"index": null') + DONE,
     "zero-usage-placeholders": b"".join(sse({**token(t), "usage": {"prompt_tokens": 0, "completion_tokens": 0,
                                                                    "total_tokens": 0}}) for t in ["Hel", "lo"])
