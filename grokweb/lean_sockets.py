@@ -32,6 +32,7 @@ from typing import Any
 
 _ORIGINAL: dict[str, Any] = {}  # what lean_websockets replaced, by name
 _EMPTY: MappingProxyType[str, Any] = MappingProxyType({})
+_ASGI = {"version": "3.0"}  # every scope's "asgi", one dict rather than one per socket (read, never written)
 
 
 class AppQueue:
@@ -113,10 +114,11 @@ class AppQueue:
 
 
 def _create_application(server: Any, protocol: Any, scope: dict[str, Any]) -> AppQueue | None:
-    """daphne.server.Server.create_application (4.2.3), with an `AppQueue` for the app's input."""
+    """daphne.server.Server.create_application (4.2.3), with an `AppQueue` for the app's input and one
+    shared `asgi` entry."""
     assert "application_instance" not in server.connections[protocol]
     input_queue = AppQueue()
-    scope.setdefault("asgi", {"version": "3.0"})
+    scope.setdefault("asgi", _ASGI)
     application_instance = server.application(scope=scope, receive=input_queue.get,
                                               send=partial(server.handle_reply, protocol))
     if protocol not in server.connections:
@@ -213,28 +215,45 @@ def _forget_upgraded(protocol: Any, request: Any) -> None:
         del connections[request]
 
 
-_SCALARS = (type(None), bool, int, float)
+_SCALARS = (type(None), bool, int, float, str, bytes)  # immutable: one value can stand for every socket's
 _KEEP = frozenset(("handshake_deferred", "application_queue"))  # daphne `del`s or `hasattr`s them
+# What autobahn reads only while it answers the opening handshake (processHandshake, succeedHandshake):
+# the client's offered extensions (a list of tuples of dicts of lists), subprotocols and key.
+_HANDSHAKE_ONLY = (("websocket_extensions", ()), ("websocket_protocols", ()), ("_wskey", ""))
+
+
+def _shareable(value: Any) -> bool:
+    """An immutable value: a scalar, the empty mapping, or a tuple of scalars."""
+    return (type(value) in _SCALARS or value is _EMPTY
+            or (type(value) is tuple and all(type(item) in _SCALARS for item in value)))
 
 
 def _share_defaults(protocol: Any) -> None:
     """Let the protocol class hold the state attributes that still have the value every open socket has.
 
     autobahn sets about 80 state attributes on each connection, most of them None, False or 0 for
-    as long as the socket stays open and quiet. The first socket's scalar values become class
-    attributes of its per-options class (`_build_protocol`'s, ours alone), and each socket's
-    `__dict__` is rebuilt without the ones equal to them: reads find the same value on the class,
-    and the first write puts it back in the instance. Only plain scalars (None, bools, numbers) of
-    names the class does not define otherwise.
+    as long as the socket stays open and quiet, and the handshake's strings (path, host, origin,
+    status line) are the same on most. The first socket's immutable values become class attributes
+    of its per-options class (`_build_protocol`'s, ours alone), and each socket's `__dict__` is
+    rebuilt without the ones equal to them: reads find the same value on the class, and the first
+    write puts it back in the instance. Only immutable values (`_shareable`) of names the class
+    does not define otherwise. The handshake-only attributes are emptied first, so they share too.
+    Fewer than 43 entries left, even after the first frames put back what autobahn writes per
+    frame, the dict's table is 64 slots (about 0.8 KiB) rather than 128 (1.5 KiB).
     """
     cls = type(protocol)
     if not cls.__dict__.get("_lean_options"):
         return
     attrs = protocol.__dict__
+    for name, empty in _HANDSHAKE_ONLY:
+        if name in attrs:
+            attrs[name] = empty
+    if attrs.get("websocket_extensions_in_use") == []:  # appended to only while the handshake is answered
+        attrs["websocket_extensions_in_use"] = ()
     shared = cls.__dict__.get("_lean_shared")
     if shared is None:
         shared = {name: value for name, value in attrs.items()
-                  if type(value) in _SCALARS and name not in _KEEP and not hasattr(cls, name)}
+                  if _shareable(value) and name not in _KEEP and not hasattr(cls, name)}
         for name, value in shared.items():
             setattr(cls, name, value)
         cls._lean_shared = shared
