@@ -210,7 +210,9 @@ def _forget_upgraded(protocol: Any, request: Any) -> None:
     socket opened in the last second carries one. Deleted here under the checker's own condition.
     """
     connections = getattr(getattr(protocol, "server", None), "connections", None)
-    details = connections.get(request) if type(connections) is dict else None
+    if type(connections) is not dict:
+        return
+    details = connections.get(request)
     if details is not None and "disconnected" in details and "application_instance" not in details:
         del connections[request]
 
