@@ -3,7 +3,11 @@
 Accepts every shape UPSTREAM.md lists: role on the first content chunk or on
 a role-only chunk, `finish_reason` absent or null, usage on the finishing
 chunk, on a final `choices: []` chunk or as a running total, AI/ML API's
-top-level `meta`, and `error` events inside a 200 stream.
+top-level `meta`, and `error` events inside a 200 stream. And what other
+OpenAI-compatible gateways send (docs/operations.md, "What the client accepts"):
+reasoning as `reasoning` or `reasoning_details` (OpenRouter), finish reasons
+of other vendors (read as the protocol's three), and a whole JSON answer to a
+streamed request.
 """
 from __future__ import annotations
 
@@ -13,9 +17,11 @@ from typing import Any
 
 import orjson
 
-from .errors import UpstreamError, classify_stream_error
+from .errors import UpstreamError, classify_stream_error, dropped_error, error_message, finish_error
 from .events import ContentDelta, Finish, ReasoningDelta, UpstreamEvent, Usage
+from .sse import SSEDecoder
 from .text import EventMender
+from .usage import has_counts
 
 log = logging.getLogger(__name__)
 DONE = "[DONE]"
@@ -34,11 +40,29 @@ def parse_data(data: str) -> list[UpstreamEvent]:
         try:  # orjson refuses a lone surrogate escape (half a pair split across chunks); json takes it
             chunk = json.loads(data)
         except ValueError:
+            if "\n" in data:  # several chunks in one event (no blank line between their `data:` lines)
+                return _each_line(data)
             log.warning("ignored a stream event that is not JSON (%d chars)", len(data))
             return []
     if not isinstance(chunk, dict):
         return []
     return _events(chunk, "delta")
+
+
+def _each_line(data: str) -> list[UpstreamEvent]:
+    """An event whose `data:` lines are each a whole chunk: a gateway that ends events with one newline, not
+    two, so the SSE rules join them. Each line is read as its own event; a line that is no JSON is ignored."""
+    events: list[UpstreamEvent] = []
+    for line in data.split("\n"):
+        if line.strip() and line.strip() != DONE:
+            events += parse_data(line)
+    return events
+
+
+def parse_answer_rest(payloads: list[str]) -> list[UpstreamEvent]:
+    """The events of the payloads left in an event the body ended without closing (SSEDecoder.flush_data):
+    whole chunks of a gateway that never writes a blank line, or half a chunk of a cut body (no JSON: none)."""
+    return [event for data in payloads if data.strip() != DONE for event in parse_data(data)]
 
 
 def parse_run(payloads: list[str]) -> tuple[list[UpstreamEvent], UpstreamError | None]:
@@ -91,19 +115,92 @@ def _answer_token(chunk: Any) -> str | None:
     if type(choices) is not list or len(choices) != 1:
         return None
     choice = choices[0]
-    if type(choice) is not dict or choice.get("index", 0) != 0 or choice.get("finish_reason"):
+    if type(choice) is not dict or choice.get("index") not in (0, None) or choice.get("finish_reason"):
         return None
     delta = choice.get("delta") or {}
-    if type(delta) is not dict or delta.get("reasoning_content") or delta.get("reasoning"):
+    if type(delta) is not dict or delta.get("reasoning_content") or delta.get("reasoning") \
+            or delta.get("reasoning_details"):
         return None
     content = delta.get("content") or ""
     return content if type(content) is str else None
 
 
-def parse_completion(body: dict[str, Any]) -> list[UpstreamEvent]:
+def parse_completion(body: dict[str, Any], text_key: str = "message") -> list[UpstreamEvent]:
     """A non-streaming `chat.completion` as the same events a stream would give (texts mended)."""
     mender = EventMender()
-    return mender.mend(_events(body, "message")) + mender.flush()
+    return mender.mend(_events(body, text_key)) + mender.flush()
+
+
+def parse_whole(body: bytes) -> list[UpstreamEvent]:
+    """A whole JSON answer to a streamed request (a gateway that ignores `stream: true`), as a stream's events.
+
+    A completion gives its texts, a finish (`stop` if it named none: the answer is whole) and its usage;
+    an error object, or JSON that is no completion (`{"detail": ...}`), raises the gateway's error, with
+    the status it names or 200 (a refusal, like an error status: the reply is billed nothing).
+    """
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        raise dropped_error() from None  # JSON cut short: the connection closed mid-answer
+    if isinstance(answer, list) and answer and isinstance(answer[0], dict):
+        answer = answer[0]  # an error as a one-item list (Google's OpenAI-compatible endpoint)
+    if not isinstance(answer, dict) or not isinstance(answer.get("choices"), list):
+        said: dict[str, Any] = answer if isinstance(answer, dict) else {"error": str(answer)[:300]}
+        if not error_message(said):
+            said = {"error": "the answer is JSON, but neither a chat completion nor an error"}
+        error = classify_stream_error(said)
+        error.status = error.status or 200  # refused by a whole answer, nothing billable: as an error status is
+        raise error
+    choices = _first_choice(answer)
+    key = "delta" if choices and "message" not in choices[0] else "message"  # a lone chunk, or a completion
+    events = parse_completion(answer, key)
+    if not any(isinstance(e, Finish) for e in events):
+        events.insert(next((i for i, e in enumerate(events) if isinstance(e, Usage)), len(events)), Finish("stop"))
+    return events
+
+
+def is_json_answer(head: bytes) -> bool:
+    """Whether a body that begins so is one JSON answer, not SSE: no SSE line starts with `{` or `[`."""
+    return head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"[")
+
+
+def parse_answer(body: bytes) -> list[UpstreamEvent]:
+    """A whole answer to a request that did not ask to stream: JSON, or SSE from a gateway that streams anyway."""
+    if is_json_answer(body):
+        return parse_whole(body)
+    decoder, mender = SSEDecoder(), EventMender()
+    events: list[UpstreamEvent] = []
+    for data in decoder.feed_data(body) + decoder.flush_data():
+        if data.strip() == DONE:
+            break
+        events += mender.mend(parse_data(data))
+    events += mender.flush()
+    if not events:
+        raise dropped_error()  # neither JSON nor events: nothing of an answer
+    return events
+
+
+# Finish reasons of other APIs, as the protocol's three (docs/protocol.md: stop, length, content_filter).
+_FINISH = {
+    "stop": "stop", "length": "length", "content_filter": "content_filter",
+    "max_tokens": "length", "max_output_tokens": "length", "model_length": "length", "max_length": "length",
+    "safety": "content_filter", "recitation": "content_filter", "blocklist": "content_filter",
+    "prohibited_content": "content_filter", "spii": "content_filter", "refusal": "content_filter",
+    "content_filtered": "content_filter", "guardrail_intervened": "content_filter",
+}
+
+
+def finish_reason(value: Any) -> str | None:
+    """A gateway's finish reason as `stop`, `length` or `content_filter`; raises for `error` (OpenRouter's
+    finish of a reply its provider failed). Anything else that ends a reply (`end_turn`, `eos`, and
+    `tool_calls`, as no tools are offered) is `stop`. Stored in a 20-character column: never longer.
+    None for no finish written as a string (`"null"`, `"none"`): read as one, it ended the reply early."""
+    reason = str(value).strip().lower()
+    if reason == "error":
+        raise finish_error()
+    if reason in ("", "null", "none"):
+        return None
+    return _FINISH.get(reason, "stop")
 
 
 def _events(body: dict[str, Any], text_key: str) -> list[UpstreamEvent]:
@@ -113,8 +210,9 @@ def _events(body: dict[str, Any], text_key: str) -> list[UpstreamEvent]:
     events: list[UpstreamEvent] = []
     for choice in _first_choice(body):
         events.extend(_texts(choice.get(text_key) or {}))
-        if choice.get("finish_reason"):
-            events.append(Finish(str(choice["finish_reason"])))
+        reason = finish_reason(choice["finish_reason"]) if choice.get("finish_reason") else None
+        if reason is not None:
+            events.append(Finish(reason))
     usage = _usage(body)
     if usage is not None:
         events.append(usage)
@@ -122,27 +220,39 @@ def _events(body: dict[str, Any], text_key: str) -> list[UpstreamEvent]:
 
 
 def _first_choice(chunk: dict[str, Any]) -> list[dict[str, Any]]:
-    """We ask for one choice (n=1); ignore any others a gateway might add."""
+    """We ask for one choice (n=1); ignore any others a gateway might add (an `index` of null is the one)."""
     choices = chunk.get("choices")
     if not isinstance(choices, list):
         return []
-    return [c for c in choices if isinstance(c, dict) and c.get("index", 0) == 0][:1]
+    return [c for c in choices if isinstance(c, dict) and c.get("index") in (0, None)][:1]
 
 
 def _texts(part: dict[str, Any]) -> list[UpstreamEvent]:
     out: list[UpstreamEvent] = []
-    reasoning = part.get("reasoning_content") or part.get("reasoning")
+    reasoning = part.get("reasoning_content") or part.get("reasoning") or _detail_text(part.get("reasoning_details"))
     if isinstance(reasoning, str) and reasoning:
         out.append(ReasoningDelta(reasoning))
     content = part.get("content")
+    if isinstance(content, list):  # content as parts, as a request's: their text
+        content = "".join(p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str))
     if isinstance(content, str) and content:
         out.append(ContentDelta(content))
     return out
 
 
+def _detail_text(details: Any) -> str:
+    """The readable text of OpenRouter's `reasoning_details` (text and summary items; encrypted ones have none).
+
+    Read only when neither `reasoning_content` nor `reasoning` came: OpenRouter sends the same text in both."""
+    if not isinstance(details, list):
+        return ""
+    texts = (d.get("text") or d.get("summary") for d in details if isinstance(d, dict))
+    return "".join(t for t in texts if isinstance(t, str))
+
+
 def _usage(chunk: dict[str, Any]) -> Usage | None:
     usage = chunk.get("usage")
-    if not isinstance(usage, dict) or not usage:
-        return None
+    if not isinstance(usage, dict) or not has_counts(usage):
+        return None  # none, null, or counting nothing (a zero placeholder on every chunk): the reply is estimated
     meta = chunk.get("meta") if isinstance(chunk.get("meta"), dict) else None
     return Usage(usage, meta)

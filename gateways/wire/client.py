@@ -22,9 +22,10 @@ from httpx._decoders import SUPPORTED_DECODERS
 
 from . import onewrite
 from .body import Body, open_body
-from .chunks import DONE, parse_completion, parse_data, parse_run
+from .chunks import DONE, is_json_answer, parse_answer, parse_answer_rest, parse_data, parse_run, parse_whole
 from .errors import (
     UpstreamError,
+    answer_error,
     classify_http,
     coding_error,
     connection_error,
@@ -34,9 +35,10 @@ from .errors import (
     web_page_error,
 )
 from .events import TEXT_EVENTS, Finish, UpstreamEvent
+from .listing import model_ids
 from .pool import lean
 from .retry import RETRY_AFTER_CAP_S, backoff_delay
-from .sse import SSEDecoder
+from .sse import SSEDecoder, plain_text
 from .text import EventMender
 from .watchdog import Watchdog
 
@@ -51,6 +53,8 @@ _REST_S = 0.25  # how long the body's end may take to follow [DONE] for the conn
 # Silence after a reply's finish that ends it (whole: usage, if it never came, is estimated). A gateway that
 # never sent [DONE] nor ended the body held a finished reply until the idle timeout, then failed it.
 _AFTER_FINISH_S = 2.0
+_OPENING_BYTES = 1024  # of a body that gave no event, kept to say what it was (sse.plain_text)
+_MAX_WHOLE_ANSWER = 16 * 1024 * 1024  # a whole JSON answer to a streamed request (parse_whole): far above any reply
 
 
 @dataclass(frozen=True)
@@ -275,17 +279,21 @@ class UpstreamClient:
 
     async def _complete_once(self, endpoint: Endpoint, request: ChatRequest) -> list[UpstreamEvent]:
         payload = build_payload(request, stream=False)
-        data = await self._json(endpoint, "POST", "/chat/completions", payload)
-        return parse_completion(data) if isinstance(data, dict) else []
+        return parse_answer(await self._body(endpoint, "POST", "/chat/completions", payload))
 
     async def list_models(self, endpoint: Endpoint) -> list[str]:
         """Model ids this key may use (`GET /models`)."""
-        data = await self._json(endpoint, "GET", "/models", None)
-        items = (data.get("data") or data.get("models") or []) if isinstance(data, dict) else []
-        return [str(item["id"]) for item in items if isinstance(item, dict) and item.get("id")]
+        return model_ids(await self._json(endpoint, "GET", "/models", None))
 
     async def _json(self, endpoint: Endpoint, method: str, path: str, payload: dict[str, Any] | None) -> Any:
         """A whole JSON answer; error statuses and unreadable bodies become UpstreamError."""
+        try:
+            return json.loads(await self._body(endpoint, method, path, payload))
+        except ValueError:
+            raise dropped_error() from None
+
+    async def _body(self, endpoint: Endpoint, method: str, path: str, payload: dict[str, Any] | None) -> bytes:
+        """A whole answer's body; error statuses and unreadable answers become UpstreamError."""
         response = await self._send(endpoint, method, path, payload, stream=True)
         try:
             body = await _read(response, endpoint.first_token_timeout)
@@ -296,10 +304,7 @@ class UpstreamClient:
         refusal = _unreadable(response)
         if refusal is not None:
             raise refusal
-        try:
-            return json.loads(body)
-        except ValueError:
-            raise dropped_error() from None
+        return body
 
 
 # What an exchange raises when the connection closed or reset before any of the answer came.
@@ -345,6 +350,8 @@ async def _events(
     body = await open_body(response)
     waited, what = False, "first token"
     finished = paused = False
+    sniffing, whole = True, None  # until the body's first bytes say whether it is SSE or one JSON answer
+    opening: bytes | None = b""
     clock = asyncio.get_running_loop().time
     if until is None:
         until = clock() + endpoint.first_token_timeout
@@ -373,7 +380,19 @@ async def _events(
             if not chunk:
                 break
             watchdog.feed()
+            if whole is None and sniffing:
+                sniffing, whole = _sniff(chunk)
+                if whole is not None:  # not SSE: one JSON answer; the rest of it follows at once
+                    waited, what = True, "rest of the answer"
+                    watchdog.set_limit(endpoint.idle_timeout)
+            if whole is not None:
+                whole += chunk
+                if len(whole) > _MAX_WHOLE_ANSWER:
+                    raise dropped_error()
+                continue
             payloads = decoder.feed_data(chunk)
+            if opening is not None:  # until the first event: the body's opening, to say what it was if no event comes
+                opening = None if payloads else (opening + chunk)[:_OPENING_BYTES]
             done = DONE in payloads
             if done:
                 payloads = payloads[:payloads.index(DONE)]
@@ -416,12 +435,30 @@ async def _events(
     finally:
         watchdog.close()
         await body.aclose()
-    decoder.flush()
-    for event in mender.flush():  # text cut short is still text
+    if whole is not None:  # the whole body read: a completion's events, or the error it holds
+        for event in parse_whole(bytes(whole)):
+            yield event
+        return
+    for event in mender.mend(parse_answer_rest(decoder.flush_data())) + mender.flush():  # cut short is still text
+        finished = finished or isinstance(event, Finish)
         yield event
     if not finished:
+        said = plain_text(opening) if opening else None
+        if said:  # a 200 with a text that is no stream ("Internal Server Error", "rate limited"): what it says
+            raise answer_error(said)
         raise dropped_error()  # closed without [DONE] or a finish_reason: the reply is cut short
     # A finish came: the text is whole, even if the body's end (and perhaps usage, then estimated) did not.
+
+
+def _sniff(chunk: bytes) -> tuple[bool, bytearray | None]:
+    """(still sniffing, a buffer for a whole JSON answer) after the body's first bytes.
+
+    A body that opens with `{` or `[` is one JSON answer, whatever its Content-Type (a gateway that
+    ignores `stream: true`, or answers 200 with an error object): no SSE line starts so. Read as SSE, it
+    gave nothing, then "the connection closed before the reply was finished". Whitespace decides nothing."""
+    if not chunk.lstrip(b"\xef\xbb\xbf \t\r\n"):
+        return True, None
+    return False, (bytearray() if is_json_answer(chunk) else None)
 
 
 def _each(payloads: list[str]) -> Iterator[tuple[list[UpstreamEvent], UpstreamError | None]]:

@@ -47,6 +47,7 @@ _KEY_PATTERNS = (
 _CREDITS = re.compile(r"credit|balance|quota|billing|spending limit|exhausted|insufficient|payment", re.IGNORECASE)
 _POLICY = re.compile(r"usage guidelines|content polic|violat|safety|moderation|SAFETY_CHECK", re.IGNORECASE)
 _KEY = re.compile(r"api key|api-key|apikey|authenticat|unauthori[sz]ed|invalid token", re.IGNORECASE)
+_WRONG_KEY = re.compile(r"api[ _-]?key|invalid token|authenticat", re.IGNORECASE)
 _CONTEXT = re.compile(r"context length|context window|too long|maximum prompt|too many tokens|max.*tokens.*exceed",
                       re.IGNORECASE)
 _MAX_DETAIL = 300
@@ -80,14 +81,28 @@ def error_message(body: Any) -> str:
             body = json.loads(body)
         except ValueError:
             return body.strip()[:_MAX_DETAIL]
+    if isinstance(body, list) and body:
+        body = body[0]  # an error as a one-item list (Google's OpenAI-compatible endpoint)
     if not isinstance(body, dict):
         return ""
     error = body.get("error")
     if isinstance(error, dict):
-        return str(error.get("message") or error.get("code") or error.get("type") or "")
+        message = str(error.get("message") or error.get("code") or error.get("type") or "")
+        raw = error.get("metadata", {}).get("raw") if isinstance(error.get("metadata"), dict) else None
+        if isinstance(raw, str) and raw and raw not in message:  # OpenRouter: "Provider returned error", and why
+            message = f"{message}: {raw}" if message else raw
+        return message
     if isinstance(error, str):
         return error
-    return str(body.get("message") or body.get("detail") or body.get("code") or "")
+    errors = body.get("errors")
+    if isinstance(errors, list) and errors:  # Cloudflare-style `{"errors": [{"message": ...}]}`
+        return "; ".join(error_message({"error": e}) if isinstance(e, dict) else str(e) for e in errors[:3])
+    detail = body.get("detail")
+    if isinstance(detail, list):  # FastAPI's validation errors: [{"loc": [...], "msg": "...", "type": "..."}]
+        detail = "; ".join(str(d.get("msg") or d) if isinstance(d, dict) else str(d) for d in detail[:3])
+    elif isinstance(detail, dict):
+        detail = error_message(detail) or str(detail)
+    return str(body.get("message") or detail or body.get("code") or "")
 
 
 def _status_in(body: Any) -> int | None:
@@ -111,7 +126,10 @@ def _code_for(status: int | None, message: str) -> str:
     if status == 402:
         return "upstream_forbidden"  # payment required: no balance left
     if status == 403:
-        return "content_blocked" if _POLICY.search(message) else "upstream_forbidden"
+        if _POLICY.search(message):
+            return "content_blocked"
+        # Some gateways refuse a wrong key with 403, not 401; a 403 about credits or access stays forbidden.
+        return "upstream_auth" if _WRONG_KEY.search(message) and not _CREDITS.search(message) else "upstream_forbidden"
     if status == 404:
         return "model_unavailable"
     if status == 429:
@@ -146,25 +164,59 @@ def _make(code: str, message: str, status: int | None, retry_after: float | None
 
 
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
-    """`Retry-After` as seconds (a number or an HTTP date), capped at ten minutes."""
-    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
-    if value is None:
-        return None
+    """How long the gateway asks us to wait, in seconds, capped at ten minutes.
+
+    `retry-after-ms` (OpenAI's, more precise) first, then `Retry-After` (a number or an HTTP date),
+    then the soonest of OpenAI-style `x-ratelimit-reset-requests` / `-tokens` ("1s", "6m0s", "250ms").
+    """
+    found = {k.lower(): v.strip() for k, v in headers.items()}
+    seconds: float | None = None
+    if "retry-after-ms" in found:
+        seconds = _number(found["retry-after-ms"])
+        seconds = None if seconds is None else seconds / 1000
+    if seconds is None and "retry-after" in found:
+        value = found["retry-after"]
+        seconds = _number(value)
+        if seconds is None:
+            try:
+                seconds = (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds()
+            except (TypeError, ValueError):
+                seconds = None
+    if seconds is None:
+        resets = [_duration(found[k]) for k in ("x-ratelimit-reset-requests", "x-ratelimit-reset-tokens") if k in found]
+        seconds = min((r for r in resets if r is not None), default=None)
+    return None if seconds is None else min(max(seconds, 0.0), 600.0)
+
+
+def _number(value: str) -> float | None:
     try:
-        seconds = float(value)
+        number = float(value)
     except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        seconds = (when - datetime.now(UTC)).total_seconds()
-    return min(max(seconds, 0.0), 600.0)
+        return None
+    return number if number == number and abs(number) != float("inf") else None  # not NaN, not infinite
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+
+
+def _duration(value: str) -> float | None:
+    """A Go-style duration as OpenAI's rate-limit headers write it ("6m0s", "1.5s", "250ms"), or plain seconds."""
+    number = _number(value)
+    if number is not None:
+        return number
+    parts = _DURATION.findall(value)
+    if not parts or "".join(n + u for n, u in parts) != value.replace(" ", ""):
+        return None
+    scale = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+    return sum(float(n) * scale[u] for n, u in parts)
 
 
 def classify_http(status: int, body: Any, headers: Mapping[str, str] | None = None) -> UpstreamError:
-    """An HTTP error answer (any of the three body shapes) as a protocol error."""
+    """An HTTP error answer (any of the three body shapes) as a protocol error.
+
+    A wait the gateway asks for is kept on a 429 and on any 5xx (503, Anthropic-style 529 "overloaded")."""
     message = error_message(body)
-    retry_after = retry_after_seconds(headers or {}) if status in (429, 503) else None
+    retry_after = retry_after_seconds(headers or {}) if status == 429 or status >= 500 else None
     return _make(_code_for(status, message), message, status, retry_after)
 
 
@@ -172,6 +224,22 @@ def classify_stream_error(payload: dict[str, Any]) -> UpstreamError:
     """An `error` event inside a stream that began with HTTP 200."""
     message = error_message(payload)
     return _make(_code_for(_status_in(payload), message), message, _status_in(payload))
+
+
+def answer_error(text: str) -> UpstreamError:
+    """A 200 whose body is a plain text and no stream: classified by what it says, billed nothing (status 200)."""
+    message = " ".join(text.split())
+    return _make(_code_for(None, message), message, 200)
+
+
+def listing_error() -> UpstreamError:
+    """A model list whose shape holds no list of models (gateways.wire.listing)."""
+    return _make("upstream_unavailable", "the model list could not be read (no list of models in the answer)", None)
+
+
+def finish_error() -> UpstreamError:
+    """A stream whose choice finished with `finish_reason: "error"` (OpenRouter: its provider failed mid-reply)."""
+    return _make("upstream_unavailable", "the reply ended with finish_reason 'error'", None)
 
 
 def connection_error(exc: BaseException) -> UpstreamError:

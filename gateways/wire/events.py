@@ -36,7 +36,8 @@ class Usage:
 
 @dataclass(frozen=True, slots=True)
 class Finish:
-    """The choice finished: `stop`, `length`, `tool_calls` or `content_filter`."""
+    """The choice finished: `stop`, `length` or `content_filter` (other APIs' reasons are read as one of
+    these: chunks.finish_reason)."""
 
     reason: str
 

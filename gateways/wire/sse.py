@@ -63,6 +63,18 @@ class SSEDecoder:
         self._data, self._event = [], ""
         return []
 
+    def flush_data(self) -> list[str]:
+        """End of stream, as `flush`, but the `data` of an event left without its blank line is given, not dropped.
+
+        The spec drops it; a gateway that ends every event with one newline leaves all its chunks there.
+        A line cut short is given too: whoever reads it finds it is no JSON."""
+        self._take(self._text.decode(b"", final=True))
+        if self._buffer:
+            self._line(self._buffer)
+            self._buffer = ""
+        data, self._data, self._event = self._data, [], ""
+        return ["\n".join(data)] if data else []
+
     def _take(self, text: str) -> list[SSEEvent]:
         if self._first and text:
             text = text.removeprefix("\ufeff")
@@ -130,6 +142,17 @@ def _error_data(event: SSEEvent) -> str:
 
 
 _EOL = re.compile(r"\r\n|\r|\n")
+_FIELD = re.compile(r"^(?:data|event|id|retry)(?::|$)|^:", re.MULTILINE)
+
+
+def plain_text(opening: bytes) -> str | None:
+    """The text of a body's opening that holds no SSE at all (no field, no comment): a gateway's plain-text
+    answer with 200 ("Internal Server Error", "Rate limit exceeded"), to be read as its error. None for
+    anything SSE-like (a stream of keep-alive comments that ends is a cut stream, not a message)."""
+    text = opening.decode("utf-8", "replace").removeprefix("\ufeff").strip()
+    if not text or _FIELD.search(text.replace("\r\n", "\n").replace("\r", "\n")):
+        return None
+    return text
 
 
 def _line_end(buffer: str) -> tuple[int, int] | None:

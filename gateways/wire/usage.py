@@ -30,10 +30,23 @@ class NormalizedUsage:
     stated_cost_ticks: int | None = None  # what the gateway says it charged, USD x 1e10
 
 
-def _int(value: Any) -> int:
+MAX_TOKENS = 100_000_000  # per count of one call: far above any model's window, well inside the ledger's columns
+MAX_TICKS = 10**15  # a stated cost of one call: USD 100,000
+
+
+def _int(value: Any, cap: int = MAX_TOKENS) -> int:
+    """A count as a gateway wrote it: an int, a float (`12.0`), a string (`"12"`, `"12.0"`); nonsense is 0.
+
+    Bounded: a count past MAX_TOKENS (or an infinity) would overflow the ledger's columns, and the reply's
+    ending would fail to store."""
+    if isinstance(value, str):
+        try:
+            value = Decimal(value.strip())
+        except InvalidOperation:
+            return 0
     try:
-        return max(0, int(value))
-    except (TypeError, ValueError):
+        return min(max(0, int(value)), cap)
+    except (TypeError, ValueError, OverflowError, InvalidOperation):
         return 0
 
 
@@ -45,7 +58,7 @@ def _details(raw: dict[str, Any], key: str) -> dict[str, Any]:
 def stated_cost_ticks(raw: dict[str, Any], meta: dict[str, Any] | None = None) -> int | None:
     """The charge a gateway states: xAI's cost_in_usd_ticks, AI/ML API's meta, or a USD `cost`."""
     if raw.get("cost_in_usd_ticks") is not None:
-        return _int(raw["cost_in_usd_ticks"])
+        return _int(raw["cost_in_usd_ticks"], MAX_TICKS)
     meta_usage = _details(meta or {}, "usage")
     for key, per_usd in (("usd_spent", 1), ("credits_used", CREDITS_PER_USD)):
         if meta_usage.get(key) is not None:
@@ -57,9 +70,10 @@ def stated_cost_ticks(raw: dict[str, Any], meta: dict[str, Any] | None = None) -
 
 def _usd_to_ticks(value: Any, units_per_usd: int) -> int | None:
     try:
-        return int((Decimal(str(value)) * TICKS_PER_USD / units_per_usd).to_integral_value())
-    except (InvalidOperation, ValueError):
+        ticks = int((Decimal(str(value).strip()) * TICKS_PER_USD / units_per_usd).to_integral_value())
+    except (InvalidOperation, ValueError, OverflowError):
         return None
+    return min(max(ticks, 0), MAX_TICKS)
 
 
 def _convention(prompt: int, completion: int, reasoning: int, total: int | None, wanted: str) -> str:
@@ -73,11 +87,15 @@ def _convention(prompt: int, completion: int, reasoning: int, total: int | None,
 
 
 def normalize(raw: dict[str, Any], meta: dict[str, Any] | None = None, convention: str = "auto") -> NormalizedUsage:
-    """One usage object as prompt / cached / visible / reasoning / billable / total."""
-    prompt_details = _details(raw, "prompt_tokens_details")
-    completion_details = _details(raw, "completion_tokens_details")
-    prompt = _int(raw.get("prompt_tokens"))
-    completion = _int(raw.get("completion_tokens"))
+    """One usage object as prompt / cached / visible / reasoning / billable / total.
+
+    Chat Completions' names (`prompt_tokens`, `completion_tokens`, their `*_details`), or the Responses
+    API's (`input_tokens`, `output_tokens`, theirs) that some proxies pass through: read as zero, a whole
+    reply went unbilled."""
+    prompt_details = _details(raw, "prompt_tokens_details") or _details(raw, "input_tokens_details")
+    completion_details = _details(raw, "completion_tokens_details") or _details(raw, "output_tokens_details")
+    prompt = _int(_either(raw, "prompt_tokens", "input_tokens"))
+    completion = _int(_either(raw, "completion_tokens", "output_tokens"))
     reasoning = _int(completion_details.get("reasoning_tokens", raw.get("reasoning_tokens")))
     cached = _int(prompt_details.get("cached_tokens", raw.get("cached_tokens")))
     image = _int(prompt_details.get("image_tokens"))
@@ -112,6 +130,18 @@ def normalize(raw: dict[str, Any], meta: dict[str, Any] | None = None, conventio
         convention=kind,
         stated_cost_ticks=stated_cost_ticks(raw, meta),
     )
+
+
+def _either(raw: dict[str, Any], name: str, other: str) -> Any:
+    value = raw.get(name)
+    return raw.get(other) if value is None else value
+
+
+def has_counts(raw: dict[str, Any]) -> bool:
+    """Whether a usage object counts any tokens at all. One that counts none (`{"prompt_tokens": 0, ...}` on
+    every chunk, or only fields we do not know) is no usage: the reply is estimated, never billed zero."""
+    return any(_int(raw.get(k)) for k in ("prompt_tokens", "completion_tokens", "total_tokens", "input_tokens",
+                                          "output_tokens"))
 
 
 def stored_usage(raw: dict[str, Any], meta: dict[str, Any] | None) -> dict[str, Any]:
