@@ -22,7 +22,7 @@ and no hop at all.
 Its own thread (READER_THREADS), not the event loop's default executor: that one grows to
 cpu_count + 4 threads under a burst of handshakes, each thread keeping a glibc arena, a stack and a
 database connection for the rest of the process's life (about 0.3 MiB each on SQLite, paid at a
-fresh process's first burst: docs/benchmarks.md, "Memory per open socket, a fresh process"),
+fresh process's first burst: docs/benchmarks.md, "what a fresh process's first burst paid"),
 while two short reads per handshake, mostly holding the GIL, gain nothing from more threads.
 """
 from __future__ import annotations
