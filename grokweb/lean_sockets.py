@@ -225,9 +225,8 @@ _HANDSHAKE_ONLY = (("websocket_extensions", ()), ("websocket_protocols", ()), ("
 
 
 def _shareable(value: Any) -> bool:
-    """An immutable value: a scalar, the empty mapping, or a tuple of scalars."""
-    return (type(value) in _SCALARS or value is _EMPTY
-            or (type(value) is tuple and all(type(item) in _SCALARS for item in value)))
+    """An immutable value: a scalar, the empty mapping or the empty tuple."""
+    return type(value) in _SCALARS or value is _EMPTY or (type(value) is tuple and not value)
 
 
 def _share_defaults(protocol: Any) -> None:
