@@ -14,13 +14,20 @@ as long as it stayed open. The scope handed in loses them too, as the app above 
 Channels' router, suspended in the call) keeps it alive and never reads it again.
 
 The read is the handshake's only database work (the session row, the user row), in one hop,
-and on the executor's threads rather than the one database thread every
-`database_sync_to_async` call queues on: in a burst of reconnecting tabs the handshakes do not
-wait for each other there (bench/connect_burst.py, docs/benchmarks.md). Without a session
-cookie there is nobody to read and no hop at all.
+on threads of its own rather than the one database thread every `database_sync_to_async` call
+queues on: in a burst of reconnecting tabs the handshakes do not wait behind chat work there
+(bench/connect_burst.py, docs/benchmarks.md). Without a session cookie there is nobody to read
+and no hop at all.
+
+Its own thread (READER_THREADS), not the event loop's default executor: that one grows to
+cpu_count + 4 threads under a burst of handshakes, each thread keeping a glibc arena, a stack and a
+database connection for the rest of the process's life (about 0.3 MiB each on SQLite, paid at a
+fresh process's first burst: docs/benchmarks.md, "what a fresh process's first burst paid"),
+while two short reads per handshake, mostly holding the GIL, gain nothing from more threads.
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from importlib import import_module
 from types import SimpleNamespace
 from typing import Any
@@ -31,12 +38,14 @@ from django.contrib import auth
 from django.contrib.auth.models import AnonymousUser
 from django.http.cookie import parse_cookie
 
+READER_THREADS = 1  # bench/connect_burst.py: 1,000 handshakes as fast on 1 as on 2, faster than on 6
+
 
 async def authenticate(scope: dict[str, Any]) -> None:
     """Put the socket's user in `scope` (in place: a copy would be one more dict for the socket's life)."""
     key = _session_key(scope)
     scope["headers"] = ()  # read: see the module's docstring
-    scope["user"] = await database_sync_to_async(user_of, thread_sensitive=False)(key) if key else AnonymousUser()
+    scope["user"] = await _read_user(key) if key else AnonymousUser()
 
 
 def _session_key(scope: dict[str, Any]) -> str | None:
@@ -50,3 +59,7 @@ def user_of(session_key: str) -> Any:
     """Sync: the user of this session (its row and the user's row: two reads), or AnonymousUser."""
     session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
     return auth.get_user(SimpleNamespace(session=session))  # type: ignore[arg-type]
+
+
+_readers = ThreadPoolExecutor(max_workers=READER_THREADS, thread_name_prefix="socket-auth")
+_read_user = database_sync_to_async(user_of, thread_sensitive=False, executor=_readers)

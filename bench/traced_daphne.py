@@ -156,6 +156,9 @@ def _snapshot(signum: int, frame: FrameType | None) -> None:
     path = os.environ["TRACE_SNAPSHOT"]
     objects = gc.get_objects()
     types = Counter(_name(o) for o in objects)
+    # After the count (its traces are tuples) and before the __dict__ reads below (each read
+    # materializes a dict, which the snapshot would count as the sockets').
+    snapshot = tracemalloc.take_snapshot() if tracemalloc.is_tracing() else None
     dicts: dict[str, list[int]] = {}  # per type: instances, their __dict__s' bytes and entries
     for o in objects if signum == signal.SIGUSR2 else ():  # a __dict__ read materializes it: the last probe only
         try:
@@ -173,8 +176,8 @@ def _snapshot(signum: int, frame: FrameType | None) -> None:
     with open(path + ".json.tmp", "w") as out:
         json.dump(side, out)
     os.replace(path + ".json.tmp", path + ".json")
-    if tracemalloc.is_tracing():
-        tracemalloc.take_snapshot().dump(path + ".tmp")
+    if snapshot is not None:
+        snapshot.dump(path + ".tmp")
         os.replace(path + ".tmp", path)
     else:
         with contextlib.suppress(FileNotFoundError):

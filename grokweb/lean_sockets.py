@@ -13,8 +13,9 @@ down). Much of that was not ours and was never used again once the socket was op
   fast, a later change still reaching only new connections, and the dict drops to 79 entries.
 - The opening handshake's leftovers: autobahn's raw request and response bytes, its parsed
   header dict and query parameters, daphne's copy of the request, and Twisted's HTTP request
-  object (its headers, its body buffer) that the upgrade left in the HTTP channel's queue.
-  They are dropped once the socket is open; daphne's log lines keep the path they use.
+  object (its headers, its body buffer) that the upgrade left in the HTTP channel's queue and,
+  until its checker's next tick, in daphne's connections. They are dropped once the socket is
+  open; daphne's log lines keep the path they use.
 - autobahn's send queue, a deque that daphne's sends never use (`_NothingQueued`).
 
 Each is a small adaptation of pinned versions (daphne 4.2.3, autobahn 26.7.1, Twisted 26.10);
@@ -31,6 +32,7 @@ from typing import Any
 
 _ORIGINAL: dict[str, Any] = {}  # what lean_websockets replaced, by name
 _EMPTY: MappingProxyType[str, Any] = MappingProxyType({})
+_ASGI = {"version": "3.0"}  # every scope's "asgi", one dict rather than one per socket (read, never written)
 
 
 class AppQueue:
@@ -112,10 +114,11 @@ class AppQueue:
 
 
 def _create_application(server: Any, protocol: Any, scope: dict[str, Any]) -> AppQueue | None:
-    """daphne.server.Server.create_application (4.2.3), with an `AppQueue` for the app's input."""
+    """daphne.server.Server.create_application (4.2.3), with an `AppQueue` for the app's input and one
+    shared `asgi` entry."""
     assert "application_instance" not in server.connections[protocol]
     input_queue = AppQueue()
-    scope.setdefault("asgi", {"version": "3.0"})
+    scope.setdefault("asgi", _ASGI)
     application_instance = server.application(scope=scope, receive=input_queue.get,
                                               send=partial(server.handle_reply, protocol))
     if protocol not in server.connections:
@@ -193,31 +196,65 @@ def release_handshake(protocol: Any) -> None:
     if type(requests) is list and requests and getattr(requests[0], "transport", "") is None:
         # Twisted's HTTP channel stays the transport's producer (it pauses reading while writes
         # back up); the upgraded request in its queue (transport handed over: None) is done with.
+        upgraded = requests[0]
         requests.clear()
+        _forget_upgraded(protocol, upgraded)
 
 
-_SCALARS = (type(None), bool, int, float)
+def _forget_upgraded(protocol: Any, request: Any) -> None:
+    """Take the upgraded HTTP request out of daphne's connections now, not at its checker's next tick.
+
+    daphne marks the request disconnected at the upgrade and its `application_checker`, once a
+    second, deletes it (it never has an application). Until then the request, its two header
+    sets, addresses and content buffer (about 3.5 KiB) stay alive: in a burst of connects, every
+    socket opened in the last second carries one. Deleted here under the checker's own condition.
+    """
+    connections = getattr(getattr(protocol, "server", None), "connections", None)
+    if type(connections) is not dict:
+        return
+    details = connections.get(request)
+    if details is not None and "disconnected" in details and "application_instance" not in details:
+        del connections[request]
+
+
+_SCALARS = (type(None), bool, int, float, str, bytes)  # immutable: one value can stand for every socket's
 _KEEP = frozenset(("handshake_deferred", "application_queue"))  # daphne `del`s or `hasattr`s them
+# What autobahn reads only while it answers the opening handshake (processHandshake, succeedHandshake):
+# the client's offered extensions (a list of tuples of dicts of lists), subprotocols and key.
+_HANDSHAKE_ONLY = (("websocket_extensions", ()), ("websocket_protocols", ()), ("_wskey", ""))
+
+
+def _shareable(value: Any) -> bool:
+    """An immutable value: a scalar, the empty mapping or the empty tuple."""
+    return type(value) in _SCALARS or value is _EMPTY or (type(value) is tuple and not value)
 
 
 def _share_defaults(protocol: Any) -> None:
     """Let the protocol class hold the state attributes that still have the value every open socket has.
 
     autobahn sets about 80 state attributes on each connection, most of them None, False or 0 for
-    as long as the socket stays open and quiet. The first socket's scalar values become class
-    attributes of its per-options class (`_build_protocol`'s, ours alone), and each socket's
-    `__dict__` is rebuilt without the ones equal to them: reads find the same value on the class,
-    and the first write puts it back in the instance. Only plain scalars (None, bools, numbers) of
-    names the class does not define otherwise.
+    as long as the socket stays open and quiet, and the handshake's strings (path, host, origin,
+    status line) are the same on most. The first socket's immutable values become class attributes
+    of its per-options class (`_build_protocol`'s, ours alone), and each socket's `__dict__` is
+    rebuilt without the ones equal to them: reads find the same value on the class, and the first
+    write puts it back in the instance. Only immutable values (`_shareable`) of names the class
+    does not define otherwise. The handshake-only attributes are emptied first, so they share too.
+    Fewer than 43 entries left, even after the first frames put back what autobahn writes per
+    frame, the dict's table is 64 slots (about 0.8 KiB) rather than 128 (1.5 KiB).
     """
     cls = type(protocol)
     if not cls.__dict__.get("_lean_options"):
         return
     attrs = protocol.__dict__
+    for name, empty in _HANDSHAKE_ONLY:
+        if name in attrs:
+            attrs[name] = empty
+    if attrs.get("websocket_extensions_in_use") == []:  # appended to only while the handshake is answered
+        attrs["websocket_extensions_in_use"] = ()
     shared = cls.__dict__.get("_lean_shared")
     if shared is None:
         shared = {name: value for name, value in attrs.items()
-                  if type(value) in _SCALARS and name not in _KEEP and not hasattr(cls, name)}
+                  if _shareable(value) and name not in _KEEP and not hasattr(cls, name)}
         for name, value in shared.items():
             setattr(cls, name, value)
         cls._lean_shared = shared

@@ -9,15 +9,18 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections import deque
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from daphne.server import Server
 from daphne.ws_protocol import WebSocketFactory
 from django.test import Client
 from websockets.sync.client import ClientConnection
 from websockets.sync.client import connect as ws_connect
 
-from grokweb.lean_sockets import AppQueue, _NothingQueued, _share_defaults, lean_websockets
+from grokweb.lean_sockets import AppQueue, _NothingQueued, _share_defaults, lean_websockets, release_handshake
 from grokweb.socket_routing import ProtocolRouter, SocketRouter
 from tests.site.daphne import running_daphne
 
@@ -171,10 +174,14 @@ def test_autobahn_state_every_open_socket_shares_is_read_from_the_class_and_writ
     assert type(first) is type(second)
     for protocol, peer in ((first, "a"), (second, "b")):
         vars(protocol).update(closedByMe=False, remoteCloseCode=None, state=3, peer=peer,
-                              handshake_deferred=None, application_queue=None)
+                              handshake_deferred=None, application_queue=None, http_request_path="/ws/chat/",
+                              websocket_extensions=[("permessage-deflate", {})], websocket_extensions_in_use=[])
         _share_defaults(protocol)
     assert (second.closedByMe, second.remoteCloseCode, second.state, second.peer) == (False, None, 3, "b")
-    assert not {"closedByMe", "remoteCloseCode", "state"} & set(vars(second))  # read from the class
+    assert (second.http_request_path, second.websocket_extensions, second.websocket_extensions_in_use) == (
+        "/ws/chat/", (), ())  # the handshake's offers are let go; what is in use stays empty
+    assert not {"closedByMe", "remoteCloseCode", "state", "http_request_path", "websocket_extensions"} & set(
+        vars(second))  # read from the class
     assert {"peer", "handshake_deferred", "application_queue"} <= set(vars(second))  # daphne dels / hasattrs these
     second.state = 4  # a socket that changes state holds its own again
     assert (first.state, second.state, factory.buildProtocol(None).state) == (3, 4, 3)
@@ -223,3 +230,29 @@ def test_the_socket_router_routes_in_place_and_fails_or_refuses_as_channels_does
 
     asyncio.run(router(_scope("/ws/chat/", "http://testserver:9999"), receive, send))  # type: ignore[arg-type]
     assert [message["type"] for message in sent] == ["websocket.close"]  # daphne answers the handshake 403
+
+
+class _HTTPRequest:
+    """What daphne's connections and Twisted's channel hold of an HTTP request; an upgraded one's transport is None."""
+
+    transport = None
+
+
+def test_the_upgraded_http_request_leaves_daphnes_connections_when_the_socket_opens() -> None:
+    """daphne's checker would delete it within a second; until then it held the request's headers and buffers."""
+    lean_websockets()
+    server = Server(application=None, endpoints=["tcp:port=0:interface=127.0.0.1"])  # not started
+    server.connections = {}  # as Server.run sets it
+    factory = WebSocketFactory(server)
+    protocol = factory.buildProtocol(None)
+    upgraded, other = _HTTPRequest(), _HTTPRequest()
+    for request in (upgraded, other):
+        server.protocol_connected(request)
+    server.protocol_disconnected(upgraded)  # as daphne marks it at the upgrade
+    channel = SimpleNamespace(requests=[upgraded])
+    vars(protocol).update(request=SimpleNamespace(path="/ws/chat/", peer="tcp4:127.0.0.1:1"),
+                          transport=SimpleNamespace(producer=channel), server=server, send_queue=deque(),
+                          http_request_data=b"GET", http_response_data=b"101", http_headers={}, clean_headers=[])
+    release_handshake(protocol)
+    assert channel.requests == [] and list(server.connections) == [other]  # a live one stays
+    assert (protocol.request.path, protocol.request.peer) == ("/ws/chat/", "tcp4:127.0.0.1:1")
