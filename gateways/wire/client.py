@@ -397,6 +397,8 @@ async def _events(
             done = DONE in payloads
             if done:
                 payloads = payloads[:payloads.index(DONE)]
+            elif payloads and payloads[-1].strip() == DONE:  # `data: [DONE] `: checked only when the exact test fails
+                done, payloads = True, payloads[:-1]
             runs: Iterable[tuple[list[UpstreamEvent], UpstreamError | None]]
             if join_text and coalesce_s > 0:  # the relay frames text per interval: a read's tokens are one delta
                 runs = [parse_run(payloads)]

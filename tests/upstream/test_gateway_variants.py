@@ -333,3 +333,70 @@ async def test_a_usage_that_counts_nothing_is_no_usage_so_the_reply_is_estimated
         {"choices": [], "usage": {"requests": 1}}) + DONE
     events = await events_of(body)
     assert text_of(events) == "Hello" and not [e for e in events if isinstance(e, Usage)]
+
+
+@pytest.mark.parametrize("done", [b"data: [DONE] \n\n", b"data:  [DONE]\n\n", b"data: [DONE]\t\r\n\r\n"],
+                         ids=["trailing-space", "leading-space", "tab-crlf"])
+@pytest.mark.parametrize("coalesce_s", [0.0, 0.01], ids=["per-event", "relay"])
+async def test_a_done_with_whitespace_ends_the_reply_as_done_does(done: bytes, coalesce_s: float) -> None:
+    """No finish_reason: only [DONE] says the reply is whole (read as a cut stream, it was an error)."""
+    body = sse(token("Hel")) + sse(token("lo")) + sse(USAGE) + done
+    events = await events_of(body, coalesce_s=coalesce_s)
+    assert text_of(events) == "Hello" and isinstance(events[-1], Usage)
+
+
+REFUSAL = [{"role": "assistant", "content": None, "refusal": ""}, {"refusal": "I'm sorry,"},
+           {"refusal": " I can't help with that."}]
+
+
+@pytest.mark.parametrize("coalesce_s", [0.0, 0.01], ids=["per-event", "relay"])
+async def test_a_refusal_is_the_replys_text_with_the_gateways_finish(coalesce_s: float) -> None:
+    """OpenAI's `refusal` is what the model answered: the user must see it (docs/operations.md)."""
+    body = b"".join(sse({"choices": [{"index": 0, "delta": d}]}) for d in REFUSAL) + sse(FINISH) + sse(USAGE) + DONE
+    events = await events_of(body, coalesce_s=coalesce_s)
+    assert text_of(events) == "I'm sorry, I can't help with that." and finishes(events) == ["stop"]
+
+
+async def test_a_whole_answers_refusal_is_its_text() -> None:
+    answer = {**COMPLETION, "choices": [{"index": 0, "message": {"role": "assistant", "content": None,
+                                                                 "refusal": "I'm sorry."}, "finish_reason": "stop"}]}
+    body = json.dumps(answer).encode()
+    async with gateway(lambda n: [JSON_HEAD % len(body) + body]) as (_, endpoint), UpstreamClient() as client:
+        for events in (await client.complete(endpoint, REQUEST), await reply(client, endpoint)):
+            assert text_of(events) == "I'm sorry." and finishes(events) == ["stop"]
+
+
+@pytest.mark.parametrize("coalesce_s", [0.0, 0.01], ids=["per-event", "relay"])
+async def test_completions_style_text_chunks_are_the_answer(coalesce_s: float) -> None:
+    texts = [{"index": 0, "text": "Hel", "finish_reason": None}, {"index": 0, "text": "lo", "logprobs": None},
+             {"index": 0, "text": "", "finish_reason": "stop"}]
+    body = b"".join(sse({"object": "text_completion", "choices": [c]}) for c in texts) + sse(USAGE) + DONE
+    events = await events_of(body, coalesce_s=coalesce_s)
+    assert text_of(events) == "Hello" and finishes(events) == ["stop"] and isinstance(events[-1], Usage)
+
+
+async def test_a_whole_completions_style_answer_is_its_text() -> None:
+    answer = {**COMPLETION, "object": "text_completion",
+              "choices": [{"index": 0, "text": "Hello", "finish_reason": "stop"}]}
+    body = json.dumps(answer).encode()
+    async with gateway(lambda n: [JSON_HEAD % len(body) + body]) as (_, endpoint), UpstreamClient() as client:
+        for events in (await client.complete(endpoint, REQUEST), await reply(client, endpoint)):
+            assert text_of(events) == "Hello" and finishes(events) == ["stop"] and isinstance(events[-1], Usage)
+
+
+async def test_groqs_usage_under_x_groq_is_billed() -> None:
+    groq = {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+            "x_groq": {"id": "req_01", "usage": USAGE["usage"]}}
+    events = await events_of(sse({**token("Hel"), "x_groq": {"id": "req_01"}}) + sse(token("lo")) + sse(groq) + DONE)
+    assert text_of(events) == "Hello" and finishes(events) == ["stop"]
+    assert isinstance(events[-1], Usage) and events[-1].raw["completion_tokens"] == 3
+
+
+@pytest.mark.parametrize("coalesce_s", [0.0, 0.01], ids=["per-event", "relay"])
+async def test_an_error_after_the_finish_leaves_the_reply_whole(coalesce_s: float, caplog) -> None:
+    """The text is whole once its finish came: the gateway's later error is logged, the reply complete."""
+    error = {"error": {"message": "Provider disconnected", "code": 502}}
+    for tail in (sse(error) + DONE, sse(USAGE) + sse(error)):
+        events = await events_of(PLAIN.replace(sse(USAGE), tail), coalesce_s=coalesce_s)
+        assert text_of(events) == "Hello" and finishes(events) == ["stop"]
+    assert "Provider disconnected" in caplog.text
