@@ -6,8 +6,9 @@ chunk, on a final `choices: []` chunk or as a running total, AI/ML API's
 top-level `meta`, and `error` events inside a 200 stream. And what other
 OpenAI-compatible gateways send (docs/operations.md, "What the client accepts"):
 reasoning as `reasoning` or `reasoning_details` (OpenRouter), finish reasons
-of other vendors (read as the protocol's three), and a whole JSON answer to a
-streamed request.
+of other vendors (read as the protocol's three), a whole JSON answer to a
+streamed request, OpenAI's `refusal` and completions-style `text` (as the
+answer's text).
 """
 from __future__ import annotations
 
@@ -122,6 +123,8 @@ def _answer_token(chunk: Any) -> str | None:
             or delta.get("reasoning_details"):
         return None
     content = delta.get("content") or ""
+    if not content and (delta.get("refusal") or choice.get("text")):
+        return None  # a refusal, or a completions-style `text`: read by `_texts`
     return content if type(content) is str else None
 
 
@@ -210,6 +213,8 @@ def _events(body: dict[str, Any], text_key: str) -> list[UpstreamEvent]:
     events: list[UpstreamEvent] = []
     for choice in _first_choice(body):
         events.extend(_texts(choice.get(text_key) or {}))
+        if isinstance(choice.get("text"), str) and choice["text"]:  # a completions-style chunk or answer
+            events.append(ContentDelta(choice["text"]))
         reason = finish_reason(choice["finish_reason"]) if choice.get("finish_reason") else None
         if reason is not None:
             events.append(Finish(reason))
@@ -237,6 +242,8 @@ def _texts(part: dict[str, Any]) -> list[UpstreamEvent]:
         content = "".join(p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str))
     if isinstance(content, str) and content:
         out.append(ContentDelta(content))
+    elif isinstance(part.get("refusal"), str) and part["refusal"]:  # OpenAI's refusal: the answer the user sees
+        out.append(ContentDelta(part["refusal"]))
     return out
 
 
