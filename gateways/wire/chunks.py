@@ -259,6 +259,8 @@ def _detail_text(details: Any) -> str:
 
 def _usage(chunk: dict[str, Any]) -> Usage | None:
     usage = chunk.get("usage")
+    if usage is None and isinstance(chunk.get("x_groq"), dict):
+        usage = chunk["x_groq"].get("usage")  # Groq's, on its finishing chunk (never a plain token's: no fast path)
     if not isinstance(usage, dict) or not has_counts(usage):
         return None  # none, null, or counting nothing (a zero placeholder on every chunk): the reply is estimated
     meta = chunk.get("meta") if isinstance(chunk.get("meta"), dict) else None
