@@ -176,7 +176,13 @@ def parse_answer(body: bytes) -> list[UpstreamEvent]:
     for data in decoder.feed_data(body) + decoder.flush_data():
         if data.strip() == DONE:
             break
-        events += mender.mend(parse_data(data))
+        try:
+            events += mender.mend(parse_data(data))
+        except UpstreamError as exc:
+            if not any(type(e) is Finish for e in events):
+                raise
+            log.warning("gateway error after the answer's finish, ignored: %s: %s", exc.code, exc.detail)
+            break
     events += mender.flush()
     if not events:
         raise dropped_error()  # neither JSON nor events: nothing of an answer

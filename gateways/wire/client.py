@@ -421,7 +421,13 @@ async def _events(
                 for event in read:
                     yield event
             if error is not None:
-                raise error
+                if not finished:
+                    raise error
+                # The finish came first: the text is whole (usage, if none came, is estimated). Not the user's error.
+                log.warning("gateway error after the reply's finish, ignored: %s: %s", error.code, error.detail)
+                for event in mender.flush():
+                    yield event
+                return
             if done:
                 await _read_rest(body)
                 for event in mender.flush():

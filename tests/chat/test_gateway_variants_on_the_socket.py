@@ -129,3 +129,11 @@ async def test_a_gateway_whose_usage_counts_nothing_gets_an_estimate_never_a_fre
     assert end["usage"]["estimated"] and end["usage"]["prompt_tokens"] > 0 and end["usage"]["completion_tokens"] > 0
     record = await _record(stored)
     assert record.estimated and record.completion_tokens > 0
+
+
+async def test_an_error_event_after_the_finish_leaves_the_reply_whole_and_estimated(user) -> None:
+    body = (sse(token("Hello")) + sse({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+            + sse({"error": {"message": "Provider disconnected", "code": 502}}))
+    end, stored, _ = await _ask(user, lambda n: [CHUNKED_HEAD, *chunked([body])])
+    assert end["type"] == "message.done" and stored.status == "complete" and end["content"] == "Hello"
+    assert end["finish_reason"] == "stop" and end["usage"]["estimated"]

@@ -66,3 +66,19 @@ def test_an_error_answered_with_200_reaches_the_client_as_the_error_it_is(user, 
     with provider_answering(200, json.dumps(refusal).encode()), pytest.raises(openai.BadRequestError) as raised:
         sdk(make_token(user)).chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "Hi"}])
     assert raised.value.body["code"] == "content_blocked" and "usage guidelines" in raised.value.body["message"]
+
+
+def test_an_error_event_after_the_finish_leaves_the_answer_whole(user, make_token, sdk, ledger_written) -> None:
+    body = b"".join(b"data: " + json.dumps(c).encode() + b"\n\n" for c in [
+        {"choices": [{"index": 0, "delta": {"content": "Hello"}}]},
+        {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
+        {"error": {"message": "Provider disconnected", "code": 502}}])
+    with provider_answering(200, body):
+        chunks = list(sdk(make_token(user)).chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": "Hi"}], stream=True))
+        answer = sdk(make_token(user)).chat.completions.create(model=MODEL,
+                                                              messages=[{"role": "user", "content": "Hi"}])
+        row = ledger_written()
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "Hello"
+    assert answer.choices[0].message.content == "Hello" and answer.choices[0].finish_reason == "stop"
+    assert (row.outcome, row.estimated) == ("complete", True)

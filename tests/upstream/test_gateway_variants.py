@@ -397,6 +397,10 @@ async def test_an_error_after_the_finish_leaves_the_reply_whole(coalesce_s: floa
     """The text is whole once its finish came: the gateway's later error is logged, the reply complete."""
     error = {"error": {"message": "Provider disconnected", "code": 502}}
     for tail in (sse(error) + DONE, sse(USAGE) + sse(error)):
-        events = await events_of(PLAIN.replace(sse(USAGE), tail), coalesce_s=coalesce_s)
+        body = PLAIN.replace(sse(USAGE), tail)
+        events = await events_of(body, coalesce_s=coalesce_s)
         assert text_of(events) == "Hello" and finishes(events) == ["stop"]
+        async with gateway(lambda n, body=body: [CHUNKED_HEAD, *chunked([body])]) as (_, endpoint):
+            async with UpstreamClient() as client:  # a stream answered to `stream: false` (titles)
+                assert text_of(await client.complete(endpoint, REQUEST)) == "Hello"
     assert "Provider disconnected" in caplog.text
