@@ -53,17 +53,13 @@ def parse_data(data: str) -> list[UpstreamEvent]:
 def _each_line(data: str) -> list[UpstreamEvent]:
     """An event whose `data:` lines are each a whole chunk: a gateway that ends events with one newline, not
     two, so the SSE rules join them. Each line is read as its own event; a line that is no JSON is ignored."""
-    events: list[UpstreamEvent] = []
-    for line in data.split("\n"):
-        if line.strip() and line.strip() != DONE:
-            events += parse_data(line)
-    return events
+    return [event for line in data.split("\n") if line.strip() for event in parse_data(line)]
 
 
 def parse_answer_rest(payloads: list[str]) -> list[UpstreamEvent]:
     """The events of the payloads left in an event the body ended without closing (SSEDecoder.flush_data):
     whole chunks of a gateway that never writes a blank line, or half a chunk of a cut body (no JSON: none)."""
-    return [event for data in payloads if data.strip() != DONE for event in parse_data(data)]
+    return [event for data in payloads for event in parse_data(data)]  # parse_data reads [DONE] as nothing
 
 
 def parse_run(payloads: list[str]) -> tuple[list[UpstreamEvent], UpstreamError | None]:
@@ -162,9 +158,12 @@ def parse_whole(body: bytes) -> list[UpstreamEvent]:
     return events
 
 
+BLANKS = b"\xef\xbb\xbf \t\r\n"  # what may come before a body's first meaningful byte (a BOM, whitespace)
+
+
 def is_json_answer(head: bytes) -> bool:
     """Whether a body that begins so is one JSON answer, not SSE: no SSE line starts with `{` or `[`."""
-    return head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"[")
+    return head.lstrip(BLANKS)[:1] in (b"{", b"[")
 
 
 def parse_answer(body: bytes) -> list[UpstreamEvent]:

@@ -22,7 +22,7 @@ from httpx._decoders import SUPPORTED_DECODERS
 
 from . import locks, onewrite
 from .body import Body, open_body
-from .chunks import DONE, is_json_answer, parse_answer, parse_answer_rest, parse_data, parse_run, parse_whole
+from .chunks import BLANKS, DONE, is_json_answer, parse_answer, parse_answer_rest, parse_data, parse_run, parse_whole
 from .errors import (
     UpstreamError,
     answer_error,
@@ -465,7 +465,7 @@ def _sniff(chunk: bytes) -> tuple[bool, bytearray | None]:
     A body that opens with `{` or `[` is one JSON answer, whatever its Content-Type (a gateway that
     ignores `stream: true`, or answers 200 with an error object): no SSE line starts so. Read as SSE, it
     gave nothing, then "the connection closed before the reply was finished". Whitespace decides nothing."""
-    if not chunk.lstrip(b"\xef\xbb\xbf \t\r\n"):
+    if not chunk.lstrip(BLANKS):
         return True, None
     return False, (bytearray() if is_json_answer(chunk) else None)
 
