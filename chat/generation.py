@@ -110,7 +110,7 @@ class Runner:
         self._wake = asyncio.Event()
         self._usage: Usage | None = None
         self._finish_reason = ""
-        self._refused = False  # the gateway answered with an error status before anything billable
+        self._refused = False  # the gateway said it failed (UpstreamError.status) before anything billable
         self._started = clock()
         self._first_token: float | None = None
         self._pump: asyncio.Task[tuple[str, str, str]] | None = None
@@ -260,7 +260,8 @@ class Runner:
             usage = normalize(raw, self._usage.meta, convention)
             return usage, stored_usage(raw, self._usage.meta)
         if status == "error" and self._refused:
-            # Refused with an HTTP error before any token: the gateway billed nothing. The ledger
+            # The gateway's own error (a status, or an error in its 200 answer) before any token or usage: its
+            # refusal, which it billed nothing. A cut or a timeout is still estimated. The ledger
             # still gets its row (outcome "error"), with zero tokens and no cost, not an estimate.
             return refused(), None
         # Stopped, dropped or no usage sent: estimate, flagged, never zero.

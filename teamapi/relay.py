@@ -144,7 +144,7 @@ class Relay:
             convention = served.endpoint.usage_convention if served is not None else "auto"
             return normalize(usage.raw, usage.meta, convention), stored_usage(usage.raw, usage.meta)
         if error is not None and error.status is not None and self._first_token is None and usage is None:
-            return refused(), None  # refused with an HTTP error before any token: nothing billed
+            return refused(), None  # the gateway's own error before any token or usage: nothing billed
         # Cut, stopped, dropped or no usage sent: estimated from what was relayed, flagged, never zero.
         thinking_until = self._first_token if self._first_token is not None else self._clock()
         hidden = int((thinking_until - self._started) * self.call.hidden_reasoning_rate)

@@ -147,9 +147,7 @@ def parse_whole(body: bytes) -> list[UpstreamEvent]:
         said: dict[str, Any] = answer if isinstance(answer, dict) else {"error": str(answer)[:300]}
         if not error_message(said):
             said = {"error": "the answer is JSON, but neither a chat completion nor an error"}
-        error = classify_stream_error(said)
-        error.status = error.status or 200  # refused by a whole answer, nothing billable: as an error status is
-        raise error
+        raise classify_stream_error(said)  # status 200 if it names none: billed nothing, as an error status is
     choices = _first_choice(answer)
     key = "delta" if choices and "message" not in choices[0] else "message"  # a lone chunk, or a completion
     events = parse_completion(answer, key)

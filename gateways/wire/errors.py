@@ -16,7 +16,11 @@ class UpstreamError(Exception):
 
     `code` is one of PROTOCOL.md's error codes; `retryable` says whether trying
     again later (or on another route) may help; `retry_after` is seconds, when
-    the gateway said so.
+    the gateway said so. `status` is set when the gateway itself said it failed:
+    its error status, or 200 for an error it wrote in a 200 answer (an error
+    event, a JSON error, a plain text); None when it said nothing (no connection,
+    a timeout, a cut stream). Before anything billable, such a failure is the
+    gateway's refusal and is billed nothing (chat.generation, teamapi.relay).
     """
 
     def __init__(
@@ -221,9 +225,10 @@ def classify_http(status: int, body: Any, headers: Mapping[str, str] | None = No
 
 
 def classify_stream_error(payload: dict[str, Any]) -> UpstreamError:
-    """An `error` event inside a stream that began with HTTP 200."""
+    """An `error` event inside a stream that began with HTTP 200 (its status is the one it names, else 200)."""
     message = error_message(payload)
-    return _make(_code_for(_status_in(payload), message), message, _status_in(payload))
+    status = _status_in(payload)
+    return _make(_code_for(status, message), message, status or 200)
 
 
 def answer_error(text: str) -> UpstreamError:
@@ -239,7 +244,7 @@ def listing_error() -> UpstreamError:
 
 def finish_error() -> UpstreamError:
     """A stream whose choice finished with `finish_reason: "error"` (OpenRouter: its provider failed mid-reply)."""
-    return _make("upstream_unavailable", "the reply ended with finish_reason 'error'", None)
+    return _make("upstream_unavailable", "the reply ended with finish_reason 'error'", 200)
 
 
 def connection_error(exc: BaseException) -> UpstreamError:

@@ -137,3 +137,26 @@ async def test_an_error_event_after_the_finish_leaves_the_reply_whole_and_estima
     end, stored, _ = await _ask(user, lambda n: [CHUNKED_HEAD, *chunked([body])])
     assert end["type"] == "message.done" and stored.status == "complete" and end["content"] == "Hello"
     assert end["finish_reason"] == "stop" and end["usage"]["estimated"]
+
+
+@pytest.mark.parametrize("error", [
+    sse({"error": {"message": "The service is overloaded, try again later"}}),
+    b"event: error\ndata: {\"message\": \"The service is overloaded, try again later\"}\n\n",
+], ids=["error-event", "event-named-error"])
+async def test_an_error_event_before_anything_billable_is_the_gateways_refusal_billed_nothing(user, error) -> None:
+    """No token and no usage, then the gateway's own error: as an error status, nothing is billed (not an estimate)."""
+    body = b": keep-alive\n\n" + sse({"choices": [{"index": 0, "delta": {"role": "assistant"}}]}) + error
+    end, stored, frames = await _ask(user, lambda n: [CHUNKED_HEAD, *chunked([body])])
+    assert end["type"] == "message.error" and end["code"] == "upstream_unavailable"
+    assert "overloaded" in end["detail"] and stored.status == "error" and stored.content == ""
+    record = await _record(stored)
+    assert (record.outcome, record.total_tokens, record.estimated) == ("error", 0, False)
+
+
+async def test_a_stream_cut_before_anything_billable_is_still_estimated(user) -> None:
+    """A cut is not the gateway saying it failed: it may have read the prompt, so the prompt is estimated."""
+    body = sse({"choices": [{"index": 0, "delta": {"role": "assistant"}}]})
+    end, stored, _ = await _ask(user, lambda n: [CHUNKED_HEAD, *chunked([body])])
+    assert end["type"] == "message.error" and "closed before the reply was finished" in end["detail"]
+    record = await _record(stored)
+    assert record.estimated and record.prompt_tokens > 0

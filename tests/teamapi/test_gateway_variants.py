@@ -82,3 +82,20 @@ def test_an_error_event_after_the_finish_leaves_the_answer_whole(user, make_toke
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "Hello"
     assert answer.choices[0].message.content == "Hello" and answer.choices[0].finish_reason == "stop"
     assert (row.outcome, row.estimated) == ("complete", True)
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["streamed", "whole"])
+def test_an_error_event_before_anything_billable_is_billed_nothing(user, make_token, sdk, ledger_written,
+                                                                    stream) -> None:
+    """The gateway's own error before any token or usage is its refusal: a row with nothing billed, as for a 503."""
+    body = (b": keep-alive\n\n" + b"data: " + json.dumps({"choices": [{"index": 0, "delta": {"role": "assistant"}}]}
+                                                           ).encode() + b"\n\n"
+            + b'data: {"error": {"message": "The service is overloaded, try again later"}}\n\n')
+    with provider_answering(200, body), pytest.raises(openai.APIError) as raised:
+        answer = sdk(make_token(user)).chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": "Hi"}], stream=stream)
+        if stream:
+            list(answer)
+    row = ledger_written()
+    assert "overloaded" in str(raised.value)
+    assert (row.outcome, row.total_tokens, row.estimated) == ("error", 0, False)
