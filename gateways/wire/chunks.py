@@ -28,19 +28,30 @@ log = logging.getLogger(__name__)
 DONE = "[DONE]"
 
 
+class StreamDone(Exception):  # noqa: N818  (not an error: the stream's end, said by the gateway)
+    """[DONE], however spaced (`data: [DONE] `): the reply's end; nothing after it is the reply's text.
+
+    Raised by `parse_data` for a payload that is no JSON (so the check costs a chunk nothing), with
+    `events`: those of the same payload before it (chunks joined with it in one event)."""
+
+    def __init__(self, events: list[UpstreamEvent] | None = None) -> None:
+        super().__init__(DONE)
+        self.events = events or []
+
+
 def parse_data(data: str) -> list[UpstreamEvent]:
-    """One SSE `data` payload as events; raises UpstreamError for an in-stream error.
+    """One SSE `data` payload as events; raises UpstreamError for an in-stream error, StreamDone for [DONE].
 
     orjson: every token of every reply passes here, and it parses a chunk several times faster.
     """
-    if data.strip() == DONE:
-        return []
     try:
         chunk = orjson.loads(data)
     except ValueError:  # orjson.JSONDecodeError is a ValueError
         try:  # orjson refuses a lone surrogate escape (half a pair split across chunks); json takes it
             chunk = json.loads(data)
         except ValueError:
+            if data.strip() == DONE:
+                raise StreamDone() from None
             if "\n" in data:  # several chunks in one event (no blank line between their `data:` lines)
                 return _each_line(data)
             log.warning("ignored a stream event that is not JSON (%d chars)", len(data))
@@ -53,25 +64,54 @@ def parse_data(data: str) -> list[UpstreamEvent]:
 def _each_line(data: str) -> list[UpstreamEvent]:
     """An event whose `data:` lines are each a whole chunk: a gateway that ends events with one newline, not
     two, so the SSE rules join them. Each line is read as its own event; a line that is no JSON is ignored."""
-    return [event for line in data.split("\n") if line.strip() for event in parse_data(line)]
+    events: list[UpstreamEvent] = []
+    for line in data.split("\n"):
+        if line.strip():
+            try:
+                events += parse_data(line)
+            except StreamDone:
+                raise StreamDone(events) from None
+    return events
 
 
-def parse_answer_rest(payloads: list[str]) -> list[UpstreamEvent]:
+def parse_answer_rest(payloads: list[str]) -> tuple[list[UpstreamEvent], bool]:
     """The events of the payloads left in an event the body ended without closing (SSEDecoder.flush_data):
-    whole chunks of a gateway that never writes a blank line, or half a chunk of a cut body (no JSON: none)."""
-    return [event for data in payloads for event in parse_data(data)]  # parse_data reads [DONE] as nothing
+    whole chunks of a gateway that never writes a blank line, or half a chunk of a cut body (no JSON: none);
+    and whether [DONE] was among them (the body's last bytes, without their newline)."""
+    events: list[UpstreamEvent] = []
+    for data in payloads:
+        try:
+            events += parse_data(data)
+        except StreamDone as end:
+            return events + end.events, True
+    return events, False
 
 
-def parse_run(payloads: list[str]) -> tuple[list[UpstreamEvent], UpstreamError | None]:
+def late_usage(payloads: list[str]) -> list[UpstreamEvent]:
+    """The usage in what a gateway sent after [DONE] (one that counts once the stream is closed), the only
+    thing read there: text or an error after the end is not the reply's."""
+    found: list[UpstreamEvent] = []
+    for data in payloads:
+        try:
+            found += [event for event in parse_data(data) if type(event) is Usage]
+        except StreamDone as end:
+            found += [event for event in end.events if type(event) is Usage]
+        except UpstreamError:
+            continue
+    return found
+
+
+def parse_run(payloads: list[str]) -> tuple[list[UpstreamEvent], UpstreamError | StreamDone | None]:
     """The events of several SSE `data` payloads (one read's), each run of answer text as one delta.
 
     The same events as `parse_data` on each payload, with adjacent answer texts joined. A payload
     that is a plain answer token (one choice, index 0, a `content` string, nothing else that makes
     an event) costs a parse and a few lookups; any other is read by `parse_data`'s rules. An error
-    event ends the list: the events before it and the error are returned.
+    event or [DONE] ends the list: the events before it and the error (or StreamDone) are returned.
     """
     events: list[UpstreamEvent] = []
     run: list[str] = []
+    stop: UpstreamError | StreamDone | None = None
     for data in payloads:
         chunk: Any = None
         if data.startswith("{"):
@@ -86,10 +126,10 @@ def parse_run(payloads: list[str]) -> tuple[list[UpstreamEvent], UpstreamError |
             continue
         try:
             more = _events(chunk, "delta") if type(chunk) is dict else parse_data(data)
+        except StreamDone as end:
+            more, stop = end.events, end
         except UpstreamError as exc:
-            if run:
-                events.append(ContentDelta("".join(run)))
-            return events, exc
+            more, stop = [], exc
         for event in more:
             if type(event) is ContentDelta:
                 run.append(event.text)
@@ -98,9 +138,11 @@ def parse_run(payloads: list[str]) -> tuple[list[UpstreamEvent], UpstreamError |
                 events.append(ContentDelta("".join(run)))
                 run = []
             events.append(event)
+        if stop is not None:
+            break
     if run:
         events.append(ContentDelta("".join(run)))
-    return events, None
+    return events, stop
 
 
 def _answer_token(chunk: Any) -> str | None:
@@ -171,10 +213,11 @@ def parse_answer(body: bytes) -> list[UpstreamEvent]:
     decoder, mender = SSEDecoder(), EventMender()
     events: list[UpstreamEvent] = []
     for data in decoder.feed_data(body) + decoder.flush_data():
-        if data.strip() == DONE:
-            break
         try:
             events += mender.mend(parse_data(data))
+        except StreamDone as end:
+            events += mender.mend(end.events)
+            break
         except UpstreamError as exc:
             if not any(type(e) is Finish for e in events):
                 raise

@@ -22,7 +22,18 @@ from httpx._decoders import SUPPORTED_DECODERS
 
 from . import locks, onewrite
 from .body import Body, open_body
-from .chunks import BLANKS, DONE, is_json_answer, parse_answer, parse_answer_rest, parse_data, parse_run, parse_whole
+from .chunks import (
+    BLANKS,
+    DONE,
+    StreamDone,
+    is_json_answer,
+    late_usage,
+    parse_answer,
+    parse_answer_rest,
+    parse_data,
+    parse_run,
+    parse_whole,
+)
 from .errors import (
     UpstreamError,
     answer_error,
@@ -395,18 +406,18 @@ async def _events(
             if opening is not None:  # until the first event: the body's opening, to say what it was if no event comes
                 opening = None if payloads else (opening + chunk)[:_OPENING_BYTES]
             done = DONE in payloads
+            after: list[str] = []
             if done:
-                payloads = payloads[:payloads.index(DONE)]
-            elif payloads and payloads[-1].strip() == DONE:  # `data: [DONE] `: checked only when the exact test fails
-                done, payloads = True, payloads[:-1]
-            runs: Iterable[tuple[list[UpstreamEvent], UpstreamError | None]]
+                at = payloads.index(DONE)
+                payloads, after = payloads[:at], payloads[at + 1:]
+            runs: Iterable[tuple[list[UpstreamEvent], UpstreamError | StreamDone | None]]
             if join_text and coalesce_s > 0:  # the relay frames text per interval: a read's tokens are one delta
                 runs = [parse_run(payloads)]
             else:
                 # A payload at a time: the first token leaves before the rest of its read is parsed (a
                 # gateway with nothing to wait for sends a whole reply in a few reads).
                 runs = _each(payloads)
-            error: UpstreamError | None = None
+            error: UpstreamError | StreamDone | None = None
             for parsed, failed in runs:
                 error = failed
                 read = mender.mend(parsed)
@@ -420,6 +431,8 @@ async def _events(
                     watchdog.set_limit(_AFTER_FINISH_S)  # only usage and [DONE] may follow, and they come at once
                 for event in read:
                     yield event
+            if type(error) is StreamDone:  # `data: [DONE] `, spaced: met while parsing, as no JSON
+                done, error, after = True, None, _after_done(payloads)
             if error is not None:
                 if not finished:
                     raise error
@@ -429,9 +442,12 @@ async def _events(
                     yield event
                 return
             if done:
-                await _read_rest(body)
+                rest = await _read_rest(body)
                 for event in mender.flush():
                     yield event
+                if after or rest:  # usage a gateway sends after [DONE] (the body's end, read anyway)
+                    for event in late_usage(after + decoder.feed_data(rest) + decoder.flush_data()):
+                        yield event
                 return
             paused = waited and coalesce_s > 0 and (body.drains or clock() - asked > _BLOCKED_S)
             if paused:
@@ -448,10 +464,11 @@ async def _events(
         for event in parse_whole(bytes(whole)):
             yield event
         return
-    for event in mender.mend(parse_answer_rest(decoder.flush_data())) + mender.flush():  # cut short is still text
+    rest, ended = parse_answer_rest(decoder.flush_data())
+    for event in mender.mend(rest) + mender.flush():  # cut short is still text
         finished = finished or isinstance(event, Finish)
         yield event
-    if not finished:
+    if not (finished or ended):  # ended: the body's last bytes were [DONE], without its newline
         said = plain_text(opening) if opening else None
         if said:  # a 200 with a text that is no stream ("Internal Server Error", "rate limited"): what it says
             raise answer_error(said)
@@ -470,27 +487,40 @@ def _sniff(chunk: bytes) -> tuple[bool, bytearray | None]:
     return False, (bytearray() if is_json_answer(chunk) else None)
 
 
-def _each(payloads: list[str]) -> Iterator[tuple[list[UpstreamEvent], UpstreamError | None]]:
-    """Each payload's events, in order; an error event ends them (what came before it in the read still counts)."""
+def _each(payloads: list[str]) -> Iterator[tuple[list[UpstreamEvent], UpstreamError | StreamDone | None]]:
+    """Each payload's events, in order; an error event or [DONE] ends them (what came before still counts)."""
     for data in payloads:
         try:
             yield parse_data(data), None
+        except StreamDone as end:
+            yield end.events, end
+            return
         except UpstreamError as exc:
             yield [], exc
             return
 
 
-async def _read_rest(body: Body) -> None:
+def _after_done(payloads: list[str]) -> list[str]:
+    """The payloads of a read after its spaced [DONE] (read only for usage: late_usage)."""
+    at = next((i for i, data in enumerate(payloads) if data.strip() == DONE), len(payloads))
+    return payloads[at + 1:]
+
+
+async def _read_rest(body: Body) -> bytes:
     """Read what follows [DONE] (the end of the chunked body, already sent): httpx puts a connection
     whose body was read to its end back in the pool, and closes one left unread. Unread, every reply
     opened a new connection: a TCP handshake, and for a real gateway a TLS one, per reply. A gateway
-    that keeps the body open after [DONE] costs at most _REST_S before its connection is dropped."""
+    that keeps the body open after [DONE] costs at most _REST_S before its connection is dropped.
+    Returns what came (at most _MAX_ERROR_BODY of it): a gateway may send the usage there."""
+    rest = b""
     try:
         async with asyncio.timeout(_REST_S):
-            while await body.read():
-                pass
+            while chunk := await body.read():
+                if len(rest) < _MAX_ERROR_BODY:
+                    rest += chunk
     except (TimeoutError, httpx.HTTPError):
         pass
+    return rest
 
 
 async def _read(response: httpx.Response, limit: float) -> bytes:

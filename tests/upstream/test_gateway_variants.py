@@ -345,6 +345,36 @@ async def test_a_done_with_whitespace_ends_the_reply_as_done_does(done: bytes, c
     assert text_of(events) == "Hello" and isinstance(events[-1], Usage)
 
 
+@pytest.mark.parametrize("done", [b"data: [DONE] \n\n", b"data: [DONE]\n\n", b"event: done\ndata:  [DONE]\r\n\r\n"],
+                         ids=["trailing-space", "exact", "named-crlf"])
+@pytest.mark.parametrize("coalesce_s", [0.0, 0.01], ids=["per-event", "relay"])
+async def test_what_follows_done_in_the_same_read_is_not_the_reply(done: bytes, coalesce_s: float) -> None:
+    """[DONE], however spaced, ends the reply where it stands, whatever the same read holds after it."""
+    body = sse(token("Hel")) + sse(token("lo")) + sse(USAGE) + done + sse(token(" and more")) + sse(
+        {"error": {"message": "after the end"}})
+    events = await events_of(body, coalesce_s=coalesce_s)
+    assert text_of(events) == "Hello" and isinstance(events[-1], Usage)
+
+
+@pytest.mark.parametrize("coalesce_s", [0.0, 0.01], ids=["per-event", "relay"])
+async def test_a_done_the_body_ends_on_without_a_newline_ends_the_reply_whole(coalesce_s: float) -> None:
+    body = sse(token("Hel")) + sse(token("lo")) + sse(USAGE) + b"data: [DONE]"
+    events = await events_of(body, coalesce_s=coalesce_s)
+    assert text_of(events) == "Hello" and isinstance(events[-1], Usage)
+
+
+@pytest.mark.parametrize("apart", [False, True], ids=["same-read", "a-later-read"])
+@pytest.mark.parametrize("coalesce_s", [0.0, 0.01], ids=["per-event", "relay"])
+async def test_usage_sent_after_done_is_the_replys_usage(apart: bool, coalesce_s: float) -> None:
+    """A gateway that counts once the stream is closed: estimated, the reply was billed by a guess."""
+    head = sse(token("Hel")) + sse(token("lo")) + sse(FINISH) + DONE
+    pieces = [head, sse(USAGE)] if apart else [head + sse(USAGE)]
+    async with gateway(lambda n: [CHUNKED_HEAD, *chunked(pieces)]) as (_, endpoint), UpstreamClient() as client:
+        events = await reply(client, endpoint, coalesce_s=coalesce_s)
+    assert text_of(events) == "Hello" and finishes(events) == ["stop"]
+    assert isinstance(events[-1], Usage) and events[-1].raw["completion_tokens"] == 3
+
+
 REFUSAL = [{"role": "assistant", "content": None, "refusal": ""}, {"refusal": "I'm sorry,"},
            {"refusal": " I can't help with that."}]
 

@@ -11,7 +11,7 @@ import random
 
 import pytest
 
-from gateways.wire.chunks import parse_data, parse_run
+from gateways.wire.chunks import StreamDone, parse_data, parse_run
 from gateways.wire.errors import UpstreamError
 from gateways.wire.events import ContentDelta, UpstreamEvent
 from gateways.wire.sse import SSEDecoder
@@ -46,6 +46,8 @@ def one_at_a_time(payloads: list[str]) -> tuple[list[UpstreamEvent], str | None]
     for data in payloads:
         try:
             events.extend(parse_data(data))
+        except StreamDone as end:  # `[DONE]`, however spaced, ends the read as an error does
+            return events + end.events, "done"
         except UpstreamError as exc:
             return events, exc.code
     return events, None
@@ -60,7 +62,7 @@ def test_parse_run_gives_the_events_of_each_payload_with_answer_texts_joined() -
         events, error = parse_run(payloads)
         want, want_error = one_at_a_time(payloads)
         assert events == joined(want)
-        assert (error.code if error else None) == want_error
+        assert (error.code if isinstance(error, UpstreamError) else error and "done") == want_error
 
 
 def test_a_run_of_plain_tokens_is_one_delta() -> None:
