@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 DONE = "[DONE]"
 
 
-class StreamDone(Exception):  # noqa: N818  (not an error: the stream's end, said by the gateway)
+class StreamDone(Exception):
     """[DONE], however spaced (`data: [DONE] `): the reply's end; nothing after it is the reply's text.
 
     Raised by `parse_data` for a payload that is no JSON (so the check costs a chunk nothing), with
@@ -206,13 +206,34 @@ def is_json_answer(head: bytes) -> bool:
     return head.lstrip(BLANKS)[:1] in (b"{", b"[")
 
 
+def json_lines(head: bytes | bytearray) -> bool | None:
+    """Whether a body that opens with JSON is a JSON value per line (NDJSON): True when its first line is a
+    whole JSON object and more follows it (one JSON answer cannot be so), False when its first line is not a
+    whole object (a pretty-printed answer), None while the first line is not all there, or nothing follows."""
+    first, newline, rest = head.lstrip(BLANKS).partition(b"\n")
+    if not newline:
+        return None
+    try:
+        whole = isinstance(orjson.loads(first), dict)
+    except ValueError:
+        return False
+    return (True if rest.strip() else None) if whole else False
+
+
 def parse_answer(body: bytes) -> list[UpstreamEvent]:
-    """A whole answer to a request that did not ask to stream: JSON, or SSE from a gateway that streams anyway."""
+    """A whole answer to a request that did not ask to stream: JSON, or SSE (or NDJSON) from a gateway that
+    streams anyway."""
+    payloads: list[str]
     if is_json_answer(body):
-        return parse_whole(body)
-    decoder, mender = SSEDecoder(), EventMender()
+        if not json_lines(body):
+            return parse_whole(body)
+        payloads = [line for line in (raw.strip() for raw in body.decode("utf-8", "replace").split("\n")) if line]
+    else:
+        decoder = SSEDecoder()
+        payloads = decoder.feed_data(body) + decoder.flush_data()
+    mender = EventMender()
     events: list[UpstreamEvent] = []
-    for data in decoder.feed_data(body) + decoder.flush_data():
+    for data in payloads:
         try:
             events += mender.mend(parse_data(data))
         except StreamDone as end:

@@ -27,6 +27,7 @@ from .chunks import (
     DONE,
     StreamDone,
     is_json_answer,
+    json_lines,
     late_usage,
     parse_answer,
     parse_answer_rest,
@@ -41,11 +42,13 @@ from .errors import (
     coding_error,
     connection_error,
     dropped_error,
+    lines_error,
     redirect_error,
     timeout_error,
     web_page_error,
 )
 from .events import TEXT_EVENTS, Finish, UpstreamEvent
+from .lines import LineDecoder, is_chat_chunk, is_ndjson_type
 from .listing import model_ids
 from .pool import lean
 from .retry import RETRY_AFTER_CAP_S, backoff_delay
@@ -357,7 +360,8 @@ async def _events(
     Until the first text the deadline is `until` (event-loop time), however many other
     bytes (keep-alives, role chunks) arrive; after it, `idle_timeout` of silence ends the reply.
     """
-    decoder = SSEDecoder()
+    decoder: SSEDecoder | LineDecoder = SSEDecoder()
+    lines: bool | None = None  # a body that opens with JSON: lines of it (NDJSON), one answer, or not known yet
     mender = EventMender()  # storable text from here on (gateways.wire.text)
     body = await open_body(response)
     waited, what = False, "first token"
@@ -394,17 +398,25 @@ async def _events(
             watchdog.feed()
             if whole is None and sniffing:
                 sniffing, whole = _sniff(chunk)
-                if whole is not None:  # not SSE: one JSON answer; the rest of it follows at once
+                if whole is not None and is_ndjson_type(response.headers.get("content-type", "")):
+                    decoder, whole, lines = LineDecoder(), None, True  # NDJSON said so: read as it comes
+                elif whole is not None:  # not SSE: one JSON answer; the rest of it follows at once
                     waited, what = True, "rest of the answer"
                     watchdog.set_limit(endpoint.idle_timeout)
             if whole is not None:
                 whole += chunk
                 if len(whole) > _MAX_WHOLE_ANSWER:
                     raise dropped_error()
-                continue
+                if lines is None and b"\n" in whole:  # until its first line and more have come
+                    lines = json_lines(whole)
+                if not lines:
+                    continue
+                decoder, chunk, whole = LineDecoder(), bytes(whole), None  # lines of JSON: read as they come
             payloads = decoder.feed_data(chunk)
             if opening is not None:  # until the first event: the body's opening, to say what it was if no event comes
                 opening = None if payloads else (opening + chunk)[:_OPENING_BYTES]
+                if lines and payloads and not is_chat_chunk(payloads[0]):
+                    raise lines_error()
             done = DONE in payloads
             after: list[str] = []
             if done:
@@ -431,7 +443,7 @@ async def _events(
                     watchdog.set_limit(_AFTER_FINISH_S)  # only usage and [DONE] may follow, and they come at once
                 for event in read:
                     yield event
-            if type(error) is StreamDone:  # `data: [DONE] `, spaced: met while parsing, as no JSON
+            if isinstance(error, StreamDone):  # `data: [DONE] `, spaced: met while parsing, as no JSON
                 done, error, after = True, None, _after_done(payloads)
             if error is not None:
                 if not finished:
@@ -464,8 +476,8 @@ async def _events(
         for event in parse_whole(bytes(whole)):
             yield event
         return
-    rest, ended = parse_answer_rest(decoder.flush_data())
-    for event in mender.mend(rest) + mender.flush():  # cut short is still text
+    tail, ended = parse_answer_rest(decoder.flush_data())
+    for event in mender.mend(tail) + mender.flush():  # cut short is still text
         finished = finished or isinstance(event, Finish)
         yield event
     if not (finished or ended):  # ended: the body's last bytes were [DONE], without its newline

@@ -287,3 +287,14 @@ def web_page_error(status: int) -> UpstreamError:
         f"The gateway answered with a web page (HTTP {status}, text/html), not an API answer: check the "
         "provider's base URL (it usually ends in /v1).",
         retryable=False, status=status)
+
+
+def lines_error() -> UpstreamError:
+    """Newline-delimited JSON that holds no chat completion chunks: a server's own streaming API (Ollama's
+    /api/chat), not OpenAI's. Not retried: the same URL would answer the same."""
+    return UpstreamError(
+        "upstream_unavailable",
+        "The gateway streamed newline-delimited JSON that is not OpenAI's chat completion chunks (a server's own "
+        "API?): check the provider's base URL (it usually ends in /v1).",
+        retryable=False)
+

@@ -5,14 +5,15 @@ whole reply (text, finish, usage) or a clear, classified error.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
 
-from gateways.wire.client import UpstreamClient
+from gateways.wire.client import Endpoint, UpstreamClient
 from gateways.wire.errors import UpstreamError
 from gateways.wire.events import ContentDelta, Finish, ReasoningDelta, Usage
-from tests.upstream.test_body import CHUNKED_HEAD, FINISH, REQUEST, USAGE, chunked, gateway, reply, sse, token
+from tests.upstream.test_body import CHUNKED_HEAD, FINISH, REQUEST, USAGE, chunk, chunked, gateway, reply, sse, token
 
 DONE = sse("[DONE]")
 
@@ -434,3 +435,63 @@ async def test_an_error_after_the_finish_leaves_the_reply_whole(coalesce_s: floa
             async with UpstreamClient() as client:  # a stream answered to `stream: false` (titles)
                 assert text_of(await client.complete(endpoint, REQUEST)) == "Hello"
     assert "Provider disconnected" in caplog.text
+
+
+NDJSON = b"".join(json.dumps(c).encode() + b"\n" for c in [token("Hel"), token("lo"), FINISH, USAGE])
+
+
+@pytest.mark.parametrize(("kind", "body"), [
+    (b"application/x-ndjson", NDJSON), (b"application/jsonl", NDJSON.replace(b"\n", b"\r\n") + b"[DONE]\n"),
+    (b"application/json", NDJSON), (b"text/plain", b"\n" + NDJSON.replace(b"\n", b"\n\n")),
+], ids=["x-ndjson", "jsonl-crlf-done", "json", "blank-lines"])
+@pytest.mark.parametrize("coalesce_s", [0.0, 0.01], ids=["per-event", "relay"])
+async def test_a_stream_of_json_lines_without_data_is_read_as_the_stream_it_is(kind, body, coalesce_s) -> None:
+    """Newline-delimited JSON (a chunk per line, no `data:`): some OpenAI-compatible servers stream so."""
+    head = CHUNKED_HEAD.replace(b"text/event-stream", kind)
+    lines = body.split(b"\n")
+    for pieces in ([body], [line + b"\n" for line in lines[:-1]] + [lines[-1]]):  # together, then a line a write
+        async with gateway(lambda n, p=pieces: [head, *chunked(p)]) as (gw, endpoint), UpstreamClient() as client:
+            for events in (await reply(client, endpoint, coalesce_s=coalesce_s),
+                           await client.complete(endpoint, REQUEST)):  # titles: streamed though not asked to
+                assert text_of(events) == "Hello" and finishes(events) == ["stop"]
+                assert isinstance(events[-1], Usage) and events[-1].raw["completion_tokens"] == 3
+
+
+async def test_a_streamed_json_line_arrives_before_the_next_line_is_written() -> None:
+    """Read as one JSON answer, the reply showed nothing until the gateway had written all of it."""
+    shown = asyncio.Event()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        await reader.readexactly(int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0]))
+        writer.write(CHUNKED_HEAD.replace(b"text/event-stream", b"application/x-ndjson")
+                     + chunk(json.dumps(token("Hel")).encode() + b"\n"))
+        await writer.drain()
+        await shown.wait()  # the next line only once the first one's text was given
+        writer.write(chunk(NDJSON) + b"0\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    async with server, UpstreamClient() as client:
+        endpoint = Endpoint(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1", "k", max_retries=0,
+                            first_token_timeout=5)
+        seen: list[object] = []
+        async for event in client.stream(endpoint, REQUEST):
+            seen.append(event)
+            shown.set()
+    assert text_of(seen) == "HelHello" and finishes(seen) == ["stop"]
+
+
+async def test_json_lines_that_are_no_chat_chunks_are_a_clear_error() -> None:
+    """A server's own API (Ollama's /api/chat streams `{"message": {...}, "done": false}` lines) is not OpenAI's."""
+    lines = [{"model": "grok", "message": {"role": "assistant", "content": "Hel"}, "done": False},
+             {"model": "grok", "message": {"role": "assistant", "content": "lo"}, "done": True, "eval_count": 2}]
+    body = b"".join(json.dumps(line).encode() + b"\n" for line in lines)
+    async with gateway(lambda n: [CHUNKED_HEAD.replace(b"text/event-stream", b"application/x-ndjson"),
+                                  *chunked([body])]) as (_, endpoint), UpstreamClient() as client:
+        with pytest.raises(UpstreamError) as raised:
+            await reply(client, endpoint)
+    assert raised.value.code == "upstream_unavailable" and "newline-delimited JSON" in raised.value.detail
+    assert not raised.value.retryable
+
