@@ -42,6 +42,7 @@ from .errors import (
     coding_error,
     connection_error,
     dropped_error,
+    is_web_page,
     lines_error,
     redirect_error,
     timeout_error,
@@ -319,6 +320,8 @@ class UpstreamClient:
         refusal = _unreadable(response)
         if refusal is not None:
             raise refusal
+        if is_web_page(body[:_OPENING_BYTES]):  # not labelled text/html (then _unreadable said so)
+            raise web_page_error(response.status_code, response.headers.get("content-type", ""))
         return body
 
 
@@ -482,6 +485,8 @@ async def _events(
         yield event
     if not (finished or ended):  # ended: the body's last bytes were [DONE], without its newline
         said = plain_text(opening) if opening else None
+        if said and is_web_page(opening):  # a page that did not call itself text/html (a captive portal's)
+            raise web_page_error(response.status_code, response.headers.get("content-type", ""))
         if said:  # a 200 with a text that is no stream ("Internal Server Error", "rate limited"): what it says
             raise answer_error(said)
         raise dropped_error()  # closed without [DONE] or a finish_reason: the reply is cut short

@@ -280,13 +280,22 @@ def coding_error(coding: str) -> UpstreamError:
         retryable=False)
 
 
-def web_page_error(status: int) -> UpstreamError:
+def web_page_error(status: int, content_type: str = "text/html") -> UpstreamError:
     """A 2xx web page where an API answer belongs: the base URL points at a site, not at the API."""
+    kind = mask_secrets(content_type.strip())[:80] or "no Content-Type"
     return UpstreamError(
         "upstream_unavailable",
-        f"The gateway answered with a web page (HTTP {status}, text/html), not an API answer: check the "
+        f"The gateway answered with a web page (HTTP {status}, {kind}), not an API answer: check the "
         "provider's base URL (it usually ends in /v1).",
         retryable=False, status=status)
+
+
+_PAGE = re.compile(rb"(?:\xef\xbb\xbf)?\s*(?:<!doctype\s+html|<html[\s>])", re.IGNORECASE)
+
+
+def is_web_page(body: bytes) -> bool:
+    """Whether a body is an HTML page, whatever its Content-Type said (a captive portal's, a proxy's)."""
+    return _PAGE.match(body) is not None
 
 
 def lines_error() -> UpstreamError:

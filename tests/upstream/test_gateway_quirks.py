@@ -355,6 +355,21 @@ async def test_a_web_page_instead_of_an_api_answer_says_so() -> None:
     assert len(gw.requests) == 2
 
 
+@pytest.mark.parametrize("kind", [b"", b"Content-Type: text/plain\r\n", b"Content-Type: text/event-stream\r\n",
+                                  b"Content-Type: application/json\r\n"], ids=["no-type", "plain", "sse", "json"])
+async def test_a_web_page_under_another_content_type_says_so_too(kind: bytes) -> None:
+    """A captive portal or a proxy's page that does not call itself text/html: it read as the gateway's error
+    in its own words (the page's markup, retried), or for a model list as a connection closed too early."""
+    page = b"\n<!DOCTYPE html>\n<html lang=en><head><title>Sign in to the network</title></head><body>...</body></html>"
+    head = b"HTTP/1.1 200 OK\r\n%sContent-Length: %d\r\n\r\n" % (kind, len(page))
+    async with gateway(lambda n: [head + page]) as (gw, endpoint), UpstreamClient() as client:
+        for call in (reply(client, endpoint), client.complete(endpoint, REQUEST), client.list_models(endpoint)):
+            with pytest.raises(UpstreamError) as raised:
+                await call
+            assert raised.value.code == "upstream_unavailable" and not raised.value.retryable
+            assert "web page" in raised.value.detail and "base URL" in raised.value.detail
+
+
 async def test_a_malformed_answer_is_not_sent_again() -> None:
     async with gateway(lambda n: [b"HTTP/1.1 OK-ish\r\n\r\n", CLOSE]) as (gw, endpoint), UpstreamClient() as client:
         with pytest.raises(UpstreamError) as raised:
