@@ -54,6 +54,13 @@ _KEY = re.compile(r"api key|api-key|apikey|authenticat|unauthori[sz]ed|invalid t
 _WRONG_KEY = re.compile(r"api[ _-]?key|invalid token|authenticat", re.IGNORECASE)
 _CONTEXT = re.compile(r"context length|context window|too long|maximum prompt|too many tokens|max.*tokens.*exceed",
                       re.IGNORECASE)
+# A model the gateway does not know, in its own words (OpenAI's `model_not_found`, OpenRouter's "not a valid
+# model ID", one-api/new-api's "no available channel for model X", in English or Chinese).
+_MODEL = re.compile(r"model_not_found|\bmodel\b.{0,80}?(?:does not exist|not found)|not a valid model|"
+                    r"no available channel for model|unknown model|no such model|"
+                    r"模型.{0,40}(?:不存在|无可用渠道)|无可用渠道", re.IGNORECASE)
+# What an RFC 6750 `WWW-Authenticate: Bearer ...` challenge says, when the body says nothing.
+_CHALLENGE = (re.compile(r'error_description="([^"]*)"'), re.compile(r'error="([^"]*)"'))
 _MAX_DETAIL = 300
 
 _SUMMARY = {
@@ -124,7 +131,21 @@ def _status_in(body: Any) -> int | None:
     return None
 
 
+def _error_code(body: Any) -> str:
+    """The machine-readable code an OpenAI-shaped error body names (`error.code`), if it is a string."""
+    if isinstance(body, (bytes, bytearray, str)):
+        try:
+            body = json.loads(body)
+        except ValueError:
+            return ""
+    error = body.get("error") if isinstance(body, dict) else None
+    code = error.get("code") if isinstance(error, dict) else None
+    return code if isinstance(code, str) else ""
+
+
 def _code_for(status: int | None, message: str) -> str:
+    if (status is None or status in (400, 404, 422) or status >= 500) and _MODEL.search(message):
+        return "model_unavailable"  # whatever status the gateway chose for it: another route may have it
     if status == 401:
         return "upstream_auth"
     if status == 402:
@@ -220,15 +241,27 @@ def classify_http(status: int, body: Any, headers: Mapping[str, str] | None = No
 
     A wait the gateway asks for is kept on a 429 and on any 5xx (503, Anthropic-style 529 "overloaded")."""
     message = error_message(body)
+    if not message and status == 401:
+        message = _challenge((headers or {}).get("www-authenticate", ""))
     retry_after = retry_after_seconds(headers or {}) if status == 429 or status >= 500 else None
-    return _make(_code_for(status, message), message, status, retry_after)
+    return _make(_code_for(status, message + " " + _error_code(body)), message, status, retry_after)
+
+
+def _challenge(header: str) -> str:
+    """The words of a `WWW-Authenticate` challenge (its error_description, else its error), for a 401 whose
+    body says nothing."""
+    for pattern in _CHALLENGE:
+        match = pattern.search(header)
+        if match:
+            return match.group(1)
+    return ""
 
 
 def classify_stream_error(payload: dict[str, Any]) -> UpstreamError:
     """An `error` event inside a stream that began with HTTP 200 (its status is the one it names, else 200)."""
     message = error_message(payload)
     status = _status_in(payload)
-    return _make(_code_for(status, message), message, status or 200)
+    return _make(_code_for(status, message + " " + _error_code(payload)), message, status or 200)
 
 
 def answer_error(text: str) -> UpstreamError:

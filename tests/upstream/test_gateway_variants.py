@@ -205,6 +205,19 @@ ERRORS = {
                       "upstream_auth", "Invalid API key", None),
     "403-key-without-credits": (403, b'{"error": "This API key has no credits left"}', b"", "upstream_forbidden",
                                 "no credits", None),
+    "401-www-authenticate-only": (401, b"", b'WWW-Authenticate: Bearer realm="api", error="invalid_token", '
+                                  b'error_description="The access token expired"\r\n', "upstream_auth",
+                                  "The access token expired", None),
+    "404-openai-model-not-found": (404, json.dumps({"error": {
+        "message": "The model `grok-9` does not exist or you do not have access to it.",
+        "type": "invalid_request_error", "param": None, "code": "model_not_found"}}).encode(), b"",
+        "model_unavailable", "`grok-9` does not exist", None),
+    "400-not-a-valid-model": (400, b'{"error": {"message": "grok-9 is not a valid model ID", "code": 400}}', b"",
+                              "model_unavailable", "not a valid model ID", None),
+    "503-no-channel-for-the-model": (503, json.dumps({"error": {
+        "message": "No available channel for model grok-9 under group default (request id: 2026113)",
+        "type": "new_api_error", "code": "model_not_found"}}).encode(), b"", "model_unavailable",
+        "No available channel for model grok-9", None),
     "529-overloaded": (529, b'{"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}',
                        b"Retry-After: 3\r\n", "upstream_unavailable", "Overloaded", 3.0),
 }
@@ -421,6 +434,16 @@ async def test_groqs_usage_under_x_groq_is_billed() -> None:
     events = await events_of(sse({**token("Hel"), "x_groq": {"id": "req_01"}}) + sse(token("lo")) + sse(groq) + DONE)
     assert text_of(events) == "Hello" and finishes(events) == ["stop"]
     assert isinstance(events[-1], Usage) and events[-1].raw["completion_tokens"] == 3
+
+
+async def test_an_error_event_naming_an_unknown_model_is_model_unavailable() -> None:
+    """In the gateway's own words: the admin is told the route's model id is wrong, not that the gateway is down."""
+    body = sse({"error": {"message": "The model grok-9 does not exist", "type": "invalid_request_error",
+                          "code": "model_not_found"}})
+    async with gateway(lambda n: [CHUNKED_HEAD, *chunked([body])]) as (_, endpoint), UpstreamClient() as client:
+        with pytest.raises(UpstreamError) as raised:
+            await reply(client, endpoint)
+    assert raised.value.code == "model_unavailable" and "grok-9 does not exist" in raised.value.detail
 
 
 @pytest.mark.parametrize("coalesce_s", [0.0, 0.01], ids=["per-event", "relay"])
