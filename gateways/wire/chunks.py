@@ -54,7 +54,8 @@ def parse_data(data: str) -> list[UpstreamEvent]:
                 raise StreamDone() from None
             if "\n" in data:  # several chunks in one event (no blank line between their `data:` lines)
                 return _each_line(data)
-            log.warning("ignored a stream event that is not JSON (%d chars)", len(data))
+            if data.strip():  # an empty one is a keep-alive (`event: ping` + `data:`), perhaps every second
+                log.warning("ignored a stream event that is not JSON (%d chars)", len(data))
             return []
     if not isinstance(chunk, dict):
         return []

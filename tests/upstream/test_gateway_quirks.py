@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager, suppress
 
 import pytest
 
-from gateways.wire.client import UpstreamClient
+from gateways.wire.client import Endpoint, UpstreamClient
 from gateways.wire.errors import UpstreamError
 from gateways.wire.events import ContentDelta, Finish
 from tests.upstream.test_body import (
@@ -24,6 +24,7 @@ from tests.upstream.test_body import (
     FINISH,
     REQUEST,
     assert_whole,
+    chunk,
     chunked,
     events_bytes,
     gateway,
@@ -405,3 +406,51 @@ async def test_a_finished_stream_the_gateway_never_ends_completes_soon_after_its
         async with asyncio.timeout(10):
             for coalesce in (0.0, 0.01):
                 assert_whole(await reply(client, endpoint, coalesce_s=coalesce), coalesced=coalesce > 0)
+
+
+PINGS = [b": keep-alive\n\n", b"event: ping\ndata: \n\n", b'event: ping\ndata: {"type": "ping"}\n\n']
+
+
+async def paced(writes: list[tuple[float, bytes]], **limits: float) -> tuple[list[object], UpstreamError | None]:
+    """The reply of a gateway that writes each piece after its delay (seconds) on one connection."""
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        await reader.readexactly(int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0]))
+        for delay, data in writes:
+            await asyncio.sleep(delay)
+            writer.write(data)
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    async with server, UpstreamClient() as client:
+        endpoint = Endpoint(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1", "k", max_retries=0,
+                            **limits)
+        seen: list[object] = []
+        try:
+            async for event in client.stream(endpoint, REQUEST):
+                seen.append(event)
+        except UpstreamError as exc:
+            return seen, exc
+    return seen, None
+
+
+@pytest.mark.parametrize("ping", PINGS, ids=["comment", "empty-ping-event", "json-ping-event"])
+async def test_keep_alives_before_the_first_token_neither_start_the_reply_nor_end_it(ping: bytes, caplog) -> None:
+    """A gateway thinking for a while pings (`: keep-alive`, `event: ping`) every so often: the first-token
+    deadline counts from the request whatever it pings, and pings are no text and nothing to log."""
+    rest = chunk(sse(token("Hi")) + sse(FINISH) + sse("[DONE]")) + b"0\r\n\r\n"
+    writes = [(0.0, CHUNKED_HEAD), *[(0.1, chunk(ping))] * 12, (0.0, rest)]
+    seen, failed = await paced(writes, first_token_timeout=0.5, idle_timeout=10)
+    assert failed is not None and failed.code == "timeout" and "first token" in failed.detail and not seen
+    seen, failed = await paced(writes, first_token_timeout=30, idle_timeout=0.6)
+    assert failed is None and [e.text for e in seen if isinstance(e, ContentDelta)] == ["Hi"]
+    assert "not JSON" not in caplog.text
+
+
+async def test_keep_alives_after_the_first_token_keep_the_reply_alive() -> None:
+    writes = [(0.0, CHUNKED_HEAD + chunk(sse(token("Hi")))), *[(0.1, chunk(b": keep-alive\n\n"))] * 12,
+              (0.0, chunk(sse(token(" there")) + sse(FINISH) + sse("[DONE]")) + b"0\r\n\r\n")]
+    seen, failed = await paced(writes, first_token_timeout=30, idle_timeout=0.6)
+    assert failed is None and "".join(e.text for e in seen if isinstance(e, ContentDelta)) == "Hi there"
+
