@@ -162,8 +162,8 @@ def _answer_token(chunk: Any) -> str | None:
             or delta.get("reasoning_details"):
         return None
     content = delta.get("content") or ""
-    if not content and (delta.get("refusal") or choice.get("text")):
-        return None  # a refusal, or a completions-style `text`: read by `_texts`
+    if not content and (delta.get("refusal") or choice.get("text") or choice.get("message")):
+        return None  # a refusal, a completions-style `text`, a chunk's text under `message`: read by `_events`
     return content if type(content) is str else None
 
 
@@ -280,7 +280,10 @@ def _events(body: dict[str, Any], text_key: str) -> list[UpstreamEvent]:
         raise classify_stream_error(body)
     events: list[UpstreamEvent] = []
     for choice in _first_choice(body):
-        events.extend(_texts(choice.get(text_key) or {}))
+        part = choice.get(text_key)
+        if part is None and text_key == "delta":
+            part = choice.get("message")  # a chunk with its text under `message`, as a completion has it
+        events.extend(_texts(part if isinstance(part, dict) else {}))
         if isinstance(choice.get("text"), str) and choice["text"]:  # a completions-style chunk or answer
             events.append(ContentDelta(choice["text"]))
         reason = finish_reason(choice["finish_reason"]) if choice.get("finish_reason") else None
@@ -306,8 +309,9 @@ def _texts(part: dict[str, Any]) -> list[UpstreamEvent]:
     if isinstance(reasoning, str) and reasoning:
         out.append(ReasoningDelta(reasoning))
     content = part.get("content")
-    if isinstance(content, list):  # content as parts, as a request's: their text
-        content = "".join(p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str))
+    if isinstance(content, list):  # content as parts, as a request's (or plain strings): their text
+        content = "".join(p if isinstance(p, str) else p["text"] for p in content
+                          if isinstance(p, str) or isinstance(p, dict) and isinstance(p.get("text"), str))
     if isinstance(content, str) and content:
         out.append(ContentDelta(content))
     elif isinstance(part.get("refusal"), str) and part["refusal"]:  # OpenAI's refusal: the answer the user sees

@@ -81,6 +81,27 @@ async def test_sse_variants_give_the_whole_reply(body: bytes, coalesce_s: float)
     assert isinstance(events[-1], Usage) and events[-1].raw["completion_tokens"] == 3
 
 
+DELTAS = {
+    "content-as-strings": [{"content": ["Hel"]}, {"content": ["l", "o"]}],
+    "content-as-parts": [{"content": [{"type": "text", "text": "Hel"}]}, {"content": [{"type": "output_text",
+                                                                                        "text": "lo"}]}],
+    "message-not-delta": "message",
+}
+
+
+@pytest.mark.parametrize("deltas", list(DELTAS.values()), ids=list(DELTAS))
+@pytest.mark.parametrize("coalesce_s", [0.0, 0.01], ids=["per-event", "relay"])
+async def test_answer_text_in_other_shapes_of_chunk_is_the_answer(deltas: object, coalesce_s: float) -> None:
+    """Content as a list of strings or parts, or a chunk's text under `message` (no `delta`) as some proxies send."""
+    if deltas == "message":
+        chunks = [{"choices": [{"index": 0, "message": {"role": "assistant", "content": t}}]} for t in ("Hel", "lo")]
+    else:
+        chunks = [{"choices": [{"index": 0, "delta": d}]} for d in deltas]  # type: ignore[attr-defined]
+    body = b"".join(sse(c) for c in chunks) + sse(FINISH) + sse(USAGE) + DONE
+    events = await events_of(body, coalesce_s=coalesce_s)
+    assert text_of(events) == "Hello" and finishes(events) == ["stop"] and isinstance(events[-1], Usage)
+
+
 REASONING = {
     "reasoning_content": [{"reasoning_content": "Let me"}, {"reasoning_content": " think"}],
     "reasoning": [{"reasoning": "Let me"}, {"reasoning": " think"}],
