@@ -44,13 +44,14 @@ from .errors import (
     dropped_error,
     is_web_page,
     lines_error,
+    listing_error,
     redirect_error,
     timeout_error,
     web_page_error,
 )
 from .events import TEXT_EVENTS, Finish, UpstreamEvent
 from .lines import LineDecoder, is_chat_chunk, is_ndjson_type
-from .listing import model_ids
+from .listing import MAX_PAGES, model_ids, next_page
 from .pool import lean
 from .retry import RETRY_AFTER_CAP_S, backoff_delay
 from .sse import SSEDecoder, plain_text
@@ -298,8 +299,22 @@ class UpstreamClient:
         return parse_answer(await self._body(endpoint, "POST", "/chat/completions", payload))
 
     async def list_models(self, endpoint: Endpoint) -> list[str]:
-        """Model ids this key may use (`GET /models`)."""
-        return model_ids(await self._json(endpoint, "GET", "/models", None))
+        """Model ids this key may use (`GET /models`), every page of them."""
+        answer = await self._json(endpoint, "GET", "/models", None)
+        ids = model_ids(answer)
+        for _ in range(MAX_PAGES - 1):
+            query = next_page(answer, ids)
+            if query is None:
+                return ids
+            answer = await self._json(endpoint, "GET", f"/models?{query}", None)
+            known = set(ids)
+            more = [i for i in model_ids(answer) if i not in known]
+            if not more:  # the cursor was not read (the same page again): the rest cannot be had
+                raise listing_error("the list says it has more pages, but the next page repeats this one")
+            ids += more
+        if next_page(answer, ids) is None:
+            return ids
+        raise listing_error(f"more than {MAX_PAGES} pages")
 
     async def _json(self, endpoint: Endpoint, method: str, path: str, payload: dict[str, Any] | None) -> Any:
         """A whole JSON answer; error statuses and unreadable bodies become UpstreamError."""
@@ -485,7 +500,7 @@ async def _events(
         yield event
     if not (finished or ended):  # ended: the body's last bytes were [DONE], without its newline
         said = plain_text(opening) if opening else None
-        if said and is_web_page(opening):  # a page that did not call itself text/html (a captive portal's)
+        if said and is_web_page(opening or b""):  # a page that did not call itself text/html (a captive portal's)
             raise web_page_error(response.status_code, response.headers.get("content-type", ""))
         if said:  # a 200 with a text that is no stream ("Internal Server Error", "rate limited"): what it says
             raise answer_error(said)

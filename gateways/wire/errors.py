@@ -270,9 +270,9 @@ def answer_error(text: str) -> UpstreamError:
     return _make(_code_for(None, message), message, 200)
 
 
-def listing_error() -> UpstreamError:
-    """A model list whose shape holds no list of models (gateways.wire.listing)."""
-    return _make("upstream_unavailable", "the model list could not be read (no list of models in the answer)", None)
+def listing_error(why: str = "no list of models in the answer") -> UpstreamError:
+    """A model list whose shape holds no list of models, or whose pages cannot be read (gateways.wire.listing)."""
+    return _make("upstream_unavailable", f"the model list could not be read ({why})", None)
 
 
 def finish_error() -> UpstreamError:

@@ -276,6 +276,37 @@ async def test_model_lists_of_every_shape_give_their_ids(listing: object) -> Non
         assert await client.list_models(endpoint) == ["grok-4", "grok-3-mini"]
 
 
+async def test_items_without_an_id_and_pagination_fields_leave_the_ids() -> None:
+    listing = {"object": "list", "data": [{"id": "grok-4", "object": "model"}, {"object": "model", "created": 1},
+                                          {"id": None}, {"id": ""}, {"id": "grok-3-mini"}],
+               "has_more": False, "first_id": "grok-4", "last_id": "grok-3-mini"}
+    body = json.dumps(listing).encode()
+    async with gateway(lambda n: [JSON_HEAD % len(body) + body]) as (_, endpoint), UpstreamClient() as client:
+        assert await client.list_models(endpoint) == ["grok-4", "grok-3-mini"]
+
+
+def _page(ids: list[str], more: bool) -> bytes:
+    body = json.dumps({"object": "list", "data": [{"id": i} for i in ids], "has_more": more,
+                       "first_id": ids[0], "last_id": ids[-1]}).encode()
+    return JSON_HEAD % len(body) + body
+
+
+async def test_a_model_list_in_pages_is_read_to_its_last_page() -> None:
+    """Read as the first page alone, every model on a later page would be withdrawn (gateways.discovery)."""
+    pages = [_page(["grok-4", "grok-4-fast"], True), _page(["grok-3-mini"], True), _page(["grok-code-fast-1"], False)]
+    async with gateway(lambda n: [pages[n]]) as (gw, endpoint), UpstreamClient() as client:
+        assert await client.list_models(endpoint) == ["grok-4", "grok-4-fast", "grok-3-mini", "grok-code-fast-1"]
+    assert b"after=grok-4-fast" in gw.requests[1].split(b"\r\n")[0]
+    assert b"after=grok-3-mini" in gw.requests[2].split(b"\r\n")[0]
+
+
+async def test_a_list_that_says_it_has_more_but_repeats_its_page_is_an_error_not_a_partial_list() -> None:
+    async with gateway(lambda n: [_page(["grok-4"], True)]) as (gw, endpoint), UpstreamClient() as client:
+        with pytest.raises(UpstreamError) as raised:
+            await client.list_models(endpoint)
+    assert raised.value.code == "upstream_unavailable" and "page" in raised.value.detail and len(gw.requests) == 2
+
+
 @pytest.mark.parametrize("listing", [{"object": "list"}, {"message": "ok"}, "grok-4", 12], ids=str)
 async def test_a_model_list_that_cannot_be_read_is_an_error_not_an_empty_list(listing: object) -> None:
     """An empty list withdraws every model of the provider (gateways.discovery): only a list that says so may."""
