@@ -276,7 +276,7 @@ def finish_reason(value: Any) -> str | None:
 
 def _events(body: dict[str, Any], text_key: str) -> list[UpstreamEvent]:
     """Texts (under `delta` in a chunk, `message` in a completion), finish and usage."""
-    if body.get("error"):
+    if body.get("error") or body.get("object") == "error":  # vLLM's: {"object": "error", "message", "code"}
         raise classify_stream_error(body)
     events: list[UpstreamEvent] = []
     for choice in _first_choice(body):

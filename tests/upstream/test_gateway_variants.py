@@ -488,6 +488,22 @@ async def test_groqs_usage_under_x_groq_is_billed() -> None:
     assert isinstance(events[-1], Usage) and events[-1].raw["completion_tokens"] == 3
 
 
+@pytest.mark.parametrize("coalesce_s", [0.0, 0.01], ids=["per-event", "relay"])
+async def test_vllms_error_object_in_a_stream_is_the_gateways_error(coalesce_s: float) -> None:
+    """vLLM writes its errors as `{"object": "error", "message", "type", "code"}`, with no `error` key: read as a
+    chunk without choices, then [DONE], the reply ended complete with the text so far (or none)."""
+    error = {"object": "error", "message": "This model's maximum context length is 8192 tokens", "type":
+             "BadRequestError", "param": None, "code": 400}
+    body = sse(token("Hel")) + sse(error) + DONE
+    seen: list[object] = []
+    async with gateway(lambda n: [CHUNKED_HEAD, *chunked([body])]) as (_, endpoint), UpstreamClient() as client:
+        with pytest.raises(UpstreamError) as raised:
+            async for event in client.stream(endpoint, REQUEST, coalesce_s=coalesce_s, join_text=coalesce_s > 0):
+                seen.append(event)
+    assert raised.value.code == "context_too_long" and "maximum context length" in raised.value.detail
+    assert text_of(seen) == "Hel"
+
+
 async def test_an_error_event_naming_an_unknown_model_is_model_unavailable() -> None:
     """In the gateway's own words: the admin is told the route's model id is wrong, not that the gateway is down."""
     body = sse({"error": {"message": "The model grok-9 does not exist", "type": "invalid_request_error",
