@@ -380,6 +380,7 @@ async def _events(
     """
     decoder: SSEDecoder | LineDecoder = SSEDecoder()
     lines: bool | None = None  # a body that opens with JSON: lines of it (NDJSON), one answer, or not known yet
+    after: list[str] = []  # the payloads of [DONE]'s read after it (read only for usage)
     mender = EventMender()  # storable text from here on (gateways.wire.text)
     body = await open_body(response)
     waited, what = False, "first token"
@@ -436,7 +437,6 @@ async def _events(
                 if lines and payloads and not is_chat_chunk(payloads[0]):
                     raise lines_error()
             done = DONE in payloads
-            after: list[str] = []
             if done:
                 at = payloads.index(DONE)
                 payloads, after = payloads[:at], payloads[at + 1:]
@@ -457,8 +457,11 @@ async def _events(
                     elif not waited and isinstance(event, TEXT_EVENTS):
                         waited, what = True, "new text"
                         watchdog.set_limit(endpoint.idle_timeout)
-                if finished and watchdog.limit > _AFTER_FINISH_S:
-                    watchdog.set_limit(_AFTER_FINISH_S)  # only usage and [DONE] may follow, and they come at once
+                if finished:  # only usage and [DONE] may follow, and they come at once
+                    if watchdog.limit > _AFTER_FINISH_S:
+                        watchdog.set_limit(_AFTER_FINISH_S)
+                    if read:  # counted from the last event, not the last byte: keep-alives never hold it open
+                        watchdog.until = clock() + _AFTER_FINISH_S
                 for event in read:
                     yield event
             if isinstance(error, StreamDone):  # `data: [DONE] `, spaced: met while parsing, as no JSON

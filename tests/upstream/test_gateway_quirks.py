@@ -416,10 +416,11 @@ async def paced(writes: list[tuple[float, bytes]], **limits: float) -> tuple[lis
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         head = await reader.readuntil(b"\r\n\r\n")
         await reader.readexactly(int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0]))
-        for delay, data in writes:
-            await asyncio.sleep(delay)
-            writer.write(data)
-            await writer.drain()
+        with suppress(ConnectionError):  # the client may be done before the script is
+            for delay, data in writes:
+                await asyncio.sleep(delay)
+                writer.write(data)
+                await writer.drain()
         writer.close()
 
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
@@ -453,4 +454,15 @@ async def test_keep_alives_after_the_first_token_keep_the_reply_alive() -> None:
               (0.0, chunk(sse(token(" there")) + sse(FINISH) + sse("[DONE]")) + b"0\r\n\r\n")]
     seen, failed = await paced(writes, first_token_timeout=30, idle_timeout=0.6)
     assert failed is None and "".join(e.text for e in seen if isinstance(e, ContentDelta)) == "Hi there"
+
+
+@pytest.mark.parametrize("ping", PINGS, ids=["comment", "empty-ping-event", "json-ping-event"])
+async def test_keep_alives_after_the_finish_do_not_hold_the_reply_open(ping: bytes) -> None:
+    """Finish sent, then only pings, never [DONE] nor the body's end: each ping pushed the 2 s after the finish
+    out again, and the reply, whole, never ended."""
+    writes = [(0.0, CHUNKED_HEAD + chunk(sse(token("Hi")) + sse(FINISH))), *[(0.3, chunk(ping))] * 60]
+    async with asyncio.timeout(12):
+        seen, failed = await paced(writes, first_token_timeout=30, idle_timeout=60)
+    assert failed is None and [e.text for e in seen if isinstance(e, ContentDelta)] == ["Hi"]
+    assert [e.reason for e in seen if isinstance(e, Finish)] == ["stop"]
 
