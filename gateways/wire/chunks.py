@@ -296,11 +296,11 @@ def _events(body: dict[str, Any], text_key: str) -> list[UpstreamEvent]:
 
 
 def _first_choice(chunk: dict[str, Any]) -> list[dict[str, Any]]:
-    """We ask for one choice (n=1); ignore any others a gateway might add (an `index` of null is the one)."""
+    """We ask for one choice (n=1); ignore any others a gateway might add (an `index` of null or "0" is the one)."""
     choices = chunk.get("choices")
     if not isinstance(choices, list):
         return []
-    return [c for c in choices if isinstance(c, dict) and c.get("index") in (0, None)][:1]
+    return [c for c in choices if isinstance(c, dict) and c.get("index") in (0, None, "0")][:1]
 
 
 def _texts(part: dict[str, Any]) -> list[UpstreamEvent]:

@@ -181,9 +181,15 @@ def _code_for(status: int | None, message: str) -> str:
     return "upstream_unavailable"
 
 
-def _make(code: str, message: str, status: int | None, retry_after: float | None = None) -> UpstreamError:
+# A 404 that names no model: the model may be unknown, or the base URL wrong (no such path on the gateway).
+_NOT_FOUND = ("The gateway answered 404 (not found): it does not offer this model to our key, or the provider's "
+              "base URL is wrong (it usually ends in /v1).")
+
+
+def _make(code: str, message: str, status: int | None, retry_after: float | None = None,
+          summary: str | None = None) -> UpstreamError:
     message = mask_secrets(" ".join(message.split()))[:_MAX_DETAIL]
-    summary = _SUMMARY.get(code, "The gateway failed.")
+    summary = summary or _SUMMARY.get(code, "The gateway failed.")
     detail = f"{summary} The gateway said: {message}" if message else summary
     return UpstreamError(code, detail, retryable=is_retryable(code), status=status, retry_after=retry_after)
 
@@ -244,7 +250,8 @@ def classify_http(status: int, body: Any, headers: Mapping[str, str] | None = No
     if not message and status == 401:
         message = _challenge((headers or {}).get("www-authenticate", ""))
     retry_after = retry_after_seconds(headers or {}) if status == 429 or status >= 500 else None
-    return _make(_code_for(status, message + " " + _error_code(body)), message, status, retry_after)
+    summary = _NOT_FOUND if status == 404 and not re.search(r"model|模型", message, re.IGNORECASE) else None
+    return _make(_code_for(status, message + " " + _error_code(body)), message, status, retry_after, summary)
 
 
 def _challenge(header: str) -> str:

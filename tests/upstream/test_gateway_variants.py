@@ -67,6 +67,7 @@ SSE_VARIANTS = {
     "last-token-and-usage-on-the-finish": sse(token("Hel")) + sse(
         {"choices": [{"index": 0, "delta": {"content": "lo"}, "finish_reason": "stop"}], "usage": USAGE["usage"]}),
     "index-null": PLAIN.replace(b'"index": 0', b'"index": null') + DONE,
+    "index-as-a-string": PLAIN.replace(b'"index": 0', b'"index": "0"') + DONE,
     "zero-usage-placeholders": b"".join(sse({**token(t), "usage": {"prompt_tokens": 0, "completion_tokens": 0,
                                                                    "total_tokens": 0}}) for t in ["Hel", "lo"])
     + sse(FINISH) + sse(USAGE) + DONE,
@@ -239,6 +240,7 @@ ERRORS = {
         "message": "No available channel for model grok-9 under group default (request id: 2026113)",
         "type": "new_api_error", "code": "model_not_found"}}).encode(), b"", "model_unavailable",
         "No available channel for model grok-9", None),
+    "404-bare": (404, b"Not Found", b"", "model_unavailable", "base URL", None),
     "529-overloaded": (529, b'{"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}',
                        b"Retry-After: 3\r\n", "upstream_unavailable", "Overloaded", 3.0),
 }
