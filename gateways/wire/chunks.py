@@ -290,6 +290,8 @@ def _events(body: dict[str, Any], text_key: str) -> list[UpstreamEvent]:
         if reason is not None:
             events.append(Finish(reason))
     usage = _usage(body)
+    if usage is None and events and type(events[-1]) is Finish:
+        usage = _usage({"usage": choice.get("usage"), "meta": body.get("meta")})  # Moonshot's, in its last choice
     if usage is not None:
         events.append(usage)
     return events

@@ -1,6 +1,7 @@
 """Upstream failures mapped to the protocol's error codes (PROTOCOL.md)."""
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Mapping
@@ -91,7 +92,7 @@ def error_message(body: Any) -> str:
         try:
             body = json.loads(body)
         except ValueError:
-            return body.strip()[:_MAX_DETAIL]
+            return _page_words(body) if _PAGE.match(body.encode()[:200]) else body.strip()[:_MAX_DETAIL]
     if isinstance(body, list) and body:
         body = body[0]  # an error as a one-item list (Google's OpenAI-compatible endpoint)
     if not isinstance(body, dict):
@@ -114,6 +115,18 @@ def error_message(body: Any) -> str:
     elif isinstance(detail, dict):
         detail = error_message(detail) or str(detail)
     return str(body.get("message") or detail or body.get("code") or "")
+
+
+_PAGE = re.compile(rb"(?:\xef\xbb\xbf)?\s*(?:<!doctype\s+html|<html[\s>])", re.IGNORECASE)
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_MARKUP = re.compile(r"<(script|style)\b.*?</\1>|<[^>]*>", re.IGNORECASE | re.DOTALL)
+
+
+def _page_words(page: str) -> str:
+    """An HTML error page (a proxy's, Cloudflare's 52x) in words: its title, else its text without markup."""
+    title = _TITLE.search(page)
+    text = title.group(1) if title and title.group(1).strip() else _MARKUP.sub(" ", page)
+    return html.unescape(" ".join(text.split()))[:_MAX_DETAIL]
 
 
 def _status_in(body: Any) -> int | None:
@@ -329,8 +342,6 @@ def web_page_error(status: int, content_type: str = "text/html") -> UpstreamErro
         "provider's base URL (it usually ends in /v1).",
         retryable=False, status=status)
 
-
-_PAGE = re.compile(rb"(?:\xef\xbb\xbf)?\s*(?:<!doctype\s+html|<html[\s>])", re.IGNORECASE)
 
 
 def is_web_page(body: bytes) -> bool:

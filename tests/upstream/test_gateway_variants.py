@@ -68,6 +68,8 @@ SSE_VARIANTS = {
         {"choices": [{"index": 0, "delta": {"content": "lo"}, "finish_reason": "stop"}], "usage": USAGE["usage"]}),
     "index-null": PLAIN.replace(b'"index": 0', b'"index": null') + DONE,
     "index-as-a-string": PLAIN.replace(b'"index": 0', b'"index": "0"') + DONE,
+    "usage-inside-the-choice": sse(token("Hel")) + sse(token("lo")) + sse(  # Moonshot's last chunk
+        {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop", "usage": USAGE["usage"]}]}) + DONE,
     "zero-usage-placeholders": b"".join(sse({**token(t), "usage": {"prompt_tokens": 0, "completion_tokens": 0,
                                                                    "total_tokens": 0}}) for t in ["Hel", "lo"])
     + sse(FINISH) + sse(USAGE) + DONE,
@@ -241,6 +243,9 @@ ERRORS = {
         "type": "new_api_error", "code": "model_not_found"}}).encode(), b"", "model_unavailable",
         "No available channel for model grok-9", None),
     "404-bare": (404, b"Not Found", b"", "model_unavailable", "base URL", None),
+    "522-cloudflare-page": (522, b"<!DOCTYPE html>\n<html><head><title>api.gw.test | 522: Connection timed out</title>"
+                            b"<style>body{margin:0}</style></head><body><h1>Connection timed out</h1></body></html>",
+                            b"", "upstream_unavailable", "api.gw.test | 522: Connection timed out", None),
     "529-overloaded": (529, b'{"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}',
                        b"Retry-After: 3\r\n", "upstream_unavailable", "Overloaded", 3.0),
 }
@@ -249,7 +254,7 @@ ERRORS = {
 @pytest.mark.parametrize(("status", "body", "headers", "code", "says", "wait"), list(ERRORS.values()), ids=list(ERRORS))
 async def test_error_answers_of_every_shape_are_classified_with_their_message(status, body, headers, code, says,
                                                                                wait) -> None:
-    kind = b"text/html" if body.startswith(b"<html>") else b"application/json"
+    kind = b"text/html" if body.startswith((b"<html>", b"<!DOCTYPE")) else b"application/json"
     async with gateway(lambda n: [error_answer(status, body, headers, kind)]) as (gw, endpoint):
         async with UpstreamClient() as client:
             for call in (reply(client, endpoint), client.complete(endpoint, REQUEST)):
@@ -257,6 +262,7 @@ async def test_error_answers_of_every_shape_are_classified_with_their_message(st
                     await call
                 assert (raised.value.code, raised.value.status) == (code, status)
                 assert says in raised.value.detail and "xai-abcdef123456" not in raised.value.detail
+                assert "<" not in raised.value.detail  # an HTML page's words, not its markup
                 assert raised.value.retry_after == wait
 
 
