@@ -46,6 +46,8 @@ def verdict_for(exc: UpstreamError, step: str, model: str = "") -> tuple[str, st
         return "Misconfigured", exc.detail
     if code == "upstream_unavailable" and exc.status is None:
         return "Unreachable", "no connection to the gateway (check the base URL and the network)."
+    if code == "upstream_unavailable" and exc.status == 200:  # an error written in its answer: its words
+        return "Gateway trouble", exc.detail
     if code == "upstream_unavailable":
         return "Gateway trouble", f"the gateway answered with an error ({exc.status}); try again shortly."
     return "Failed", f"the gateway refused a one-token request ({code})."

@@ -466,3 +466,16 @@ async def test_keep_alives_after_the_finish_do_not_hold_the_reply_open(ping: byt
     assert failed is None and [e.text for e in seen if isinstance(e, ContentDelta)] == ["Hi"]
     assert [e.reason for e in seen if isinstance(e, Finish)] == ["stop"]
 
+
+async def test_test_connection_gives_the_gateways_words_for_an_error_written_in_its_200_answer() -> None:
+    """It said 'no connection to the gateway (check the base URL and the network)': the gateway had answered."""
+    from gateways.probe import probe
+
+    listing = json.dumps({"data": [{"id": "grok-4"}]}).encode()
+    error = sse({"error": {"message": "Upstream provider is overloaded"}})
+    answers = [b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+               % (len(listing), listing), CHUNKED_HEAD + b"".join(chunked([error]))]
+    async with gateway(lambda n: [answers[min(n, 1)]]) as (_, endpoint):
+        outcome = await probe(endpoint)
+    assert not outcome.ok and "Upstream provider is overloaded" in outcome.detail and "connection" not in outcome.detail
+
