@@ -276,9 +276,10 @@ def finish_reason(value: Any) -> str | None:
 
 def _events(body: dict[str, Any], text_key: str) -> list[UpstreamEvent]:
     """Texts (under `delta` in a chunk, `message` in a completion), finish and usage."""
-    if body.get("error") or body.get("object") == "error":  # vLLM's: {"object": "error", "message", "code"}
+    if body.get("error") or "choices" not in body and body.get("object") == "error":  # vLLM's: {"object": "error"}
         raise classify_stream_error(body)
     events: list[UpstreamEvent] = []
+    inner = None  # usage inside the finishing choice (Moonshot's)
     for choice in _first_choice(body):
         part = choice.get(text_key)
         if part is None and text_key == "delta":
@@ -289,9 +290,8 @@ def _events(body: dict[str, Any], text_key: str) -> list[UpstreamEvent]:
         reason = finish_reason(choice["finish_reason"]) if choice.get("finish_reason") else None
         if reason is not None:
             events.append(Finish(reason))
-    usage = _usage(body)
-    if usage is None and events and type(events[-1]) is Finish:
-        usage = _usage({"usage": choice.get("usage"), "meta": body.get("meta")})  # Moonshot's, in its last choice
+            inner = choice.get("usage")
+    usage = _usage(body, inner)
     if usage is not None:
         events.append(usage)
     return events
@@ -331,8 +331,11 @@ def _detail_text(details: Any) -> str:
     return "".join(t for t in texts if isinstance(t, str))
 
 
-def _usage(chunk: dict[str, Any]) -> Usage | None:
+def _usage(chunk: dict[str, Any], inner: Any = None) -> Usage | None:
+    """The chunk's usage, or Groq's under `x_groq`, or `inner`: the one in its finishing choice (Moonshot's)."""
     usage = chunk.get("usage")
+    if usage is None:
+        usage = inner
     if usage is None and isinstance(chunk.get("x_groq"), dict):
         usage = chunk["x_groq"].get("usage")  # Groq's, on its finishing chunk (never a plain token's: no fast path)
     if not isinstance(usage, dict) or not has_counts(usage):
