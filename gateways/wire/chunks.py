@@ -31,7 +31,7 @@ DONE = "[DONE]"
 class StreamDone(Exception):
     """[DONE], however spaced (`data: [DONE] `): the reply's end; nothing after it is the reply's text.
 
-    Raised by `parse_data` for a payload that is no JSON (so the check costs a chunk nothing), with
+    Raised by `parse_payload` for a payload that is no JSON (so the check costs a chunk nothing), with
     `events`: those of the same payload before it (chunks joined with it in one event)."""
 
     def __init__(self, events: list[UpstreamEvent] | None = None) -> None:
@@ -40,7 +40,16 @@ class StreamDone(Exception):
 
 
 def parse_data(data: str) -> list[UpstreamEvent]:
-    """One SSE `data` payload as events; raises UpstreamError for an in-stream error, StreamDone for [DONE].
+    """One SSE `data` payload as events, [DONE] as none; raises UpstreamError for an in-stream error."""
+    try:
+        return parse_payload(data)
+    except StreamDone as end:
+        return end.events
+
+
+def parse_payload(data: str) -> list[UpstreamEvent]:
+    """One SSE `data` payload as events; raises UpstreamError for an in-stream error, StreamDone for [DONE]
+    however spaced (a reader stops there: nothing after it is the reply's).
 
     orjson: every token of every reply passes here, and it parses a chunk several times faster.
     """
@@ -69,7 +78,7 @@ def _each_line(data: str) -> list[UpstreamEvent]:
     for line in data.split("\n"):
         if line.strip():
             try:
-                events += parse_data(line)
+                events += parse_payload(line)
             except StreamDone:
                 raise StreamDone(events) from None
     return events
@@ -82,7 +91,7 @@ def parse_answer_rest(payloads: list[str]) -> tuple[list[UpstreamEvent], bool]:
     events: list[UpstreamEvent] = []
     for data in payloads:
         try:
-            events += parse_data(data)
+            events += parse_payload(data)
         except StreamDone as end:
             return events + end.events, True
     return events, False
@@ -94,7 +103,7 @@ def late_usage(payloads: list[str]) -> list[UpstreamEvent]:
     found: list[UpstreamEvent] = []
     for data in payloads:
         try:
-            found += [event for event in parse_data(data) if type(event) is Usage]
+            found += [event for event in parse_payload(data) if type(event) is Usage]
         except StreamDone as end:
             found += [event for event in end.events if type(event) is Usage]
         except UpstreamError:
@@ -105,9 +114,9 @@ def late_usage(payloads: list[str]) -> list[UpstreamEvent]:
 def parse_run(payloads: list[str]) -> tuple[list[UpstreamEvent], UpstreamError | StreamDone | None]:
     """The events of several SSE `data` payloads (one read's), each run of answer text as one delta.
 
-    The same events as `parse_data` on each payload, with adjacent answer texts joined. A payload
+    The same events as `parse_payload` on each payload, with adjacent answer texts joined. A payload
     that is a plain answer token (one choice, index 0, a `content` string, nothing else that makes
-    an event) costs a parse and a few lookups; any other is read by `parse_data`'s rules. An error
+    an event) costs a parse and a few lookups; any other is read by `parse_payload`'s rules. An error
     event or [DONE] ends the list: the events before it and the error (or StreamDone) are returned.
     """
     events: list[UpstreamEvent] = []
@@ -126,7 +135,7 @@ def parse_run(payloads: list[str]) -> tuple[list[UpstreamEvent], UpstreamError |
                 run.append(token)
             continue
         try:
-            more = _events(chunk, "delta") if type(chunk) is dict else parse_data(data)
+            more = _events(chunk, "delta") if type(chunk) is dict else parse_payload(data)
         except StreamDone as end:
             more, stop = end.events, end
         except UpstreamError as exc:
@@ -236,7 +245,7 @@ def parse_answer(body: bytes) -> list[UpstreamEvent]:
     events: list[UpstreamEvent] = []
     for data in payloads:
         try:
-            events += mender.mend(parse_data(data))
+            events += mender.mend(parse_payload(data))
         except StreamDone as end:
             events += mender.mend(end.events)
             break

@@ -31,7 +31,7 @@ from .chunks import (
     late_usage,
     parse_answer,
     parse_answer_rest,
-    parse_data,
+    parse_payload,
     parse_run,
     parse_whole,
 )
@@ -526,7 +526,7 @@ def _each(payloads: list[str]) -> Iterator[tuple[list[UpstreamEvent], UpstreamEr
     """Each payload's events, in order; an error event or [DONE] ends them (what came before still counts)."""
     for data in payloads:
         try:
-            yield parse_data(data), None
+            yield parse_payload(data), None
         except StreamDone as end:
             yield end.events, end
             return

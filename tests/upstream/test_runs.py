@@ -11,7 +11,7 @@ import random
 
 import pytest
 
-from gateways.wire.chunks import StreamDone, parse_data, parse_run
+from gateways.wire.chunks import StreamDone, parse_payload, parse_run
 from gateways.wire.errors import UpstreamError
 from gateways.wire.events import ContentDelta, UpstreamEvent
 from gateways.wire.sse import SSEDecoder
@@ -45,7 +45,7 @@ def one_at_a_time(payloads: list[str]) -> tuple[list[UpstreamEvent], str | None]
     events: list[UpstreamEvent] = []
     for data in payloads:
         try:
-            events.extend(parse_data(data))
+            events.extend(parse_payload(data))
         except StreamDone as end:  # `[DONE]`, however spaced, ends the read as an error does
             return events + end.events, "done"
         except UpstreamError as exc:

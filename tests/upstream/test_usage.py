@@ -22,7 +22,7 @@ GROK_4_FAST = Price(Decimal("0.20"), Decimal("0.05"), Decimal("0.50"))
 def recorded_usage() -> Usage:
     decoder = SSEDecoder()
     events = [e for sse in decoder.feed((FIXTURES / "xai_grok-4-fast_stream.sse").read_bytes())
-              if sse.data != "[DONE]" for e in parse_data(sse.data)]  # [DONE] is the end (StreamDone)
+              for e in parse_data(sse.data)]
     return next(e for e in events if isinstance(e, Usage))
 
 
