@@ -33,6 +33,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.machine import describe
 from bench.stack import cpu_seconds, manage, running_stack
 
 MODEL = "grok-4-1-fast-non-reasoning"
@@ -152,6 +153,7 @@ async def main(quick: bool, single: int = 0) -> None:
         cpu = {"daphne": cpu_seconds(stack.daphne_pid) - cpu0["daphne"],
                "emulator": cpu_seconds(stack.emulator_pid) - cpu0["emulator"]}
     client_cpu = time.process_time() - client_cpu
+    print(f"# {describe()}\n")
     print("| profile, streams | direct TTFT p50 / p95 | through /v1 p50 / p95 | added p50 / p95 | samples |")
     print("|---|---|---|---|---|")
     for name, row in (("zero delay, 1", zero_1), ("zero delay, 50", zero_50),

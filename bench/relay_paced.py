@@ -59,6 +59,7 @@ import orjson
 import websockets
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.machine import describe
 from bench.stack import ROOT, cpu_seconds, free_port, rss_bytes, wait_http
 
 PY = sys.executable
@@ -750,6 +751,7 @@ async def main(args: argparse.Namespace) -> int:
     layer = "Redis (layer, cache, Celery worker for titles)" if args.redis_url else "in-memory layer"
     print(f"# {args.processes} daphne process(es), {store} + {layer}; first token after {args.ttft_ms} ms, "
           f"{args.tokens} tokens per reply, {MODEL}; CPUs {every}", flush=True)
+    print(f"# {describe()}", flush=True)
     if skipped:
         print(f"# skipped (over --max-aggregate {args.max_aggregate:,} tok/s): "
               + ", ".join(f"{n} streams at {rate}" for rate, n in skipped), flush=True)
