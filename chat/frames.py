@@ -67,7 +67,9 @@ class Params(_Frame):
     # (A JSON integer is still a float: strict floats take ints.)
     temperature: Annotated[float, Field(ge=0, le=2, strict=True)] | None = None
     top_p: Annotated[float, Field(gt=0, le=1, strict=True)] | None = None
-    max_tokens: Annotated[int, Field(ge=1, le=1_000_000, strict=True)] | None = None
+    # The model's context window is the real bound (gateways.parameters, as /api/models/ says); this one only
+    # keeps the number a float can hold exactly (the range check reads it as one).
+    max_tokens: Annotated[int, Field(ge=1, le=2**53, strict=True)] | None = None
     reasoning_effort: Literal["none", "low", "medium", "high"] | None = None
 
 
