@@ -137,6 +137,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         request_id = None
         try:
             if len(raw.encode()) > settings.GROKWEB["MAX_FRAME_BYTES"]:
+                request_id = frames.request_id_of(raw)
                 raise ChatError("too_large", f"Frames are limited to {settings.GROKWEB['MAX_FRAME_BYTES']:,} bytes.")
             if frames.too_deep(raw):
                 raise ChatError("bad_request", f"Frames nest at most {frames.MAX_DEPTH} levels deep.")

@@ -9,11 +9,12 @@ import re
 from typing import Annotated, Literal
 from uuid import UUID
 
+import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from gateways.wire import storable
 
-__all__ = ["ClientFrame", "ValidationError", "parse_frame", "too_deep"]
+__all__ = ["ClientFrame", "ValidationError", "parse_frame", "request_id_of", "too_deep"]
 
 # No frame needs more than a few levels (a send's params are the deepest, at 2).
 MAX_DEPTH = 32
@@ -32,6 +33,19 @@ def too_deep(raw: str, limit: int = MAX_DEPTH) -> bool:
         if depth > limit:
             return True
     return False
+
+
+def request_id_of(raw: str) -> str | None:
+    """The `request_id` of a frame refused before it is read (too large), so its `error` can name it.
+
+    Daphne caps a frame at 1 MiB, and orjson refuses nesting past its own limit instead of recursing.
+    """
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    found = data.get("request_id") if isinstance(data, dict) else None
+    return found if isinstance(found, str) else None
 
 
 def _storable(text: str) -> str:
@@ -53,7 +67,9 @@ class Params(_Frame):
     # (A JSON integer is still a float: strict floats take ints.)
     temperature: Annotated[float, Field(ge=0, le=2, strict=True)] | None = None
     top_p: Annotated[float, Field(gt=0, le=1, strict=True)] | None = None
-    max_tokens: Annotated[int, Field(ge=1, le=1_000_000, strict=True)] | None = None
+    # The model's context window is the real bound (gateways.parameters, as /api/models/ says); this one only
+    # keeps the number a float can hold exactly (the range check reads it as one).
+    max_tokens: Annotated[int, Field(ge=1, le=2**53, strict=True)] | None = None
     reasoning_effort: Literal["none", "low", "medium", "high"] | None = None
 
 

@@ -5,6 +5,9 @@ Channels' AllowedHostsOriginValidator compares only the host name with ALLOWED_H
 let in for an app on port 8000. Here the Origin must be exactly the request's own origin
 (its scheme and Host, the Host being one of ALLOWED_HOSTS) or one listed in
 CSRF_TRUSTED_ORIGINS (as for Django's own CSRF check, `https://*.example.com` allowed).
+A handshake without a Host (only an in-process client: browsers and every HTTP/1.1 client
+send one) has no scheme and port to compare: its Origin's host is checked against
+ALLOWED_HOSTS, PROTOCOL.md's own rule.
 Anything else is refused before the consumer runs: daphne answers the upgrade with 403.
 """
 from __future__ import annotations
@@ -47,6 +50,8 @@ def origin_allowed(origin: str, host: str, scheme: str, trusted: list[str], allo
     found = parse_origin(origin)
     if found is None:
         return False
+    if not host:  # no Host to match scheme and port with (an in-process client): the host name alone, as PROTOCOL.md
+        return validate_host(found[1], allowed_hosts) or any(_trusted(found, pattern) for pattern in trusted)
     domain, _ = split_domain_port(host)
     own = parse_origin(f"{'https' if scheme == 'wss' else 'http'}://{host}")
     if domain and validate_host(domain, allowed_hosts) and found == own:

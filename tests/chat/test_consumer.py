@@ -88,6 +88,17 @@ async def test_bad_frames_get_an_error_and_store_nothing(user, emulator_provider
     await socket.close()
 
 
+@pytest.mark.parametrize("content", ["x" * 300_000, "x" * 150_000, "   "], ids=["frame", "message", "empty"])
+async def test_an_error_frame_names_the_request_id_the_refused_frame_had(user, emulator_provider, content) -> None:
+    """PROTOCOL.md: `error` carries `request_id` when the frame had one, a frame over MAX_FRAME_BYTES
+    included, so a client can tell which of its sends was refused."""
+    socket = await open_socket(user)
+    await socket.send({"type": "send", "request_id": ID, "conversation": None, "content": content})
+    frame = await socket.recv()
+    assert frame["type"] == "error" and frame["request_id"] == ID
+    await socket.close()
+
+
 async def test_the_limits_hold_at_their_edges(user, emulator_provider, settings) -> None:
     """docs/protocol.md: a frame *over* MAX_FRAME_BYTES and a message *over* MAX_MESSAGE_CHARS are too_large;
     exactly at the limit is served."""

@@ -155,3 +155,38 @@ async def test_a_new_chat_over_the_socket_uses_the_presets_prompt_and_parameters
     error = await socket.until("error", request_id=request_id)
     assert error["code"] == "bad_request" and "does not take reasoning_effort" in error["detail"]
     await socket.close()
+
+
+def test_max_tokens_up_to_what_api_models_advertises_is_taken_by_patch(logged_in, user, emulator_provider) -> None:
+    """docs/protocol.md: `max_tokens` runs from 1 to the model's context window, as `/api/models/` says;
+    the frame's own checks must not refuse less (2,000,000-token models were capped at 1,000,000)."""
+    top = {m["slug"]: m for m in logged_in.get("/api/models/").json()}["grok-4-1-fast-non-reasoning"]
+    highest = top["params"]["max_tokens"]["max"]
+    assert highest == 2_000_000
+    conversation = _send(user, model_slug="grok-4-1-fast-non-reasoning").conversation
+    url = f"/api/conversations/{conversation.id}/"
+    answer = logged_in.patch(url, {"params": {"max_tokens": highest}}, content_type=JSON)
+    assert answer.status_code == 200 and logged_in.get(url).json()["params"] == {"max_tokens": highest}
+    assert logged_in.patch(url, {"params": {"max_tokens": highest + 1}}, content_type=JSON).status_code == 400
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_max_tokens_up_to_the_context_window_is_taken_over_the_socket(user, emulator_provider) -> None:
+    socket = await open_socket(user)
+    created = await socket.chat("Hi [[tokens=5]]", model="grok-4-1-fast-non-reasoning",
+                                params={"max_tokens": 2_000_000})
+    done = await socket.until("message.done", message=created["assistant_message"]["id"])
+    assert done["status"] == "complete"
+    request_id = str(uuid.uuid4())
+    await socket.send({"type": "send", "request_id": request_id, "conversation": None, "content": "x",
+                       "model": "grok-4-1-fast-non-reasoning", "params": {"max_tokens": 2_000_001}})
+    error = await socket.until("error", request_id=request_id)
+    assert error["code"] == "bad_request" and "max_tokens" in error["detail"]
+    await socket.close()
+
+
+def test_a_max_tokens_past_any_float_is_refused_as_a_bad_request(logged_in, user, emulator_provider) -> None:
+    conversation = _send(user, model_slug="grok-4-1-fast-non-reasoning").conversation
+    answer = logged_in.patch(f"/api/conversations/{conversation.id}/", {"params": {"max_tokens": 10**400}},
+                             content_type=JSON)
+    assert answer.status_code == 400 and answer.json()["code"] == "bad_request"

@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import pytest
+from channels.testing import WebsocketCommunicator
 from django.test import Client
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect as ws_connect
 
+from grokweb.asgi import application
 from grokweb.origin import origin_allowed
+from tests.chat.wsclient import session_cookie
 from tests.site.daphne import running_daphne
 
 HOSTS = ["127.0.0.1", "localhost", "chat.example.com"]
@@ -57,3 +60,31 @@ def test_daphne_refuses_the_same_host_on_another_port_or_scheme(user) -> None:
         for other in ("http://127.0.0.1:9999", f"https://127.0.0.1:{port}", f"http://localhost:{port}",
                       "https://chat.example.com:8443", "http://evil.example"):
             assert not _opens(ws, other, cookie), other
+
+
+@pytest.mark.parametrize(("origin", "ok"), [
+    ("http://localhost", True),
+    ("http://127.0.0.1:8000", True),
+    ("https://chat.example.com", True),
+    ("http://evil.example", False),
+    ("", False),
+    ("null", False),
+])
+def test_without_a_host_header_the_origins_host_is_checked_against_allowed_hosts(origin, ok) -> None:
+    """PROTOCOL.md: the Origin is checked against ALLOWED_HOSTS. With no Host to compare the port and
+    scheme with (an in-process client: every HTTP/1.1 client sends one), its host name alone decides."""
+    assert origin_allowed(origin, "", "ws", [], HOSTS) is ok
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_an_in_process_client_with_an_allowed_origin_and_no_host_opens_the_socket(user) -> None:
+    communicator = WebsocketCommunicator(application, "/ws/chat/", headers=[
+        (b"origin", b"http://localhost"), (b"cookie", f"sessionid={await session_cookie(user)}".encode())])
+    connected, _ = await communicator.connect(timeout=5)
+    assert connected
+    await communicator.send_json_to({"type": "ping"})
+    assert await communicator.receive_json_from(timeout=5) == {"type": "pong"}
+    await communicator.disconnect()
+    foreign = WebsocketCommunicator(application, "/ws/chat/", headers=[
+        (b"origin", b"http://evil.example"), (b"cookie", f"sessionid={await session_cookie(user)}".encode())])
+    assert (await foreign.connect(timeout=5))[0] is False
