@@ -7,10 +7,11 @@ socket's whole life: bench/socket_memory.py). Here routing is synchronous and re
 coroutine instead: under an open chat socket there is the consumer's own coroutine (which reads
 the user itself: accounts.socket_auth.authenticate) and its `receive`, nothing else.
 
-The same behaviour as the Channels chain it replaces: an unknown scope type or path fails the
-app (daphne closes the connection), a refused Origin answers the handshake with 403
+The same behaviour as the Channels chain it replaces: an unknown scope type fails the app
+(daphne closes the connection), a refused Origin answers the handshake with 403
 (grokweb.origin), and the consumer gets the scope with `path_remaining` and `url_route` as
-URLRouter would set them.
+URLRouter would set them. One difference: a path no route matches is refused with 403 too,
+where URLRouter raised (a 500 and a logged traceback for each stray handshake).
 """
 from __future__ import annotations
 
@@ -82,6 +83,8 @@ class SocketRouter:
                 if consumer is not None:  # as_asgi's app, without its coroutine
                     return consumer(**route.callback.consumer_initkwargs)(scope, receive, send)  # type: ignore[no-any-return]
                 return route.callback(scope, receive, send)  # type: ignore[no-any-return]
-        return _fail(ValueError(f"No route found for path {path!r}."))
+        # A path not ours (`/ws/chat` without its slash, say) is refused as a foreign Origin is (daphne: 403),
+        # not failed: Channels' URLRouter raised, a 500 with a traceback logged for every stray try.
+        return WebsocketDenier()(scope, receive, send)  # type: ignore[no-any-return]
 
     __call__ = markcoroutinefunction(__call__)  # type: ignore[method-assign]

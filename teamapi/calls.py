@@ -127,11 +127,24 @@ def plan(grant: Grant, parsed: ApiRequest | BadRequest) -> Planned:
     if parsed.images and not model.vision:
         raise ApiError(400, f"{model.name} does not accept images; GET /v1/models says which models do "
                             "(`vision`).", "bad_request", param="messages")
+    _check_limit(model, parsed)
     try:
         routes = usable_routes(model, trial=True)  # the failover stream ends a trial it is given
     except ChatError as exc:
         raise from_chat(exc) from None
     return Planned(grant, parsed, model, tuple(routes))
+
+
+def _check_limit(model: Model, parsed: ApiRequest) -> None:
+    """An output limit past the model's context window is refused here, as OpenAI does, not sent on.
+
+    The chat bounds it the same way (gateways.parameters); /v1/models says each model's window.
+    """
+    limit, window = parsed.params.get("max_tokens"), model.context_window
+    if limit is not None and window and limit > window:
+        raise ApiError(400, f"`{parsed.limit_name}` is {limit:,}; {model.name} writes at most {window:,} tokens "
+                            "(its context window, `context_window` in GET /v1/models).", "bad_request",
+                       param=parsed.limit_name)
 
 
 def end_trials(planned: Planned) -> None:

@@ -46,6 +46,7 @@ class ApiRequest:
     include_usage: bool = False
     prompt_chars: int = 0  # characters of text sent, for estimates (images are not counted)
     images: int = 0
+    limit_name: str = "max_tokens"  # the name the output limit came under, for an error about it
 
 
 def parse(body: bytes) -> ApiRequest:
@@ -73,7 +74,8 @@ def parse(body: bytes) -> ApiRequest:
     if options is not None and not isinstance(options, dict):
         raise BadRequest("`stream_options` must be an object.", "stream_options")
     include_usage = bool(stream and options and _bool(options, "include_usage", "stream_options.include_usage"))
-    return ApiRequest(model.strip(), messages, _params(data), stream, include_usage, chars, images)
+    limit_name = "max_completion_tokens" if data.get("max_completion_tokens") is not None else "max_tokens"
+    return ApiRequest(model.strip(), messages, _params(data), stream, include_usage, chars, images, limit_name)
 
 
 def _check_single_text_answer(data: dict[str, Any]) -> None:

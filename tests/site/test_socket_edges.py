@@ -17,7 +17,7 @@ from contextlib import suppress
 from typing import Any
 
 import pytest
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection
 from websockets.sync.client import connect as ws_connect
 
@@ -270,3 +270,18 @@ def test_a_client_breaking_the_protocol_hears_why_in_a_close_frame(frame, code, 
     cookie = _cookie(make_user("alice"))
     with running_daphne() as url, _raw_socket(url, cookie) as sock:
         assert _close_code_after(sock, frame) == code
+
+
+def test_a_socket_to_a_path_that_is_not_ours_is_refused_not_failed(make_user, emulator_provider) -> None:
+    """`/ws/chat` (no slash) or any other path: the handshake is refused (daphne's 403), as a foreign Origin is,
+    not failed with a 500 and a traceback in the log for each try."""
+    cookie = _cookie(make_user("alice"))
+    with running_daphne() as url:
+        for path in ("/ws/chat", "/ws/other/"):
+            with pytest.raises(InvalidStatus) as refused:
+                ws_connect(url.replace("http", "ws", 1) + path, origin=url,  # type: ignore[arg-type]
+                           additional_headers={"Cookie": f"sessionid={cookie}"}, open_timeout=30)
+            assert refused.value.response.status_code == 403, path
+        with _open(url, cookie) as ws:  # ours still opens
+            ws.send('{"type":"ping"}')
+            assert _frame(ws) == {"type": "pong"}

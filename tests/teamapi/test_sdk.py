@@ -197,6 +197,20 @@ def test_a_bad_body_answers_400_naming_the_field(extra, param, user, emulator_pr
     assert error_of(raised)["param"] == param and raised.value.response.headers["x-should-retry"] == "false"
 
 
+@pytest.mark.parametrize("name", ["max_tokens", "max_completion_tokens"])
+def test_an_output_limit_past_the_models_window_answers_400_before_any_upstream_call(
+        name, user, emulator_provider, make_token, sdk) -> None:
+    window = Model.objects.get(slug=MODEL).context_window
+    client = sdk(make_token(user))
+    with pytest.raises(openai.BadRequestError) as raised:
+        ask(client, "Hi", **{name: window + 1})
+    assert error_of(raised)["param"] == name and f"{window:,}" in raised.value.message
+    assert not UsageRecord.objects.exists() and not Reservation.objects.exists()
+    with pytest.raises(openai.BadRequestError):
+        ask(client, "Hi", max_tokens=10**400)  # a number no gateway should be handed
+    assert ask(client, "Hi [[tokens=3]]", **{name: window}).usage.completion_tokens == 3  # the window itself is fine
+
+
 def test_a_bad_body_from_a_stranger_answers_401_first(emulator_provider, api_url) -> None:
     answer = httpx.post(f"{api_url}/chat/completions", content=b"not json", headers={"Authorization": "Bearer x"})
     assert answer.status_code == 401
