@@ -7,6 +7,7 @@ their status, so a client reads one shape whatever refused it.
 """
 from __future__ import annotations
 
+import datetime
 from functools import wraps
 from typing import Any
 
@@ -14,6 +15,8 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllow
 from django.views import defaults
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.renderers import JSONRenderer
+from ninja.responses import NinjaJSONEncoder
 from ninja.security import SessionAuth
 
 from accounts.api import router as accounts_router
@@ -30,6 +33,21 @@ class GrokwebAPI(NinjaAPI):
         return document_errors(super().get_openapi_schema(*args, **kwargs))
 
 
+class SameTimes(NinjaJSONEncoder):
+    """Times as the websocket's frames write them (`isoformat()`: microseconds, `+00:00`), so one instant has
+    one spelling whichever way a client got it; Django's encoder cut it to milliseconds with `Z`, and a
+    conversation's `updated_at` from the list differed from the same one in `conversation.created`."""
+
+    def default(self, o: Any) -> Any:
+        if isinstance(o, datetime.datetime):
+            return o.isoformat()
+        return super().default(o)
+
+
+class Renderer(JSONRenderer):
+    encoder_class = SameTimes
+
+
 class SignedInSession(SessionAuth):
     """ninja's session auth, with no session answered 401 before any CSRF check (its default says 403 "CSRF check
     Failed" to an anonymous write): a request without a session has nothing to forge, and needs to sign in."""
@@ -40,7 +58,8 @@ class SignedInSession(SessionAuth):
         return super()._get_key(request)
 
 
-api = GrokwebAPI(title="Grokweb API", version="1", auth=SignedInSession(), docs_url=None, urls_namespace="api")
+api = GrokwebAPI(title="Grokweb API", version="1", auth=SignedInSession(), docs_url=None, urls_namespace="api",
+                 renderer=Renderer())
 api.add_router("/", chat_router)
 api.add_router("/usage/", usage_router)
 api.add_router("/", accounts_router)

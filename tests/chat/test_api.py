@@ -44,6 +44,19 @@ def test_models_list_has_the_protocol_shape(logged_in, emulator_provider) -> Non
     assert sum(m["default"] for m in models) == 1
 
 
+def test_a_time_is_spelled_as_the_websocket_frames_spell_it(logged_in, user) -> None:
+    """One instant, one string: the list's updated_at is the conversation frames' (chat.selectors)."""
+    from chat.selectors import conversation_dict, message_dict
+
+    conversation = _conversation(user, "timed")
+    listed = logged_in.get("/api/conversations/").json()["results"][0]
+    framed = conversation_dict(Conversation.objects.get(pk=conversation.pk))
+    assert listed["updated_at"] == framed["updated_at"]
+    whole = logged_in.get(f"/api/conversations/{conversation.id}/").json()
+    stored = Message.objects.get(pk=whole["messages"][0]["id"])
+    assert whole["messages"][0]["created_at"] == message_dict(stored)["created_at"]
+
+
 def test_conversations_are_the_users_own_newest_first_and_paged(logged_in, user, make_user) -> None:
     other = make_user("bob")
     _conversation(other, "bob's secret")
